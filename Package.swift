@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "MedSync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "medsync-fcgi", targets: ["FCGIApp"]),
+        .executable(name: "medsync-jobs", targets: ["Jobs"]),
+        .executable(name: "medsync-sandbox", targets: ["Sandbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // One system-library target per C library, found by pkg-config.
+        .systemLibrary(name: "CFCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+
+        // The FastCGI layer the app and the sandbox share: worker pool, Request/Response, body parsers.
+        .target(name: "FastCGI", dependencies: ["CFCGI"]),
+        // Everything both binaries share; knows nothing of FastCGI.
+        .target(name: "Domain", dependencies: ["CLibPQ", "CCurl", "COpenSSL"]),
+
+        .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain"]),
+        .executableTarget(
+            name: "Jobs",
+            dependencies: ["Domain", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "Sandbox", dependencies: ["FastCGI", "Domain"]),
+
+        // Shared by the test targets: fresh databases, the running stack's settings, process helpers.
+        .target(name: "TestSupport", dependencies: ["Domain"], path: "Tests/TestSupport"),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"]),
+        .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "TestSupport"]),
+    ]
+)
