@@ -1,0 +1,35 @@
+# MedSync WhatsApp. The two commands: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.PHONY: run up down test build release deps bench clean
+
+run: deps release
+	@scripts/stack up
+	@source .run/env && echo && echo "MedSync is running at $$MEDSYNC_URL" && \
+	  echo "  token:     $$MEDSYNC_TOKEN" && echo "  workspace: $$MEDSYNC_WORKSPACE_ID" && \
+	  echo "  sandbox:   $$SANDBOX_URL" && echo "Ctrl-C stops everything."
+	@trap 'echo; scripts/stack down; exit 0' INT TERM; while sleep 1; do :; done
+
+up: deps release
+	@scripts/stack up
+
+down:
+	@scripts/stack down
+
+test:
+	@scripts/test
+
+deps:
+	@scripts/stack deps
+
+release:
+	swift build -c release
+
+build:
+	swift build
+
+bench: deps release
+	@bench/run
+
+clean:
+	scripts/stack down || true
+	rm -rf .build .run
