@@ -1,0 +1,124 @@
+import Foundation
+
+/// The project's root folder (where Package.swift is), from this file's path.
+public let projectRoot: String = {
+    if let root = ProcessInfo.processInfo.environment["MEDSYNC_ROOT"] { return root }
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads a required variable of the test environment; a missing one fails the test with a clear message.
+public func requiredEnvironment(_ name: String) throws -> String {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+        throw TestSetupError("\(name) is not set: run the tests with `make test`, which starts the stack they need")
+    }
+    return value
+}
+
+/// Parses KEY=VALUE lines (the stack's env file).
+public func parseEnvFile(_ text: String) -> [String: String] {
+    var out: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+        guard let eq = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
+        out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+    }
+    return out
+}
+
+/// The stack `make test` started: URLs, database, demo workspace and token.
+public struct StackEnvironment: Sendable {
+    public let values: [String: String]
+
+    public static func shared() throws -> StackEnvironment {
+        let path = try requiredEnvironment("MEDSYNC_TEST_ENV")
+        return try StackEnvironment(path: path)
+    }
+
+    public init(path: String) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw TestSetupError("cannot read the stack's env file \(path)")
+        }
+        values = parseEnvFile(text)
+    }
+
+    public subscript(_ key: String) -> String {
+        get throws {
+            guard let v = values[key] else { throw TestSetupError("the stack's env has no \(key)") }
+            return v
+        }
+    }
+
+    public var appURL: String { get throws { try self["MEDSYNC_URL"] } }
+    public var sandboxURL: String { get throws { try self["SANDBOX_URL"] } }
+    public var databaseURL: String { get throws { try self["DATABASE_URL"] } }
+}
+
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs a program to completion and captures its output.
+@discardableResult
+public func runCommand(_ arguments: [String], environment: [String: String] = [:], cwd: String = projectRoot) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: cwd)
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently so a chatty child never blocks on a full pipe.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// A stack of its own (PostgreSQL cluster, sandbox, workers, nginx) for tests that stop or restart
+/// parts of it. Ports must be unique per suite.
+public final class PrivateStack: @unchecked Sendable {
+    public let dir: String
+    public let httpPort: Int
+    public let env: StackEnvironment
+    private let settings: [String: String]
+
+    public init(name: String, httpPort: Int) throws {
+        dir = "\(projectRoot)/.run/test-\(name)"
+        self.httpPort = httpPort
+        let binDir = ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug"
+        settings = ["STACK_DIR": dir, "MEDSYNC_HTTP_PORT": "\(httpPort)", "SANDBOX_HTTP_PORT": "\(httpPort + 1)",
+                    "BIN_DIR": binDir, "MEDSYNC_WORKERS": "4"]
+        try? runCommand(["\(projectRoot)/scripts/stack", "down"], environment: settings)
+        try? FileManager.default.removeItem(atPath: dir)
+        let up = try runCommand(["\(projectRoot)/scripts/stack", "up"], environment: settings)
+        guard up.status == 0 else { throw TestSetupError("scripts/stack up failed: \(up.stderr)") }
+        env = try StackEnvironment(path: "\(dir)/env")
+    }
+
+    /// Runs `scripts/stack <command>` for this stack.
+    @discardableResult
+    public func stack(_ arguments: String...) throws -> CommandResult {
+        let r = try runCommand(["\(projectRoot)/scripts/stack"] + arguments, environment: settings)
+        guard r.status == 0 else { throw TestSetupError("scripts/stack \(arguments.joined(separator: " ")) failed: \(r.stderr)") }
+        return r
+    }
+
+    public func down() { _ = try? runCommand(["\(projectRoot)/scripts/stack", "down"], environment: settings) }
+
+    deinit { down() }
+}
