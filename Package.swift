@@ -33,7 +33,7 @@ let package = Package(
         // Shared by the test targets: fresh databases, the running stack's settings, process helpers.
         .target(name: "TestSupport", dependencies: ["Domain"], path: "Tests/TestSupport"),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"], exclude: ["Helpers"]),
         .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Domain", "TestSupport"]),
     ]
