@@ -1,0 +1,92 @@
+/// An error from PostgreSQL or libpq.
+///
+/// As postgres-nio's `PSQLError`: `description` is generic so server details (table names, values
+/// in a `DETAIL`) never reach a user; `debugDescription` carries SQLSTATE, the server's message,
+/// detail and constraint for the logs.
+public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// Stable codes, one per kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The server could not be reached, or went away (SQLSTATE class 08, 57P01..57P03, or libpq lost it).
+        public static let connectionFailure = Code("connection_failure")
+        /// A unique index or constraint refused the row (SQLSTATE 23505).
+        public static let uniqueViolation = Code("unique_violation")
+        /// Another integrity constraint: foreign key, check, not null, exclusion (SQLSTATE class 23).
+        public static let constraintViolation = Code("constraint_violation")
+        /// Serialization failure or deadlock (40001, 40P01): the transaction may be retried.
+        public static let transactionConflict = Code("transaction_conflict")
+        /// Any other error the server reported for a statement.
+        public static let queryFailed = Code("query_failed")
+        /// A value could not be decoded the way the caller asked.
+        public static let decodeFailed = Code("decode_failed")
+    }
+
+    public let code: Code
+    /// Five-character SQLSTATE when the server reported one (`PG_DIAG_SQLSTATE`).
+    public let sqlState: String?
+    /// The server's or libpq's primary message (logs only: may contain names and values).
+    public let serverMessage: String
+    /// The server's DETAIL (logs only: may contain row values).
+    public let detail: String?
+    /// The constraint that failed, when the server named it (`PG_DIAG_CONSTRAINT_NAME`).
+    public let constraint: String?
+    /// The statement that failed, first line, for the logs.
+    public let statement: String?
+
+    public init(code: Code, sqlState: String? = nil, serverMessage: String, detail: String? = nil,
+                constraint: String? = nil, statement: String? = nil) {
+        self.code = code
+        self.sqlState = sqlState
+        self.serverMessage = serverMessage
+        self.detail = detail
+        self.constraint = constraint
+        self.statement = statement
+    }
+
+    /// Builds the error for a SQLSTATE, choosing the stable code from it.
+    init(sqlState: String?, serverMessage: String, detail: String?, constraint: String?, statement: String?, connectionLost: Bool) {
+        let code: Code
+        switch sqlState {
+        case "23505"?: code = .uniqueViolation
+        case let s? where s.hasPrefix("23"): code = .constraintViolation
+        case "40001"?, "40P01"?: code = .transactionConflict
+        case let s? where s.hasPrefix("08") || s == "57P01" || s == "57P02" || s == "57P03": code = .connectionFailure
+        case nil where connectionLost: code = .connectionFailure
+        default: code = connectionLost ? .connectionFailure : .queryFailed
+        }
+        self.init(code: code, sqlState: sqlState, serverMessage: serverMessage, detail: detail,
+                  constraint: constraint, statement: statement)
+    }
+
+    public var isUniqueViolation: Bool { code == .uniqueViolation }
+    public var isConnectionFailure: Bool { code == .connectionFailure }
+
+    /// A generic message, safe to show to anyone.
+    public var message: String {
+        switch code {
+        case .connectionFailure: return "the database is unavailable"
+        case .uniqueViolation: return "a record with the same key already exists"
+        case .constraintViolation: return "the data violates a database constraint"
+        case .transactionConflict: return "the operation conflicted with another one; try again"
+        case .decodeFailed: return "a database value could not be read"
+        default: return "a database operation failed"
+        }
+    }
+
+    public var description: String {
+        sqlState.map { "PGError(\(code), SQLSTATE \($0)): \(message)" } ?? "PGError(\(code)): \(message)"
+    }
+
+    public var debugDescription: String {
+        var s = "PGError(\(code)"
+        if let sqlState { s += ", SQLSTATE \(sqlState)" }
+        s += "): \(serverMessage)"
+        if let detail { s += " DETAIL: \(detail)" }
+        if let constraint { s += " CONSTRAINT: \(constraint)" }
+        if let statement { s += " STATEMENT: \(statement)" }
+        return s
+    }
+}
