@@ -1,0 +1,70 @@
+/// Twilio's `X-Twilio-Signature`: base64(HMAC-SHA1(authToken, url + params)), where params are
+/// concatenated name+value, sorted by name, and for a repeated name its distinct values sorted —
+/// exactly as Twilio's SDKs (`RequestValidator`) compute it. Sorting is by code point (as Python's
+/// `sorted` does), not by Swift's Unicode-canonical `String` ordering.
+public enum TwilioSignature {
+    public static func compute(authToken: String, url: String, params: [(String, String)]) -> String {
+        var grouped: [[UInt8]: [[UInt8]]] = [:]
+        for (name, value) in params { grouped[Array(name.utf8), default: []].append(Array(value.utf8)) }
+        // UTF-8 byte order is code-point order.
+        let names = grouped.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        var data = Array(url.utf8)
+        for name in names {
+            var previous: [UInt8]? = nil
+            for value in grouped[name]!.sorted(by: { $0.lexicographicallyPrecedes($1) }) where value != previous {
+                data += name
+                data += value
+                previous = value
+            }
+        }
+        return Base64.encode(Crypto.hmacSHA1(key: Array(authToken.utf8), data: data))
+    }
+
+    /// True when `signature` matches `url` as given, or `url` with its scheme's default port added
+    /// or removed (`:443` for https, `:80` for http) — Twilio may sign either form. Constant-time compare.
+    public static func isValid(signature: String, authToken: String, url: String, params: [(String, String)]) -> Bool {
+        let given = Array(signature.utf8)
+        var valid = false
+        // Evaluate every candidate (no early exit) so timing does not say which form matched.
+        for candidate in urlVariants(url) {
+            let expected = Array(compute(authToken: authToken, url: candidate, params: params).utf8)
+            if Crypto.constantTimeEqual(expected, given) { valid = true }
+        }
+        return valid
+    }
+
+    /// The url as given, then with the default port toggled (if the scheme is http or https).
+    static func urlVariants(_ url: String) -> [String] {
+        guard let schemeEnd = url.range(of: "://") else { return [url] }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        let defaultPort: String
+        switch scheme {
+        case "https": defaultPort = "443"
+        case "http": defaultPort = "80"
+        default: return [url]
+        }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        let tail = rest[authorityEnd...]
+        let prefix = url[..<schemeEnd.upperBound]
+        // host part starts after any userinfo; its port follows the last ':' outside an IPv6 literal.
+        let hostStart = authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex
+        let hostPort = authority[hostStart...]
+        let userinfo = authority[..<hostStart]
+        var host = hostPort
+        var port: Substring? = nil
+        if let colon = hostPort.lastIndex(of: ":"), !hostPort[colon...].contains("]") {
+            host = hostPort[..<colon]
+            port = hostPort[hostPort.index(after: colon)...]
+        }
+        let other: String
+        if let port {
+            guard port == defaultPort else { return [url] }
+            other = String(prefix + userinfo + host + tail)
+        } else {
+            other = String(prefix + userinfo + host) + ":" + defaultPort + String(tail)
+        }
+        return [url, other]
+    }
+}
