@@ -1,0 +1,24 @@
+import Domain
+
+/// The plain functions behind the operator commands (the CLI only parses and calls these).
+enum JobsCommands {
+    static func createUser(_ conn: PGConnection, email: String, name: String?, password: String?,
+                           workspaceID: Int64, role: Role) throws -> User {
+        let hash = try password.map { try hashPassword($0) }
+        return try Users.create(conn, email: email, name: name, passwordHash: hash, workspaceID: workspaceID, role: role)
+    }
+
+    static func createToken(_ conn: PGConnection, user: String, name: String) throws -> String {
+        guard let found = try Users.find(conn, idOrEmail: user) else {
+            throw ModelError.notFound("user_not_found", "no user \(user)")
+        }
+        return try Tokens.create(conn, userID: found.id, name: name)
+    }
+
+    static func hashPassword(_ password: String) throws -> String {
+        guard password.count >= 8 else {
+            throw ModelError.invalid("weak_password", "a password needs at least 8 characters")
+        }
+        return PasswordHash.hash(password)
+    }
+}

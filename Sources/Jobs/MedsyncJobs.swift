@@ -1,0 +1,168 @@
+import ArgumentParser
+import Domain
+import Foundation
+
+/// `medsync-jobs`: short-lived runs started by systemd timers or an operator.
+/// Each `run()` only parses, opens the database and calls a plain function (`JobsCommands`),
+/// which is what the tests call.
+@main
+struct MedsyncJobs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "medsync-jobs",
+        abstract: "MedSync jobs and operator commands.",
+        discussion: "Reads DATABASE_URL (libpq connection string) from the environment; `migrate` reads MEDSYNC_SQL_DIR (default ./sql).",
+        // Add `Reminders.self` and `Bundles.self` here (see the jobs issue).
+        subcommands: [Migrate.self, WorkspaceCommand.self, UserCommand.self, TokenCommand.self]
+    )
+}
+
+/// Where the database is. DATABASE_URL from the environment unless given on the command line.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "libpq connection string (default: $DATABASE_URL).")
+    var databaseURL: String?
+
+    func connect() throws -> PGConnection {
+        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+            throw JobsFailure(message: "DATABASE_URL is not set (the libpq connection string of the MedSync database)", exitCode: 78)
+        }
+        do {
+            return try PGConnection(url)
+        } catch let error as PGError {
+            throw JobsFailure(message: "cannot connect to the database: \(error.serverMessage)", exitCode: 69)
+        }
+    }
+}
+
+/// A failure reported on stderr with its exit code (sysexits: 65 bad data, 69 unavailable, 78 config).
+struct JobsFailure: Error {
+    let message: String
+    let exitCode: Int32
+}
+
+/// Runs a command body with the database, turning errors into one stderr line and an exit code:
+/// refused input 65, database unavailable 69, other database errors 70, configuration 78.
+func withDatabase<T>(_ options: DatabaseOptions, _ body: (PGConnection) throws -> T) throws -> T {
+    do {
+        let conn = try options.connect()
+        return try body(conn)
+    } catch let failure as JobsFailure {
+        printError(failure.message)
+        throw ExitCode(failure.exitCode)
+    } catch let error as ModelError {
+        printError("\(error.code): \(error.message)")
+        throw ExitCode(65)
+    } catch let error as Migrator.MigrationError {
+        printError("\(error.code): \(error.message)")
+        throw ExitCode(65)
+    } catch let error as PGError {
+        printError(error.debugDescription)
+        throw ExitCode(error.isConnectionFailure ? 69 : 70)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("medsync-jobs: \(message)\n".utf8))
+}
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending sql/NNNN_*.sql migrations (each in a transaction, under an advisory lock).")
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(name: .customLong("sql-dir"), help: "Migrations directory (default: $MEDSYNC_SQL_DIR or ./sql).")
+    var sqlDirectory: String?
+
+    func run() throws {
+        let migrator = sqlDirectory.map(Migrator.init(directory:)) ?? Migrator.fromEnvironment()
+        let applied = try withDatabase(database) { try migrator.migrate($0) }
+        for version in applied { print("applied \(version)") }
+        if applied.isEmpty { print("up to date") }
+    }
+}
+
+struct WorkspaceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workspace", abstract: "Create and list workspaces (clinics).",
+        subcommands: [Create.self, List.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a workspace; prints its id.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Clinic name.") var name: String
+        @Option(help: "IANA timezone, e.g. America/Mexico_City.") var timezone: String
+
+        func run() throws {
+            let workspace = try withDatabase(database) { try Workspaces.create($0, name: name, timezone: timezone) }
+            print(workspace.id)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List workspaces: id<TAB>timezone<TAB>name per line.")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            for w in try withDatabase(database, { try Workspaces.list($0) }) {
+                print("\(w.id)\t\(w.timezone)\t\(w.name)")
+            }
+        }
+    }
+}
+
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Create users and their memberships.", subcommands: [Create.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a user (or reuse the one with this email) as a member of a workspace; prints the user id.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Email (unique, case-insensitive).") var email: String
+        @Option(help: "Workspace id.") var workspace: Int64
+        @Option(help: "owner | admin_doctor | doctor | staff") var role: String
+        @Option(help: "Display name.") var name: String?
+        @Option(help: "Password for /api/auth/login (visible in ps; prefer --password-env).") var password: String?
+        @Option(name: .customLong("password-env"), help: "Read the password from this environment variable.")
+        var passwordEnv: String?
+
+        func validate() throws {
+            guard Role(rawValue: role) != nil else {
+                throw ValidationError("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if password != nil && passwordEnv != nil { throw ValidationError("give --password or --password-env, not both") }
+        }
+
+        func run() throws {
+            var secret = password
+            if let passwordEnv {
+                guard let value = ProcessInfo.processInfo.environment[passwordEnv], !value.isEmpty else {
+                    throw ValidationError("environment variable \(passwordEnv) is empty")
+                }
+                secret = value
+            }
+            let user = try withDatabase(database) { conn in
+                try JobsCommands.createUser(conn, email: email, name: name, password: secret, workspaceID: workspace,
+                                            role: Role(rawValue: role)!)
+            }
+            print(user.id)
+        }
+    }
+}
+
+struct TokenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Create API tokens.", subcommands: [Create.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an API token for a user; prints it once (only its hash is stored).")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "User email or id.") var user: String
+        @Option(help: "A name to recognize the token by.") var name: String = ""
+
+        func run() throws {
+            let token = try withDatabase(database) { try JobsCommands.createToken($0, user: user, name: name) }
+            print(token)
+        }
+    }
+}
