@@ -1,0 +1,282 @@
+import Foundation
+
+/// A configuration problem found at start-up. `message` names the variable(s) and never contains
+/// the value of a secret.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    /// The variables concerned (for tests and tooling).
+    public let variables: [String]
+
+    public init(code: String, message: String, variables: [String]) {
+        self.code = code
+        self.message = message
+        self.variables = variables
+    }
+
+    public static let missingVariableCode = "missing_variable"
+    public static let invalidValueCode = "invalid_value"
+    public static let invalidEnvFileCode = "invalid_env_file"
+
+    static func missing(_ keys: [Config.Key]) -> ConfigError {
+        let names = keys.map(\.rawValue)
+        return ConfigError(
+            code: missingVariableCode,
+            message: "missing required configuration: \(names.joined(separator: ", ")) (set \(names.count == 1 ? "it" : "them") in the environment or in .env)",
+            variables: names)
+    }
+
+    static func invalid(_ key: Config.Key, _ expectation: String, got value: String) -> ConfigError {
+        let shown = key.isSecret ? "" : " (got \"\(value)\")"
+        return ConfigError(code: invalidValueCode, message: "\(key.rawValue) \(expectation)\(shown)", variables: [key.rawValue])
+    }
+
+    public var description: String { "ConfigError(\(code)): \(message)" }
+}
+
+/// The process configuration, read once at start from the environment plus an optional `.env`
+/// file (the environment wins). Each binary states which variables it needs with `require`.
+public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
+    /// Every variable the project reads.
+    public enum Key: String, CaseIterable, Sendable {
+        case databaseURL = "DATABASE_URL"
+        case twilioAccountSID = "TWILIO_ACCOUNT_SID"
+        case twilioAuthToken = "TWILIO_AUTH_TOKEN"
+        case twilioWebhookBaseURL = "TWILIO_WEBHOOK_BASE_URL"
+        case twilioAPIBaseURL = "TWILIO_API_BASE_URL"
+        case geminiAPIKey = "GEMINI_API_KEY"
+        case geminiAPIBaseURL = "GEMINI_API_BASE_URL"
+        case geminiModel = "GEMINI_MODEL"
+        case geminiTimeoutMS = "GEMINI_TIMEOUT_MS"
+        case fernetKey = "MEDSYNC_FERNET_KEY"
+        case allowedOrigins = "ALLOWED_ORIGINS"
+        case listen = "MEDSYNC_LISTEN"
+        case workers = "MEDSYNC_WORKERS"
+        case maxBodyBytes = "MEDSYNC_MAX_BODY_BYTES"
+        case sendRate = "MEDSYNC_SEND_RATE"
+        case sqlDir = "MEDSYNC_SQL_DIR"
+
+        /// Values that are never printed (a DATABASE_URL may carry a password).
+        public var isSecret: Bool {
+            switch self {
+            case .databaseURL, .twilioAuthToken, .geminiAPIKey, .fernetKey: return true
+            default: return false
+            }
+        }
+
+        /// The value used when the variable is unset; nil for variables without a default.
+        public var defaultValue: String? {
+            switch self {
+            case .twilioAPIBaseURL: return "https://api.twilio.com"
+            case .geminiAPIBaseURL: return "https://generativelanguage.googleapis.com"
+            case .geminiModel: return "gemini-2.5-flash"
+            case .geminiTimeoutMS: return "8000"
+            case .listen: return "/run/medsync/fcgi.sock"
+            case .workers: return "16"
+            case .maxBodyBytes: return "1048576"
+            case .sendRate: return "80"
+            case .sqlDir: return "sql"
+            default: return nil
+            }
+        }
+    }
+
+    // MARK: Values (optional ones are nil when unset; `require` them first)
+
+    public let databaseURL: Secret?
+    public let twilioAccountSID: String?
+    public let twilioAuthToken: Secret?
+    /// Public base URL Twilio calls, without a trailing slash.
+    public let twilioWebhookBaseURL: String?
+    /// Without a trailing slash.
+    public let twilioAPIBaseURL: String
+    public let geminiAPIKey: Secret?
+    /// Without a trailing slash.
+    public let geminiAPIBaseURL: String
+    public let geminiModel: String
+    public let geminiTimeoutMS: Int
+    /// Checked at load to be urlsafe base64 of 32 bytes.
+    public let fernetKey: Secret?
+    /// CORS origins in order; the first is the fallback public URL. Empty when unset.
+    public let allowedOrigins: [String]
+    /// Unix socket path, `host:port`, or "" for systemd socket activation.
+    public let listen: String
+    public let workers: Int
+    public let maxBodyBytes: Int
+    /// Outbound messages per second (Twilio's WhatsApp throughput).
+    public let sendRate: Int
+    public let sqlDir: String
+
+    /// Effective raw values (environment over .env over defaults), empty strings dropped.
+    private let values: [String: String]
+
+    /// Reads the configuration once. `dotEnvPath` may name a missing file (then only the environment
+    /// counts); pass nil to ignore .env entirely. Throws when a set value is malformed or a variable of
+    /// `requiring` is missing.
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        dotEnvPath: String? = ".env",
+        requiring required: [Key] = []
+    ) throws(ConfigError) -> Config {
+        var merged: [String: String] = [:]
+        if let dotEnvPath, FileManager.default.fileExists(atPath: dotEnvPath) {
+            guard let data = FileManager.default.contents(atPath: dotEnvPath) else {
+                throw ConfigError(code: ConfigError.invalidEnvFileCode, message: "cannot read \(dotEnvPath)", variables: [])
+            }
+            merged = try DotEnv.parse(String(decoding: data, as: UTF8.self), path: dotEnvPath)
+        }
+        for key in Key.allCases {
+            if let v = environment[key.rawValue] { merged[key.rawValue] = v }
+        }
+        let config = try Config(merged)
+        try config.require(required)
+        return config
+    }
+
+    init(_ raw: [String: String]) throws(ConfigError) {
+        var values: [String: String] = [:]
+        for key in Key.allCases {
+            let v = raw[key.rawValue]?.trimmingCharacters(in: .whitespaces) ?? ""
+            if !v.isEmpty { values[key.rawValue] = v }
+        }
+        self.values = values
+
+        func text(_ key: Key) -> String? { values[key.rawValue] ?? key.defaultValue }
+        func url(_ key: Key) throws(ConfigError) -> String? {
+            guard var v = text(key) else { return nil }
+            guard let parsed = URL(string: v), let scheme = parsed.scheme?.lowercased(),
+                scheme == "http" || scheme == "https", parsed.host?.isEmpty == false
+            else { throw .invalid(key, "must be an http(s) URL", got: v) }
+            while v.hasSuffix("/") { v.removeLast() }
+            return v
+        }
+        func positiveInt(_ key: Key) throws(ConfigError) -> Int {
+            let v = text(key)!
+            guard let n = Int(v), n > 0 else { throw .invalid(key, "must be a positive integer", got: v) }
+            return n
+        }
+        func secret(_ key: Key) -> Secret? { text(key).map(Secret.init) }
+
+        databaseURL = secret(.databaseURL)
+        twilioAccountSID = text(.twilioAccountSID)
+        twilioAuthToken = secret(.twilioAuthToken)
+        twilioWebhookBaseURL = try url(.twilioWebhookBaseURL)
+        twilioAPIBaseURL = try url(.twilioAPIBaseURL)!
+        geminiAPIKey = secret(.geminiAPIKey)
+        geminiAPIBaseURL = try url(.geminiAPIBaseURL)!
+        geminiModel = text(.geminiModel)!
+        geminiTimeoutMS = try positiveInt(.geminiTimeoutMS)
+        fernetKey = secret(.fernetKey)
+        if let key = fernetKey, (try? Fernet(key: key.value)) == nil {
+            throw .invalid(.fernetKey, "must be urlsafe base64 of 32 bytes (make one with Fernet.generateKey())", got: key.value)
+        }
+        allowedOrigins = (text(.allowedOrigins) ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+            .map { var o = $0; while o.hasSuffix("/") { o.removeLast() }; return o }
+        for origin in allowedOrigins {
+            guard let u = URL(string: origin), let s = u.scheme, s == "http" || s == "https", u.host != nil else {
+                throw .invalid(.allowedOrigins, "must be a comma-separated list of http(s) origins", got: origin)
+            }
+        }
+        // MEDSYNC_LISTEN may legitimately be "" (socket activation): only this one keeps an explicit empty value.
+        listen = raw[Key.listen.rawValue].map { $0.trimmingCharacters(in: .whitespaces) } ?? Key.listen.defaultValue!
+        workers = try positiveInt(.workers)
+        maxBodyBytes = try positiveInt(.maxBodyBytes)
+        sendRate = try positiveInt(.sendRate)
+        sqlDir = text(.sqlDir)!
+    }
+
+    /// Throws one error naming every listed variable that is unset (defaults count as set).
+    public func require(_ keys: Key...) throws(ConfigError) { try require(keys) }
+
+    public func require(_ keys: [Key]) throws(ConfigError) {
+        let missing = keys.filter { values[$0.rawValue] == nil && $0.defaultValue == nil }
+        if !missing.isEmpty { throw .missing(missing) }
+    }
+
+    /// The effective text of a variable (a secret's real value), or `missing_variable` naming it.
+    public func string(_ key: Key) throws(ConfigError) -> String {
+        guard let v = values[key.rawValue] ?? key.defaultValue else { throw .missing([key]) }
+        return v
+    }
+
+    /// One line per variable, secrets shown as `<redacted>` — safe for a start-up log.
+    public var description: String {
+        Key.allCases.map { "\($0.rawValue)=\(printable($0))" }.joined(separator: "\n")
+    }
+
+    /// `dump` and debuggers see the same redacted view, never the raw values.
+    public var customMirror: Mirror {
+        Mirror(self, children: Key.allCases.map { (label: $0.rawValue, value: printable($0)) }, displayStyle: .struct)
+    }
+
+    private func printable(_ key: Key) -> String {
+        if key == .listen { return listen }
+        guard let v = values[key.rawValue] ?? key.defaultValue else { return "(unset)" }
+        return key.isSecret ? Secret(v).description : v
+    }
+}
+
+/// `.env` files: `KEY=VALUE` lines, `#` comments and blank lines ignored, optional `export `,
+/// values optionally in single quotes (literal) or double quotes (`\"`, `\\`, `\n` escapes);
+/// an unquoted value ends at ` #`.
+enum DotEnv {
+    static func parse(_ text: String, path: String) throws(ConfigError) -> [String: String] {
+        var out: [String: String] = [:]
+        var lineNumber = 0
+        // isNewline splits on \n, \r\n (one Character in Swift) and \r alike.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            lineNumber += 1
+            var line = rawLine
+            line = line.drop { $0 == " " || $0 == "\t" }
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("export ") { line = line.dropFirst(7).drop { $0 == " " } }
+            func fail(_ why: String) -> ConfigError {
+                // Never echo the line: it may hold a secret.
+                ConfigError(code: ConfigError.invalidEnvFileCode, message: "\(path) line \(lineNumber): \(why)", variables: [])
+            }
+            guard let eq = line.firstIndex(of: "=") else { throw fail("expected KEY=VALUE") }
+            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+            guard let first = key.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic),
+                key.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) })
+            else { throw fail("invalid variable name") }
+            var value = line[line.index(after: eq)...].drop { $0 == " " || $0 == "\t" }
+            if value.hasPrefix("\"") {
+                var result = ""
+                var i = value.index(after: value.startIndex)
+                var closed = false
+                while i < value.endIndex {
+                    let c = value[i]
+                    if c == "\\", value.index(after: i) < value.endIndex {
+                        let n = value[value.index(after: i)]
+                        switch n {
+                        case "n": result.append("\n")
+                        case "t": result.append("\t")
+                        default: result.append(n)
+                        }
+                        i = value.index(i, offsetBy: 2)
+                        continue
+                    }
+                    if c == "\"" { closed = true; i = value.index(after: i); break }
+                    result.append(c)
+                    i = value.index(after: i)
+                }
+                guard closed else { throw fail("unterminated double quote in \(key)") }
+                let rest = value[i...].trimmingCharacters(in: .whitespaces)
+                guard rest.isEmpty || rest.hasPrefix("#") else { throw fail("text after the closing quote of \(key)") }
+                out[key] = result
+            } else if value.hasPrefix("'") {
+                let body = value.dropFirst()
+                guard let close = body.firstIndex(of: "'") else { throw fail("unterminated single quote in \(key)") }
+                let rest = body[body.index(after: close)...].trimmingCharacters(in: .whitespaces)
+                guard rest.isEmpty || rest.hasPrefix("#") else { throw fail("text after the closing quote of \(key)") }
+                out[key] = String(body[..<close])
+            } else {
+                if let hash = value.range(of: " #") ?? value.range(of: "\t#") { value = value[..<hash.lowerBound] }
+                out[key] = value.trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return out
+    }
+}
