@@ -1,0 +1,263 @@
+import Domain
+import Foundation
+import Testing
+import TestSupport
+
+/// The invariants DESIGN.md says the schema itself enforces, checked against the migrated schema.
+@Suite("Schema invariants")
+struct PostgresSchemaTests {
+    /// A migrated database with one workspace, a doctor, a patient, a sender and a conversation.
+    struct Fixture {
+        let conn: PGConnection
+        let workspace: Int64
+        let doctor: Int64
+        let patient: Int64
+        let sender: Int64
+        let conversation: Int64
+
+        init() throws {
+            conn = try PGConnection(try TestDatabase.create())
+            workspace = try Workspaces.create(conn, name: "Clínica Uno", timezone: "America/Mexico_City").id
+            doctor = try Users.create(conn, email: "doc@uno.mx", workspaceID: workspace, role: .doctor).id
+            patient = try conn.query("INSERT INTO patients (workspace_id, phone, name) VALUES ($1, '+5215512345678', 'Ana') RETURNING id",
+                                     [PGValue(workspace)])[0].int64("id")!
+            sender = try Fixture.addSender(conn, workspace: workspace, phone: "+15550000001")
+            conversation = try conn.query("""
+                INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) VALUES ($1, $2, $3) RETURNING id
+                """, [PGValue(workspace), PGValue(patient), PGValue(sender)])[0].int64("id")!
+        }
+
+        @discardableResult
+        static func addSender(_ conn: PGConnection, workspace: Int64, phone: String) throws -> Int64 {
+            try conn.query("INSERT INTO whatsapp_senders (workspace_id, phone_number) VALUES ($1, $2) RETURNING id",
+                           [PGValue(workspace), PGValue(phone)])[0].int64("id")!
+        }
+
+        @discardableResult
+        func addMessage(sid: String?, direction: String = "outbound", status: String = "queued") throws -> Int64 {
+            try conn.query("""
+                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, twilio_sid)
+                VALUES ($1, $2, $3, 'hola', $4, $5) RETURNING id
+                """, [PGValue(workspace), PGValue(conversation), PGValue(direction), PGValue(status), PGValue(sid)])[0].int64("id")!
+        }
+
+        func status(sid: String) throws -> (String, Int?) {
+            let row = try conn.query("SELECT status, error_code FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(sid)])[0]
+            return (row.string("status")!, row.int("error_code"))
+        }
+
+        func count(_ sql: String, _ params: [PGValue] = []) throws -> Int {
+            try conn.query(sql, params)[0].int("n")!
+        }
+    }
+
+    @Test func duplicateMessageSidIsRejected() throws {
+        let f = try Fixture()
+        try f.addMessage(sid: "SM0001", direction: "inbound", status: "received")
+        let error = try #require(throws: PGError.self) { try f.addMessage(sid: "SM0001", direction: "inbound", status: "received") }
+        #expect(error.isUniqueViolation)
+        #expect(error.constraint == "whatsapp_messages_twilio_sid_key")
+        // The idempotent insert the webhook uses stores nothing new.
+        let again = try f.conn.execute("""
+            INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, status, twilio_sid)
+            VALUES ($1, $2, 'inbound', 'received', 'SM0001') ON CONFLICT (twilio_sid) DO NOTHING
+            """, [PGValue(f.workspace), PGValue(f.conversation)])
+        #expect(again == 0)
+        // Outbound messages not yet accepted by Twilio have no SID; many may wait at once.
+        try f.addMessage(sid: nil)
+        try f.addMessage(sid: nil)
+        #expect(try f.count("SELECT count(*) AS n FROM whatsapp_messages") == 3)
+    }
+
+    @Test func statusOnlyMovesForward() throws {
+        let f = try Fixture()
+        try f.addMessage(sid: "SMa")
+        for (update, expected) in [("sent", "sent"), ("delivered", "delivered"), ("sent", "delivered"), ("queued", "delivered"),
+                                   ("delivered", "delivered"), ("read", "read"), ("delivered", "read")] {
+            try f.conn.execute("UPDATE whatsapp_messages SET status = $1 WHERE twilio_sid = 'SMa'", [PGValue(update)])
+            #expect(try f.status(sid: "SMa").0 == expected, "after \(update)")
+        }
+        // failed is final and keeps its error code.
+        try f.addMessage(sid: "SMb")
+        try f.conn.execute("UPDATE whatsapp_messages SET status = 'failed', error_code = 63016 WHERE twilio_sid = 'SMb'")
+        for late in ["sent", "delivered", "read", "undelivered", "queued"] {
+            try f.conn.execute("UPDATE whatsapp_messages SET status = $1, error_code = NULL WHERE twilio_sid = 'SMb'", [PGValue(late)])
+            #expect(try f.status(sid: "SMb") == ("failed", 63016), "after \(late)")
+        }
+        // undelivered after delivered is an advance (Twilio reports it late), then final.
+        try f.addMessage(sid: "SMc", status: "delivered")
+        try f.conn.execute("UPDATE whatsapp_messages SET status = 'undelivered', error_code = 63024 WHERE twilio_sid = 'SMc'")
+        try f.conn.execute("UPDATE whatsapp_messages SET status = 'read' WHERE twilio_sid = 'SMc'")
+        #expect(try f.status(sid: "SMc") == ("undelivered", 63024))
+        // Unknown statuses are refused outright.
+        let bad = try #require(throws: PGError.self) {
+            try f.conn.execute("UPDATE whatsapp_messages SET status = 'teleported' WHERE twilio_sid = 'SMa'")
+        }
+        #expect(bad.sqlState == "23514")
+    }
+
+    @Test func fourthActiveSenderIsRejected() throws {
+        let f = try Fixture()
+        let second = try Fixture.addSender(f.conn, workspace: f.workspace, phone: "+15550000002")
+        try Fixture.addSender(f.conn, workspace: f.workspace, phone: "+15550000003")
+        let error = try #require(throws: PGError.self) {
+            try Fixture.addSender(f.conn, workspace: f.workspace, phone: "+15550000004")
+        }
+        #expect(error.sqlState == "23514")
+        #expect(error.constraint == "whatsapp_senders_max_active")
+        #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_active") == 3)
+        // Deactivating one frees its place.
+        try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(second)])
+        try Fixture.addSender(f.conn, workspace: f.workspace, phone: "+15550000004")
+        #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_active") == 3)
+    }
+
+    @Test func oneActiveWorkspacePerNumber() throws {
+        let f = try Fixture()
+        let other = try Workspaces.create(f.conn, name: "Clínica Dos", timezone: "Europe/Madrid").id
+        let error = try #require(throws: PGError.self) {
+            try Fixture.addSender(f.conn, workspace: other, phone: "+15550000001")
+        }
+        #expect(error.isUniqueViolation)
+        #expect(error.constraint == "whatsapp_senders_active_phone_key")
+        // Once the first workspace deactivates it, the number may be linked elsewhere.
+        try f.conn.transaction {
+            try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(f.sender)])
+        }
+        try Fixture.addSender(f.conn, workspace: other, phone: "+15550000001")
+        // Phones are E.164.
+        let bad = try #require(throws: PGError.self) { try Fixture.addSender(f.conn, workspace: other, phone: "5551234") }
+        #expect(bad.sqlState == "23514")
+    }
+
+    @Test func exactlyOnePrimarySender() throws {
+        let f = try Fixture()
+        // The first active sender became primary by itself.
+        #expect(try f.conn.query("SELECT is_primary FROM whatsapp_senders WHERE id = $1", [PGValue(f.sender)])[0].bool("is_primary") == true)
+        let second = try Fixture.addSender(f.conn, workspace: f.workspace, phone: "+15550000002")
+        #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_primary") == 1)
+
+        let twoPrimaries = try #require(throws: PGError.self) {
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = $1", [PGValue(second)])
+        }
+        #expect(twoPrimaries.isUniqueViolation)
+        #expect(twoPrimaries.constraint == "whatsapp_senders_one_primary_key")
+
+        // Zero primaries while senders are active is refused at commit.
+        let none = try #require(throws: PGError.self) {
+            try f.conn.transaction {
+                try f.conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = $1", [PGValue(f.workspace)])
+            }
+        }
+        #expect(none.constraint == "whatsapp_senders_exactly_one_primary")
+        #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_primary") == 1)
+
+        // Moving the primary in one transaction (clear, then set) is allowed.
+        try f.conn.transaction {
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = $1 AND is_primary", [PGValue(f.workspace)])
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = $1", [PGValue(second)])
+        }
+        #expect(try f.conn.query("SELECT id FROM whatsapp_senders WHERE is_primary")[0].int64("id") == second)
+        // Deactivating the primary without naming another is refused; with a successor it works.
+        #expect(throws: PGError.self) {
+            try f.conn.transaction { try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(second)]) }
+        }
+        try f.conn.transaction {
+            try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(second)])
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = $1", [PGValue(f.sender)])
+        }
+        // The last active sender may be deactivated: no active sender, no primary needed.
+        try f.conn.transaction { try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(f.sender)]) }
+        #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_primary OR is_active") == 0)
+    }
+
+    @Test func doubleBookingIsRejected() throws {
+        let f = try Fixture()
+        let insert = """
+            INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status)
+            VALUES ($1, $2, $3, $4::timestamptz, $4::timestamptz + interval '30 minutes', $5) RETURNING id
+            """
+        let start = "2030-01-15 15:00:00+00"
+        let first = try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), PGValue(start), "pending_review"])[0].int64("id")!
+        let error = try #require(throws: PGError.self) {
+            try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), PGValue(start), "confirmed"])
+        }
+        #expect(error.isUniqueViolation)
+        #expect(error.constraint == "appointments_no_double_booking")
+        // A cancelled appointment frees the slot.
+        try f.conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = $1", [PGValue(first)])
+        try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), PGValue(start), "confirmed"])
+        // A patient of another workspace can never be booked here.
+        let other = try Workspaces.create(f.conn, name: "Otra", timezone: "UTC").id
+        let stranger = try f.conn.query("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+5215599999999') RETURNING id",
+                                        [PGValue(other)])[0].int64("id")!
+        let cross = try #require(throws: PGError.self) {
+            try f.conn.query(insert, [PGValue(f.workspace), PGValue(stranger), PGValue(f.doctor), "2030-01-16 15:00:00+00", "confirmed"])
+        }
+        #expect(cross.sqlState == "23503")
+    }
+
+    @Test func reminderOncePerAppointmentKindAndTime() throws {
+        let f = try Fixture()
+        let appointment = try f.conn.query("""
+            INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status)
+            VALUES ($1, $2, $3, '2030-02-01 15:00+00', '2030-02-01 15:30+00', 'confirmed') RETURNING id
+            """, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor)])[0].int64("id")!
+        let claim = """
+            INSERT INTO reminder_log (workspace_id, appointment_id, kind, scheduled_for)
+            SELECT workspace_id, id, 'reminder', starts_at FROM appointments WHERE id = $1
+            ON CONFLICT (appointment_id, kind, scheduled_for) DO NOTHING
+            """
+        #expect(try f.conn.execute(claim, [PGValue(appointment)]) == 1)
+        #expect(try f.conn.execute(claim, [PGValue(appointment)]) == 0)   // a second run claims nothing
+        let error = try #require(throws: PGError.self) {
+            try f.conn.execute("INSERT INTO reminder_log (workspace_id, appointment_id, kind, scheduled_for) VALUES ($1, $2, 'reminder', '2030-02-01 15:00+00')",
+                               [PGValue(f.workspace), PGValue(appointment)])
+        }
+        #expect(error.isUniqueViolation)
+        // Rescheduled: reminded again for the new time.
+        try f.conn.execute("UPDATE appointments SET starts_at = starts_at + interval '1 day', ends_at = ends_at + interval '1 day' WHERE id = $1",
+                           [PGValue(appointment)])
+        #expect(try f.conn.execute(claim, [PGValue(appointment)]) == 1)
+        #expect(try f.count("SELECT count(*) AS n FROM reminder_log") == 2)
+    }
+
+    @Test func oneSendPerBundleRecipient() throws {
+        let f = try Fixture()
+        let batch = try f.conn.query("INSERT INTO bundle_batches (workspace_id, sender_id, body) VALUES ($1, $2, 'Hola {name}') RETURNING id",
+                                     [PGValue(f.workspace), PGValue(f.sender)])[0].int64("id")!
+        let add = "INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone) VALUES ($1, $2, $3, $4)"
+        try f.conn.execute(add, [PGValue(batch), PGValue(f.workspace), "Ana", "+5215511111111"])
+        let error = try #require(throws: PGError.self) {
+            try f.conn.execute(add, [PGValue(batch), PGValue(f.workspace), "Ana again", "+5215511111111"])
+        }
+        #expect(error.isUniqueViolation)
+        #expect(error.constraint == "bundle_recipients_once")
+    }
+
+    @Test func checksRefuseOutOfRangeValues() throws {
+        let f = try Fixture()
+        for hours in [0, 73] {
+            let e = try #require(throws: PGError.self) {
+                try f.conn.execute("UPDATE reminder_settings SET hours_before = $1 WHERE workspace_id = $2", [PGValue(hours), PGValue(f.workspace)])
+            }
+            #expect(e.sqlState == "23514")
+        }
+        let role = try #require(throws: PGError.self) {
+            try f.conn.execute("UPDATE memberships SET role = 'superuser' WHERE user_id = $1", [PGValue(f.doctor)])
+        }
+        #expect(role.sqlState == "23514")
+        let lang = try #require(throws: PGError.self) {
+            try f.conn.execute("UPDATE patients SET preferred_language = 'fr' WHERE id = $1", [PGValue(f.patient)])
+        }
+        #expect(lang.sqlState == "23514")
+        let patientPhone = try #require(throws: PGError.self) {
+            try f.conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+0123456789')", [PGValue(f.workspace)])
+        }
+        #expect(patientPhone.sqlState == "23514")
+        let samePhone = try #require(throws: PGError.self) {
+            try f.conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+5215512345678')", [PGValue(f.workspace)])
+        }
+        #expect(samePhone.isUniqueViolation)
+    }
+}
