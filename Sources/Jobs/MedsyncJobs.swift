@@ -16,20 +16,33 @@ struct MedsyncJobs: ParsableCommand {
     )
 }
 
-/// Where the database is. DATABASE_URL from the environment unless given on the command line.
+/// Where the database is: `--database-url`, else DATABASE_URL read through `Config` (environment,
+/// then an optional `.env` in the current directory).
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "libpq connection string (default: $DATABASE_URL).")
     var databaseURL: String?
 
     func connect() throws -> PGConnection {
-        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
-            throw JobsFailure(message: "DATABASE_URL is not set (the libpq connection string of the MedSync database)", exitCode: 78)
+        let url: String
+        if let databaseURL, !databaseURL.isEmpty {
+            url = databaseURL
+        } else {
+            url = try loadConfig(requiring: [.databaseURL]).string(.databaseURL)
         }
         do {
             return try PGConnection(url)
         } catch let error as PGError {
             throw JobsFailure(message: "cannot connect to the database: \(error.serverMessage)", exitCode: 69)
         }
+    }
+}
+
+/// The configuration, or a one-line failure naming what is missing or malformed (exit 78).
+func loadConfig(requiring keys: [Config.Key] = []) throws -> Config {
+    do {
+        return try Config.load(requiring: keys)
+    } catch {
+        throw JobsFailure(message: error.message, exitCode: 78)
     }
 }
 
@@ -43,8 +56,7 @@ struct JobsFailure: Error {
 /// refused input 65, database unavailable 69, other database errors 70, configuration 78.
 func withDatabase<T>(_ options: DatabaseOptions, _ body: (PGConnection) throws -> T) throws -> T {
     do {
-        let conn = try options.connect()
-        return try body(conn)
+        return try body(try options.connect())
     } catch let failure as JobsFailure {
         printError(failure.message)
         throw ExitCode(failure.exitCode)
@@ -73,8 +85,9 @@ struct Migrate: ParsableCommand {
     var sqlDirectory: String?
 
     func run() throws {
-        let migrator = sqlDirectory.map(Migrator.init(directory:)) ?? Migrator.fromEnvironment()
-        let applied = try withDatabase(database) { try migrator.migrate($0) }
+        let applied = try withDatabase(database) { conn in
+            try Migrator(directory: try sqlDirectory ?? loadConfig().sqlDir).migrate(conn)
+        }
         for version in applied { print("applied \(version)") }
         if applied.isEmpty { print("up to date") }
     }

@@ -9,5 +9,14 @@ public struct ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func notFound(_ code: String, _ message: String) -> ModelError { ModelError(kind: .notFound, code: code, message: message) }
     public static func conflict(_ code: String, _ message: String) -> ModelError { ModelError(kind: .conflict, code: code, message: message) }
 
+    /// The HTTP status an API answers with: 400, 404 or 409.
+    public var httpStatus: Int {
+        switch kind {
+        case .invalid: return 400
+        case .notFound: return 404
+        case .conflict: return 409
+        }
+    }
+
     public var description: String { "\(code): \(message)" }
 }
