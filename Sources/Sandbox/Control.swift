@@ -381,7 +381,7 @@ struct ControlAPI: Sendable {
 
     /// {"api": "twilio_messages"|"twilio_delivery"|"twilio_accounts"|"twilio_numbers"|"gemini",
     ///  "kind": "http"|"hang"|"slow"|"twilio_error"|"invalid_json", "status"?: 429, "code"?: 63016,
-    ///  "seconds"?: 10, "count"?: 1}
+    ///  "seconds"?: 10, "count"?: 1, scope (all optional): "account_sid"?, "to"?: E.164, "contains"?: Gemini text}
     func addFault(_ r: SandboxRequest) -> SandboxResponse {
         let j: JSON
         switch body(r) { case .failure(let f): return f.response; case .success(let v): j = v }
@@ -406,7 +406,12 @@ struct ControlAPI: Sendable {
         default:
             return bad("kind must be http, hang, slow, twilio_error or invalid_json")
         }
-        sandbox.state.withLock { $0.faults.append(Fault(api: api, kind: kind, remaining: count)) }
+        var fault = Fault(api: api, kind: kind, remaining: count)
+        fault.accountSid = j["account_sid"]?.string
+        fault.to = j["to"]?.string.flatMap(Addresses.anyE164)
+        fault.contains = j["contains"]?.string
+        let added = fault
+        sandbox.state.withLock { $0.faults.append(added) }
         var out = faults()
         out.status = 201
         return out
@@ -415,7 +420,8 @@ struct ControlAPI: Sendable {
     func faults() -> SandboxResponse {
         let list = sandbox.state.withLock { $0.faults }
         return .json(200, .object([("faults", .array(list.map { f in
-            .object([("api", .string(f.api)), ("remaining", .int(f.remaining)), ("fault", f.kind.json)])
+            .object([("api", .string(f.api)), ("remaining", .int(f.remaining)), ("fault", f.kind.json),
+                     ("account_sid", .str(f.accountSid)), ("to", .str(f.to)), ("contains", .str(f.contains))])
         }))]))
     }
 

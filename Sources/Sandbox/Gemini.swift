@@ -55,7 +55,7 @@ struct GeminiAPI: Sendable {
             return record(GeminiErrors.response(400, "* GenerateContentRequest.contents: contents is not specified"), fault: "invalid_request")
         }
         var invalidJSON = false
-        if let fault = sandbox.takeFault("gemini") {
+        if let fault = sandbox.takeFault("gemini", text: request.lastUserText) {
             switch fault {
             case .http(let status): return record(GeminiErrors.response(status), fault: "http_\(status)")
             case .twilioError: return record(GeminiErrors.response(500), fault: "http_500")
@@ -175,10 +175,12 @@ enum BotBrain {
         "alguien", "necesito", "puedo", "tengo", "hora", "turno", "opcion", "quisiera", "cambiar", "reprogramar", "es",
         "mi", "hasta", "luego", "persona", "humano", "medico", "doctora", "cuando", "donde", "cuanto", "cuesta", "y", "lo",
         "me", "te", "esta", "estoy", "primera", "segunda", "tercera", "consulta", "vale", "claro", "bien", "chao",
+        "mejor", "las", "los", "en", "del", "al", "pero", "puede", "seria", "tiene", "hay", "doctor", "sabado", "lunes",
+        "martes", "miercoles", "jueves", "viernes", "tarde", "temprano", "cuanto", "precio", "ayuda", "nos", "vemos",
     ]
     static let englishWords: Set<String> = [
         "hi", "hello", "hey", "the", "i", "want", "book", "appointment", "please", "thanks", "thank", "you", "can",
-        "is", "my", "cancel", "need", "with", "to", "a", "time", "tomorrow", "would", "like", "good", "morning",
+        "is", "my", "cancel", "need", "with", "to", "an", "time", "tomorrow", "would", "like", "good", "morning",
         "afternoon", "evening", "bye", "goodbye", "talk", "speak", "someone", "human", "person", "agent", "what",
         "when", "where", "how", "much", "does", "it", "cost", "first", "second", "third", "option", "reschedule",
         "and", "do", "have", "are", "there", "any", "ok", "okay", "yes", "no", "see",

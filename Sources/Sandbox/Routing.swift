@@ -57,11 +57,12 @@ enum Form {
         }
     }
 
-    static func decode(_ s: Substring) -> String {
+    /// Percent-decoding; `+` is a space in forms and queries, itself in a path.
+    static func decode(_ s: Substring, plusIsSpace: Bool = true) -> String {
         var bytes: [UInt8] = []
         var it = Array(s.utf8)[...]
         while let b = it.popFirst() {
-            if b == UInt8(ascii: "+") {
+            if b == UInt8(ascii: "+") && plusIsSpace {
                 bytes.append(UInt8(ascii: " "))
             } else if b == UInt8(ascii: "%"), it.count >= 2,
                 let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16)
@@ -108,7 +109,7 @@ struct Route: Sendable {
             let name = String(pattern[pattern.index(after: open)..<close])
             guard part.hasPrefix(prefix), part.hasSuffix(suffix), part.count > prefix.count + suffix.count else { return nil }
             let value = part.dropFirst(prefix.count).dropLast(suffix.count)
-            params[name] = Form.decode(value)
+            params[name] = Form.decode(value, plusIsSpace: false)
         }
         return params
     }

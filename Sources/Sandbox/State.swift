@@ -117,6 +117,19 @@ struct Fault: Sendable {
     var api: String
     var kind: FaultKind
     var remaining: Int
+    /// Optional scope, so parallel tests do not take each other's faults: only calls made with this
+    /// account (Twilio), to this recipient (Twilio messages, E.164), or whose last user message
+    /// contains this text (Gemini) see the fault.
+    var accountSid: String? = nil
+    var to: String? = nil
+    var contains: String? = nil
+
+    func matches(accountSid: String?, to: String?, text: String?) -> Bool {
+        if let a = self.accountSid, a != accountSid { return false }
+        if let t = self.to, t != to { return false }
+        if let c = self.contains, !(text ?? "").contains(c) { return false }
+        return true
+    }
 }
 
 struct SandboxSettings: Sendable {
@@ -188,9 +201,10 @@ final class Sandbox: Sendable {
     }
 
     /// Takes one occurrence of the first pending fault for `api` (it clears after its count).
-    func takeFault(_ api: String) -> FaultKind? {
+    func takeFault(_ api: String, accountSid: String? = nil, to: String? = nil, text: String? = nil) -> FaultKind? {
         state.withLock { s -> FaultKind? in
-            guard let i = s.faults.firstIndex(where: { $0.api == api }) else { return nil }
+            guard let i = s.faults.firstIndex(where: { $0.api == api && $0.matches(accountSid: accountSid, to: to, text: text) })
+            else { return nil }
             let kind = s.faults[i].kind
             s.faults[i].remaining -= 1
             if s.faults[i].remaining <= 0 { s.faults.remove(at: i) }

@@ -85,8 +85,8 @@ struct TwilioAPI: Sendable {
     }
 
     /// Applies an injected fault for `api`: nil to go on, or the response to give instead.
-    private func fault(_ api: String) -> SandboxResponse? {
-        guard let kind = sandbox.takeFault(api) else { return nil }
+    private func fault(_ api: String, account: Account, to: String? = nil) -> SandboxResponse? {
+        guard let kind = sandbox.takeFault(api, accountSid: account.sid, to: to) else { return nil }
         switch kind {
         case .http(let status): return TwilioErrors.http(status)
         case .twilioError(let code): return TwilioErrors.code(code)
@@ -109,7 +109,7 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): parent = a
         }
-        if let f = fault("twilio_accounts") { return f }
+        if let f = fault("twilio_accounts", account: parent) { return f }
         let form = r.form
         let now = Date()
         let master = parent.ownerAccountSid  // subaccounts cannot own subaccounts: they go to the master
@@ -156,9 +156,9 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): account = a
         }
-        if let f = fault("twilio_messages") { return f }
-
         let form = r.form
+        let toParam = Form.first(form, "To") ?? ""
+        if let f = fault("twilio_messages", account: account, to: Addresses.anyE164(toParam)) { return f }
         guard let to = Form.first(form, "To"), !to.isEmpty else { return TwilioErrors.code(21604) }
         guard let patient = Addresses.whatsappE164(to) else {
             return TwilioErrors.code(21211, message: "Invalid 'To' Phone Number: \(to)")
@@ -177,7 +177,7 @@ struct TwilioAPI: Sendable {
         }
 
         let now = Date()
-        let deliveryFault = sandbox.takeFault("twilio_delivery")
+        let deliveryFault = sandbox.takeFault("twilio_delivery", accountSid: account.sid, to: patient)
         let result: Result<OutboundMessage, SandboxRequestFailure> = sandbox.state.withLock { s in
             guard let sender = Addresses.whatsappE164(from), let number = s.number(sender), number.accountSid == account.sid else {
                 return .failure(.init(TwilioErrors.code(63007, message: "Twilio could not find a Channel with the specified From address: \(from)")))
@@ -190,7 +190,7 @@ struct TwilioAPI: Sendable {
             }
             let msg = OutboundMessage(
                 sid: SID.make("SM"), kind: contentSid == nil ? .freeform : .template, accountSid: account.sid,
-                from: from, to: to, body: contentSid == nil ? body : (body ?? nil), contentSid: contentSid,
+                from: from, to: to, body: body, contentSid: contentSid,
                 contentVariables: contentSid == nil ? nil : (contentVariables ?? "{}"), mediaURLs: media,
                 statusCallback: statusCallback, status: "queued", errorCode: nil, created: now, updated: now, inReplyTo: nil)
             s.messages.append(msg)
@@ -260,8 +260,12 @@ struct TwilioAPI: Sendable {
     // MARK: Phone numbers
 
     func availableNumbers(_ r: SandboxRequest, _ urlSid: String, country: String) -> SandboxResponse {
-        if case .failure(let f) = authorize(r, urlSid) { return f.response }
-        if let f = fault("twilio_numbers") { return f }
+        let account: Account
+        switch authorize(r, urlSid) {
+        case .failure(let f): return f.response
+        case .success(let a): account = a
+        }
+        if let f = fault("twilio_numbers", account: account) { return f }
         let q = r.queryItems
         let areaCode = Form.first(q, "AreaCode").flatMap { $0.isEmpty ? nil : $0 }
         if let a = areaCode, a.count != 3 || !a.allSatisfy(\.isNumber) {
@@ -306,7 +310,7 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): account = a
         }
-        if let f = fault("twilio_numbers") { return f }
+        if let f = fault("twilio_numbers", account: account) { return f }
         let form = r.form
         guard let phone = Form.first(form, "PhoneNumber"), let e164 = Addresses.e164(phone) else {
             return TwilioErrors.response(400, code: 21421, message: "PhoneNumber is invalid")
@@ -352,7 +356,7 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): account = a
         }
-        if let f = fault("twilio_numbers") { return f }
+        if let f = fault("twilio_numbers", account: account) { return f }
         let form = r.form
         let updated: PhoneNumber? = sandbox.state.withLock { s in
             guard let i = s.numbers.firstIndex(where: { $0.sid == pn && $0.accountSid == account.sid }) else { return nil }
