@@ -203,7 +203,7 @@ struct TwilioAPI: Sendable {
         }
 
         let settings = sandbox.state.withLock { $0.settings }
-        if settings.autoCallbacks, statusCallback != nil {
+        if settings.autoCallbacks {  // the status advances as on Twilio; a callback is posted only when one was given
             var statuses = ["sent", "delivered", "read"]
             var errorCode: Int? = nil
             if case .twilioError(let code) = deliveryFault {
