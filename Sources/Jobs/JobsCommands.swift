@@ -10,14 +10,14 @@ enum JobsCommands {
 
     static func createToken(_ conn: PGConnection, user: String, name: String) throws -> String {
         guard let found = try Users.find(conn, idOrEmail: user) else {
-            throw ModelError.notFound("user_not_found", "no user \(user)")
+            throw AppError.notFound("user_not_found", "no user \(user)")
         }
         return try Tokens.create(conn, userID: found.id, name: name)
     }
 
     static func hashPassword(_ password: String) throws -> String {
         guard password.count >= 8 else {
-            throw ModelError.invalid("weak_password", "a password needs at least 8 characters")
+            throw AppError.invalid("weak_password", "a password needs at least 8 characters")
         }
         return PasswordHash.hash(password)
     }

@@ -60,7 +60,7 @@ func withDatabase<T>(_ options: DatabaseOptions, _ body: (PGConnection) throws -
     } catch let failure as JobsFailure {
         printError(failure.message)
         throw ExitCode(failure.exitCode)
-    } catch let error as ModelError {
+    } catch let error as AppError {
         printError("\(error.code): \(error.message)")
         throw ExitCode(65)
     } catch let error as Migrator.MigrationError {

@@ -22,11 +22,11 @@ struct ModelTests {
     @Test func workspaceRefusesUnknownTimezoneAndEmptyName() throws {
         let conn = try PGConnection(try TestDatabase.create())
         for tz in ["Mars/Olympus", "", "america/mexico city"] {
-            let error = try #require(throws: ModelError.self) { try Workspaces.create(conn, name: "X", timezone: tz) }
+            let error = try #require(throws: AppError.self) { try Workspaces.create(conn, name: "X", timezone: tz) }
             #expect(error.code == "invalid_timezone")
-            #expect(error.kind == .invalid)
+            #expect(error.status == 400)
         }
-        let error = try #require(throws: ModelError.self) { try Workspaces.create(conn, name: "   ", timezone: "UTC") }
+        let error = try #require(throws: AppError.self) { try Workspaces.create(conn, name: "   ", timezone: "UTC") }
         #expect(error.code == "invalid_name")
         #expect(try Workspaces.list(conn).isEmpty)
     }
@@ -59,10 +59,10 @@ struct ModelTests {
         let conn = try PGConnection(try TestDatabase.create())
         let ws = try Workspaces.create(conn, name: "Uno", timezone: "UTC").id
         for email in ["not-an-email", "a@b", "two@@x.com", "sp ace@x.com", ""] {
-            let error = try #require(throws: ModelError.self) { try Users.create(conn, email: email, workspaceID: ws, role: .staff) }
+            let error = try #require(throws: AppError.self) { try Users.create(conn, email: email, workspaceID: ws, role: .staff) }
             #expect(error.code == "invalid_email")
         }
-        let missing = try #require(throws: ModelError.self) { try Users.create(conn, email: "a@b.co", workspaceID: ws + 999, role: .staff) }
+        let missing = try #require(throws: AppError.self) { try Users.create(conn, email: "a@b.co", workspaceID: ws + 999, role: .staff) }
         #expect(missing.code == "workspace_not_found")
         #expect(try conn.query("SELECT count(*) AS n FROM users")[0].int("n") == 0)
     }
@@ -94,7 +94,7 @@ struct ModelTests {
         #expect(try Tokens.authenticate(conn, token: other) == user.id)
         #expect(try !Tokens.revoke(conn, token: token))
 
-        let missing = try #require(throws: ModelError.self) { try Tokens.create(conn, userID: user.id + 1000) }
+        let missing = try #require(throws: AppError.self) { try Tokens.create(conn, userID: user.id + 1000) }
         #expect(missing.code == "user_not_found")
     }
 }

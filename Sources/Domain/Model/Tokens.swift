@@ -11,7 +11,7 @@ public enum Tokens {
     /// Creates a token for the user and returns its plaintext (the only time it exists).
     public static func create(_ conn: PGConnection, userID: Int64, name: String = "") throws -> String {
         guard try Users.find(conn, id: userID) != nil else {
-            throw ModelError.notFound("user_not_found", "user \(userID) does not exist")
+            throw AppError.notFound("user_not_found", "user \(userID) does not exist")
         }
         let token = prefix + Crypto.hex(Crypto.randomBytes(32))
         try conn.execute("INSERT INTO api_tokens (token_hash, user_id, name) VALUES ($1, $2, $3)",

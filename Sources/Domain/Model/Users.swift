@@ -30,11 +30,11 @@ public enum Users {
     public static func create(_ conn: PGConnection, email: String, name: String? = nil, passwordHash: String? = nil,
                               workspaceID: Int64, role: Role) throws -> User {
         guard let email = normalizeEmail(email) else {
-            throw ModelError.invalid("invalid_email", "\"\(email)\" is not an email address")
+            throw AppError.invalid("invalid_email", "\"\(email)\" is not an email address")
         }
         return try conn.transaction {
             guard try Workspaces.get(conn, id: workspaceID) != nil else {
-                throw ModelError.notFound("workspace_not_found", "workspace \(workspaceID) does not exist")
+                throw AppError.notFound("workspace_not_found", "workspace \(workspaceID) does not exist")
             }
             // Insert or reuse by the case-insensitive unique index; concurrent creates meet on it.
             let rows = try conn.query("""

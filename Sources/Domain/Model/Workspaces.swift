@@ -22,7 +22,7 @@ public enum Workspaces {
     public static func create(_ conn: PGConnection, name: String, timezone: String) throws -> Workspace {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty, name.count <= 200 else {
-            throw ModelError.invalid("invalid_name", "workspace name must be 1 to 200 characters")
+            throw AppError.invalid("invalid_name", "workspace name must be 1 to 200 characters")
         }
         try validateTimezone(conn, timezone)
         return try conn.transaction {
@@ -46,7 +46,7 @@ public enum Workspaces {
     public static func validateTimezone(_ conn: PGConnection, _ timezone: String) throws {
         guard !timezone.isEmpty,
               try conn.query("SELECT 1 FROM pg_timezone_names WHERE name = $1", [PGValue(timezone)]).count == 1 else {
-            throw ModelError.invalid("invalid_timezone", "unknown timezone \"\(timezone)\": use an IANA name such as America/Mexico_City")
+            throw AppError.invalid("invalid_timezone", "unknown timezone \"\(timezone)\": use an IANA name such as America/Mexico_City")
         }
     }
 }
