@@ -1,0 +1,30 @@
+/// A request body (or query string) that could not be read. Handlers let it propagate: the app
+/// answers it as `{"error":{"code":...,"message":...}}` with `status` (400, or 415).
+public struct BodyError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static let malformedFormCode = "malformed_form"
+    public static let malformedJSONCode = "malformed_json"
+    public static let malformedMultipartCode = "malformed_multipart"
+    public static let invalidUTF8Code = "invalid_utf8"
+    public static let unsupportedMediaTypeCode = "unsupported_media_type"
+
+    public static func malformedForm(_ message: String) -> BodyError { BodyError(code: malformedFormCode, message: message) }
+    public static func malformedJSON(_ message: String) -> BodyError { BodyError(code: malformedJSONCode, message: message) }
+    public static func malformedMultipart(_ message: String) -> BodyError { BodyError(code: malformedMultipartCode, message: message) }
+    public static func invalidUTF8(_ message: String) -> BodyError { BodyError(code: invalidUTF8Code, message: message) }
+    public static func unsupportedMediaType(_ message: String) -> BodyError {
+        BodyError(code: unsupportedMediaTypeCode, message: message)
+    }
+
+    /// The HTTP status a client gets for this error.
+    public var status: Int { code == BodyError.unsupportedMediaTypeCode ? 415 : 400 }
+
+    public var description: String { "BodyError(\(code)): \(message)" }
+}
