@@ -1,0 +1,179 @@
+import Foundation
+
+/// What to send: a freeform text (only inside the patient's 24-hour window) or an in-app template
+/// (sent as a Meta Content template when the workspace maps a Content SID for it, which WhatsApp
+/// allows outside the window; otherwise rendered and sent as freeform text).
+public enum OutboundContent: Sendable, Equatable {
+    case freeform(String)
+    case template(key: String, language: String, variables: [String: String])
+}
+
+public struct OutboundRequest: Sendable {
+    public var workspaceID: Int64
+    public var patientID: Int64
+    public var content: OutboundContent
+    public var sentByUserID: Int64?
+    /// nil: the workspace's primary active sender.
+    public var senderID: Int64?
+    /// The 24-hour window is checked before Twilio for freeform text; bundles turn this off and let
+    /// Twilio answer 63016 for recipients the database knows nothing about.
+    public var checkWindow: Bool
+
+    public init(workspaceID: Int64, patientID: Int64, content: OutboundContent, sentByUserID: Int64? = nil,
+                senderID: Int64? = nil, checkWindow: Bool = true) {
+        self.workspaceID = workspaceID
+        self.patientID = patientID
+        self.content = content
+        self.sentByUserID = sentByUserID
+        self.senderID = senderID
+        self.checkWindow = checkWindow
+    }
+}
+
+public struct OutboundResult: Sendable, Equatable {
+    public let messageID: Int64
+    public let twilioSID: String
+    /// Twilio's status at creation ("queued" normally).
+    public let status: String
+    public let conversationID: Int64
+    /// Set when the message went as a Content template.
+    public let contentSid: String?
+}
+
+/// A send that passed every check and is ready for Twilio.
+public struct PreparedOutbound: Sendable {
+    public let workspaceID: Int64
+    public let patientID: Int64
+    public let patientPhone: String
+    public let sender: SenderAccount
+    public let conversationID: Int64
+    /// The text (freeform body, or the rendered template kept for the inbox).
+    public let body: String
+    public let templateKey: String?
+    public let contentSid: String?
+    public let contentVariables: [String: String]
+    public let sentByUserID: Int64?
+}
+
+public enum Outbound {
+    public static let windowSeconds: TimeInterval = 24 * 3600
+
+    /// Checks and sends one message, and records it with Twilio's SID. Throws `AppError`
+    /// (patient_not_found, no_consent, no_active_sender, window_closed, unknown_template, …) before any
+    /// Twilio call, `TwilioError` when Twilio refused (stored on the message: error_code + explanation;
+    /// `isRetryable` for 429/5xx) and `TwilioTransportError` when Twilio did not answer.
+    public static func send(_ conn: PGConnection, http: HTTPClient, config: Config, _ request: OutboundRequest,
+                            now: Date = Date()) throws -> OutboundResult {
+        let prepared = try prepare(conn, request, now: now)
+        return try deliver(conn, http: http, config: config, prepared)
+    }
+
+    /// The checks of `send`, without calling Twilio: patient, consent, sender, template, window.
+    public static func prepare(_ conn: PGConnection, _ request: OutboundRequest, now: Date = Date()) throws -> PreparedOutbound {
+        guard let patient = try conn.query(
+            "SELECT phone, consent_whatsapp FROM patients WHERE workspace_id = $1 AND id = $2",
+            [PGValue(request.workspaceID), PGValue(request.patientID)]).first
+        else { throw AppError(status: 404, code: "patient_not_found", message: "There is no such patient in this workspace.") }
+        guard patient.bool("consent_whatsapp") == true else {
+            throw AppError(status: 422, code: "no_consent",
+                           message: "The patient has not given consent to receive WhatsApp messages (or opted out).")
+        }
+        let sender: SenderAccount
+        if let id = request.senderID {
+            guard let s = try SenderAccount.find(conn, workspaceID: request.workspaceID, id: id), s.isActive else {
+                throw AppError(status: 409, code: "no_active_sender", message: "The selected WhatsApp sender is not active in this workspace.")
+            }
+            sender = s
+        } else {
+            guard let s = try SenderAccount.primary(conn, workspaceID: request.workspaceID) else {
+                throw AppError(status: 409, code: "no_active_sender", message:
+                                        "This workspace has no active WhatsApp sender. Link or provision a number first.")
+            }
+            sender = s
+        }
+
+        var body: String
+        var templateKey: String? = nil
+        var contentSid: String? = nil
+        var contentVariables: [String: String] = [:]
+        switch request.content {
+        case .freeform(let text):
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw AppError(status: 400, code: "empty_body", message: "The message is empty.")
+            }
+            body = text
+        case .template(let key, let language, let variables):
+            templateKey = key
+            body = try Templates.render(key: key, language: language, variables: variables)
+            if let sid = try Templates.contentSid(conn, workspaceID: request.workspaceID, key: key, language: language) {
+                contentSid = sid
+                contentVariables = Templates.contentVariables(key: key, variables: variables)
+            }
+        }
+
+        let conversation = try conn.query("""
+            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) VALUES ($1, $2, $3)
+            ON CONFLICT (patient_id, sender_id) DO UPDATE SET deleted_at = NULL
+            RETURNING id, last_inbound_at
+            """, [PGValue(request.workspaceID), PGValue(request.patientID), PGValue(sender.id)]).first!
+        if contentSid == nil && request.checkWindow {
+            let last = conversation.date("last_inbound_at")
+            if last == nil || now.timeIntervalSince(last!) > windowSeconds {
+                throw AppError(status: 409, code: "window_closed", message:
+                    "The patient has not written in the last 24 hours, so WhatsApp only allows an approved template: "
+                    + "use POST /api/whatsapp/send-template with a template that has a Content SID.")
+            }
+        }
+        return PreparedOutbound(
+            workspaceID: request.workspaceID, patientID: request.patientID, patientPhone: patient.string("phone")!,
+            sender: sender, conversationID: conversation.int64("id")!, body: body, templateKey: templateKey,
+            contentSid: contentSid, contentVariables: contentVariables, sentByUserID: request.sentByUserID)
+    }
+
+    /// Calls Twilio for a prepared send and records the outbound message. `recordRetryable: false`
+    /// leaves no message row for a 429/5xx answer (the caller will try again).
+    public static func deliver(_ conn: PGConnection, http: HTTPClient, config: Config, _ p: PreparedOutbound,
+                               recordRetryable: Bool = true) throws -> OutboundResult {
+        let client = try TwilioClients.forSender(p.sender, config: config, http: http)
+        let callback = TwilioClients.statusCallbackURL(config)
+        let message: TwilioMessage
+        do {
+            if let sid = p.contentSid {
+                message = try client.sendTemplate(to: p.patientPhone, from: p.sender.phoneNumber, contentSid: sid,
+                                                  variables: p.contentVariables, statusCallback: callback)
+            } else {
+                message = try client.sendMessage(to: p.patientPhone, from: p.sender.phoneNumber, body: p.body,
+                                                 statusCallback: callback)
+            }
+        } catch let error as TwilioError {
+            if recordRetryable || !error.isRetryable {
+                try record(conn, p, sid: nil, status: "failed", errorCode: error.code, errorMessage: error.explanation)
+            }
+            throw error
+        } catch let error as TwilioTransportError {
+            if recordRetryable {
+                try record(conn, p, sid: nil, status: "failed", errorCode: nil,
+                           errorMessage: "No answer from Twilio (\(error.code.rawValue)); the message may or may not have been sent.")
+            }
+            throw error
+        }
+        let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(message.status) ? message.status : "queued"
+        let id = try record(conn, p, sid: message.sid, status: status, errorCode: message.errorCode, errorMessage: message.errorMessage)
+        return OutboundResult(messageID: id, twilioSID: message.sid, status: message.status, conversationID: p.conversationID,
+                              contentSid: p.contentSid)
+    }
+
+    @discardableResult
+    static func record(_ conn: PGConnection, _ p: PreparedOutbound, sid: String?, status: String, errorCode: Int?,
+                       errorMessage: String?) throws -> Int64 {
+        let row = try conn.query("""
+            INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status, error_code,
+                                           error_message, template_key, content_sid, sent_by_user_id)
+            VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+            """, [PGValue(p.workspaceID), PGValue(p.conversationID), PGValue(p.body), PGValue(sid), PGValue(status),
+                  PGValue(errorCode), PGValue(errorMessage), PGValue(p.templateKey), PGValue(p.contentSid),
+                  PGValue(p.sentByUserID)]).first!
+        try conn.execute("UPDATE whatsapp_conversations SET last_message_at = now() WHERE id = $1", [PGValue(p.conversationID)])
+        return row.int64("id")!
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// The in-app WhatsApp templates (English and Spanish). A template renders a freeform body; when a
+/// workspace maps a Meta Content SID to a template and language (`workspaces.content_sids`), the
+/// message goes as `ContentSid` + `ContentVariables` instead (numbered in `variables` order) and is
+/// allowed outside the 24-hour window.
+public struct MessageTemplate: Sendable, Equatable, Encodable {
+    public let key: String
+    /// Placeholders in order; ContentVariables numbers them "1", "2", … in this order.
+    public let variables: [String]
+    /// Body per language ("en", "es") with `{variable}` placeholders.
+    public let bodies: [String: String]
+
+    public init(key: String, variables: [String], bodies: [String: String]) {
+        self.key = key
+        self.variables = variables
+        self.bodies = bodies
+    }
+}
+
+public enum Templates {
+    public static let languages = ["en", "es"]
+
+    public static let all: [MessageTemplate] = [
+        MessageTemplate(
+            key: "appt_reminder", variables: ["patient_name", "doctor_name", "when"],
+            bodies: [
+                "en": "Hi {patient_name}, this is a reminder of your appointment with {doctor_name} {when}. Reply to this message if you need to change it.",
+                "es": "Hola {patient_name}, le recordamos su cita con {doctor_name} {when}. Responda a este mensaje si necesita cambiarla.",
+            ]),
+        MessageTemplate(
+            key: "appt_confirmed", variables: ["patient_name", "doctor_name", "when", "clinic_name"],
+            bodies: [
+                "en": "Hi {patient_name}, your appointment with {doctor_name} {when} at {clinic_name} is confirmed.",
+                "es": "Hola {patient_name}, su cita con {doctor_name} {when} en {clinic_name} está confirmada.",
+            ]),
+        MessageTemplate(
+            key: "followup", variables: ["patient_name", "doctor_name"],
+            bodies: [
+                "en": "Hi {patient_name}, how are you feeling after your visit with {doctor_name}? Reply here if you have any questions.",
+                "es": "Hola {patient_name}, ¿cómo se siente después de su consulta con {doctor_name}? Responda aquí si tiene alguna pregunta.",
+            ]),
+        MessageTemplate(
+            key: "pre_visit", variables: ["patient_name", "when", "clinic_name"],
+            bodies: [
+                "en": "Hi {patient_name}, before your appointment {when} at {clinic_name}: please arrive 10 minutes early and bring your ID and any recent test results.",
+                "es": "Hola {patient_name}, antes de su cita {when} en {clinic_name}: llegue 10 minutos antes y traiga su identificación y sus estudios recientes.",
+            ]),
+        MessageTemplate(
+            key: "reschedule", variables: ["patient_name", "doctor_name", "when"],
+            bodies: [
+                "en": "Hi {patient_name}, your appointment with {doctor_name} {when} needs to be rescheduled. Reply with a time that suits you.",
+                "es": "Hola {patient_name}, necesitamos cambiar su cita con {doctor_name} {when}. Responda con un horario que le convenga.",
+            ]),
+        MessageTemplate(
+            key: "custom", variables: ["message"],
+            bodies: ["en": "{message}", "es": "{message}"]),
+    ]
+
+    public static func list() -> [MessageTemplate] { all }
+
+    public static func template(_ key: String) -> MessageTemplate? { all.first { $0.key == key } }
+
+    /// The body of `key` in `language` with every placeholder filled. Throws `unknown_template`,
+    /// `unsupported_language` or `missing_variables` (listing them).
+    public static func render(key: String, language: String, variables: [String: String]) throws(AppError) -> String {
+        guard let t = template(key) else {
+            throw AppError(status: 400, code: "unknown_template", message: "There is no template \"\(key)\" (available: \(all.map(\.key).joined(separator: ", "))).")
+        }
+        guard let body = t.bodies[language] else {
+            throw AppError(status: 400, code: "unsupported_language", message: "Templates exist in \(languages.joined(separator: " and ")), not \"\(language)\".")
+        }
+        let missing = t.variables.filter { (variables[$0] ?? "").isEmpty }
+        guard missing.isEmpty else {
+            throw AppError(status: 400, code: "missing_variables", message: "The template \(key) needs: \(missing.joined(separator: ", ")).")
+        }
+        return fill(body, variables)
+    }
+
+    /// Replaces `{name}` for every given variable; unknown placeholders stay as written.
+    public static func fill(_ text: String, _ variables: [String: String]) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            guard let close = rest[open...].firstIndex(of: "}") else { out += rest[open...]; rest = ""; break }
+            let name = String(rest[rest.index(after: open)..<close])
+            if let value = variables[name] { out += value } else { out += rest[open...close] }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+
+    /// The placeholders `{name}` used in a text, in order of first use.
+    public static func placeholders(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            let name = String(rest[rest.index(after: open)..<close])
+            if !name.isEmpty, !names.contains(name) { names.append(name) }
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+
+    /// ContentVariables for a Content SID template: {"1": first variable, "2": second, …}.
+    public static func contentVariables(key: String, variables: [String: String]) -> [String: String] {
+        guard let t = template(key) else { return [:] }
+        var out: [String: String] = [:]
+        for (i, name) in t.variables.enumerated() { out[String(i + 1)] = variables[name] ?? "" }
+        return out
+    }
+
+    /// The Meta Content SID the workspace maps to `key` in `language` (`workspaces.content_sids`), if any.
+    public static func contentSid(_ conn: PGConnection, workspaceID: Int64, key: String, language: String) throws -> String? {
+        let r = try conn.query(
+            "SELECT content_sids -> $2 ->> $3 AS sid FROM workspaces WHERE id = $1",
+            [PGValue(workspaceID), PGValue(key), PGValue(language)])
+        guard let sid = r.first?.string("sid"), !sid.isEmpty else { return nil }
+        return sid
+    }
+}
