@@ -24,6 +24,7 @@ enum TwilioErrors {
         case 21408: return (400, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number")
         case 21603: return (400, "A 'From' phone number is required.")
         case 21604: return (400, "A 'To' phone number is required.")
+        case 21617: return (400, "The concatenated message body exceeds the 1600 character limit")
         case 21619: return (400, "A text message body or media urls must be specified.")
         case 63007: return (400, "Twilio could not find a Channel with the specified From address")
         case 63016: return (400, "Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.")
@@ -170,6 +171,7 @@ struct TwilioAPI: Sendable {
         let media = Form.all(form, "MediaUrl").filter { !$0.isEmpty }
         let statusCallback = Form.first(form, "StatusCallback").flatMap { $0.isEmpty ? nil : $0 }
         if contentSid == nil && (body ?? "").isEmpty && media.isEmpty { return TwilioErrors.code(21619) }
+        if (body ?? "").count > 1600 { return TwilioErrors.code(21617) }
         if let vars = contentVariables, !vars.isEmpty {
             guard case .object = JSON.parse(vars) ?? .null else {
                 return TwilioErrors.response(400, code: 21656, message: "The ContentVariables Parameter is invalid")
