@@ -11,6 +11,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Bundle uploads: CSV parsing and XLSX (a zip of XML parts read with Foundation's XMLParser).
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", exact: "0.10.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
         // One system-library target per C library, found by pkg-config.
@@ -22,7 +25,10 @@ let package = Package(
         // The FastCGI layer the app and the sandbox share: worker pool, Request/Response, body parsers.
         .target(name: "FastCGI", dependencies: ["CFCGI"]),
         // Everything both binaries share; knows nothing of FastCGI.
-        .target(name: "Domain", dependencies: ["CLibPQ", "CCurl", "COpenSSL"]),
+        .target(name: "Domain", dependencies: [
+            "CLibPQ", "CCurl", "COpenSSL",
+            .product(name: "SwiftCSV", package: "SwiftCSV"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
 
         .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain"]),
         .executableTarget(
