@@ -1,0 +1,55 @@
+import Domain
+import FastCGI
+import Foundation
+
+/// What one worker thread owns and its handlers use: its PostgreSQL connection and HTTP client
+/// (both opened lazily, neither ever shared with another thread), the configuration, and the path
+/// captures of the request being handled.
+final class AppContext {
+    let config: Config
+    private let databaseURL: String
+    private var connection: PGConnection?
+    private var httpClient: HTTPClient?
+    /// `{name}` captures of the current route (set by the router for each request).
+    var params: [String: String] = [:]
+
+    init(config: Config) {
+        self.config = config
+        self.databaseURL = config.databaseURL?.value ?? ""
+    }
+
+    /// The worker's connection, connected on first use; it reconnects by itself when the server
+    /// went away (`PGConnection`), so the first request after PostgreSQL is back succeeds.
+    func db() -> PGConnection {
+        if let connection { return connection }
+        let fresh = PGConnection(lazy: databaseURL)
+        connection = fresh
+        return fresh
+    }
+
+    /// Forgets the connection (after it failed in a way it may not recover from, e.g. inside a
+    /// transaction); the next `db()` opens a new one.
+    func dropDatabaseConnection() { connection = nil }
+
+    /// The worker's HTTP client (Twilio, Gemini), created on first use.
+    func http() throws -> HTTPClient {
+        if let httpClient { return httpClient }
+        let client = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: max(15000, config.geminiTimeoutMS))
+        httpClient = client
+        return client
+    }
+
+    /// A path capture; a route pattern without it is a programming error, answered as 500.
+    func param(_ name: String) throws -> String {
+        guard let value = params[name] else { throw AppError.internal }
+        return value
+    }
+
+    /// A numeric id capture (`{id}`); anything else is 404 (no such resource).
+    func id(_ name: String = "id") throws -> Int64 {
+        guard let value = params[name], let id = Int64(value), id > 0 else {
+            throw AppError.notFound("not_found", "No such resource.")
+        }
+        return id
+    }
+}

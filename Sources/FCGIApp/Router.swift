@@ -1,0 +1,127 @@
+import Domain
+import FastCGI
+import Foundation
+
+/// Method + path pattern routing. Patterns are `/`-separated segments; `{name}` captures one
+/// non-empty segment (percent-decoded), readable in the handler as `ctx.param("name")`.
+/// A path no pattern matches is 404 `not_found`; a matched path without the method is 405
+/// `method_not_allowed` with `Allow`. HEAD is served by the GET route.
+///
+/// Handlers are thin functions `(Request, AppContext) throws -> Response`. What they throw becomes
+/// the API's JSON error: `AppError` as itself, `BodyError` as 400/415, a lost database connection
+/// as 503 `database_unavailable`, anything else as 500 `internal_error` (details only in the log).
+struct Router: Sendable {
+    typealias Handler = @Sendable (Request, AppContext) throws -> Response
+
+    struct Route: Sendable {
+        enum Segment: Sendable, Equatable {
+            case literal(String)
+            case capture(String)
+        }
+        let method: String
+        let pattern: String
+        let segments: [Segment]
+        let handler: Handler
+    }
+
+    private(set) var routes: [Route] = []
+
+    mutating func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
+        let segments: [Route.Segment] = Router.split(pattern).map { s in
+            if s.hasPrefix("{"), s.hasSuffix("}"), s.count > 2 { return .capture(String(s.dropFirst().dropLast())) }
+            return .literal(s)
+        }
+        routes.append(Route(method: method.uppercased(), pattern: pattern, segments: segments, handler: handler))
+    }
+
+    mutating func get(_ pattern: String, _ handler: @escaping Handler) { add("GET", pattern, handler) }
+    mutating func post(_ pattern: String, _ handler: @escaping Handler) { add("POST", pattern, handler) }
+    mutating func put(_ pattern: String, _ handler: @escaping Handler) { add("PUT", pattern, handler) }
+    mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add("PATCH", pattern, handler) }
+    mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
+
+    /// Answers one request: routing, then the handler, with every thrown error mapped to its response.
+    func handle(_ request: Request, _ ctx: AppContext) -> Response {
+        let path = Router.split(request.path)
+        var matched: [(Route, [String: String])] = []
+        for route in routes {
+            if let params = Router.match(route.segments, path) { matched.append((route, params)) }
+        }
+        guard !matched.isEmpty else {
+            return .error(AppError.notFound("not_found", "No route for \(request.path)."))
+        }
+        let method = request.method.uppercased()
+        let candidates = matched.filter { $0.0.method == method || (method == "HEAD" && $0.0.method == "GET") }
+        guard let (route, params) = candidates.max(by: { Router.lessSpecific($0.0, $1.0) }) else {
+            let allowed = Set(matched.map(\.0.method)).sorted().joined(separator: ", ")
+            var response = Response.error(AppError(status: 405, code: "method_not_allowed",
+                                                   message: "\(request.method) is not allowed on \(request.path) (allowed: \(allowed))."))
+            response.headers.append(("Allow", allowed))
+            return response
+        }
+        ctx.params = params
+        defer { ctx.params = [:] }
+        do {
+            return try route.handler(request, ctx)
+        } catch {
+            return Router.response(for: error, request: request, ctx: ctx)
+        }
+    }
+
+    /// The JSON error for something a handler threw.
+    static func response(for error: any Error, request: Request, ctx: AppContext) -> Response {
+        switch error {
+        case let e as AppError:
+            if e.status >= 500 { Log.line("error: \(request.method) \(Log.clean(request.path)): \(e)") }
+            return .error(e)
+        case let e as BodyError:
+            return .error(e)
+        case let e as PGError where e.isConnectionFailure:
+            Log.line("error: \(request.method) \(Log.clean(request.path)): \(e.debugDescription)")
+            ctx.dropDatabaseConnection()
+            return .error(AppError.databaseUnavailable)
+        case let e as PGError:
+            Log.line("error: \(request.method) \(Log.clean(request.path)): \(e.debugDescription)")
+            return .error(AppError.internal)
+        default:
+            Log.line("error: \(request.method) \(Log.clean(request.path)): \(type(of: error)): \(String(describing: error))")
+            return .error(AppError.internal)
+        }
+    }
+
+    static func split(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+    }
+
+    static func match(_ pattern: [Route.Segment], _ path: [String]) -> [String: String]? {
+        guard pattern.count == path.count else { return nil }
+        var params: [String: String] = [:]
+        for (segment, part) in zip(pattern, path) {
+            switch segment {
+            case .literal(let s):
+                guard s == part else { return nil }
+            case .capture(let name):
+                guard !part.isEmpty, let decoded = part.removingPercentEncoding else { return nil }
+                params[name] = decoded
+            }
+        }
+        return params
+    }
+
+    /// Literal segments win over captures, from the left: /patients/search before /patients/{id}.
+    static func lessSpecific(_ a: Route, _ b: Route) -> Bool {
+        for (x, y) in zip(a.segments, b.segments) {
+            switch (x, y) {
+            case (.capture, .literal): return true
+            case (.literal, .capture): return false
+            default: continue
+            }
+        }
+        return false
+    }
+}
+
+extension Response {
+    /// An AppError as `{"error":{"code":"...","message":"..."}}` with its status.
+    static func error(_ e: AppError) -> Response { .error(e.status, code: e.code, message: e.message) }
+}

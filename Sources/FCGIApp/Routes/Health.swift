@@ -1,0 +1,18 @@
+import Domain
+import FastCGI
+
+func registerHealthRoutes(_ r: inout Router) {
+    r.get("/api/health", health)
+}
+
+/// 200 `{"status":"ok","database":"ok"}` when `SELECT 1` works on this worker's connection,
+/// 503 `database_unavailable` otherwise.
+@Sendable func health(_ request: Request, _ ctx: AppContext) throws -> Response {
+    do {
+        try ctx.db().query("SELECT 1")
+    } catch let error as PGError {
+        Log.line("health: database unavailable: \(error.debugDescription)")
+        return .error(AppError.databaseUnavailable)
+    }
+    return .json(200, ["status": "ok", "database": "ok"])
+}
