@@ -1,0 +1,144 @@
+import Foundation
+
+/// The model's structured answer, validated.
+public struct BotAnswer: Sendable, Equatable {
+    public static let intents = ["book", "cancel", "reschedule", "question", "greeting", "farewell", "handoff"]
+    public var reply: String
+    public var intent: String
+    public var selectedSlot: Int?
+    public var language: String
+
+    /// The JSON schema sent as `responseJsonSchema`.
+    public static var schema: [String: Any] {
+        [
+            "type": "object",
+            "properties": [
+                "reply": ["type": "string", "description": "The WhatsApp message to send to the patient, in their language."],
+                "intent": ["type": "string", "enum": intents],
+                "selected_slot": ["type": ["integer", "null"],
+                                  "description": "The number of the offered slot the patient chose, or null."],
+                "language": ["type": "string", "enum": ["en", "es"]],
+            ] as [String: Any],
+            "required": ["reply", "intent", "selected_slot", "language"],
+        ]
+    }
+
+    /// Parses and validates the model's text; anything else than a complete, consistent answer is an error.
+    public static func parse(_ text: String, slotCount: Int) throws(GeminiError) -> BotAnswer {
+        guard let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw .invalidResponse("the model's answer is not a JSON object")
+        }
+        guard let reply = (o["reply"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines), !reply.isEmpty,
+              reply.count <= 1600 else { throw .invalidResponse("reply must be a non-empty string of at most 1600 characters") }
+        guard let intent = o["intent"] as? String, intents.contains(intent) else {
+            throw .invalidResponse("intent must be one of \(intents.joined(separator: ", "))")
+        }
+        guard let language = o["language"] as? String, language == "en" || language == "es" else {
+            throw .invalidResponse("language must be en or es")
+        }
+        var slot: Int? = nil
+        switch o["selected_slot"] {
+        case nil, is NSNull: slot = nil
+        // A JSON true/false is an NSNumber of type "c": not a slot number.
+        case let n as NSNumber where String(cString: n.objCType) != "c" && n.doubleValue == n.doubleValue.rounded():
+            guard (1...max(slotCount, 1)).contains(n.intValue), slotCount > 0 else {
+                throw .invalidResponse("selected_slot \(n) is not one of the offered slots")
+            }
+            slot = n.intValue
+        default:
+            throw .invalidResponse("selected_slot must be an integer or null")
+        }
+        return BotAnswer(reply: reply, intent: intent, selectedSlot: slot, language: language)
+    }
+}
+
+extension InboundService {
+    /// The system instruction: clinic, local date/time, numbered free slots, rules.
+    static func instruction(sender: SenderRoute, offer: PendingOffer?, now: Date) -> String {
+        var lines = [
+            "You are the WhatsApp booking assistant of \(sender.clinicName). Answer briefly and kindly, in the patient's language (English or Spanish).",
+            "Clinic information: \(sender.clinicInfo.isEmpty ? "none given" : sender.clinicInfo)",
+            "The clinic's local date and time now: \(LocalTime.longNow(now, timeZone: sender.timezone)) (\(sender.timezone)).",
+        ]
+        if let offer, !offer.slots.isEmpty {
+            lines.append("Free appointment slots (offer them with these numbers; the patient may answer with the number):")
+            for s in offer.slots {
+                lines.append("\(s.n). \(s.label) (\(Dates.iso(Date(timeIntervalSince1970: TimeInterval(s.startsAt)))))")
+            }
+        } else {
+            lines.append("There are no free appointment slots in the next days.")
+        }
+        lines += [
+            "Rules: never invent slots; when the patient picks one of the slots above set intent to \"book\" and selected_slot to its number.",
+            "Use intent \"cancel\" when they want to cancel their appointment, \"handoff\" when they ask for a person,",
+            "\"reschedule\" to move an appointment, otherwise \"question\", \"greeting\" or \"farewell\". Do not give medical advice.",
+            "Answer only with the JSON object of the schema: reply, intent, selected_slot, language.",
+        ]
+        return lines.joined(separator: "\n")
+    }
+
+    /// The conversation's last 8 messages as turns (the current one last).
+    func history(conversationID: Int64) throws -> [GeminiTurn] {
+        let rows = try conn.query("""
+            SELECT direction, body FROM whatsapp_messages
+             WHERE conversation_id = $1 AND body <> ''
+             ORDER BY created_at DESC, id DESC LIMIT 8
+            """, [PGValue(conversationID)])
+        return rows.reversed().map {
+            GeminiTurn(role: $0.string("direction") == "inbound" ? .user : .model, text: $0.string("body") ?? "")
+        }
+    }
+
+    func askGemini(_ gemini: GeminiClient, state: State, sender: SenderRoute, free: [Slot], language: String, now: Date)
+        -> Result<(BotAnswer, PendingOffer?), GeminiError>
+    {
+        let offered = FreeSlots.offer(free, count: 8)
+        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
+        do throws(GeminiError) {
+            let turns: [GeminiTurn]
+            do { turns = try history(conversationID: state.conversationID) } catch {
+                throw GeminiError(code: "transport", message: "cannot read the history: \(error)")
+            }
+            let text = try gemini.generateJSON(system: InboundService.instruction(sender: sender, offer: offer, now: now),
+                                               turns: turns, schema: BotAnswer.schema)
+            let answer = try BotAnswer.parse(text, slotCount: offer?.slots.count ?? 0)
+            return .success((answer, offer))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Acts on a valid model answer: the facts (booking, cancelling, handoff) are done here and told
+    /// in the bot's own words; other answers are the model's reply, with its slots remembered.
+    func apply(_ answer: BotAnswer, offer: PendingOffer?, state: State, sender: SenderRoute, now: Date) throws -> Decision {
+        let language = answer.language
+        // Labels in the answer's language (the offer was made in the language guessed before).
+        let relabeled = offer.map { o in
+            PendingOffer(language: language, slots: o.slots.map { s in
+                var s = s
+                s.label = LocalTime.describe(s.slot.startsAt, timeZone: sender.timezone, language: language, now: now)
+                return s
+            })
+        }
+        switch answer.intent {
+        case "book" where answer.selectedSlot != nil:
+            guard let chosen = relabeled?.slots.first(where: { $0.n == answer.selectedSlot }) else { break }
+            return try book(chosen, state: state, sender: sender, language: language, now: now)
+        case "cancel":
+            return try cancel(state: state, sender: sender, language: language, now: now)
+        case "handoff":
+            return Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true)
+        default:
+            break
+        }
+        return Decision(reply: answer.reply, language: language, pending: relabeled)
+    }
+}
+
+enum Dates {
+    static func iso(_ d: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: d)
+    }
+}

@@ -1,0 +1,423 @@
+import Foundation
+
+/// One offered slot, as stored in the conversation's `pending_intent`.
+public struct OfferedSlot: Codable, Sendable, Equatable {
+    public var n: Int
+    public var doctorID: Int64
+    public var startsAt: Int64   // Unix seconds
+    public var endsAt: Int64
+    public var label: String
+
+    enum CodingKeys: String, CodingKey {
+        case n, label
+        case doctorID = "doctor_id", startsAt = "starts_at", endsAt = "ends_at"
+    }
+
+    public var slot: Slot {
+        Slot(doctorUserID: doctorID, startsAt: Date(timeIntervalSince1970: TimeInterval(startsAt)),
+             endsAt: Date(timeIntervalSince1970: TimeInterval(endsAt)))
+    }
+}
+
+/// The numbered slots the bot offered last (`whatsapp_conversations.pending_intent`).
+public struct PendingOffer: Codable, Sendable, Equatable {
+    public var kind: String = "slots"
+    public var language: String
+    public var slots: [OfferedSlot]
+
+    public init(language: String, slots: [OfferedSlot]) {
+        self.language = language
+        self.slots = slots
+    }
+
+    public static func make(_ slots: [Slot], timeZone: String, language: String, now: Date) -> PendingOffer {
+        PendingOffer(language: language, slots: slots.enumerated().map { i, s in
+            OfferedSlot(n: i + 1, doctorID: s.doctorUserID, startsAt: Int64(s.startsAt.timeIntervalSince1970),
+                        endsAt: Int64(s.endsAt.timeIntervalSince1970),
+                        label: LocalTime.describe(s.startsAt, timeZone: timeZone, language: language, now: now))
+        })
+    }
+
+    public var json: String {
+        String(decoding: (try? JSONEncoder().encode(self)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    public static func parse(_ text: String?) -> PendingOffer? {
+        guard let text, let o = try? JSONDecoder().decode(PendingOffer.self, from: Data(text.utf8)), o.kind == "slots" else { return nil }
+        return o
+    }
+
+    /// The slot a shortcut names: its number, or a time one slot has (an afternoon slot for "9:00"
+    /// only when no morning one matches and no AM/PM was said).
+    public func select(_ shortcut: InboundText.Shortcut, timeZone: String) -> OfferedSlot? {
+        switch shortcut {
+        case .number(let n):
+            return slots.first { $0.n == n }
+        case .time(let minutes, let meridiem):
+            func at(_ m: Int) -> OfferedSlot? {
+                slots.first { s in
+                    let p = LocalTime.parts(Date(timeIntervalSince1970: TimeInterval(s.startsAt)), timeZone: timeZone)
+                    return p.hour * 60 + p.minute == m
+                }
+            }
+            if let s = at(minutes) { return s }
+            if !meridiem, minutes < 12 * 60 { return at(minutes + 12 * 60) }
+            return nil
+        }
+    }
+}
+
+/// The active sender a webhook's `To` names, with its workspace's details.
+public struct SenderRoute: Sendable {
+    public var senderID: Int64
+    public var workspaceID: Int64
+    public var phone: String
+    public var isActive: Bool
+    public var subaccountSID: String?
+    public var subaccountTokenEnc: String?
+    public var timezone: String
+    public var clinicName: String
+    public var clinicInfo: String
+
+    /// The sender row for a number: the active one, else the most recent inactive one (so a
+    /// disabled number can still be told apart from an unknown one).
+    public static func lookup(_ conn: PGConnection, phone: String) throws -> SenderRoute? {
+        let rows = try conn.query("""
+            SELECT s.id, s.workspace_id, s.phone_number, s.is_active, s.twilio_subaccount_sid, s.twilio_subaccount_token_enc,
+                   w.timezone, COALESCE(NULLIF(w.clinic_name, ''), w.name) AS clinic_name,
+                   concat_ws(E'\\n', NULLIF(w.clinic_info, ''), 'Address: ' || NULLIF(w.address, ''), 'Phone: ' || NULLIF(w.phone, '')) AS clinic_info
+              FROM whatsapp_senders s JOIN workspaces w ON w.id = s.workspace_id
+             WHERE s.phone_number = $1
+             ORDER BY s.is_active DESC, s.id DESC LIMIT 1
+            """, [PGValue(phone)])
+        guard let r = rows.first, let id = r.int64("id"), let ws = r.int64("workspace_id") else { return nil }
+        return SenderRoute(senderID: id, workspaceID: ws, phone: r.string("phone_number") ?? phone,
+                           isActive: r.bool("is_active") ?? false, subaccountSID: r.string("twilio_subaccount_sid"),
+                           subaccountTokenEnc: r.string("twilio_subaccount_token_enc"),
+                           timezone: r.string("timezone") ?? "UTC", clinicName: r.string("clinic_name") ?? "the clinic",
+                           clinicInfo: r.string("clinic_info") ?? "")
+    }
+}
+
+/// What the webhook answers.
+public struct InboundOutcome: Sendable, Equatable {
+    public enum Kind: String, Sendable { case replied, silent, duplicate, unknownSender = "unknown_sender", rejected }
+    public var kind: Kind
+    /// The text of the `<Message>`, nil for an empty `<Response/>`.
+    public var reply: String?
+    public var messageID: Int64?
+    public var appointmentID: Int64?
+    /// True when Gemini answered (false for shortcuts, keywords and the fallback).
+    public var usedGemini: Bool = false
+    /// Why Gemini was not used or failed (missing_key, timeout, http, invalid_response), for logs and tests.
+    public var botFailure: String?
+
+    public var twiml: String { reply.map(TwiML.message) ?? TwiML.empty }
+}
+
+/// `POST /api/webhooks/whatsapp` after the signature was verified: record the message, answer it.
+///
+/// Everything one message changes happens in one transaction: upsert patient + conversation,
+/// insert the message (the unique `twilio_sid` decides whether it is new), consent, handoff,
+/// booking, the reply (linked to the message). A retried MessageSid rolls its transaction back and
+/// answers the reply stored the first time.
+public struct InboundService {
+    public let conn: PGConnection
+    /// nil: no bot model (fallback rules only).
+    public let gemini: GeminiClient?
+    public var log: (String) -> Void
+    public var now: () -> Date
+    /// How many local days of free slots the bot sees, and how many it offers.
+    public var days = 7
+    public var offerCount = 5
+    public static let maxBodyCharacters = 4096
+
+    public init(conn: PGConnection, gemini: GeminiClient?, log: @escaping (String) -> Void = InboundService.stderrLog,
+                now: @escaping () -> Date = Date.init) {
+        self.conn = conn
+        self.gemini = gemini
+        self.log = log
+        self.now = now
+    }
+
+    public static func stderrLog(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// `whatsapp:+15550001000` or `+15550001000` → `+15550001000`; nil when not E.164.
+    public static func e164(_ address: String?) -> String? {
+        guard var s = address?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if s.lowercased().hasPrefix("whatsapp:") { s = String(s.dropFirst("whatsapp:".count)) }
+        let u = Array(s.utf8)
+        guard u.count >= 8, u.count <= 16, u[0] == UInt8(ascii: "+"), u[1] >= UInt8(ascii: "1"), u[1] <= UInt8(ascii: "9"),
+              u.dropFirst().allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return s
+    }
+
+    struct Duplicate: Error {}
+
+    /// Validates the fields, then records and answers. Throws `AppError` (400) for a request Twilio
+    /// would never send (no From/MessageSid, not E.164); never leaves anything half-written.
+    public func handle(params: [(String, String)], sender: SenderRoute?) throws -> InboundOutcome {
+        func value(_ name: String) -> String? { params.first { $0.0 == name }?.1 }
+        guard let rawFrom = value("From"), !rawFrom.isEmpty else {
+            throw AppError.invalid("missing_from", "The webhook has no From field.")
+        }
+        guard let from = InboundService.e164(rawFrom) else {
+            throw AppError.invalid("invalid_from", "From must be a WhatsApp address with an E.164 number (whatsapp:+14155550100).")
+        }
+        guard let sid = value("MessageSid") ?? value("SmsMessageSid"), !sid.isEmpty, sid.count <= 64 else {
+            throw AppError.invalid("missing_message_sid", "The webhook has no MessageSid field.")
+        }
+        guard let sender, sender.isActive else {
+            log("warning: inbound webhook for \(value("To") ?? "no To") (\(sender == nil ? "unknown" : "disabled") sender), MessageSid \(sid): ignored")
+            return InboundOutcome(kind: .unknownSender)
+        }
+        let body = value("Body") ?? ""
+        if body.count > InboundService.maxBodyCharacters {
+            return InboundOutcome(kind: .rejected, reply: InboundReplies.tooLong)
+        }
+        var media: [[String: String]] = []
+        let numMedia = min(Int(value("NumMedia") ?? "0") ?? 0, 10)
+        for i in 0..<max(numMedia, 0) {
+            guard let url = value("MediaUrl\(i)") else { continue }
+            media.append(["url": url, "content_type": value("MediaContentType\(i)") ?? ""])
+        }
+        if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && media.isEmpty {
+            return InboundOutcome(kind: .rejected, reply: InboundReplies.emptyMessage)
+        }
+        let mediaJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: media)) ?? Data("[]".utf8), as: UTF8.self)
+        let message = IncomingMessage(sid: sid, from: from, body: body, profileName: value("ProfileName") ?? "", mediaJSON: mediaJSON)
+        do {
+            return try conn.transaction { try process(message, sender: sender) }
+        } catch is Duplicate {
+            return try storedReply(sid: sid)
+        } catch let e as PGError where e.isUniqueViolation && (e.constraint ?? "").contains("twilio_sid") {
+            return try storedReply(sid: sid)
+        }
+    }
+
+    struct IncomingMessage {
+        var sid, from, body, profileName, mediaJSON: String
+    }
+
+    /// The answer given the first time this MessageSid came in.
+    func storedReply(sid: String) throws -> InboundOutcome {
+        let rows = try conn.query("""
+            SELECT m.id, r.body AS reply FROM whatsapp_messages m
+              LEFT JOIN whatsapp_messages r ON r.in_reply_to_id = m.id
+             WHERE m.twilio_sid = $1
+            """, [PGValue(sid)])
+        return InboundOutcome(kind: .duplicate, reply: rows.first?.string("reply"), messageID: rows.first?.int64("id"))
+    }
+
+    struct State {
+        var patientID: Int64
+        var conversationID: Int64
+        var messageID: Int64
+        var consent: Bool
+        var language: String
+        var conversationState: String
+        var pending: PendingOffer?
+    }
+
+    /// The reply and the side effects decided for it.
+    struct Decision {
+        var reply: String?
+        var language: String
+        var pending: PendingOffer?
+        var consent: Bool? = nil
+        var handoff = false
+        var appointmentID: Int64? = nil
+        var usedGemini = false
+        var botFailure: String? = nil
+    }
+
+    func process(_ m: IncomingMessage, sender: SenderRoute) throws -> InboundOutcome {
+        let detected = InboundText.detectLanguage(m.body)
+        let rows = try conn.query("""
+            WITH p AS (
+                INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
+                VALUES ($1, $2, NULLIF($3, ''), true, now(), $4)
+                ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
+                RETURNING id, consent_whatsapp, preferred_language
+            ), c AS (
+                INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at, last_message_at, unread_count)
+                SELECT $1, p.id, $5, now(), now(), 1 FROM p
+                ON CONFLICT (patient_id, sender_id) DO UPDATE
+                   SET last_inbound_at = now(), last_message_at = now(),
+                       unread_count = whatsapp_conversations.unread_count + 1, deleted_at = NULL
+                RETURNING id, state, pending_intent
+            ), m AS (
+                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
+                SELECT $1, c.id, 'inbound', $6, $7::jsonb, $8, 'received' FROM c
+                ON CONFLICT (twilio_sid) DO NOTHING
+                RETURNING id
+            )
+            SELECT p.id AS patient_id, p.consent_whatsapp, p.preferred_language, c.id AS conversation_id, c.state,
+                   c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id
+              FROM p, c
+            """, [PGValue(sender.workspaceID), PGValue(m.from), PGValue(String(m.profileName.prefix(200))),
+                  PGValue(detected ?? "en"), PGValue(sender.senderID), PGValue(m.body), .json(m.mediaJSON), PGValue(m.sid)])
+        guard let r = rows.first, let patientID = r.int64("patient_id"), let conversationID = r.int64("conversation_id") else {
+            throw AppError.internal
+        }
+        guard let messageID = r.int64("message_id") else { throw Duplicate() }
+        let state = State(patientID: patientID, conversationID: conversationID, messageID: messageID,
+                          consent: r.bool("consent_whatsapp") ?? true, language: r.string("preferred_language") ?? "en",
+                          conversationState: r.string("state") ?? "bot", pending: PendingOffer.parse(r.string("pending_intent")))
+        let decision = try decide(m, state: state, sender: sender, detected: detected)
+        if decision.reply == nil && decision.consent == nil && !decision.handoff {
+            return InboundOutcome(kind: .silent, messageID: messageID, usedGemini: decision.usedGemini, botFailure: decision.botFailure)
+        }
+        try conn.query("""
+            WITH r AS (
+                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
+                SELECT $1, $2, 'outbound', $3, 'sent', $4 WHERE $3::text IS NOT NULL
+                RETURNING id
+            ), c AS (
+                UPDATE whatsapp_conversations
+                   SET pending_intent = $5::jsonb, last_message_at = now(),
+                       state = CASE WHEN $8::bool THEN 'handoff' ELSE state END
+                 WHERE id = $2
+            )
+            UPDATE patients
+               SET preferred_language = $6,
+                   consent_whatsapp = COALESCE($7::bool, consent_whatsapp),
+                   consent_updated_at = CASE WHEN $7::bool IS NULL THEN consent_updated_at ELSE now() END
+             WHERE id = $9 AND (preferred_language <> $6 OR $7::bool IS NOT NULL)
+            """, [PGValue(sender.workspaceID), PGValue(conversationID), PGValue(decision.reply), PGValue(messageID),
+                  PGValue(decision.pending?.json), PGValue(decision.language), PGValue(decision.consent),
+                  PGValue(decision.handoff), PGValue(patientID)])
+        return InboundOutcome(kind: decision.reply == nil ? .silent : .replied, reply: decision.reply, messageID: messageID,
+                              appointmentID: decision.appointmentID, usedGemini: decision.usedGemini, botFailure: decision.botFailure)
+    }
+
+    // MARK: deciding the answer
+
+    func decide(_ m: IncomingMessage, state: State, sender: SenderRoute, detected: String?) throws -> Decision {
+        var language = detected ?? state.language
+        // 1. Consent keywords work in every state.
+        if let keyword = InboundText.consentKeyword(m.body) {
+            switch keyword {
+            case .optOut(let l):
+                language = l ?? language
+                return Decision(reply: InboundReplies.optedOut(clinic: sender.clinicName, language: language),
+                                language: language, pending: nil, consent: false)
+            case .optIn(let l):
+                language = l ?? language
+                return Decision(reply: InboundReplies.optedIn(clinic: sender.clinicName, language: language),
+                                language: language, pending: nil, consent: true)
+            }
+        }
+        // 2. A conversation handed to staff: the bot is quiet until staff hand it back.
+        if state.conversationState == "handoff" {
+            return Decision(reply: nil, language: state.language, pending: state.pending)
+        }
+        // 3. Asking for a person.
+        if InboundText.asksForHuman(m.body) {
+            return Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true)
+        }
+        let now = self.now()
+        // 4. Slot shortcuts after numbered offers: no model call.
+        if let offer = state.pending, let shortcut = InboundText.shortcut(m.body) {
+            language = detected ?? offer.language
+            if let chosen = offer.select(shortcut, timeZone: sender.timezone) {
+                return try book(chosen, state: state, sender: sender, language: language, now: now)
+            }
+            let fresh = try freshOffer(sender: sender, language: language, now: now)
+            return Decision(reply: InboundReplies.offer(InboundReplies.notAnOption(language: language), fresh, language: language),
+                            language: language, pending: fresh)
+        }
+        // 5. The bot.
+        let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
+        if let gemini {
+            switch askGemini(gemini, state: state, sender: sender, free: free, language: language, now: now) {
+            case .success(let (answer, offer)):
+                var d = try apply(answer, offer: offer, state: state, sender: sender, now: now)
+                d.usedGemini = true
+                return d
+            case .failure(let error):
+                log("warning: bot fallback for conversation \(state.conversationID): \(error)")
+                var d = try fallback(m, state: state, sender: sender, free: free, language: language, now: now)
+                d.botFailure = error.code
+                return d
+            }
+        }
+        var d = try fallback(m, state: state, sender: sender, free: free, language: language, now: now)
+        d.botFailure = GeminiError.missingKey.code
+        return d
+    }
+
+    func freshOffer(sender: SenderRoute, language: String, now: Date) throws -> PendingOffer? {
+        let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
+        let offered = FreeSlots.offer(free, count: offerCount)
+        return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
+    }
+
+    /// Books a slot as `pending_review`; a slot taken meanwhile (the schema's unique index) offers others.
+    func book(_ chosen: OfferedSlot, state: State, sender: SenderRoute, language: String, now: Date) throws -> Decision {
+        let label = LocalTime.describe(chosen.slot.startsAt, timeZone: sender.timezone, language: language, now: now)
+        if chosen.slot.startsAt > now {
+            do {
+                let id: Int64? = try conn.transaction {
+                    try conn.query("""
+                        INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
+                        SELECT $1, $2, $3, $4, $5, 'pending_review', $6, 'Booked over WhatsApp'
+                         WHERE NOT EXISTS (SELECT 1 FROM appointments
+                                            WHERE doctor_id = $3 AND status <> 'cancelled' AND starts_at < $5 AND ends_at > $4)
+                        RETURNING id
+                        """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(chosen.doctorID),
+                              PGValue(chosen.slot.startsAt), PGValue(chosen.slot.endsAt), PGValue(state.messageID)]).first?.int64("id")
+                }
+                if let id {
+                    return Decision(reply: InboundReplies.booked(label, language: language), language: language, pending: nil,
+                                    appointmentID: id)
+                }
+            } catch let e as PGError where e.isUniqueViolation {
+                log("info: slot \(label) for doctor \(chosen.doctorID) was taken meanwhile (\(e.sqlState ?? ""))")
+            }
+        }
+        let fresh = try freshOffer(sender: sender, language: language, now: now)
+        return Decision(reply: InboundReplies.offer(InboundReplies.taken(label, language: language), fresh, language: language),
+                        language: language, pending: fresh)
+    }
+
+    /// Cancels the patient's next non-cancelled appointment.
+    func cancel(state: State, sender: SenderRoute, language: String, now: Date) throws -> Decision {
+        let rows = try conn.query("""
+            UPDATE appointments SET status = 'cancelled', cancelled_at = now()
+             WHERE id = (SELECT id FROM appointments
+                          WHERE workspace_id = $1 AND patient_id = $2 AND status <> 'cancelled' AND starts_at > $3
+                          ORDER BY starts_at LIMIT 1 FOR UPDATE)
+            RETURNING starts_at
+            """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(now)])
+        guard let at = rows.first?.date("starts_at") else {
+            return Decision(reply: InboundReplies.nothingToCancel(language: language), language: language, pending: nil)
+        }
+        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language, now: now)
+        return Decision(reply: InboundReplies.cancelled(label, language: language), language: language, pending: nil)
+    }
+
+    // MARK: fallback rules
+
+    func fallback(_ m: IncomingMessage, state: State, sender: SenderRoute, free: [Slot], language: String, now: Date) throws -> Decision {
+        let offered = FreeSlots.offer(free, count: offerCount)
+        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
+        switch InboundText.fallbackIntent(m.body) {
+        case "cancel":
+            return try cancel(state: state, sender: sender, language: language, now: now)
+        case "farewell":
+            return Decision(reply: InboundReplies.farewell(language: language), language: language, pending: state.pending)
+        case "thanks":
+            return Decision(reply: InboundReplies.thanks(language: language), language: language, pending: state.pending)
+        case "question":
+            return Decision(reply: InboundReplies.offer(InboundReplies.question(language: language), offer, language: language),
+                            language: language, pending: offer)
+        default:  // greeting, book, reschedule
+            return Decision(reply: InboundReplies.offer(InboundReplies.greeting(clinic: sender.clinicName, language: language),
+                                                        offer, language: language),
+                            language: language, pending: offer)
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+
+/// The keyword rules of the inbound path: normalization, language, opt-out/opt-in, handoff and
+/// slot shortcuts. Pure functions (tested without a database).
+public enum InboundText {
+    /// Lower-case, accents removed, punctuation as spaces, single spaces: "¡Hola, ¿Qué tal!" → "hola que tal".
+    public static func normalize(_ text: String) -> String {
+        let folded = text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+            .lowercased()
+        var out = ""
+        var space = true
+        for ch in folded {
+            if ch.isLetter || ch.isNumber {
+                out.append(ch)
+                space = false
+            } else if !space {
+                out.append(" ")
+                space = true
+            }
+        }
+        if out.hasSuffix(" ") { out.removeLast() }
+        return out
+    }
+
+    static func words(_ text: String) -> [Substring] { normalize(text).split(separator: " ") }
+
+    static let spanishWords: Set<String> = [
+        "hola", "cita", "quiero", "quisiera", "gracias", "buenos", "buenas", "dias", "tardes", "noches", "reservar",
+        "agendar", "cancelar", "manana", "por", "favor", "para", "una", "el", "la", "de", "que", "con", "adios", "hablar",
+        "alguien", "necesito", "puedo", "tengo", "hora", "turno", "opcion", "cambiar", "reprogramar", "es", "mi", "hasta",
+        "luego", "persona", "humano", "medico", "doctora", "cuando", "donde", "cuanto", "cuesta", "y", "me", "esta",
+        "estoy", "consulta", "vale", "claro", "bien", "chao", "las", "los", "en", "del", "al", "pero", "puede", "hay",
+        "lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo", "precio", "ayuda", "baja", "alta",
+        "suscripcion", "horario", "horarios", "disponible", "si", "no", "nada", "algo", "usted", "ustedes", "podria",
+    ]
+    static let englishWords: Set<String> = [
+        "hi", "hello", "hey", "the", "i", "want", "book", "appointment", "please", "thanks", "thank", "you", "can",
+        "is", "my", "cancel", "need", "with", "to", "an", "time", "tomorrow", "would", "like", "good", "morning",
+        "afternoon", "evening", "bye", "goodbye", "talk", "speak", "someone", "human", "person", "agent", "what",
+        "when", "where", "how", "much", "does", "it", "cost", "first", "second", "option", "reschedule", "and", "do",
+        "have", "are", "there", "any", "ok", "okay", "yes", "see", "stop", "start", "unsubscribe", "available", "slot",
+    ]
+
+    /// "es" or "en" when the text says which, else nil (numbers, "ok", emoji…).
+    public static func detectLanguage(_ text: String) -> String? {
+        if text.contains(where: { "ñ¿¡áéíóú".contains($0) }) { return "es" }
+        let w = words(text).map(String.init)
+        let es = w.filter(spanishWords.contains).count
+        let en = w.filter(englishWords.contains).count
+        if es > en { return "es" }
+        if en > es { return "en" }
+        return nil
+    }
+
+    // MARK: opt-out / opt-in (the whole message is the keyword)
+
+    /// Opt-out keywords and the language they imply (nil: the patient's own language).
+    static let optOut: [String: String?] = [
+        "stop": nil, "stopall": nil, "unsubscribe": "en", "end": "en", "quit": "en", "optout": "en", "opt out": "en",
+        "stop messages": "en", "baja": "es", "dar de baja": "es", "darme de baja": "es", "cancelar suscripcion": "es",
+        "cancelar la suscripcion": "es", "desuscribir": "es", "desuscribirme": "es", "no mas mensajes": "es",
+        "alto": "es", "parar": "es",
+    ]
+    static let optIn: [String: String?] = [
+        "start": nil, "unstop": "en", "subscribe": "en", "resubscribe": "en", "opt in": "en", "optin": "en",
+        "alta": "es", "dar de alta": "es", "darme de alta": "es", "suscribir": "es", "suscribirme": "es",
+        "reanudar": "es",
+    ]
+
+    public enum Consent: Equatable, Sendable { case optOut(language: String?), optIn(language: String?) }
+
+    public static func consentKeyword(_ text: String) -> Consent? {
+        let n = normalize(text)
+        if let l = optOut[n] { return .optOut(language: l) }
+        if let l = optIn[n] { return .optIn(language: l) }
+        return nil
+    }
+
+    // MARK: handoff
+
+    static let handoffPhrases = [
+        "human", "humans", "agent", "operator", "real person", "a person", "talk to someone", "speak to someone",
+        "talk to a person", "speak to a person", "receptionist", "staff member",
+        "humano", "una persona", "agente", "operador", "hablar con alguien", "hablar con una persona", "recepcion",
+        "recepcionista", "alguien del equipo", "persona real",
+    ]
+
+    public static func asksForHuman(_ text: String) -> Bool {
+        let t = " " + normalize(text) + " "
+        return handoffPhrases.contains { t.contains(" \($0) ") }
+    }
+
+    // MARK: slot shortcuts
+
+    public enum Shortcut: Equatable, Sendable {
+        case number(Int)
+        /// Minutes after midnight; `meridiem` true when AM/PM was said.
+        case time(minutes: Int, meridiem: Bool)
+    }
+
+    /// "1", "2.", "#3", "opción 2", "9:00", "09:00", "9h", "9 am", "14:30" — nothing else.
+    public static func shortcut(_ text: String) -> Shortcut? {
+        var t = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard !t.isEmpty, t.count <= 16 else { return nil }
+        for prefix in ["option ", "opcion ", "opción ", "#", "n.", "no. ", "numero ", "número "] where t.hasPrefix(prefix) {
+            t = String(t.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+        }
+        while let last = t.last, last == "." || last == ")" || last == "!" { t.removeLast() }
+        let chars = Array(t)
+        var i = 0
+        func digits(max: Int) -> Int? {
+            var n = 0, k = 0
+            while i < chars.count, k < max, let d = chars[i].wholeNumberValue, chars[i].isASCII { n = n * 10 + d; i += 1; k += 1 }
+            return k == 0 ? nil : n
+        }
+        guard let first = digits(max: 2) else { return nil }
+        if i == chars.count { return first >= 1 ? .number(first) : nil }
+        var minute = 0
+        var hasMinute = false
+        if chars[i] == ":" || chars[i] == "." {
+            i += 1
+            let start = i
+            guard let m = digits(max: 2), i - start == 2, m < 60 else { return nil }
+            minute = m
+            hasMinute = true
+        }
+        let rest = String(chars[i...]).replacingOccurrences(of: " ", with: "").replacingOccurrences(of: ".", with: "")
+        var hour = first
+        var meridiem = false
+        switch rest {
+        case "": guard hasMinute else { return nil }
+        case "h", "hs", "hrs", "horas": break
+        case "am": meridiem = true; if hour == 12 { hour = 0 }
+        case "pm": meridiem = true; if hour < 12 { hour += 12 }
+        default: return nil
+        }
+        guard hour < 24, first <= (meridiem ? 12 : 23) else { return nil }
+        return .time(minutes: hour * 60 + minute, meridiem: meridiem)
+    }
+
+    // MARK: fallback intent
+
+    public static func fallbackIntent(_ text: String) -> String {
+        let t = " " + normalize(text) + " "
+        func has(_ p: [String]) -> Bool { p.contains { t.contains(" \($0) ") } }
+        if has(["cancel", "cancelar", "cancela", "cancelo", "anular"]) { return "cancel" }
+        if has(["reschedule", "move my appointment", "change my appointment", "reprogramar", "cambiar mi cita", "mover mi cita"]) {
+            return "reschedule"
+        }
+        if has(["bye", "goodbye", "see you", "adios", "hasta luego", "chao", "nos vemos", "hasta pronto"]) { return "farewell" }
+        if has(["thanks", "thank you", "gracias", "muchas gracias"]) && !has(["book", "cita", "appointment"]) { return "thanks" }
+        if has(["book", "appointment", "schedule", "reserve", "booking", "available", "slot", "cita", "reservar", "agendar",
+                "turno", "consulta", "reserva", "horario", "horarios", "disponible"]) { return "book" }
+        if has(["hi", "hello", "hey", "good morning", "good afternoon", "good evening", "hola", "buenos dias",
+                "buenas tardes", "buenas noches", "buenas", "saludos"]) { return "greeting" }
+        return "question"
+    }
+}
+
+/// TwiML answers.
+public enum TwiML {
+    public static let empty = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
+
+    public static func message(_ text: String) -> String {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>\(escape(text))</Message></Response>"
+    }
+
+    /// XML-escaped text; characters XML 1.0 cannot carry are dropped.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default:
+                let v = scalar.value
+                if v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v != 0xFFFE && v != 0xFFFF) {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+}

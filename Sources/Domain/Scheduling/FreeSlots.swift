@@ -1,0 +1,67 @@
+import Foundation
+
+/// A bookable time of one doctor.
+public struct Slot: Sendable, Equatable, Codable {
+    public var doctorUserID: Int64
+    public var startsAt: Date
+    public var endsAt: Date
+
+    public init(doctorUserID: Int64, startsAt: Date, endsAt: Date) {
+        self.doctorUserID = doctorUserID
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+    }
+}
+
+/// Free appointment slots: doctors' weekly availability (local to the workspace's timezone) cut
+/// into `slot_minutes` pieces, minus every non-cancelled appointment that overlaps, strictly after `from`.
+public enum FreeSlots {
+    /// One query: the calendar arithmetic (local days, DST) is PostgreSQL's `AT TIME ZONE`.
+    static let sql = """
+        WITH w AS (
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = timezone) THEN timezone ELSE 'UTC' END AS tz
+              FROM workspaces WHERE id = $1
+        ), days AS (
+            SELECT w.tz, d::date AS day
+              FROM w, generate_series(($2::timestamptz AT TIME ZONE w.tz)::date,
+                                      ($2::timestamptz AT TIME ZONE w.tz)::date + ($3::int - 1), interval '1 day') AS d
+        ), slots AS (
+            SELECT a.doctor_id,
+                   (days.day + a.start_time + make_interval(mins => a.slot_minutes * k)) AT TIME ZONE days.tz AS starts_at,
+                   a.slot_minutes
+              FROM days
+              JOIN doctor_availability a ON a.workspace_id = $1 AND a.weekday = extract(dow FROM days.day)
+             CROSS JOIN LATERAL generate_series(0, (extract(epoch FROM a.end_time - a.start_time)::int / 60) / a.slot_minutes - 1) AS k
+        )
+        SELECT DISTINCT s.doctor_id, s.starts_at, s.starts_at + make_interval(mins => s.slot_minutes) AS ends_at
+          FROM slots s
+         WHERE s.starts_at > $2::timestamptz
+           AND NOT EXISTS (SELECT 1 FROM appointments ap
+                            WHERE ap.doctor_id = s.doctor_id AND ap.status <> 'cancelled'
+                              AND ap.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
+                              AND ap.ends_at > s.starts_at)
+         ORDER BY s.starts_at, s.doctor_id
+         LIMIT $4
+        """
+
+    /// Free slots of the next `days` local days (today included), earliest first, at most `limit`.
+    public static func compute(_ conn: PGConnection, workspaceID: Int64, from: Date, days: Int, limit: Int = 500) throws -> [Slot] {
+        let rows = try conn.query(sql, [PGValue(workspaceID), PGValue(from), PGValue(max(days, 1)), PGValue(limit)])
+        return rows.compactMap { row in
+            guard let doctor = row.int64("doctor_id"), let s = row.date("starts_at"), let e = row.date("ends_at") else { return nil }
+            return Slot(doctorUserID: doctor, startsAt: s, endsAt: e)
+        }
+    }
+
+    /// A short, varied offer: the first free slot of each distinct start time, at most `count`.
+    public static func offer(_ slots: [Slot], count: Int) -> [Slot] {
+        var seen = Set<Date>()
+        var out: [Slot] = []
+        for s in slots where !seen.contains(s.startsAt) {
+            seen.insert(s.startsAt)
+            out.append(s)
+            if out.count == count { break }
+        }
+        return out
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Clock times as a clinic's patients read them, in the workspace's timezone.
+///
+/// Formatting is done by hand (not `DateFormatter` with a locale) so the text is the same on every
+/// machine, whatever ICU data it has: "tomorrow at 9:00 AM" / "mañana a las 9:00",
+/// "Tue 3 Dec at 9:00 AM" / "mar 3 dic a las 9:00".
+public enum LocalTime {
+    static let weekdaysEN = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    static let weekdaysES = ["dom", "lun", "mar", "mié", "jue", "vie", "sáb"]
+    static let monthsEN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    static let monthsES = ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"]
+
+    /// The Gregorian calendar of an IANA timezone (UTC when the name is unknown).
+    public static func calendar(_ timeZone: String) -> Calendar {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        return c
+    }
+
+    /// Local wall-clock parts of `date`.
+    public struct Parts: Sendable, Equatable {
+        public var year, month, day, weekday, hour, minute: Int  // weekday 0 = Sunday
+    }
+
+    public static func parts(_ date: Date, timeZone: String) -> Parts {
+        let c = calendar(timeZone).dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
+        return Parts(year: c.year!, month: c.month!, day: c.day!, weekday: c.weekday! - 1, hour: c.hour!, minute: c.minute!)
+    }
+
+    /// "9:00 AM" (en) / "9:00" (es, 24-hour).
+    public static func clock(_ p: Parts, language: String) -> String {
+        let mm = p.minute < 10 ? "0\(p.minute)" : "\(p.minute)"
+        if language == "es" { return "\(p.hour):\(mm)" }
+        let h12 = p.hour % 12 == 0 ? 12 : p.hour % 12
+        return "\(h12):\(mm) \(p.hour < 12 ? "AM" : "PM")"
+    }
+
+    /// "today at 9:00 AM", "tomorrow at 9:00 AM", "Tue 3 Dec at 9:00 AM" (and the Spanish forms),
+    /// relative to `now` in the same timezone.
+    public static func describe(_ date: Date, timeZone: String, language: String, now: Date = Date()) -> String {
+        let cal = calendar(timeZone)
+        let p = parts(date, timeZone: timeZone)
+        let days = cal.dateComponents([.day], from: cal.startOfDay(for: now), to: cal.startOfDay(for: date)).day ?? 99
+        let es = language == "es"
+        let time = clock(p, language: language)
+        switch days {
+        case 0: return es ? "hoy a las \(time)" : "today at \(time)"
+        case 1: return es ? "mañana a las \(time)" : "tomorrow at \(time)"
+        default:
+            if es { return "\(weekdaysES[p.weekday]) \(p.day) \(monthsES[p.month - 1]) a las \(time)" }
+            return "\(weekdaysEN[p.weekday]) \(p.day) \(monthsEN[p.month - 1]) at \(time)"
+        }
+    }
+
+    /// "Tuesday 3 December 2026, 14:05" — the clinic's current date/time for the bot's instruction.
+    public static func longNow(_ now: Date, timeZone: String) -> String {
+        let p = parts(now, timeZone: timeZone)
+        let names = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+        let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                      "October", "November", "December"]
+        let mm = p.minute < 10 ? "0\(p.minute)" : "\(p.minute)"
+        return "\(names[p.weekday]) \(p.day) \(months[p.month - 1]) \(p.year), \(p.hour):\(mm)"
+    }
+}
