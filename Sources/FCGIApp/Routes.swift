@@ -4,6 +4,7 @@ extension Router {
     static func medsync() -> Router {
         var r = Router()
         registerHealthRoutes(&r)
+        registerWebhookRoutes(&r)
         return r
     }
 }

@@ -1,0 +1,58 @@
+import Foundation
+
+/// `POST /api/webhooks/whatsapp/status`: a forward-only status update by MessageSid.
+/// The schema's trigger keeps the order (queued < sending < sent < delivered < read; failed and
+/// undelivered final), so late and duplicated callbacks never move a status back, even when they race.
+public enum StatusCallback {
+    public static let statuses: Set<String> = ["queued", "sending", "sent", "delivered", "read", "failed", "undelivered"]
+
+    public struct Outcome: Sendable, Equatable {
+        /// false when no message has this SID (logged; Twilio still gets 200).
+        public var found: Bool
+        /// The message's status after the update.
+        public var status: String?
+    }
+
+    /// A plain explanation of a Twilio/WhatsApp error code.
+    public static func explanation(for code: Int) -> String {
+        TwilioError.explanation(for: code) ?? "Twilio reported error \(code) (https://www.twilio.com/docs/errors/\(code))."
+    }
+
+    /// The encrypted token of the subaccount this callback names (by AccountSid), for signature checks.
+    public static func subaccountToken(_ conn: PGConnection, accountSID: String?, from: String?) throws -> String? {
+        let rows = try conn.query("""
+            SELECT twilio_subaccount_token_enc FROM whatsapp_senders
+             WHERE twilio_subaccount_token_enc IS NOT NULL
+               AND (twilio_subaccount_sid = $1 OR phone_number = $2)
+             ORDER BY (twilio_subaccount_sid = $1) DESC, is_active DESC, id DESC LIMIT 1
+            """, [PGValue(accountSID ?? ""), PGValue(from ?? "")])
+        return rows.first?.string("twilio_subaccount_token_enc")
+    }
+
+    public static func apply(_ conn: PGConnection, params: [(String, String)], log: (String) -> Void = InboundService.stderrLog)
+        throws -> Outcome
+    {
+        func value(_ n: String) -> String? { params.first { $0.0 == n }?.1.trimmingCharacters(in: .whitespaces) }
+        guard let sid = value("MessageSid") ?? value("SmsSid"), !sid.isEmpty else {
+            throw AppError.invalid("missing_message_sid", "The status callback has no MessageSid.")
+        }
+        guard let status = (value("MessageStatus") ?? value("SmsStatus"))?.lowercased(), statuses.contains(status) else {
+            throw AppError.invalid("invalid_status", "MessageStatus must be one of \(statuses.sorted().joined(separator: ", ")).")
+        }
+        let code = value("ErrorCode").flatMap { Int($0) }.flatMap { $0 == 0 ? nil : $0 }
+        let final = status == "failed" || status == "undelivered"
+        let rows = try conn.query("""
+            UPDATE whatsapp_messages
+               SET status = $2,
+                   error_code = CASE WHEN $5::bool THEN COALESCE($3::int, error_code) ELSE error_code END,
+                   error_message = CASE WHEN $5::bool AND $3::int IS NOT NULL THEN $4 ELSE error_message END
+             WHERE twilio_sid = $1
+            RETURNING status
+            """, [PGValue(sid), PGValue(status), PGValue(code), PGValue(code.map(explanation(for:))), PGValue(final)])
+        guard let row = rows.first else {
+            log("warning: status callback for unknown MessageSid \(sid) (\(status)): ignored")
+            return Outcome(found: false, status: nil)
+        }
+        return Outcome(found: true, status: row.string("status"))
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Verifies Twilio's `X-Twilio-Signature` on a webhook: over the public URL Twilio called, with the
+/// master token first, then the token of the subaccount that owns the number (decrypted with Fernet).
+public struct WebhookVerifier {
+    public let masterAccountSID: String?
+    public let masterToken: String?
+    public let fernet: Fernet?
+    public let baseURL: String?
+
+    public init(masterAccountSID: String?, masterToken: String?, fernet: Fernet?, baseURL: String?) {
+        self.masterAccountSID = masterAccountSID
+        self.masterToken = masterToken
+        self.fernet = fernet
+        self.baseURL = baseURL
+    }
+
+    public init(config: Config) {
+        self.init(masterAccountSID: config.twilioAccountSID, masterToken: config.twilioAuthToken?.value,
+                  fernet: config.fernetKey.flatMap { try? Fernet(key: $0.value) }, baseURL: config.twilioWebhookBaseURL)
+    }
+
+    /// The URL Twilio called: `TWILIO_WEBHOOK_BASE_URL` + REQUEST_URI when set, else
+    /// `X-Forwarded-Proto://X-Forwarded-Host` + REQUEST_URI (as our nginx sets them), else the Host header.
+    /// `headers` has lower-cased names.
+    public static func publicURL(requestURI: String, headers: [String: String], baseURL: String?) -> String? {
+        let uri = requestURI.hasPrefix("/") ? requestURI : "/" + requestURI
+        if var base = baseURL, !base.isEmpty {
+            while base.hasSuffix("/") { base.removeLast() }
+            return base + uri
+        }
+        func first(_ name: String) -> String? {
+            headers[name].flatMap { $0.split(separator: ",").first }.map { $0.trimmingCharacters(in: .whitespaces) }
+                .flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard let host = first("x-forwarded-host") ?? first("host") else { return nil }
+        let proto = (first("x-forwarded-proto") ?? "http").lowercased()
+        guard proto == "http" || proto == "https" else { return nil }
+        return "\(proto)://\(host)\(uri)"
+    }
+
+    /// True when `signature` is valid for `url` + `params` with the master token or the subaccount token.
+    public func isValid(signature: String?, url: String, params: [(String, String)], subaccountTokenEnc: String?) -> Bool {
+        guard let signature, !signature.isEmpty else { return false }
+        if let masterToken, !masterToken.isEmpty,
+           TwilioSignature.isValid(signature: signature, authToken: masterToken, url: url, params: params) {
+            return true
+        }
+        if let enc = subaccountTokenEnc, let fernet, let token = try? fernet.decryptString(enc),
+           TwilioSignature.isValid(signature: signature, authToken: token, url: url, params: params) {
+            return true
+        }
+        return false
+    }
+}
