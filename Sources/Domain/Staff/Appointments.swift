@@ -1,0 +1,129 @@
+import Foundation
+
+/// Appointments the bot booked (`pending_review`), accepted (→ `confirmed` + the appt_confirmed
+/// WhatsApp in the patient's language) or rejected (→ `cancelled` + a notice) by staff.
+public enum StaffAppointments {
+    public struct View: Sendable, Encodable {
+        public let id: Int64
+        public let status: String
+        public let startsAt: Date
+        public let endsAt: Date
+        public let reason: String?
+        public let patient: Conversations.PatientView
+        public let doctorID: Int64?
+        public let doctorName: String?
+        public let createdAt: Date
+        enum CodingKeys: String, CodingKey {
+            case id, status, reason, patient
+            case startsAt = "starts_at", endsAt = "ends_at", doctorID = "doctor_id", doctorName = "doctor_name", createdAt = "created_at"
+        }
+        init(row: PGRow) {
+            id = row.int64("id")!
+            status = row.string("status")!
+            startsAt = row.date("starts_at")!
+            endsAt = row.date("ends_at")!
+            reason = row.string("reason")
+            patient = Conversations.PatientView(id: row.int64("p_id")!, name: row.string("p_name"), phone: row.string("p_phone")!,
+                                                preferredLanguage: row.string("p_lang") ?? "en", consentWhatsapp: row.bool("p_consent") ?? false)
+            doctorID = row.int64("doctor_id")
+            doctorName = row.string("doctor_name")
+            createdAt = row.date("created_at")!
+        }
+    }
+
+    static let select = """
+        SELECT a.id, a.status, a.starts_at, a.ends_at, a.reason, a.doctor_id, a.created_at,
+               COALESCE(u.name, u.email) AS doctor_name,
+               p.id AS p_id, p.name AS p_name, p.phone AS p_phone, p.preferred_language AS p_lang, p.consent_whatsapp AS p_consent
+          FROM appointments a
+          JOIN patients p ON p.workspace_id = a.workspace_id AND p.id = a.patient_id
+          LEFT JOIN users u ON u.id = a.doctor_id
+        """
+
+    public static func pending(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
+        try conn.query(select + " WHERE a.workspace_id = $1 AND a.status = 'pending_review' ORDER BY a.starts_at, a.id LIMIT 500",
+                       [PGValue(workspaceID)]).map(View.init(row:))
+    }
+
+    public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
+        guard let row = try conn.query(select + " WHERE a.workspace_id = $1 AND a.id = $2", [PGValue(workspaceID), PGValue(id)]).first else {
+            throw AppError.notFound("not_found", "There is no appointment \(id) in this workspace.")
+        }
+        return View(row: row)
+    }
+
+    public struct Notification: Sendable, Encodable {
+        public let sent: Bool
+        public let messageID: Int64?
+        public let error: [String: String]?
+        enum CodingKeys: String, CodingKey { case sent, error, messageID = "message_id" }
+    }
+
+    public struct Outcome: Sendable, Encodable {
+        public let appointment: View
+        public let notification: Notification
+    }
+
+    public static func accept(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, id: Int64,
+                              now: Date = Date()) throws -> Outcome {
+        try review(conn, http: http, config: config, actor: actor, id: id, accept: true, now: now)
+    }
+
+    public static func reject(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, id: Int64,
+                              now: Date = Date()) throws -> Outcome {
+        try review(conn, http: http, config: config, actor: actor, id: id, accept: false, now: now)
+    }
+
+    static func review(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, id: Int64, accept: Bool,
+                       now: Date) throws -> Outcome {
+        let appointment: View = try conn.transaction {
+            let n = try conn.execute("""
+                UPDATE appointments
+                   SET status = $3, reviewed_by_user_id = $4, reviewed_at = now(),
+                       cancelled_at = CASE WHEN $3 = 'cancelled' THEN now() ELSE cancelled_at END
+                 WHERE workspace_id = $1 AND id = $2 AND status = 'pending_review'
+                """, [PGValue(actor.workspaceID), PGValue(id), PGValue(accept ? "confirmed" : "cancelled"), PGValue(actor.userID)])
+            let current = try get(conn, workspaceID: actor.workspaceID, id: id)   // 404 for another workspace's id
+            guard n == 1 else {
+                throw AppError.conflict("appointment_not_pending",
+                                        "Appointment \(id) is already \(current.status); only a pending_review appointment can be \(accept ? "accepted" : "rejected").")
+            }
+            try Audit.record(conn, actor, action: accept ? "appointment.accept" : "appointment.reject",
+                             targetType: "appointment", targetID: String(id))
+            return current
+        }
+        // The decision stands even when WhatsApp fails; the outcome says what happened to the message.
+        let tz = try conn.query("SELECT timezone, COALESCE(clinic_name, name) AS clinic FROM workspaces WHERE id = $1",
+                                [PGValue(actor.workspaceID)]).first
+        let lang = appointment.patient.preferredLanguage == "es" ? "es" : "en"
+        let when = LocalTime.describe(appointment.startsAt, timeZone: tz?.string("timezone") ?? "UTC", language: lang, now: now)
+        let variables = [
+            "patient_name": appointment.patient.name?.nilIfEmpty ?? (lang == "es" ? "paciente" : "there"),
+            "doctor_name": appointment.doctorName?.nilIfEmpty ?? (lang == "es" ? "su médico" : "your doctor"),
+            "when": when,
+            "clinic_name": tz?.string("clinic") ?? "",
+        ]
+        let request: OutboundRequest
+        if accept {
+            request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
+                                      content: .template(key: "appt_confirmed", language: lang, variables: variables), sentByUserID: actor.userID)
+        } else {
+            request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
+                                      content: .template(key: "reschedule", language: lang, variables: variables), sentByUserID: actor.userID)
+        }
+        do {
+            let r = try Outbound.send(conn, http: http, config: config, request, now: now)
+            return Outcome(appointment: appointment, notification: Notification(sent: true, messageID: r.messageID, error: nil))
+        } catch let e as AppError {
+            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": e.code, "message": e.message]))
+        } catch let e as TwilioError {
+            let a = StaffSend.appError(e)
+            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": a.code, "message": a.message]))
+        } catch let e as TwilioTransportError {
+            let a = StaffSend.appError(e)
+            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": a.code, "message": a.message]))
+        } catch let e as ConfigError {
+            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": "twilio_not_configured", "message": e.message]))
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// The audit log: one row per staff action (user, workspace, action, target, time, details).
+public enum Audit {
+    public static func record(_ conn: PGConnection, _ actor: StaffActor, action: String, targetType: String?,
+                              targetID: String?, details: [String: String] = [:]) throws {
+        try conn.execute("""
+            INSERT INTO audit_log (workspace_id, user_id, action, target_type, target_id, details)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+            """, [PGValue(actor.workspaceID), PGValue(actor.userID), PGValue(action), PGValue(targetType),
+                  PGValue(targetID), .json(StaffJSON.encode(details))])
+    }
+
+    public struct Entry: Sendable, Encodable {
+        public let id: Int64
+        public let userID: Int64?
+        public let userEmail: String?
+        public let action: String
+        public let targetType: String?
+        public let targetID: String?
+        public let details: [String: String]
+        public let createdAt: Date
+        enum CodingKeys: String, CodingKey {
+            case id, action, details
+            case userID = "user_id", userEmail = "user_email", targetType = "target_type", targetID = "target_id"
+            case createdAt = "created_at"
+        }
+    }
+
+    /// The workspace's newest entries first; `before` is the id cursor.
+    public static func list(_ conn: PGConnection, workspaceID: Int64, before: Int64?, limit: Int) throws -> [Entry] {
+        try conn.query("""
+            SELECT a.id, a.user_id, u.email, a.action, a.target_type, a.target_id, a.details::text AS details, a.created_at
+              FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
+             WHERE a.workspace_id = $1 AND ($2::bigint IS NULL OR a.id < $2)
+             ORDER BY a.id DESC LIMIT $3
+            """, [PGValue(workspaceID), PGValue(before), PGValue(limit)]).map { row in
+            let details = (row.string("details").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any])?
+                .mapValues { "\($0)" } ?? [:]
+            return Entry(id: row.int64("id")!, userID: row.int64("user_id"), userEmail: row.string("email"),
+                         action: row.string("action")!, targetType: row.string("target_type"), targetID: row.string("target_id"),
+                         details: details, createdAt: row.date("created_at")!)
+        }
+    }
+}

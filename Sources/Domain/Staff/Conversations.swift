@@ -1,0 +1,216 @@
+import Foundation
+
+/// The staff inbox: conversations (newest first, cursor pages, search), their messages (cursor,
+/// `since` polling), delete, hand-off to a person and back to the bot.
+public enum Conversations {
+    public struct PatientView: Sendable, Encodable {
+        public let id: Int64
+        public let name: String?
+        public let phone: String
+        public let preferredLanguage: String
+        public let consentWhatsapp: Bool
+        enum CodingKeys: String, CodingKey {
+            case id, name, phone
+            case preferredLanguage = "preferred_language", consentWhatsapp = "consent_whatsapp"
+        }
+    }
+
+    public struct MessageView: Sendable, Encodable {
+        public let id: Int64
+        public let direction: String
+        public let body: String
+        public let status: String
+        public let twilioSID: String?
+        public let errorCode: Int?
+        public let errorMessage: String?
+        public let templateKey: String?
+        public let media: String
+        public let createdAt: Date
+        public let updatedAt: Date
+        enum CodingKeys: String, CodingKey {
+            case id, direction, body, status
+            case twilioSID = "twilio_sid", errorCode = "error_code", errorMessage = "error_message", templateKey = "template_key"
+            case media, createdAt = "created_at", updatedAt = "updated_at"
+        }
+        init(row: PGRow, prefix: String = "") {
+            id = row.int64(prefix + "id")!
+            direction = row.string(prefix + "direction") ?? ""
+            body = row.string(prefix + "body") ?? ""
+            status = row.string(prefix + "status") ?? ""
+            twilioSID = row.string(prefix + "twilio_sid")
+            errorCode = row.int(prefix + "error_code")
+            errorMessage = row.string(prefix + "error_message")
+            templateKey = row.string(prefix + "template_key")
+            media = row.string(prefix + "media") ?? "[]"
+            createdAt = row.date(prefix + "created_at")!
+            updatedAt = row.date(prefix + "updated_at")!
+        }
+    }
+
+    public struct Window: Sendable, Encodable {
+        public let open: Bool
+        public let endsAt: Date?
+        enum CodingKeys: String, CodingKey { case open, endsAt = "ends_at" }
+    }
+
+    public struct View: Sendable, Encodable {
+        public let id: Int64
+        public let patient: PatientView
+        public let senderID: Int64
+        public let state: String
+        public let unreadCount: Int
+        public let lastMessage: MessageView?
+        public let lastMessageAt: Date?
+        public let window: Window
+        enum CodingKeys: String, CodingKey {
+            case id, patient, state, window
+            case senderID = "sender_id", unreadCount = "unread_count", lastMessage = "last_message", lastMessageAt = "last_message_at"
+        }
+    }
+
+    public struct Page<T: Sendable & Encodable>: Sendable, Encodable {
+        public let items: [T]
+        public let nextCursor: String?
+        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
+    }
+
+    static let select = """
+        SELECT c.id, c.sender_id, c.state, c.unread_count, c.last_message_at, c.last_inbound_at,
+               COALESCE(c.last_message_at, c.created_at) AS sort_at,
+               p.id AS p_id, p.name AS p_name, p.phone AS p_phone, p.preferred_language AS p_lang, p.consent_whatsapp AS p_consent,
+               m.id AS m_id, m.direction AS m_direction, m.body AS m_body, m.status AS m_status, m.twilio_sid AS m_twilio_sid,
+               m.error_code AS m_error_code, m.error_message AS m_error_message, m.template_key AS m_template_key,
+               m.media::text AS m_media, m.created_at AS m_created_at, m.updated_at AS m_updated_at
+          FROM whatsapp_conversations c
+          JOIN patients p ON p.workspace_id = c.workspace_id AND p.id = c.patient_id
+          LEFT JOIN LATERAL (SELECT * FROM whatsapp_messages WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1) m ON true
+        """
+
+    static func view(_ row: PGRow, now: Date) -> View {
+        let lastIn = row.date("last_inbound_at")
+        let ends = lastIn.map { $0.addingTimeInterval(Outbound.windowSeconds) }
+        return View(
+            id: row.int64("id")!,
+            patient: PatientView(id: row.int64("p_id")!, name: row.string("p_name"), phone: row.string("p_phone")!,
+                                 preferredLanguage: row.string("p_lang") ?? "en", consentWhatsapp: row.bool("p_consent") ?? false),
+            senderID: row.int64("sender_id")!, state: row.string("state") ?? "bot", unreadCount: row.int("unread_count") ?? 0,
+            lastMessage: row.isNull("m_id") ? nil : MessageView(row: row, prefix: "m_"),
+            lastMessageAt: row.date("last_message_at"),
+            window: Window(open: ends.map { $0 > now } ?? false, endsAt: ends))
+    }
+
+    /// Newest first. `cursor` is the `next_cursor` of the previous page; `q` searches the patient's
+    /// name and phone and the messages' text.
+    public static func list(_ conn: PGConnection, workspaceID: Int64, q: String?, cursor: String?, limit: Int,
+                            now: Date = Date()) throws -> Page<View> {
+        let limit = min(max(limit, 1), 100)
+        var afterTime: Date? = nil
+        var afterID: Int64? = nil
+        if let cursor, !cursor.isEmpty {
+            let parts = cursor.split(separator: "_")
+            guard parts.count == 2, let micros = Int64(parts[0]), let id = Int64(parts[1]) else {
+                throw AppError.validation("cursor", "not a cursor this API returned.")
+            }
+            afterTime = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+            afterID = id
+        }
+        let pattern = q.flatMap { $0.trimmingCharacters(in: .whitespaces).nilIfEmpty }.map { "%" + likeEscape($0) + "%" }
+        let rows = try conn.query(select + """
+             WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
+               AND ($2::timestamptz IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id) < ($2::timestamptz, $3::bigint))
+               AND ($4::text IS NULL OR p.name ILIKE $4 OR p.phone ILIKE $4
+                    OR EXISTS (SELECT 1 FROM whatsapp_messages s WHERE s.conversation_id = c.id AND s.body ILIKE $4))
+             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
+             LIMIT $5
+            """, [PGValue(workspaceID), PGValue(afterTime), PGValue(afterID), PGValue(pattern), PGValue(limit + 1)])
+        var items = rows.map { view($0, now: now) }
+        var next: String? = nil
+        if items.count > limit {
+            items.removeLast()
+            let last = rows[limit - 1]
+            let micros = Int64(((last.date("sort_at")?.timeIntervalSince1970 ?? 0) * 1_000_000).rounded())
+            next = "\(micros)_\(last.int64("id")!)"
+        }
+        return Page(items: items, nextCursor: next)
+    }
+
+    public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64, now: Date = Date()) throws -> View {
+        guard let row = try conn.query(select + " WHERE c.workspace_id = $1 AND c.id = $2 AND c.deleted_at IS NULL",
+                                       [PGValue(workspaceID), PGValue(id)]).first else {
+            throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.")
+        }
+        return view(row, now: now)
+    }
+
+    public struct MessagesPage: Sendable, Encodable {
+        public let items: [MessageView]
+        public let nextCursor: String?
+        public let serverTime: Date
+        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor", serverTime = "server_time" }
+    }
+
+    /// Messages oldest → newest. Without `cursor`: the latest `limit`; `cursor` (the previous
+    /// page's `next_cursor`) pages back in time; `since` (ISO 8601, e.g. the previous `server_time`)
+    /// returns what was created or changed (status) after it, for polling. Reading marks it read.
+    public static func messages(_ conn: PGConnection, workspaceID: Int64, conversationID: Int64, cursor: String?,
+                                since: String?, limit: Int) throws -> MessagesPage {
+        _ = try get(conn, workspaceID: workspaceID, id: conversationID)
+        let limit = min(max(limit, 1), 200)
+        let serverTime = try conn.query("SELECT now() AS t").first!.date("t")!
+        let cols = "id, direction, body, status, twilio_sid, error_code, error_message, template_key, media::text AS media, created_at, updated_at"
+        if let since, !since.isEmpty {
+            guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since) else {
+                throw AppError.validation("since", "an ISO 8601 time such as 2026-01-31T10:00:00Z.")
+            }
+            let rows = try conn.query("""
+                SELECT \(cols) FROM whatsapp_messages WHERE workspace_id = $1 AND conversation_id = $2 AND updated_at > $3
+                 ORDER BY created_at, id LIMIT $4
+                """, [PGValue(workspaceID), PGValue(conversationID), PGValue(date), PGValue(limit)])
+            return MessagesPage(items: rows.map { MessageView(row: $0) }, nextCursor: nil, serverTime: serverTime)
+        }
+        var before: Int64? = nil
+        if let cursor, !cursor.isEmpty {
+            guard let id = Int64(cursor) else { throw AppError.validation("cursor", "not a cursor this API returned.") }
+            before = id
+        }
+        let rows = try conn.query("""
+            SELECT \(cols) FROM whatsapp_messages WHERE workspace_id = $1 AND conversation_id = $2 AND ($3::bigint IS NULL OR id < $3)
+             ORDER BY id DESC LIMIT $4
+            """, [PGValue(workspaceID), PGValue(conversationID), PGValue(before), PGValue(limit + 1)])
+        var items = rows.map { MessageView(row: $0) }
+        var next: String? = nil
+        if items.count > limit {
+            items.removeLast()
+            next = String(items.last!.id)
+        }
+        if before == nil {
+            try conn.execute("UPDATE whatsapp_conversations SET unread_count = 0 WHERE workspace_id = $1 AND id = $2 AND unread_count <> 0",
+                             [PGValue(workspaceID), PGValue(conversationID)])
+        }
+        return MessagesPage(items: items.reversed(), nextCursor: next, serverTime: serverTime)
+    }
+
+    /// Hides the conversation from the inbox (messages are kept; a new message brings it back).
+    public static func delete(_ conn: PGConnection, actor: StaffActor, id: Int64) throws {
+        let n = try conn.execute("UPDATE whatsapp_conversations SET deleted_at = now() WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL",
+                                 [PGValue(actor.workspaceID), PGValue(id)])
+        guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
+        try Audit.record(conn, actor, action: "conversation.delete", targetType: "conversation", targetID: String(id))
+    }
+
+    /// `handoff`: the bot stays quiet, staff answer; `bot`: the bot answers again.
+    public static func setState(_ conn: PGConnection, actor: StaffActor, id: Int64, state: String) throws -> View {
+        let n = try conn.execute("""
+            UPDATE whatsapp_conversations SET state = $3, pending_intent = CASE WHEN $3 = 'handoff' THEN NULL ELSE pending_intent END
+             WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL
+            """, [PGValue(actor.workspaceID), PGValue(id), PGValue(state)])
+        guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
+        try Audit.record(conn, actor, action: state == "handoff" ? "conversation.handoff" : "conversation.resume_bot",
+                         targetType: "conversation", targetID: String(id))
+        return try get(conn, workspaceID: actor.workspaceID, id: id)
+    }
+
+    static func likeEscape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// A workspace's appointment reminder settings (read by `medsync-jobs reminders`).
+public enum ReminderSettings {
+    public struct Value: Sendable, Codable, Equatable {
+        public var enabled: Bool
+        public var hoursBefore: Int
+        public var templateKey: String
+        public var customMessage: String?
+        public var language: String
+        enum CodingKeys: String, CodingKey {
+            case enabled, language
+            case hoursBefore = "hours_before", templateKey = "template_key", customMessage = "custom_message"
+        }
+        public static let defaults = Value(enabled: true, hoursBefore: 24, templateKey: "appt_reminder", customMessage: nil, language: "es")
+    }
+
+    /// A PUT body: every field optional; what is missing keeps its value.
+    public struct Update: Sendable, Decodable {
+        public var enabled: Bool?
+        public var hoursBefore: Int?
+        public var templateKey: String?
+        public var customMessage: String?
+        public var language: String?
+        enum CodingKeys: String, CodingKey {
+            case enabled, language
+            case hoursBefore = "hours_before", templateKey = "template_key", customMessage = "custom_message"
+        }
+        public init(enabled: Bool? = nil, hoursBefore: Int? = nil, templateKey: String? = nil, customMessage: String? = nil, language: String? = nil) {
+            self.enabled = enabled
+            self.hoursBefore = hoursBefore
+            self.templateKey = templateKey
+            self.customMessage = customMessage
+            self.language = language
+        }
+    }
+
+    public static let customPlaceholders: Set<String> = ["patient_name", "when", "doctor_name"]
+
+    public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> Value {
+        try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES ($1) ON CONFLICT DO NOTHING", [PGValue(workspaceID)])
+        let row = try conn.query("SELECT enabled, hours_before, template_key, custom_message, language FROM reminder_settings WHERE workspace_id = $1",
+                                 [PGValue(workspaceID)]).first!
+        return Value(enabled: row.bool("enabled") ?? true, hoursBefore: row.int("hours_before") ?? 24,
+                     templateKey: row.string("template_key") ?? "appt_reminder", customMessage: row.string("custom_message"),
+                     language: row.string("language") ?? "es")
+    }
+
+    public static func validate(_ v: Value) throws(AppError) {
+        guard (1...72).contains(v.hoursBefore) else { throw AppError.validation("hours_before", "must be between 1 and 72.") }
+        guard Templates.template(v.templateKey) != nil else {
+            throw AppError.validation("template_key", "one of \(Templates.all.map(\.key).joined(separator: ", ")).")
+        }
+        guard Templates.languages.contains(v.language) else { throw AppError.validation("language", "en or es.") }
+        if let m = v.customMessage {
+            guard m.count <= 1000 else { throw AppError.validation("custom_message", "at most 1000 characters.") }
+            let unknown = Templates.placeholders(in: m).filter { !customPlaceholders.contains($0) }
+            guard unknown.isEmpty else {
+                throw AppError.validation("custom_message", "unknown placeholder(s) \(unknown.map { "{\($0)}" }.joined(separator: ", ")); use {patient_name}, {when}, {doctor_name}.")
+            }
+        }
+        if v.templateKey == "custom", (v.customMessage ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw AppError.validation("custom_message", "required when template_key is custom.")
+        }
+    }
+
+    public static func put(_ conn: PGConnection, actor: StaffActor, _ update: Update) throws -> Value {
+        try actor.requireAdmin()
+        return try conn.transaction {
+            var v = try get(conn, workspaceID: actor.workspaceID)
+            if let x = update.enabled { v.enabled = x }
+            if let x = update.hoursBefore { v.hoursBefore = x }
+            if let x = update.templateKey { v.templateKey = x }
+            if let x = update.customMessage { v.customMessage = x.isEmpty ? nil : x }
+            if let x = update.language { v.language = x }
+            try validate(v)
+            try conn.execute("""
+                UPDATE reminder_settings SET enabled = $2, hours_before = $3, template_key = $4, custom_message = $5, language = $6, updated_by = $7
+                 WHERE workspace_id = $1
+                """, [PGValue(actor.workspaceID), PGValue(v.enabled), PGValue(v.hoursBefore), PGValue(v.templateKey),
+                      PGValue(v.customMessage), PGValue(v.language), PGValue(actor.userID)])
+            try Audit.record(conn, actor, action: "reminder_settings.update", targetType: "workspace", targetID: String(actor.workspaceID),
+                             details: ["enabled": String(v.enabled), "hours_before": String(v.hoursBefore), "template_key": v.templateKey,
+                                       "language": v.language])
+            return v
+        }
+    }
+}

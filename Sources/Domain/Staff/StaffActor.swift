@@ -1,0 +1,60 @@
+import Foundation
+
+/// Who is acting: an authenticated user, the workspace named by `X-Account-Id` (of which the user
+/// is a member) and the user's role there. Every staff use case takes one and touches only rows of
+/// `workspaceID`, so ids of another workspace are simply not found (404).
+public struct StaffActor: Sendable, Equatable {
+    public let userID: Int64
+    public let workspaceID: Int64
+    public let role: Role
+
+    public init(userID: Int64, workspaceID: Int64, role: Role) {
+        self.userID = userID
+        self.workspaceID = workspaceID
+        self.role = role
+    }
+
+    /// Owner and admin doctor only (senders, provisioning, bundles, settings); 403 `forbidden` otherwise.
+    public func requireAdmin() throws(AppError) {
+        guard role.isAdmin else {
+            throw AppError.forbidden("This action needs the owner or admin_doctor role; you are \(role.rawValue).")
+        }
+    }
+}
+
+extension AppError {
+    /// 400 `validation_failed` naming the field.
+    public static func validation(_ field: String, _ message: String) -> AppError {
+        AppError(status: 400, code: "validation_failed", message: "\(field): \(message)")
+    }
+}
+
+/// Phone numbers in E.164 (`+` and 7 to 15 digits, no leading zero).
+public enum Phone {
+    public static func isE164(_ s: String) -> Bool {
+        guard s.hasPrefix("+") else { return false }
+        let digits = s.dropFirst()
+        return (7...15).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber } && digits.first != "0"
+    }
+
+    /// Strips `whatsapp:`, spaces, dashes, dots and parentheses; `00` becomes `+`; digits without a
+    /// prefix get `defaultCountryCode` when given. Nil when the result is not E.164.
+    public static func normalize(_ raw: String, defaultCountryCode: String? = nil) -> String? {
+        var s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if s.lowercased().hasPrefix("whatsapp:") { s = String(s.dropFirst("whatsapp:".count)) }
+        s = String(s.filter { !" \t-.()/\u{00A0}".contains($0) })
+        if s.hasPrefix("00") { s = "+" + s.dropFirst(2) }
+        if !s.hasPrefix("+") {
+            guard let cc = defaultCountryCode?.filter(\.isNumber), !cc.isEmpty, !s.isEmpty else { return nil }
+            s = "+" + cc + (s.hasPrefix("0") ? String(s.drop { $0 == "0" }) : s)
+        }
+        return isE164(s) ? s : nil
+    }
+}
+
+/// JSON helpers for jsonb columns and details.
+enum StaffJSON {
+    static func encode(_ value: some Encodable) -> String {
+        (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? "{}"
+    }
+}

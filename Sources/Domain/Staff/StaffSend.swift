@@ -1,0 +1,78 @@
+import Foundation
+
+/// Staff sending a message or a template to a patient, through `Outbound` (the one sender), with
+/// the action written to the audit log.
+public enum StaffSend {
+    public struct Result: Sendable, Encodable {
+        public let messageID: Int64
+        public let conversationID: Int64
+        public let twilioSID: String
+        public let status: String
+        public let contentSID: String?
+        enum CodingKeys: String, CodingKey {
+            case status
+            case messageID = "message_id", conversationID = "conversation_id", twilioSID = "twilio_sid", contentSID = "content_sid"
+        }
+    }
+
+    public static func send(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor,
+                            patientID: Int64, body: String, now: Date = Date()) throws -> Result {
+        guard body.count <= 1600 else { throw AppError.validation("body", "at most 1600 characters (WhatsApp's limit).") }
+        return try run(conn, http: http, config: config, actor: actor, action: "whatsapp.send", details: [:],
+                       OutboundRequest(workspaceID: actor.workspaceID, patientID: patientID, content: .freeform(body),
+                                       sentByUserID: actor.userID), now: now)
+    }
+
+    public static func sendTemplate(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor,
+                                    patientID: Int64, templateKey: String, language: String?, variables: [String: String],
+                                    now: Date = Date()) throws -> Result {
+        let lang: String
+        if let language, !language.isEmpty { lang = language } else {
+            lang = try conn.query("SELECT preferred_language FROM patients WHERE workspace_id = $1 AND id = $2",
+                                  [PGValue(actor.workspaceID), PGValue(patientID)]).first?.string("preferred_language") ?? "en"
+        }
+        guard Templates.languages.contains(lang) else { throw AppError.validation("language", "en or es.") }
+        return try run(conn, http: http, config: config, actor: actor, action: "whatsapp.send_template",
+                       details: ["template_id": templateKey, "language": lang],
+                       OutboundRequest(workspaceID: actor.workspaceID, patientID: patientID,
+                                       content: .template(key: templateKey, language: lang, variables: variables),
+                                       sentByUserID: actor.userID), now: now)
+    }
+
+    static func run(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, action: String,
+                    details: [String: String], _ request: OutboundRequest, now: Date) throws -> Result {
+        do {
+            let r = try Outbound.send(conn, http: http, config: config, request, now: now)
+            var d = details
+            d["twilio_sid"] = r.twilioSID
+            try Audit.record(conn, actor, action: action, targetType: "patient", targetID: String(request.patientID), details: d)
+            return Result(messageID: r.messageID, conversationID: r.conversationID, twilioSID: r.twilioSID, status: r.status,
+                          contentSID: r.contentSid)
+        } catch let e as TwilioError {
+            var d = details
+            d["error_code"] = e.code.map(String.init) ?? ""
+            try? Audit.record(conn, actor, action: action + ".failed", targetType: "patient", targetID: String(request.patientID), details: d)
+            throw appError(e)
+        } catch let e as TwilioTransportError {
+            try? Audit.record(conn, actor, action: action + ".failed", targetType: "patient", targetID: String(request.patientID), details: details)
+            throw appError(e)
+        } catch let e as ConfigError {
+            throw AppError(status: 500, code: "twilio_not_configured", message: e.message)
+        }
+    }
+
+    /// Twilio's refusal as the API answers it: 502 `twilio_error` with Twilio's code and explanation
+    /// (429/5xx from Twilio → 503 `twilio_unavailable`).
+    public static func appError(_ e: TwilioError) -> AppError {
+        if e.isRetryable {
+            return AppError(status: 503, code: "twilio_unavailable",
+                            message: "Twilio is busy or failing (HTTP \(e.httpStatus)\(e.code.map { ", error \($0)" } ?? "")); retry later.")
+        }
+        return AppError(status: 502, code: "twilio_error",
+                        message: "Twilio refused the request\(e.code.map { " (error \($0))" } ?? ""): \(e.explanation)")
+    }
+
+    public static func appError(_ e: TwilioTransportError) -> AppError {
+        AppError(status: 504, code: "twilio_unavailable", message: "Twilio did not answer (\(e.code.rawValue)); the message may or may not have been sent.")
+    }
+}
