@@ -23,7 +23,6 @@ func runServer() -> Int32 {
     HTTPClient.globalInit()
     let router = Router.medsync()
     let server = FastCGIServer(listen: config.listen, workers: config.workers, maxBodyBytes: config.maxBodyBytes)
-    Log.line("medsync-fcgi: listening on \(config.listen.isEmpty ? "the socket from systemd" : config.listen) with \(server.workers) workers, max body \(server.maxBodyBytes) bytes")
     do {
         try server.run {
             let ctx = AppContext(config: config)

@@ -32,7 +32,8 @@ public final class FastCGIServer {
 
     public func run(_ makeHandler: @escaping @Sendable () -> (Request) -> Response) throws(FastCGIError) {
         guard FCGX_Init() == 0 else { throw FastCGIError(code: "init_failed", message: "FCGX_Init failed") }
-        let listenFD = try openListenSocket()
+        let (listenFD, description) = try openListenSocket()
+        Log.line("medsync: listening on \(description) with \(workers) workers, max body \(maxBodyBytes) bytes")
         Signals.installWakeHandler()
 
         // SIGTERM/SIGINT are blocked here before any thread starts, so every thread inherits the mask
@@ -69,7 +70,7 @@ public final class FastCGIServer {
 
     /// The listening socket: fd 3 under systemd socket activation, else a new unix or TCP socket.
     /// A unix socket is made 0660 (the app user and nginx's group), never world-writable.
-    func openListenSocket() throws(FastCGIError) -> Int32 {
+    func openListenSocket() throws(FastCGIError) -> (fd: Int32, description: String) {
         let env = ProcessInfo.processInfo.environment
         if let pid = env["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid(),
            let count = env["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1 {
@@ -79,7 +80,7 @@ public final class FastCGIServer {
             unsetenv("LISTEN_FDS")
             unsetenv("LISTEN_FDNAMES")
             _ = fcntl(3, F_SETFD, FD_CLOEXEC)
-            return 3
+            return (3, "fd 3 from systemd (socket activation)")
         }
         guard !listen.isEmpty else {
             throw FastCGIError(code: "no_listen_socket",
@@ -104,7 +105,7 @@ public final class FastCGIServer {
         if isUnix, chmod(listen, 0o660) != 0 {
             throw FastCGIError(code: "listen_failed", message: "chmod 0660 \(listen) failed: \(String(cString: strerror(errno)))")
         }
-        return fd
+        return (fd, listen)
     }
 }
 
@@ -219,15 +220,14 @@ struct Worker {
         var request = Self.request(from: params)
         let response: Response
         if let declared = params["CONTENT_LENGTH"].flatMap({ Int($0) }), declared > maxBodyBytes {
-            // Refused from the declared length, without storing the body.
-            drain(raw.pointee.in)
+            // Refused from the declared length without reading the body (nginx copes: it reads the
+            // response while it sends, verified with 8 MB bodies).
             response = Self.tooLarge(maxBodyBytes)
         } else if let body = readBody(raw.pointee.in) {
             request.body = body
             response = handler(request)
         } else {
             // CONTENT_LENGTH understated the body: stopped reading at the limit.
-            drain(raw.pointee.in)
             response = Self.tooLarge(maxBodyBytes)
         }
         let written = write(response.serialized(), to: raw.pointee.out)
@@ -281,20 +281,6 @@ struct Worker {
             if n <= 0 { return body }
             if body.count + Int(n) > maxBodyBytes { return nil }
             body.append(contentsOf: chunk[0..<Int(n)])
-        }
-    }
-
-    /// Reads and discards the rest of FCGI_STDIN (so the web server can finish sending it and read
-    /// the 413), up to a bound.
-    func drain(_ stream: UnsafeMutablePointer<FCGX_Stream>?) {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var total = 0
-        while total < 256 * 1024 * 1024 {
-            let n = chunk.withUnsafeMutableBytes { buf in
-                FCGX_GetStr(buf.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buf.count), stream)
-            }
-            if n <= 0 { return }
-            total += Int(n)
         }
     }
 

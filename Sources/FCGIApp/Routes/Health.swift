@@ -5,11 +5,11 @@ func registerHealthRoutes(_ r: inout Router) {
     r.get("/api/health", health)
 }
 
-/// 200 `{"status":"ok","database":"ok"}` when `SELECT 1` works on this worker's connection,
-/// 503 `database_unavailable` otherwise.
+/// 200 `{"status":"ok","database":"ok"}` when this worker's connection can read the schema
+/// (`schema_migrations`: reachable AND migrated), 503 `database_unavailable` otherwise.
 @Sendable func health(_ request: Request, _ ctx: AppContext) throws -> Response {
     do {
-        try ctx.db().query("SELECT 1")
+        try ctx.db().query("SELECT 1 FROM schema_migrations LIMIT 1")
     } catch let error as PGError {
         Log.line("health: database unavailable: \(error.debugDescription)")
         return .error(AppError.databaseUnavailable)
