@@ -1,0 +1,274 @@
+import Foundation
+
+/// `medsync-jobs bundles`: sends queued bundle batches, recipient by recipient, through each batch's
+/// sender, paced per sender at MEDSYNC_SEND_RATE.
+///
+/// Claims: a run works on a sender only while it holds that sender's advisory lock (a session lock,
+/// released by PostgreSQL when the process dies, even by SIGKILL), so the pace is per sender across
+/// hosts; recipients are claimed with FOR UPDATE SKIP LOCKED and marked `sending` (committed) before
+/// the Twilio call. A `sending` row found by a run that holds the sender's lock was left by a run
+/// that died mid-call: it becomes `unknown` (staff review), never resent.
+public enum BundleJob {
+    /// First key of the per-sender advisory locks ("bndl").
+    static let lockNamespace: Int32 = 0x626e_646c
+
+    public struct Summary: Sendable, CustomStringConvertible {
+        public var batches = 0
+        public var completed = 0
+        public var sent = 0
+        public var failed = 0
+        public var skipped = 0
+        public var unknown = 0
+        public var retries = 0
+        /// Senders another run was working on.
+        public var sendersBusy = 0
+        public var dryRun = false
+        public var plan: [String] = []
+        public var durationMS = 0
+
+        public var description: String {
+            "bundles\(dryRun ? " (dry run)" : ""): batches=\(batches) completed=\(completed) sent=\(sent) failed=\(failed) "
+                + "skipped=\(skipped) unknown=\(unknown) retries=\(retries) busy_senders=\(sendersBusy) duration_ms=\(durationMS)"
+        }
+    }
+
+    struct Batch {
+        let id: Int64
+        let workspaceID: Int64
+        let senderID: Int64
+        let body: String
+    }
+
+    public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
+                           clock: any JobClock = SystemClock(), retry: RetryPolicy = RetryPolicy(),
+                           log: JobLogger = { _ in }) throws -> Summary {
+        let started = DispatchTime.now()
+        var summary = Summary()
+        summary.dryRun = options.dryRun
+        var budget = options.limit ?? Int.max
+
+        let batches = try conn.query("""
+            SELECT id, workspace_id, sender_id, body FROM bundle_batches
+             WHERE status <> 'completed' AND ($1::bigint IS NULL OR workspace_id = $1)
+             ORDER BY created_at, id
+            """, [PGValue(options.workspaceID)]).map {
+            Batch(id: $0.int64("id")!, workspaceID: $0.int64("workspace_id")!, senderID: $0.int64("sender_id")!,
+                  body: $0.string("body")!)
+        }
+        if options.dryRun {
+            for b in batches {
+                summary.batches += 1
+                for r in try conn.query("""
+                    SELECT name, phone, language, fields::text AS fields FROM bundle_recipients
+                     WHERE batch_id = $1 AND status = 'queued' ORDER BY id
+                    """, [PGValue(b.id)]) where budget > 0 {
+                    budget -= 1
+                    let text = render(b.body, name: r.string("name"), phone: r.string("phone")!, language: r.string("language"),
+                                      fieldsJSON: r.string("fields"))
+                    summary.plan.append("batch \(b.id) → \(r.string("phone")!): \(text)")
+                }
+            }
+            summary.durationMS = milliseconds(since: started)
+            return summary
+        }
+
+        var senderOrder: [Int64] = []
+        for b in batches where !senderOrder.contains(b.senderID) { senderOrder.append(b.senderID) }
+        for senderID in senderOrder where budget > 0 {
+            let locked = try conn.query("SELECT pg_try_advisory_lock($1::int, $2::int) AS ok",
+                                        [PGValue(lockNamespace), PGValue(Int32(truncatingIfNeeded: senderID))]).first?.bool("ok") ?? false
+            guard locked else {
+                summary.sendersBusy += 1
+                continue
+            }
+            defer {
+                _ = try? conn.query("SELECT pg_advisory_unlock($1::int, $2::int)",
+                                    [PGValue(lockNamespace), PGValue(Int32(truncatingIfNeeded: senderID))])
+            }
+            let pacer = SendPacer(rate: config.sendRate)
+            for batch in batches where batch.senderID == senderID && budget > 0 {
+                try runBatch(conn, http: http, config: config, batch: batch, pacer: pacer, retry: retry, clock: clock,
+                             budget: &budget, summary: &summary, log: log)
+            }
+        }
+        summary.durationMS = milliseconds(since: started)
+        return summary
+    }
+
+    static func runBatch(_ conn: PGConnection, http: HTTPClient, config: Config, batch: Batch, pacer: SendPacer,
+                         retry: RetryPolicy, clock: any JobClock, budget: inout Int, summary: inout Summary,
+                         log: JobLogger) throws {
+        // Still open? (another run may have finished it since the list was read.)
+        let open = try conn.transaction { () throws -> Bool in
+            guard try conn.query("SELECT id FROM bundle_batches WHERE id = $1 AND status <> 'completed' FOR UPDATE SKIP LOCKED",
+                                 [PGValue(batch.id)]).first != nil else { return false }
+            try conn.execute("""
+                UPDATE bundle_batches SET status = 'sending', started_at = COALESCE(started_at, now()) WHERE id = $1
+                """, [PGValue(batch.id)])
+            return true
+        }
+        guard open else { return }
+        summary.batches += 1
+
+        // We hold the sender's lock: nobody else is mid-call for this batch, so `sending` rows are stale.
+        let stale = try conn.execute("""
+            UPDATE bundle_recipients
+               SET status = 'unknown',
+                   error_message = 'The run sending this message stopped during the Twilio call; it may or may not have been delivered. Check before sending again.'
+             WHERE batch_id = $1 AND status = 'sending'
+            """, [PGValue(batch.id)])
+        if stale > 0 {
+            summary.unknown += stale
+            log("bundles: batch \(batch.id): \(stale) recipient(s) interrupted by an earlier run marked unknown")
+            try updateCounts(conn, batch.id)
+        }
+
+        while budget > 0 {
+            let claimed = try conn.query("""
+                UPDATE bundle_recipients SET status = 'sending', claimed_at = now(), attempts = attempts + 1
+                 WHERE id = (SELECT id FROM bundle_recipients
+                              WHERE batch_id = $1 AND status = 'queued' AND next_attempt_at <= now()
+                              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING id, name, phone, language, fields::text AS fields, attempts
+                """, [PGValue(batch.id)]).first
+            guard let r = claimed else {
+                // Nothing due now: wait for a retry that is scheduled, or finish.
+                let wait = try conn.query("""
+                    SELECT EXTRACT(EPOCH FROM (min(next_attempt_at) - now()))::float8 AS seconds
+                      FROM bundle_recipients WHERE batch_id = $1 AND status = 'queued'
+                    """, [PGValue(batch.id)]).first?.double("seconds")
+                guard let wait else { break }
+                clock.sleep(seconds: min(max(wait, 0.01), 60))
+                continue
+            }
+            budget -= 1
+            let recipientID = r.int64("id")!
+            let attempts = r.int("attempts")!
+            let phone = r.string("phone")!
+            let text = render(batch.body, name: r.string("name"), phone: phone, language: r.string("language"),
+                              fieldsJSON: r.string("fields"))
+            let outcome = try sendOne(conn, http: http, config: config, batch: batch, name: r.string("name"), phone: phone,
+                                      language: r.string("language"), text: text, pacer: pacer)
+            switch outcome {
+            case .sent(let sid, let messageID):
+                summary.sent += 1
+                try conn.execute("""
+                    UPDATE bundle_recipients SET status = 'sent', twilio_sid = $2, message_id = $3, sent_at = now(),
+                           error_code = NULL, error_message = NULL WHERE id = $1
+                    """, [PGValue(recipientID), PGValue(sid), PGValue(messageID)])
+            case .skipped(let reason):
+                summary.skipped += 1
+                try conn.execute("UPDATE bundle_recipients SET status = 'skipped', error_message = $2 WHERE id = $1",
+                                 [PGValue(recipientID), PGValue(reason)])
+            case .retryable(let code, let message) where attempts < retry.maxAttempts:
+                summary.retries += 1
+                let delay = retry.delay(afterAttempt: attempts)
+                try conn.execute("""
+                    UPDATE bundle_recipients SET status = 'queued', error_code = $2, error_message = $3,
+                           next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1
+                    """, [PGValue(recipientID), PGValue(code), PGValue(message), PGValue(delay)])
+            case .retryable(let code, let message), .failed(let code, let message):
+                summary.failed += 1
+                try conn.execute("UPDATE bundle_recipients SET status = 'failed', error_code = $2, error_message = $3 WHERE id = $1",
+                                 [PGValue(recipientID), PGValue(code), PGValue(message)])
+            case .unknown(let message):
+                summary.unknown += 1
+                try conn.execute("UPDATE bundle_recipients SET status = 'unknown', error_message = $2 WHERE id = $1",
+                                 [PGValue(recipientID), PGValue(message)])
+            }
+            try updateCounts(conn, batch.id)
+        }
+
+        let left = try conn.query("""
+            SELECT count(*) FILTER (WHERE status IN ('queued', 'sending')) AS open FROM bundle_recipients WHERE batch_id = $1
+            """, [PGValue(batch.id)]).first?.int("open") ?? 0
+        if left == 0 {
+            try conn.execute("""
+                UPDATE bundle_batches SET status = 'completed', completed_at = now() WHERE id = $1 AND status <> 'completed'
+                """, [PGValue(batch.id)])
+            try updateCounts(conn, batch.id)
+            summary.completed += 1
+            let c = try conn.query("SELECT sent_count, failed_count, skipped_count, unknown_count FROM bundle_batches WHERE id = $1",
+                                   [PGValue(batch.id)]).first!
+            log("bundles: batch \(batch.id) completed: sent=\(c.int("sent_count")!) failed=\(c.int("failed_count")!) "
+                + "skipped=\(c.int("skipped_count")!) unknown=\(c.int("unknown_count")!)")
+        }
+    }
+
+    static func updateCounts(_ conn: PGConnection, _ batchID: Int64) throws {
+        try conn.execute("""
+            UPDATE bundle_batches b SET
+                   total_count = c.total, sent_count = c.sent, failed_count = c.failed,
+                   skipped_count = c.skipped, unknown_count = c.unknown
+              FROM (SELECT count(*) AS total,
+                           count(*) FILTER (WHERE status = 'sent') AS sent,
+                           count(*) FILTER (WHERE status = 'failed') AS failed,
+                           count(*) FILTER (WHERE status = 'skipped') AS skipped,
+                           count(*) FILTER (WHERE status = 'unknown') AS unknown
+                      FROM bundle_recipients WHERE batch_id = $1) c
+             WHERE b.id = $1
+            """, [PGValue(batchID)])
+    }
+
+    enum Outcome {
+        case sent(sid: String, messageID: Int64)
+        case skipped(String)
+        case retryable(code: Int?, message: String)
+        case failed(code: Int?, message: String)
+        case unknown(String)
+    }
+
+    /// One recipient: find or create the patient (the staff member confirmed consent when enqueuing;
+    /// a patient who opted out is skipped), then one Twilio call through the batch's sender.
+    static func sendOne(_ conn: PGConnection, http: HTTPClient, config: Config, batch: Batch, name: String?, phone: String,
+                        language: String?, text: String, pacer: SendPacer) throws -> Outcome {
+        let patient = try conn.query("""
+            INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
+            VALUES ($1, $2, $3, COALESCE($4, 'en'), true, now())
+            ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
+            RETURNING id, consent_whatsapp, consent_updated_at
+            """, [PGValue(batch.workspaceID), PGValue(phone), PGValue(name), PGValue(language)]).first!
+        if patient.bool("consent_whatsapp") != true {
+            return .skipped(patient.isNull("consent_updated_at") ? "no_consent" : "opted_out")
+        }
+        let prepared: PreparedOutbound
+        do {
+            prepared = try Outbound.prepare(conn, OutboundRequest(
+                workspaceID: batch.workspaceID, patientID: patient.int64("id")!, content: .freeform(text),
+                sentByUserID: nil, senderID: batch.senderID, checkWindow: false))
+        } catch let error as AppError {
+            return .failed(code: nil, message: "\(error.code): \(error.message)")
+        }
+        pacer.wait()
+        do {
+            let result = try Outbound.deliver(conn, http: http, config: config, prepared, recordRetryable: false)
+            return .sent(sid: result.twilioSID, messageID: result.messageID)
+        } catch let error as TwilioError {
+            let code = error.code ?? error.httpStatus
+            return error.isRetryable ? .retryable(code: code, message: error.explanation)
+                                     : .failed(code: code, message: error.explanation)
+        } catch let error as TwilioTransportError {
+            if error.code == .connect {   // nothing reached Twilio: safe to try again
+                return .retryable(code: nil, message: "Twilio unreachable: \(error.message)")
+            }
+            return .unknown("No answer from Twilio (\(error.code.rawValue)); the message may or may not have been delivered.")
+        } catch let error as AppError {
+            return .failed(code: nil, message: "\(error.code): \(error.message)")
+        }
+    }
+
+    /// The body with {name} {phone} {language} and every {field} of the recipient filled.
+    public static func render(_ body: String, name: String?, phone: String, language: String?, fieldsJSON: String?) -> String {
+        var variables: [String: String] = [:]
+        if let fieldsJSON, let data = fieldsJSON.data(using: .utf8),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            for (k, v) in object {
+                if let s = v as? String { variables[k] = s } else if !(v is NSNull) { variables[k] = "\(v)" }
+            }
+        }
+        variables["name"] = name ?? ""
+        variables["phone"] = phone
+        variables["language"] = language ?? ""
+        return Templates.fill(body, variables)
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+
+/// `medsync-jobs reminders`: for every workspace with reminders enabled, remind the patients of
+/// confirmed appointments starting within `hours_before`, each appointment once per start time.
+///
+/// Exactly-once across hosts: an appointment is claimed by inserting its reminder_log row
+/// (unique per appointment, kind and start time) before Twilio is called; a run that loses the
+/// insert leaves it to the winner. A run killed mid-call leaves the row `sending`: never resent.
+public enum ReminderJob {
+    public static let kind = "reminder"
+
+    public struct Summary: Sendable, CustomStringConvertible {
+        public var workspaces = 0
+        public var due = 0
+        public var sent = 0
+        public var failed = 0
+        /// Not sent, by reason (cancelled, past, no_consent, opted_out, window_closed).
+        public var skipped: [String: Int] = [:]
+        /// Lost the claim to another run.
+        public var claimedElsewhere = 0
+        public var workspacesWithoutSender = 0
+        public var dryRun = false
+        /// In a dry run: "appointment <id> → <phone>: <text or reason>".
+        public var plan: [String] = []
+        public var durationMS = 0
+
+        public var skippedTotal: Int { skipped.values.reduce(0, +) }
+
+        public var description: String {
+            let reasons = skipped.keys.sorted().map { "\($0):\(skipped[$0]!)" }.joined(separator: ",")
+            return "reminders\(dryRun ? " (dry run)" : ""): workspaces=\(workspaces) due=\(due) sent=\(sent) failed=\(failed) "
+                + "skipped=\(skippedTotal)\(reasons.isEmpty ? "" : "[\(reasons)]") claimed_elsewhere=\(claimedElsewhere) "
+                + "no_sender_workspaces=\(workspacesWithoutSender) duration_ms=\(durationMS)"
+        }
+    }
+
+    struct Settings {
+        let workspaceID: Int64
+        let timezone: String
+        let hoursBefore: Int
+        let templateKey: String
+        let customMessage: String?
+    }
+
+    public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
+                           clock: any JobClock = SystemClock(), retry: RetryPolicy = RetryPolicy(maxAttempts: 3),
+                           log: JobLogger = { _ in }) throws -> Summary {
+        let started = DispatchTime.now()
+        var summary = Summary()
+        summary.dryRun = options.dryRun
+        let now = clock.now()
+        let pacer = SendPacer(rate: config.sendRate)
+        var budget = options.limit ?? Int.max
+
+        // A workspace without a reminder_settings row has the defaults (enabled, 24 h, appt_reminder).
+        let workspaces = try conn.query("""
+            SELECT w.id, w.timezone, COALESCE(s.hours_before, 24) AS hours_before,
+                   COALESCE(s.template_key, 'appt_reminder') AS template_key, s.custom_message
+              FROM workspaces w LEFT JOIN reminder_settings s ON s.workspace_id = w.id
+             WHERE COALESCE(s.enabled, true) AND ($1::bigint IS NULL OR w.id = $1)
+             ORDER BY w.id
+            """, [PGValue(options.workspaceID)]).map {
+            Settings(workspaceID: $0.int64("id")!, timezone: $0.string("timezone")!, hoursBefore: $0.int("hours_before")!,
+                     templateKey: $0.string("template_key")!, customMessage: $0.string("custom_message"))
+        }
+
+        for ws in workspaces where budget > 0 {
+            summary.workspaces += 1
+            // Without a sender nothing can go out: claim nothing, so the reminders go once one is linked.
+            guard try SenderAccount.primary(conn, workspaceID: ws.workspaceID) != nil else {
+                summary.workspacesWithoutSender += 1
+                log("reminders: workspace \(ws.workspaceID) has no active WhatsApp sender; nothing claimed")
+                continue
+            }
+            let horizon = now.addingTimeInterval(Double(ws.hoursBefore) * 3600)
+            let lookback = now.addingTimeInterval(-Double(ws.hoursBefore) * 3600)
+            let rows = try conn.query("""
+                SELECT a.id, a.starts_at, a.status, p.id AS patient_id, p.name AS patient_name, p.phone,
+                       p.preferred_language, p.consent_whatsapp, p.consent_updated_at,
+                       COALESCE(NULLIF(u.name, ''), u.email) AS doctor_name
+                  FROM appointments a
+                  JOIN patients p ON p.workspace_id = a.workspace_id AND p.id = a.patient_id
+                  LEFT JOIN users u ON u.id = a.doctor_id
+                 WHERE a.workspace_id = $1 AND a.status IN ('confirmed', 'cancelled')
+                   AND a.starts_at > $2 AND a.starts_at <= $3
+                   AND NOT EXISTS (SELECT 1 FROM reminder_log l
+                                    WHERE l.appointment_id = a.id AND l.kind = $4 AND l.scheduled_for = a.starts_at)
+                 ORDER BY a.starts_at, a.id
+                """, [PGValue(ws.workspaceID), PGValue(lookback), PGValue(horizon), PGValue(kind)])
+
+            for row in rows {
+                guard budget > 0 else { break }
+                let appointmentID = row.int64("id")!
+                let startsAt = row.date("starts_at")!
+                let phone = row.string("phone")!
+                // Why not to send, if so.
+                var reason: String? = nil
+                if row.string("status") == "cancelled" {
+                    reason = "cancelled"
+                } else if startsAt <= now {
+                    reason = "past"
+                } else if row.bool("consent_whatsapp") != true {
+                    // Consent that was recorded and then withdrawn is an opt-out (STOP); never given is no consent.
+                    reason = row.isNull("consent_updated_at") ? "no_consent" : "opted_out"
+                }
+                if reason == nil { summary.due += 1 }
+
+                let language = row.string("preferred_language") ?? "en"
+                let variables = [
+                    "patient_name": row.string("patient_name").flatMap { $0.isEmpty ? nil : $0 } ?? (language == "es" ? "paciente" : "there"),
+                    "doctor_name": row.string("doctor_name") ?? (language == "es" ? "su médico" : "your doctor"),
+                    "when": LocalTime.describe(startsAt, timeZone: ws.timezone, language: language, now: now),
+                ]
+
+                if options.dryRun {
+                    if let reason {
+                        summary.skipped[reason, default: 0] += 1
+                        summary.plan.append("appointment \(appointmentID) → \(phone): not sent (\(reason))")
+                    } else {
+                        let text = (try? reminderText(ws, language: language, variables: variables)) ?? "?"
+                        summary.plan.append("appointment \(appointmentID) → \(phone): \(text)")
+                        budget -= 1
+                    }
+                    continue
+                }
+
+                // Claim: the insert that wins the unique key owns this reminder. It re-reads the
+                // appointment so a reschedule or cancel since the SELECT is honoured.
+                let claim = try conn.query("""
+                    INSERT INTO reminder_log (workspace_id, appointment_id, kind, scheduled_for, status, reason)
+                    SELECT a.workspace_id, a.id, $3, a.starts_at, $4, $5 FROM appointments a
+                     WHERE a.workspace_id = $1 AND a.id = $2 AND a.starts_at = $6
+                    ON CONFLICT ON CONSTRAINT reminder_log_once DO NOTHING
+                    RETURNING id
+                    """, [PGValue(ws.workspaceID), PGValue(appointmentID), PGValue(kind),
+                          PGValue(reason == nil ? "sending" : "skipped"), PGValue(reason), PGValue(startsAt)])
+                guard let logID = claim.first?.int64("id") else {
+                    if reason == nil { summary.claimedElsewhere += 1 }
+                    continue
+                }
+                if let reason {
+                    summary.skipped[reason, default: 0] += 1
+                    continue
+                }
+                budget -= 1
+                let outcome = try send(conn, http: http, config: config, ws: ws, patientID: row.int64("patient_id")!,
+                                       language: language, variables: variables, now: now, pacer: pacer, retry: retry,
+                                       clock: clock)
+                try conn.execute("""
+                    UPDATE reminder_log SET status = $2, reason = $3, twilio_sid = $4, error_code = $5, message_id = $6
+                     WHERE id = $1
+                    """, [PGValue(logID), PGValue(outcome.status), PGValue(outcome.reason), PGValue(outcome.sid),
+                          PGValue(outcome.errorCode), PGValue(outcome.messageID)])
+                switch outcome.status {
+                case "sent": summary.sent += 1
+                case "skipped": summary.skipped[outcome.reason ?? "skipped", default: 0] += 1
+                default:
+                    summary.failed += 1
+                    log("reminders: appointment \(appointmentID) failed: \(outcome.reason ?? "") \(outcome.errorCode.map(String.init) ?? "")")
+                }
+            }
+        }
+        summary.durationMS = milliseconds(since: started)
+        return summary
+    }
+
+    /// The reminder text: the workspace's custom message, else its template, in the patient's language.
+    static func reminderText(_ ws: Settings, language: String, variables: [String: String]) throws -> String {
+        if let custom = ws.customMessage, !custom.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            return Templates.fill(custom, variables)
+        }
+        let key = Templates.template(ws.templateKey) == nil ? "appt_reminder" : ws.templateKey
+        return try Templates.render(key: key, language: language, variables: variables)
+    }
+
+    struct Outcome {
+        var status: String
+        var reason: String?
+        var sid: String?
+        var errorCode: Int?
+        var messageID: Int64?
+    }
+
+    static func send(_ conn: PGConnection, http: HTTPClient, config: Config, ws: Settings, patientID: Int64,
+                     language: String, variables: [String: String], now: Date, pacer: SendPacer, retry: RetryPolicy,
+                     clock: any JobClock) throws -> Outcome {
+        let prepared: PreparedOutbound
+        do {
+            let text = try reminderText(ws, language: language, variables: variables)
+            prepared = try Outbound.prepare(conn, OutboundRequest(workspaceID: ws.workspaceID, patientID: patientID,
+                                                                  content: .freeform(text)), now: now)
+        } catch let error as AppError where error.code == "window_closed" {
+            // Outside the window only a Meta Content template may go: the workspace's reminder
+            // template, else appt_reminder, when mapped to a Content SID.
+            let key = [ws.templateKey, "appt_reminder"].first {
+                Templates.template($0) != nil
+                    && ((try? Templates.contentSid(conn, workspaceID: ws.workspaceID, key: $0, language: language)) ?? nil) != nil
+            }
+            guard let key else { return Outcome(status: "skipped", reason: "window_closed") }
+            do {
+                prepared = try Outbound.prepare(conn, OutboundRequest(
+                    workspaceID: ws.workspaceID, patientID: patientID,
+                    content: .template(key: key, language: language, variables: variables)), now: now)
+            } catch let error as AppError {
+                return Outcome(status: "skipped", reason: error.code)
+            }
+        } catch let error as AppError {
+            return Outcome(status: "skipped", reason: error.code)
+        }
+
+        var attempt = 0
+        while true {
+            attempt += 1
+            pacer.wait()
+            do {
+                let result = try Outbound.deliver(conn, http: http, config: config, prepared,
+                                                  recordRetryable: attempt >= retry.maxAttempts)
+                return Outcome(status: "sent", sid: result.twilioSID, messageID: result.messageID)
+            } catch let error as TwilioError {
+                if error.isRetryable && attempt < retry.maxAttempts {
+                    clock.sleep(seconds: retry.delay(afterAttempt: attempt))
+                    continue
+                }
+                return Outcome(status: "failed", reason: "twilio_error", errorCode: error.code ?? error.httpStatus)
+            } catch let error as TwilioTransportError {
+                // Twilio may or may not have sent it: never try again (at most once).
+                return Outcome(status: "failed", reason: "twilio_\(error.code.rawValue)")
+            } catch let error as AppError {
+                return Outcome(status: "failed", reason: error.code)
+            }
+        }
+    }
+}

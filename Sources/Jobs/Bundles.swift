@@ -1,0 +1,22 @@
+import ArgumentParser
+import Domain
+import Foundation
+
+struct Bundles: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send queued bundle batches (run every minute by medsync-bundles.timer).",
+        discussion: "Paced per sender at MEDSYNC_SEND_RATE messages/second; 429/5xx retried with backoff; a recipient "
+            + "interrupted mid-send by a crash is marked unknown, never resent.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var flags: JobFlags
+
+    func run() throws {
+        try runJob(database, dryRun: flags.dryRun) { conn, http, config in
+            let summary = try BundleJob.run(conn, http: http, config: config, options: flags.options,
+                                            log: { printError($0) })
+            for line in summary.plan { print(line) }
+            return summary.description
+        }
+    }
+}

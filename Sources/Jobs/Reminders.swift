@@ -1,0 +1,66 @@
+import ArgumentParser
+import Domain
+import Foundation
+
+/// Options shared by `reminders` and `bundles`.
+struct JobFlags: ParsableArguments {
+    @Flag(name: .customLong("dry-run"), help: "Print what would be sent; claim, send and record nothing.")
+    var dryRun = false
+    @Option(help: "Send at most this many messages in this run.")
+    var limit: Int?
+    @Option(help: "Only this workspace id.")
+    var workspace: Int64?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    var options: JobOptions { JobOptions(dryRun: dryRun, limit: limit, workspaceID: workspace) }
+}
+
+/// Runs one job: configuration, database, HTTP client, then the plain function; prints its one
+/// summary line on stdout. Exits non-zero only for infrastructure failures (configuration 78,
+/// database unreachable 69, other database errors 70); Twilio errors are recorded, not fatal.
+func runJob(_ database: DatabaseOptions, dryRun: Bool, _ body: (PGConnection, HTTPClient, Config) throws -> String) throws {
+    let config: Config
+    do {
+        config = try loadConfig(requiring: dryRun ? [] : [.twilioAccountSID, .twilioAuthToken])
+    } catch let failure as JobsFailure {
+        printError(failure.message)
+        throw ExitCode(failure.exitCode)
+    }
+    HTTPClient.globalInit()
+    let http: HTTPClient
+    do {
+        http = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: 15000)
+    } catch {
+        printError("cannot start the HTTP client: \(error.message)")
+        throw ExitCode(70)
+    }
+    let line = try withDatabase(database) { conn in
+        do {
+            return try body(conn, http, config)
+        } catch let error as ConfigError {
+            throw JobsFailure(message: error.message, exitCode: 78)
+        }
+    }
+    print(line)
+}
+
+struct Reminders: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send due appointment reminders (run every 5 minutes by medsync-reminders.timer).",
+        discussion: "Each appointment is claimed in reminder_log before it is sent, so several hosts may run this at once.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var flags: JobFlags
+
+    func run() throws {
+        try runJob(database, dryRun: flags.dryRun) { conn, http, config in
+            let summary = try ReminderJob.run(conn, http: http, config: config, options: flags.options,
+                                              log: { printError($0) })
+            for line in summary.plan { print(line) }
+            return summary.description
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Domain
+import Foundation
+import Testing
+import TestSupport
+
+private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
+
+/// `ReminderJob.run` (what `medsync-jobs reminders` calls) against a fresh database and the sandbox.
+@Suite struct JobsRemindersTests {
+    @Test func wordingFollowsEachClinicsTimezoneAcrossTheSpringDSTChange() throws {
+        let w = try JobsWorld()
+        // Saturday 28 March 2026, 10:00 UTC. Madrid moves to CEST (UTC+2) on Sunday 29 at 02:00;
+        // Mexico City has no DST since 2022 (UTC-6 all year).
+        let now = utc("2026-03-28T10:00:00Z")
+        let madrid = try w.workspace(timezone: "Europe/Madrid")
+        let mexico = try w.workspace(timezone: "America/Mexico_City", reminders: (36, "appt_reminder", nil))
+        var cases: [(phone: String, sender: JobsWorld.Sender, expected: String)] = []
+        for (ws, name, language, start, expected) in [
+            (madrid, "Lucía", "es", "2026-03-29T07:00:00Z", "Hola Lucía, le recordamos su cita con Dr. Ruiz mañana a las 9:00. Responda a este mensaje si necesita cambiarla."),
+            (madrid, "Tom", "en", "2026-03-29T08:30:00Z", "Hi Tom, this is a reminder of your appointment with Dr. Ruiz tomorrow at 10:30 AM. Reply to this message if you need to change it."),
+            (mexico, "Rosa", "es", "2026-03-29T15:00:00Z", "Hola Rosa, le recordamos su cita con Dr. Ruiz mañana a las 9:00. Responda a este mensaje si necesita cambiarla."),
+            (mexico, "Ann", "en", "2026-03-28T23:15:00Z", "Hi Ann, this is a reminder of your appointment with Dr. Ruiz today at 5:15 PM. Reply to this message if you need to change it."),
+        ] {
+            let sender = try SenderAccount.primary(w.conn, workspaceID: ws).map { s in JobsWorld.Sender(id: s.id, phone: s.phoneNumber, accountSID: w.masterSID) }
+                ?? w.sender(ws)
+            let doctor = try w.doctor(ws, name: "Dr. Ruiz")
+            let phone = JobsWorld.randomPhone()
+            let patient = try w.patient(ws, phone: phone, name: name, language: language)
+            try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-3600))
+            _ = try w.appointment(ws, patient: patient, doctor: doctor, startsAt: utc(start))
+            cases.append((phone, sender, expected))
+        }
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
+        #expect(summary.sent == 4, "\(summary)")
+        for c in cases {
+            let got = try w.sent(from: c.sender).filter { $0["to"] as? String == "whatsapp:\(c.phone)" }
+            #expect(got.map { $0["body"] as? String } == [c.expected])
+        }
+    }
+
+    @Test func autumnDSTChangeInMadridAndTheFullDateBeyondTomorrow() throws {
+        let w = try JobsWorld()
+        // Saturday 24 October 2026 08:00 UTC; Madrid returns to CET (UTC+1) on Sunday 25 at 03:00.
+        let now = utc("2026-10-24T08:00:00Z")
+        let ws = try w.workspace(timezone: "Europe/Madrid", reminders: (48, "appt_reminder", nil))
+        let sender = try w.sender(ws)
+        let doctor = try w.doctor(ws, name: "Dra. Vega")
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Pilar", language: "es")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-600))
+        _ = try w.appointment(ws, patient: patient, doctor: doctor, startsAt: utc("2026-10-26T08:00:00Z"))  // Monday 9:00 CET
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
+        #expect(summary.sent == 1, "\(summary)")
+        #expect(try w.sent(from: sender).map { $0["body"] as? String }
+                == ["Hola Pilar, le recordamos su cita con Dra. Vega lun 26 oct a las 9:00. Responda a este mensaje si necesita cambiarla."])
+    }
+
+    @Test func cancelledPastOptedOutAndConsentlessAreNotSentAndTheReasonIsRecorded() throws {
+        let w = try JobsWorld()
+        let now = Date()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws)
+        let doctor = try w.doctor(ws, name: "Dr. House")
+        func make(_ name: String, consent: Bool?, start: Date, status: String = "confirmed") throws -> (Int64, String) {
+            let phone = JobsWorld.randomPhone()
+            let p = try w.patient(ws, phone: phone, name: name, consent: consent)
+            try w.window(ws, patient: p, phone: phone, sender: sender, at: now.addingTimeInterval(-3600))
+            return (try w.appointment(ws, patient: p, doctor: doctor, startsAt: start, status: status), phone)
+        }
+        let inTwoHours = now.addingTimeInterval(7200)
+        let cancelled = try make("Cancelled", consent: true, start: inTwoHours, status: "cancelled")
+        let past = try make("Past", consent: true, start: now.addingTimeInterval(-1800))
+        let optedOut = try make("OptedOut", consent: nil, start: inTwoHours.addingTimeInterval(60))
+        let noConsent = try make("NoConsent", consent: false, start: inTwoHours.addingTimeInterval(120))
+        let pending = try make("Pending", consent: true, start: inTwoHours.addingTimeInterval(180), status: "pending_review")
+        let farAway = try make("Later", consent: true, start: now.addingTimeInterval(30 * 3600))
+        let due = try make("Due", consent: true, start: inTwoHours.addingTimeInterval(240))
+
+        let http = try HTTPClient()
+        let first = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(first.sent == 1 && first.failed == 0, "\(first)")
+        #expect(first.skipped == ["cancelled": 1, "past": 1, "opted_out": 1, "no_consent": 1], "\(first)")
+        #expect(try w.logRows(cancelled.0).map(\.reason) == ["cancelled"])
+        #expect(try w.logRows(past.0).map(\.reason) == ["past"])
+        #expect(try w.logRows(optedOut.0).map(\.reason) == ["opted_out"])
+        #expect(try w.logRows(noConsent.0).map(\.reason) == ["no_consent"])
+        #expect(try w.logRows(cancelled.0).map(\.status) == ["skipped"])
+        #expect(try w.logRows(pending.0).isEmpty)
+        #expect(try w.logRows(farAway.0).isEmpty)
+        #expect(try w.logRows(due.0).map(\.status) == ["sent"])
+        let received = try w.sent(from: sender)
+        #expect(received.compactMap { $0["to"] as? String } == ["whatsapp:\(due.1)"])
+
+        // A second run changes nothing: nothing is sent twice, no reason is recorded twice.
+        let second = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(second.sent == 0 && second.skipped.isEmpty, "\(second)")
+        #expect(try w.sent(from: sender).count == 1)
+        #expect(try w.conn.query("SELECT count(*) AS n FROM reminder_log").first!.int("n") == 5)
+    }
+
+    @Test func aRescheduledAppointmentIsRemindedAgainForItsNewTime() throws {
+        let w = try JobsWorld()
+        let now = Date()
+        let ws = try w.workspace(timezone: "America/Mexico_City")
+        let sender = try w.sender(ws)
+        let doctor = try w.doctor(ws, name: "Dr. Soto")
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Luis", language: "es")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-60))
+        let first = now.addingTimeInterval(3 * 3600)
+        let appointment = try w.appointment(ws, patient: patient, doctor: doctor, startsAt: first)
+        let http = try HTTPClient()
+        #expect(try ReminderJob.run(w.conn, http: http, config: w.config()).sent == 1)
+        #expect(try ReminderJob.run(w.conn, http: http, config: w.config()).sent == 0)
+
+        let moved = now.addingTimeInterval(20 * 3600)
+        try w.conn.execute("UPDATE appointments SET starts_at = $2, ends_at = $3 WHERE id = $1",
+                           [PGValue(appointment), PGValue(moved), PGValue(moved.addingTimeInterval(1800))])
+        #expect(try ReminderJob.run(w.conn, http: http, config: w.config()).sent == 1)
+        let bodies = try w.sent(from: sender).compactMap { $0["body"] as? String }
+        #expect(bodies.count == 2)
+        #expect(bodies.last?.contains(LocalTime.describe(moved, timeZone: "America/Mexico_City", language: "es", now: Date())) == true,
+                "\(bodies)")
+        #expect(try w.logRows(appointment).map(\.status) == ["sent", "sent"])
+
+        // Cancelled after the move: no further reminder.
+        try w.conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = $1", [PGValue(appointment)])
+        #expect(try ReminderJob.run(w.conn, http: http, config: w.config()).sent == 0)
+        #expect(try w.sent(from: sender).count == 2)
+    }
+
+    @Test func outsideTheWindowAReminderGoesAsAContentTemplateOrIsSkippedOnce() throws {
+        let w = try JobsWorld()
+        let now = Date()
+        // Clinic A maps a Content SID for reminders in English; clinic B maps none.
+        let a = try w.workspace(contentSids: #"{"appt_reminder": {"en": "HXaaaabbbbccccdddd0000111122223333"}}"#)
+        let b = try w.workspace()
+        var phones: [Int64: (String, JobsWorld.Sender, Int64)] = [:]
+        for ws in [a, b] {
+            let sender = try w.sender(ws)
+            let phone = JobsWorld.randomPhone()
+            let patient = try w.patient(ws, phone: phone, name: "Mia")
+            // Last wrote 30 hours ago: the window is closed (in our database and in the sandbox).
+            try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-30 * 3600), sandboxHoursAgo: 30)
+            let appt = try w.appointment(ws, patient: patient, doctor: try w.doctor(ws, name: "Dr. Kim"), startsAt: now.addingTimeInterval(5 * 3600))
+            phones[ws] = (phone, sender, appt)
+        }
+        let http = try HTTPClient()
+        let summary = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(summary.sent == 1 && summary.skipped == ["window_closed": 1], "\(summary)")
+
+        let viaTemplate = try w.sent(from: phones[a]!.1)
+        #expect(viaTemplate.count == 1)
+        #expect(viaTemplate.first?["content_sid"] as? String == "HXaaaabbbbccccdddd0000111122223333")
+        let vars = viaTemplate.first?["content_variables"] as? [String: String]
+        #expect(vars?["1"] == "Mia" && vars?["2"] == "Dr. Kim")
+        #expect(vars?["3"] == LocalTime.describe(now.addingTimeInterval(5 * 3600), timeZone: "UTC", language: "en", now: now))
+        #expect(try w.logRows(phones[a]!.2).map(\.status) == ["sent"])
+
+        #expect(try w.sent(from: phones[b]!.1).isEmpty)
+        #expect(try w.logRows(phones[b]!.2).map { "\($0.status)/\($0.reason ?? "")" } == ["skipped/window_closed"])
+        // Not retried on the next run.
+        let again = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(again.sent == 0 && again.skipped.isEmpty, "\(again)")
+        #expect(try w.logRows(phones[b]!.2).count == 1)
+    }
+
+    @Test func dryRunListsWhatWouldBeSentAndClaimsNothing() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws)
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Zoe")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date())
+        _ = try w.appointment(ws, patient: patient, doctor: nil, startsAt: Date().addingTimeInterval(3600))
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), options: JobOptions(dryRun: true))
+        #expect(summary.plan.count == 1)
+        #expect(summary.plan.first?.contains("Hi Zoe, this is a reminder of your appointment with your doctor") == true, "\(summary.plan)")
+        #expect(try w.conn.query("SELECT count(*) AS n FROM reminder_log").first!.int("n") == 0)
+        #expect(try w.sent(from: sender).isEmpty)
+    }
+}
