@@ -5,6 +5,7 @@ extension Router {
         var r = Router()
         registerHealthRoutes(&r)
         registerWebhookRoutes(&r)
+        registerStaffRoutes(&r)
         return r
     }
 }

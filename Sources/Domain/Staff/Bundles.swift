@@ -1,0 +1,252 @@
+import Foundation
+
+/// Bulk messages: preview an uploaded list, enqueue a batch (sent by `medsync-jobs bundles`), and
+/// read its progress.
+public enum Bundles {
+    public static let maxRecipients = 250
+
+    public struct Recipient: Sendable, Codable, Equatable {
+        public var name: String?
+        public var phone: String
+        public var language: String?
+        public var fields: [String: String]
+        public init(name: String?, phone: String, language: String?, fields: [String: String] = [:]) {
+            self.name = name
+            self.phone = phone
+            self.language = language
+            self.fields = fields
+        }
+    }
+
+    public struct RejectedRow: Sendable, Encodable, Equatable {
+        public let row: Int           // 1-based line in the file, the header being row 1
+        public let reason: String
+        public let values: [String: String]
+    }
+
+    public struct Preview: Sendable, Encodable {
+        public let recipients: [Recipient]
+        public let rejected: [RejectedRow]
+        public let duplicatesMerged: Int
+        public let totalRows: Int
+        public let columns: [String]
+        public let fields: [String]
+        enum CodingKeys: String, CodingKey {
+            case recipients, rejected, columns, fields
+            case duplicatesMerged = "duplicates_merged", totalRows = "total_rows"
+        }
+    }
+
+    /// Lower-case, accents removed, spaces and dashes as `_`: "Teléfono " → "telefono".
+    public static func normalizeHeader(_ s: String) -> String {
+        let folded = s.trimmingCharacters(in: .whitespacesAndNewlines)
+            .folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+            .lowercased()
+        var out = ""
+        for ch in folded {
+            if ch.isLetter || ch.isNumber { out.append(ch) } else if !out.isEmpty && out.last != "_" { out.append("_") }
+        }
+        while out.hasSuffix("_") { out.removeLast() }
+        return out
+    }
+
+    static let nameHeaders: Set<String> = ["name", "nombre", "full_name", "nombre_completo", "patient", "paciente", "patient_name"]
+    static let phoneHeaders: Set<String> = ["phone", "telefono", "phone_number", "mobile", "movil", "celular", "whatsapp", "numero", "tel"]
+    static let languageHeaders: Set<String> = ["language", "idioma", "lang", "lengua", "lenguaje"]
+
+    static func language(_ raw: String) -> String?? {
+        switch normalizeHeader(raw) {
+        case "": return .some(nil)
+        case "en", "english", "ingles", "eng": return "en"
+        case "es", "spanish", "espanol", "castellano", "spa": return "es"
+        default: return nil
+        }
+    }
+
+    public static func preview(_ table: BundleFile.Table, defaultCountryCode: String? = nil) throws -> Preview {
+        let keys = table.header.map(normalizeHeader)
+        guard let phoneCol = keys.firstIndex(where: phoneHeaders.contains) else {
+            throw AppError(status: 400, code: "missing_phone_column",
+                           message: "The file needs a phone column (phone / teléfono); found: \(table.header.prefix(20).joined(separator: ", ")).")
+        }
+        let nameCol = keys.firstIndex(where: nameHeaders.contains)
+        let langCol = keys.firstIndex(where: languageHeaders.contains)
+        var fieldCols: [(Int, String)] = []
+        for (i, k) in keys.enumerated() where i != phoneCol && i != nameCol && i != langCol && !k.isEmpty {
+            if !fieldCols.contains(where: { $0.1 == k }) { fieldCols.append((i, k)) }
+        }
+        var recipients: [Recipient] = []
+        var index: [String: Int] = [:]
+        var rejected: [RejectedRow] = []
+        var merged = 0
+        for (i, row) in table.rows.enumerated() {
+            func cell(_ c: Int?) -> String {
+                guard let c, c < row.count else { return "" }
+                return row[c].trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let line = i + 2
+            var values: [String: String] = [:]
+            for (c, k) in keys.enumerated() where !k.isEmpty && c < row.count && !row[c].isEmpty { values[k] = row[c] }
+            let rawPhone = cell(phoneCol)
+            guard !rawPhone.isEmpty else { rejected.append(RejectedRow(row: line, reason: "missing phone", values: values)); continue }
+            guard let phone = Phone.normalize(rawPhone, defaultCountryCode: defaultCountryCode) else {
+                rejected.append(RejectedRow(row: line, reason: "invalid phone \"\(rawPhone.prefix(40))\": use international format, e.g. +5215512345678",
+                                            values: values))
+                continue
+            }
+            guard let lang = language(cell(langCol)) else {
+                rejected.append(RejectedRow(row: line, reason: "unknown language \"\(cell(langCol).prefix(20))\": use en or es", values: values))
+                continue
+            }
+            var fields: [String: String] = [:]
+            for (c, k) in fieldCols { let v = cell(c); if !v.isEmpty { fields[k] = v } }
+            let name = cell(nameCol)
+            if let at = index[phone] {
+                merged += 1
+                var r = recipients[at]
+                if r.name == nil, !name.isEmpty { r.name = name }
+                if r.language == nil { r.language = lang }
+                for (k, v) in fields where r.fields[k] == nil { r.fields[k] = v }
+                recipients[at] = r
+            } else {
+                index[phone] = recipients.count
+                recipients.append(Recipient(name: name.isEmpty ? nil : name, phone: phone, language: lang, fields: fields))
+            }
+        }
+        return Preview(recipients: recipients, rejected: rejected, duplicatesMerged: merged, totalRows: table.rows.count,
+                       columns: table.header, fields: fieldCols.map(\.1))
+    }
+
+    public struct SendInput: Sendable, Decodable {
+        public var body: String
+        public var recipients: [Recipient]
+        public var consentConfirmed: Bool?
+        enum CodingKeys: String, CodingKey { case body, recipients, consentConfirmed = "consent_confirmed" }
+        public init(body: String, recipients: [Recipient], consentConfirmed: Bool?) {
+            self.body = body
+            self.recipients = recipients
+            self.consentConfirmed = consentConfirmed
+        }
+    }
+
+    public struct Enqueued: Sendable, Encodable {
+        public let batchID: Int64
+        public let status: String
+        public let total: Int
+        enum CodingKeys: String, CodingKey { case status, total, batchID = "batch_id" }
+    }
+
+    /// Validates and enqueues a batch and its recipients (sent later by `medsync-jobs bundles`).
+    public static func send(_ conn: PGConnection, actor: StaffActor, _ input: SendInput) throws -> Enqueued {
+        try actor.requireAdmin()
+        guard input.consentConfirmed == true else {
+            throw AppError(status: 400, code: "no_consent",
+                           message: "consent_confirmed must be true: confirm every recipient agreed to receive WhatsApp messages.")
+        }
+        let body = input.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !body.isEmpty else { throw AppError.validation("body", "the message is empty.") }
+        guard body.count <= 1600 else { throw AppError.validation("body", "at most 1600 characters.") }
+        guard !input.recipients.isEmpty else { throw AppError.validation("recipients", "at least one recipient.") }
+        var seen = Set<String>()
+        var recipients: [Recipient] = []
+        for (i, r) in input.recipients.enumerated() {
+            guard let phone = Phone.normalize(r.phone) else {
+                throw AppError.validation("recipients[\(i)].phone", "\"\(r.phone.prefix(40))\" is not an E.164 number.")
+            }
+            if let l = r.language, !l.isEmpty, !Templates.languages.contains(l) {
+                throw AppError.validation("recipients[\(i)].language", "en or es.")
+            }
+            if seen.insert(phone).inserted {
+                var x = r
+                x.phone = phone
+                x.language = (r.language?.isEmpty ?? true) ? nil : r.language
+                recipients.append(x)
+            }
+        }
+        guard recipients.count <= maxRecipients else {
+            throw AppError(status: 400, code: "too_many_recipients",
+                           message: "A bundle goes to at most \(maxRecipients) recipients; this one has \(recipients.count).")
+        }
+        var known: Set<String> = ["name", "phone", "language"]
+        for r in recipients { known.formUnion(r.fields.keys) }
+        let unknown = Templates.placeholders(in: body).filter { !known.contains($0) }
+        guard unknown.isEmpty else {
+            throw AppError(status: 400, code: "unknown_placeholders",
+                           message: "Unknown placeholder(s) in body: \(unknown.map { "{\($0)}" }.joined(separator: ", ")); available: \(known.sorted().map { "{\($0)}" }.joined(separator: ", ")).")
+        }
+        guard let sender = try SenderAccount.primary(conn, workspaceID: actor.workspaceID) else {
+            throw AppError(status: 409, code: "no_active_sender", message: "This workspace has no active WhatsApp sender. Link or provision a number first.")
+        }
+        return try conn.transaction {
+            let batch = try conn.query("""
+                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES ($1, $2, $3, $4, $5) RETURNING id
+                """, [PGValue(actor.workspaceID), PGValue(sender.id), PGValue(actor.userID), PGValue(body), PGValue(recipients.count)]).first!.int64("id")!
+            let json = try PGValue.json(encoding: recipients)
+            try conn.execute("""
+                INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
+                SELECT $1, $2, r.name, r.phone, r.language, COALESCE(r.fields, '{}')
+                  FROM jsonb_to_recordset($3::jsonb) AS r(name text, phone text, language text, fields jsonb)
+                """, [PGValue(batch), PGValue(actor.workspaceID), json])
+            try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
+                             details: ["recipients": String(recipients.count), "sender_id": String(sender.id)])
+            return Enqueued(batchID: batch, status: "queued", total: recipients.count)
+        }
+    }
+
+    public struct RecipientProgress: Sendable, Encodable {
+        public let id: Int64
+        public let name: String?
+        public let phone: String
+        public let status: String
+        public let attempts: Int
+        public let twilioSID: String?
+        public let errorCode: Int?
+        public let errorMessage: String?
+        public let sentAt: Date?
+        enum CodingKeys: String, CodingKey {
+            case id, name, phone, status, attempts
+            case twilioSID = "twilio_sid", errorCode = "error_code", errorMessage = "error_message", sentAt = "sent_at"
+        }
+    }
+
+    public struct Progress: Sendable, Encodable {
+        public let id: Int64
+        public let status: String
+        public let body: String
+        public let senderID: Int64
+        public let total: Int
+        public let counts: [String: Int]
+        public let createdAt: Date
+        public let startedAt: Date?
+        public let completedAt: Date?
+        public let recipients: [RecipientProgress]
+        enum CodingKeys: String, CodingKey {
+            case id, status, body, total, counts, recipients
+            case senderID = "sender_id", createdAt = "created_at", startedAt = "started_at", completedAt = "completed_at"
+        }
+    }
+
+    public static func progress(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> Progress {
+        guard let b = try conn.query("""
+            SELECT id, status, body, sender_id, total_count, created_at, started_at, completed_at FROM bundle_batches
+             WHERE workspace_id = $1 AND id = $2
+            """, [PGValue(workspaceID), PGValue(id)]).first else {
+            throw AppError.notFound("not_found", "There is no bundle \(id) in this workspace.")
+        }
+        let rows = try conn.query("""
+            SELECT id, name, phone, status, attempts, twilio_sid, error_code, error_message, sent_at FROM bundle_recipients
+             WHERE workspace_id = $1 AND batch_id = $2 ORDER BY id
+            """, [PGValue(workspaceID), PGValue(id)])
+        var counts: [String: Int] = ["queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0, "unknown": 0]
+        let recipients = rows.map { r in
+            let status = r.string("status") ?? "queued"
+            counts[status, default: 0] += 1
+            return RecipientProgress(id: r.int64("id")!, name: r.string("name"), phone: r.string("phone")!, status: status,
+                                     attempts: r.int("attempts") ?? 0, twilioSID: r.string("twilio_sid"), errorCode: r.int("error_code"),
+                                     errorMessage: r.string("error_message"), sentAt: r.date("sent_at"))
+        }
+        return Progress(id: id, status: b.string("status")!, body: b.string("body")!, senderID: b.int64("sender_id")!,
+                        total: b.int("total_count") ?? recipients.count, counts: counts, createdAt: b.date("created_at")!,
+                        startedAt: b.date("started_at"), completedAt: b.date("completed_at"), recipients: recipients)
+    }
+}

@@ -1,0 +1,107 @@
+import Domain
+import FastCGI
+import Foundation
+
+/// Prometheus metrics of this process (requests by route and status, latency histogram) plus, at
+/// scrape time, counts from PostgreSQL (messages by direction and status, Twilio errors by code,
+/// inbound webhooks). `GET /metrics` answers only loopback clients or `Authorization: Bearer
+/// $MEDSYNC_METRICS_TOKEN`.
+final class Metrics: @unchecked Sendable {
+    static let shared = Metrics()
+    static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    struct Key: Hashable { let method: String; let route: String; let status: Int }
+    private let lock = NSLock()
+    private var requests: [Key: Int] = [:]
+    private var latency: [String: (counts: [Int], sum: Double, count: Int)] = [:]
+
+    func observe(method: String, route: String, status: Int, seconds: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        requests[Key(method: method, route: route, status: status), default: 0] += 1
+        var h = latency[route] ?? (Array(repeating: 0, count: Metrics.buckets.count), 0, 0)
+        for (i, b) in Metrics.buckets.enumerated() where seconds <= b { h.counts[i] += 1 }
+        h.sum += seconds
+        h.count += 1
+        latency[route] = h
+    }
+
+    func render() -> String {
+        lock.lock()
+        let requests = self.requests
+        let latency = self.latency
+        lock.unlock()
+        var out = "# HELP medsync_http_requests_total HTTP requests answered, by route pattern and status.\n"
+        out += "# TYPE medsync_http_requests_total counter\n"
+        for (k, v) in requests.sorted(by: { ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status) }) {
+            out += "medsync_http_requests_total{method=\"\(Metrics.esc(k.method))\",route=\"\(Metrics.esc(k.route))\",status=\"\(k.status)\"} \(v)\n"
+        }
+        out += "# HELP medsync_http_request_duration_seconds Time to answer a request, by route pattern.\n"
+        out += "# TYPE medsync_http_request_duration_seconds histogram\n"
+        for (route, h) in latency.sorted(by: { $0.key < $1.key }) {
+            for (i, b) in Metrics.buckets.enumerated() {
+                out += "medsync_http_request_duration_seconds_bucket{route=\"\(Metrics.esc(route))\",le=\"\(b)\"} \(h.counts[i])\n"
+            }
+            out += "medsync_http_request_duration_seconds_bucket{route=\"\(Metrics.esc(route))\",le=\"+Inf\"} \(h.count)\n"
+            out += "medsync_http_request_duration_seconds_sum{route=\"\(Metrics.esc(route))\"} \(h.sum)\n"
+            out += "medsync_http_request_duration_seconds_count{route=\"\(Metrics.esc(route))\"} \(h.count)\n"
+        }
+        return out
+    }
+
+    /// Counts kept in PostgreSQL (the same for every process).
+    static func database(_ conn: PGConnection) throws -> String {
+        var out = "# HELP medsync_messages Messages stored, by direction and status.\n# TYPE medsync_messages gauge\n"
+        for r in try conn.query("SELECT direction, status, count(*) AS n FROM whatsapp_messages GROUP BY 1, 2 ORDER BY 1, 2") {
+            out += "medsync_messages{direction=\"\(esc(r.string("direction") ?? ""))\",status=\"\(esc(r.string("status") ?? ""))\"} \(r.int("n") ?? 0)\n"
+        }
+        out += "# HELP medsync_twilio_errors Outbound messages Twilio failed, by Twilio error code.\n# TYPE medsync_twilio_errors gauge\n"
+        for r in try conn.query("""
+            SELECT error_code, count(*) AS n FROM whatsapp_messages WHERE direction = 'outbound' AND error_code IS NOT NULL GROUP BY 1 ORDER BY 1
+            """) {
+            out += "medsync_twilio_errors{code=\"\(r.int("error_code") ?? 0)\"} \(r.int("n") ?? 0)\n"
+        }
+        out += "# HELP medsync_webhooks_inbound Inbound WhatsApp webhooks stored (one per MessageSid).\n# TYPE medsync_webhooks_inbound gauge\n"
+        let inbound = try conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'inbound'").first?.int("n") ?? 0
+        out += "medsync_webhooks_inbound \(inbound)\n"
+        return out
+    }
+
+    static func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static let token: String? = ProcessInfo.processInfo.environment["MEDSYNC_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+
+    static func isLoopback(_ address: String) -> Bool {
+        address == "127.0.0.1" || address == "::1" || address.hasPrefix("127.") || address == "::ffff:127.0.0.1"
+    }
+}
+
+extension Router {
+    /// The route pattern a path matches (a bounded label for metrics), or "unmatched".
+    func routeLabel(for path: String) -> String {
+        let parts = Router.split(path)
+        let matches = routes.filter { Router.match($0.segments, parts) != nil }
+        return matches.max(by: { Router.lessSpecific($0, $1) })?.pattern ?? "unmatched"
+    }
+
+    /// `handle` with the request counted and timed in `Metrics.shared` (main.swift calls this).
+    func handleMeasured(_ request: Request, _ ctx: AppContext) -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let response = handle(request, ctx)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        Metrics.shared.observe(method: request.method, route: routeLabel(for: request.path), status: response.status, seconds: seconds)
+        return response
+    }
+}
+
+@Sendable func metricsEndpoint(_ request: Request, _ ctx: AppContext) throws -> Response {
+    var allowed = Metrics.isLoopback(request.remoteAddress) && request.header("x-forwarded-for") == nil
+    if let token = Metrics.token, let auth = request.header("authorization"), auth.hasPrefix("Bearer ") {
+        allowed = allowed || Crypto.constantTimeEqual(Array(auth.dropFirst(7).utf8), Array(token.utf8))
+    }
+    guard allowed else { throw AppError.forbidden("Metrics are served to loopback clients or with the metrics token only.") }
+    let body = Metrics.shared.render() + (try Metrics.database(ctx.db()))
+    return .text(200, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
+}
