@@ -1,0 +1,69 @@
+import ArgumentParser
+import Domain
+import Foundation
+
+/// `medsync-jobs sender link --workspace ID --phone +E164 --name NAME [--subaccount-sid AC… --subaccount-token-env VAR]`:
+/// the operator's way to link a WhatsApp sender (the same `Senders.link` as POST /api/whatsapp/link-existing).
+struct SenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sender", abstract: "Link and list WhatsApp sender numbers.", subcommands: [Link.self, List.self])
+
+    struct Link: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Link a WhatsApp sender number to a workspace; prints the sender id.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Workspace id.") var workspace: Int64
+        @Option(help: "Sender number in E.164, e.g. +14155550100.") var phone: String
+        @Option(help: "Display name.") var name: String = ""
+        @Option(name: .customLong("subaccount-sid"), help: "Twilio subaccount SID owning the number (optional).")
+        var subaccountSID: String?
+        @Option(name: .customLong("subaccount-token-env"), help: "Environment variable holding the subaccount auth token.")
+        var subaccountTokenEnv: String?
+
+        func validate() throws {
+            if (subaccountSID == nil) != (subaccountTokenEnv == nil) {
+                throw ValidationError("give --subaccount-sid and --subaccount-token-env together")
+            }
+        }
+
+        func run() throws {
+            let token = subaccountTokenEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
+            if subaccountTokenEnv != nil && (token ?? "").isEmpty {
+                throw ValidationError("environment variable \(subaccountTokenEnv!) is empty")
+            }
+            let config = try loadConfig()
+            let sender = try withDatabase(database) { conn in
+                try SenderCommand.link(conn, config: config, workspaceID: workspace, phone: phone, name: name,
+                                       subaccountSID: subaccountSID, subaccountToken: token)
+            }
+            print(sender.id)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a workspace's senders: id<TAB>phone<TAB>active<TAB>primary<TAB>name per line.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Workspace id.") var workspace: Int64
+
+        func run() throws {
+            for s in try withDatabase(database, { try Senders.list($0, workspaceID: workspace) }) {
+                print("\(s.id)\t\(s.phoneNumber)\t\(s.isActive ? "active" : "inactive")\t\(s.isPrimary ? "primary" : "-")\t\(s.displayName)")
+            }
+        }
+    }
+
+    /// The plain function behind `sender link` (what tests call).
+    static func link(_ conn: PGConnection, config: Config, workspaceID: Int64, phone: String, name: String,
+                     subaccountSID: String? = nil, subaccountToken: String? = nil) throws -> Senders.View {
+        guard try Workspaces.get(conn, id: workspaceID) != nil else {
+            throw AppError.notFound("workspace_not_found", "workspace \(workspaceID) does not exist")
+        }
+        let sender = try Senders.link(conn, config: config, workspaceID: workspaceID, .init(
+            phoneNumber: phone, displayName: name, subaccountSID: subaccountSID, subaccountToken: subaccountToken))
+        try conn.execute("""
+            INSERT INTO audit_log (workspace_id, action, target_type, target_id, details)
+            VALUES ($1, 'sender.link', 'sender', $2, jsonb_build_object('phone_number', $3::text, 'via', 'medsync-jobs'))
+            """, [PGValue(workspaceID), PGValue(String(sender.id)), PGValue(sender.phoneNumber)])
+        return sender
+    }
+}
