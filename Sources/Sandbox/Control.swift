@@ -26,10 +26,7 @@ struct ControlAPI: Sendable {
             Route("GET", "/sandbox/callbacks") { r, _, _ in self.callbackLog(r) },
             Route("POST", "/sandbox/faults") { r, _, _ in self.addFault(r) },
             Route("GET", "/sandbox/faults") { _, _, _ in self.faults() },
-            Route("DELETE", "/sandbox/faults") { _, _, _ in
-                self.sandbox.state.withLock { $0.faults.removeAll() }
-                return self.faults()
-            },
+            Route("DELETE", "/sandbox/faults") { r, _, _ in self.clearFaults(r) },
             Route("POST", "/sandbox/settings") { r, _, _ in self.settings(r) },
             Route("GET", "/sandbox/settings") { _, _, _ in self.settingsJSON() },
             Route("GET", "/sandbox/gemini/requests") { r, _, _ in self.geminiLog(r) },
@@ -415,6 +412,21 @@ struct ControlAPI: Sendable {
         var out = faults()
         out.status = 201
         return out
+    }
+
+    /// DELETE /sandbox/faults[?api=&account_sid=&to=&contains=]: removes the pending faults with that
+    /// scope (all of them without parameters — careful: tests run in parallel share the sandbox).
+    func clearFaults(_ r: SandboxRequest) -> SandboxResponse {
+        let q = r.queryItems
+        let api = Form.first(q, "api"), account = Form.first(q, "account_sid")
+        let to = Form.first(q, "to").flatMap(Addresses.anyE164), contains = Form.first(q, "contains")
+        sandbox.state.withLock { s in
+            s.faults.removeAll { f in
+                (api == nil || f.api == api) && (account == nil || f.accountSid == account)
+                    && (to == nil || f.to == to) && (contains == nil || f.contains == contains)
+            }
+        }
+        return faults()
     }
 
     func faults() -> SandboxResponse {
