@@ -8,6 +8,13 @@ public struct BotAnswer: Sendable, Equatable {
     public var selectedSlot: Int?
     public var language: String
 
+    public init(reply: String, intent: String, selectedSlot: Int?, language: String) {
+        self.reply = reply
+        self.intent = intent
+        self.selectedSlot = selectedSlot
+        self.language = language
+    }
+
     /// The JSON schema sent as `responseJsonSchema`.
     public static var schema: [String: Any] {
         [

@@ -1,0 +1,72 @@
+import Domain
+import Foundation
+import TestSupport
+
+/// A clinic in a fresh database: workspace (Mexico City), one doctor available every day 09:00–12:00
+/// in 30-minute slots, one active sender. Used by the Inbound*Tests suites.
+struct InboundClinic {
+    let url: String
+    let conn: PGConnection
+    let workspaceID: Int64
+    let doctorID: Int64
+    let sender: SenderRoute
+    static let timezone = "America/Mexico_City"
+    /// Tuesday 1 Dec 2026, 08:00 in Mexico City (UTC-6): the first free slot is today at 9:00.
+    static let now = Date(timeIntervalSince1970: 1_796_133_600)   // 2026-12-01T14:00:00Z
+
+    init(url: String? = nil, senderPhone: String = "+15550001000", availability: [(String, String)] = [("09:00", "12:00")],
+         weekdays: [Int] = Array(0...6), subaccount: (sid: String, tokenEnc: String)? = nil) throws {
+        self.url = try url ?? TestDatabase.create()
+        conn = try PGConnection(self.url)
+        workspaceID = try conn.query("""
+            INSERT INTO workspaces (name, timezone, clinic_name, clinic_info) VALUES ('Clínica Sol', $1, 'Clínica Sol', 'General practice')
+            RETURNING id
+            """, [PGValue(InboundClinic.timezone)]).first!.int64("id")!
+        doctorID = try conn.query("INSERT INTO users (email, name) VALUES ($1, 'Dr. Ruiz') RETURNING id",
+                                  [PGValue("doc-\(Crypto.hex(Crypto.randomBytes(4)))@clinic.test")]).first!.int64("id")!
+        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, 'doctor')",
+                         [PGValue(doctorID), PGValue(workspaceID)])
+        for day in weekdays {
+            for (start, end) in availability {
+                try conn.execute("""
+                    INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes)
+                    VALUES ($1, $2, $3, $4, $5, 30)
+                    """, [PGValue(workspaceID), PGValue(doctorID), PGValue(day), PGValue(start), PGValue(end)])
+            }
+        }
+        try conn.execute("""
+            INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid, twilio_subaccount_token_enc)
+            VALUES ($1, $2, 'Clínica Sol', $3, $4)
+            """, [PGValue(workspaceID), PGValue(senderPhone), PGValue(subaccount?.sid), PGValue(subaccount?.tokenEnc)])
+        sender = try SenderRoute.lookup(conn, phone: senderPhone)!
+    }
+
+    func service(now: Date = InboundClinic.now, gemini: GeminiClient? = nil, connection: PGConnection? = nil) -> InboundService {
+        InboundService(conn: connection ?? conn, gemini: gemini, log: { _ in }, now: { now })
+    }
+
+    static func params(from: String, body: String, sid: String = "SM" + Crypto.hex(Crypto.randomBytes(16)),
+                       to: String = "+15550001000", profile: String = "Ana López", media: [(String, String)] = []) -> [(String, String)] {
+        var p: [(String, String)] = [
+            ("MessageSid", sid), ("AccountSid", "AC0000000000000000000000000000de00"), ("From", "whatsapp:\(from)"),
+            ("To", "whatsapp:\(to)"), ("Body", body), ("ProfileName", profile), ("NumMedia", String(media.count)),
+        ]
+        for (i, m) in media.enumerated() {
+            p.append(("MediaUrl\(i)", m.0))
+            p.append(("MediaContentType\(i)", m.1))
+        }
+        return p
+    }
+
+    @discardableResult
+    func send(_ from: String, _ body: String, sid: String? = nil, now: Date = InboundClinic.now, gemini: GeminiClient? = nil)
+        throws -> InboundOutcome
+    {
+        let p = sid.map { InboundClinic.params(from: from, body: body, sid: $0) } ?? InboundClinic.params(from: from, body: body)
+        return try service(now: now, gemini: gemini).handle(params: p, sender: sender)
+    }
+
+    func count(_ sql: String, _ params: [PGValue] = []) throws -> Int {
+        try conn.query(sql, params).first!.int("n")!
+    }
+}

@@ -1,0 +1,266 @@
+import Domain
+import Foundation
+import TestSupport
+import Testing
+
+/// A clinic of its own in the running stack's database (so tests stay apart): workspace in UTC,
+/// one doctor free every day 00:00–23:30 in 30-minute slots, one sender number the sandbox routes to
+/// our webhook through nginx.
+struct StackClinic {
+    let env: StackEnvironment
+    let conn: PGConnection
+    let workspaceID: Int64
+    let doctorID: Int64
+    let phone: String
+    let name: String
+    var appURL: String { get throws { try env.appURL } }
+    var sandboxURL: String { get throws { try env.sandboxURL } }
+
+    init(subaccount: Bool = false, availability: (String, String) = ("00:00", "23:30")) throws {
+        env = try StackEnvironment.shared()
+        conn = try PGConnection(try env.databaseURL)
+        let tag = Crypto.hex(Crypto.randomBytes(4))
+        name = "Clinic \(tag)"
+        phone = "+1555" + String(format: "%07d", Int.random(in: 0..<10_000_000))
+        workspaceID = try conn.query("INSERT INTO workspaces (name, timezone, clinic_name) VALUES ($1, 'UTC', $1) RETURNING id",
+                                     [PGValue(name)]).first!.int64("id")!
+        doctorID = try conn.query("INSERT INTO users (email, name) VALUES ($1, 'Dr. Test') RETURNING id",
+                                  [PGValue("doc-\(tag)@e2e.test")]).first!.int64("id")!
+        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, 'doctor')",
+                         [PGValue(doctorID), PGValue(workspaceID)])
+        try conn.execute("""
+            INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes)
+            SELECT $1, $2, d, $3::time, $4::time, 30 FROM generate_series(0, 6) d
+            """, [PGValue(workspaceID), PGValue(doctorID), PGValue(availability.0), PGValue(availability.1)])
+        var accountSID: String? = nil
+        var tokenEnc: String? = nil
+        if subaccount {
+            let r = try http(.form(url: try env.sandboxURL + "/2010-04-01/Accounts.json", pairs: [("FriendlyName", name)],
+                                   basicAuth: (try env["TWILIO_ACCOUNT_SID"], try env["TWILIO_AUTH_TOKEN"])))
+            let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
+            guard let sid = o?["sid"] as? String, let token = o?["auth_token"] as? String else {
+                throw TestSetupError("sandbox did not create a subaccount: \(r.status) \(r.text)")
+            }
+            accountSID = sid
+            tokenEnc = try Fernet(key: try env["MEDSYNC_FERNET_KEY"]).encrypt(Array(token.utf8))
+        }
+        try conn.execute("""
+            INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid, twilio_subaccount_token_enc)
+            VALUES ($1, $2, $3, $4, $5)
+            """, [PGValue(workspaceID), PGValue(phone), PGValue(name), PGValue(accountSID), PGValue(tokenEnc)])
+        var number: [String: Any] = ["phone_number": phone, "sms_url": try env.appURL + "/api/webhooks/whatsapp"]
+        if let accountSID { number["account_sid"] = accountSID }
+        let r = try sandbox("POST", "/sandbox/numbers", number)
+        guard r.status == 200 else { throw TestSetupError("sandbox refused the number: \(r.status) \(r.text)") }
+    }
+
+    func sandbox(_ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> HTTPResponse {
+        if let body {
+            return try http(.json(url: try env.sandboxURL + path, body: [UInt8](try JSONSerialization.data(withJSONObject: body)), method: method))
+        }
+        return try http(HTTPRequest(method: method, url: try env.sandboxURL + path))
+    }
+
+    struct Delivery {
+        var messageSid: String
+        var status: Int?
+        var body: String
+        var replies: [String]
+        var all: [[String: Any]]
+    }
+
+    /// The patient writes (the sandbox signs and posts the webhook through nginx); `extra` adds control fields.
+    @discardableResult
+    func say(_ patient: String, _ text: String, _ extra: [String: Any] = [:]) throws -> Delivery {
+        try StackClinic.say(sandboxURL: try env.sandboxURL, sender: phone, patient, text, extra)
+    }
+
+    /// `say` without the clinic value (for other threads).
+    static func say(sandboxURL: String, sender: String, _ patient: String, _ text: String, _ extra: [String: Any] = [:]) throws -> Delivery {
+        var body: [String: Any] = ["from": patient, "to": sender, "body": text, "profile_name": "Pat \(patient.suffix(4))"]
+        body.merge(extra) { $1 }
+        let r = try http(.json(url: sandboxURL + "/sandbox/inbound", body: [UInt8](try JSONSerialization.data(withJSONObject: body))))
+        guard r.status == 200, let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
+              let deliveries = o["deliveries"] as? [[String: Any]], let first = deliveries.first else {
+            throw TestSetupError("sandbox inbound failed: \(r.status) \(r.text)")
+        }
+        return Delivery(messageSid: o["message_sid"] as? String ?? "", status: first["status"] as? Int,
+                        body: first["body"] as? String ?? "", replies: first["replies"] as? [String] ?? [], all: deliveries)
+    }
+
+    func count(_ sql: String, _ params: [PGValue] = []) throws -> Int {
+        try conn.query(sql, params).first!.int("n")!
+    }
+
+    /// Gemini requests the sandbox received for this clinic (its name is in the system instruction).
+    func geminiCalls() throws -> [[String: Any]] {
+        let r = try sandbox("GET", "/sandbox/gemini/requests")
+        let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
+        return (o?["requests"] as? [[String: Any]] ?? []).filter { ($0["system_instruction"] as? String)?.contains(name) == true }
+    }
+
+    func fault(_ fault: [String: Any]) throws {
+        let r = try sandbox("POST", "/sandbox/faults", fault)
+        guard r.status == 200 || r.status == 201 else { throw TestSetupError("sandbox refused the fault: \(r.status) \(r.text)") }
+    }
+
+    static func patient() -> String { "+52155" + String(format: "%08d", Int.random(in: 0..<100_000_000)) }
+}
+
+@Suite("Inbound end to end: the sandbox patient writes through nginx")
+struct InboundFlowTests {
+    @Test("hello → patient, conversation, both messages, slots offered; \"2\" → pending_review at that slot without Gemini")
+    func helloThenTwo() throws {
+        let clinic = try StackClinic()
+        let patient = StackClinic.patient()
+        let hello = try clinic.say(patient, "Hello, I would like to book an appointment")
+        #expect(hello.status == 200)
+        let reply = try #require(hello.replies.first)
+        #expect(reply.contains("1. "))
+        #expect(reply.contains("2. "))
+        #expect(hello.body.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>"))
+        let row = try #require(try clinic.conn.query("""
+            SELECT p.consent_whatsapp, p.name, c.pending_intent::text AS pending,
+                   (SELECT count(*) FROM whatsapp_messages m WHERE m.conversation_id = c.id) AS n
+              FROM patients p JOIN whatsapp_conversations c ON c.patient_id = p.id
+             WHERE p.workspace_id = $1 AND p.phone = $2
+            """, [PGValue(clinic.workspaceID), PGValue(patient)]).first)
+        #expect(row.bool("consent_whatsapp") == true)
+        #expect(row.string("name") == "Pat \(patient.suffix(4))")
+        #expect(row.int("n") == 2)
+        let offer = try #require(PendingOffer.parse(row.string("pending")))
+        let second = try #require(offer.slots.first { $0.n == 2 })
+        let geminiBefore = try clinic.geminiCalls().count
+        #expect(geminiBefore == 1)
+
+        let two = try clinic.say(patient, "2")
+        #expect(two.replies == ["Great, I've requested \(second.label) for you. The clinic will confirm it shortly."])
+        #expect(try clinic.geminiCalls().count == geminiBefore)
+        let appt = try #require(try clinic.conn.query("""
+            SELECT a.status, a.starts_at, a.doctor_id, m.twilio_sid FROM appointments a
+              JOIN whatsapp_messages m ON m.id = a.source_message_id WHERE a.workspace_id = $1
+            """, [PGValue(clinic.workspaceID)]).first)
+        #expect(appt.string("status") == "pending_review")
+        #expect(appt.date("starts_at") == second.slot.startsAt)
+        #expect(appt.int64("doctor_id") == clinic.doctorID)
+        #expect(appt.string("twilio_sid") == two.messageSid)
+    }
+
+    @Test("a Spanish conversation is answered in Spanish and the language is remembered")
+    func spanish() throws {
+        let clinic = try StackClinic()
+        let patient = StackClinic.patient()
+        let r = try clinic.say(patient, "Hola, quiero una cita por favor")
+        let reply = try #require(r.replies.first)
+        #expect(reply.contains("Horarios disponibles") || reply.contains("horario"))
+        #expect(try clinic.conn.query("SELECT preferred_language FROM patients WHERE workspace_id = $1", [PGValue(clinic.workspaceID)])
+            .first?.string("preferred_language") == "es")
+        let booked = try clinic.say(patient, "1")
+        #expect(booked.replies.first?.hasPrefix("Perfecto, solicité tu cita para ") == true)
+    }
+
+    @Test("Gemini 503 → the fallback still offers numbered slots")
+    func gemini503() throws {
+        let clinic = try StackClinic()
+        let marker = "kiwi\(Int.random(in: 1000...9999))"
+        try clinic.fault(["api": "gemini", "kind": "http", "status": 503, "contains": marker])
+        let r = try clinic.say(StackClinic.patient(), "hello \(marker), an appointment please")
+        #expect(r.status == 200)
+        #expect(r.replies.first?.contains("Available times:\n1. ") == true)
+        #expect(try clinic.geminiCalls().first?["fault"] as? String == "http_503")
+    }
+
+    @Test("invalid JSON from Gemini → fallback")
+    func geminiInvalidJSON() throws {
+        let clinic = try StackClinic()
+        let marker = "lime\(Int.random(in: 1000...9999))"
+        try clinic.fault(["api": "gemini", "kind": "invalid_json", "contains": marker])
+        let r = try clinic.say(StackClinic.patient(), "hola \(marker), quiero una cita")
+        #expect(r.replies.first?.hasPrefix("¡Hola! Soy el asistente de \(clinic.name).") == true)
+        #expect(r.replies.first?.contains("Horarios disponibles:\n1. ") == true)
+        #expect(try clinic.geminiCalls().first?["fault"] as? String == "invalid_json")
+    }
+
+    @Test("Gemini hangs → the fallback answers within GEMINI_TIMEOUT_MS + 1 s")
+    func geminiHang() throws {
+        let clinic = try StackClinic()
+        let deadlineMS = Int(clinic.env.values["GEMINI_TIMEOUT_MS"] ?? "") ?? 8000
+        let marker = "plum\(Int.random(in: 1000...9999))"
+        try clinic.fault(["api": "gemini", "kind": "hang", "seconds": Double(deadlineMS) / 1000 + 5, "contains": marker])
+        let started = Date()
+        let r = try clinic.say(StackClinic.patient(), "hello \(marker), can I book?")
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(r.replies.first?.contains("Available times:\n1. ") == true)
+        #expect(elapsed < Double(deadlineMS) / 1000 + 1, "answered after \(elapsed) s")
+    }
+
+    @Test("20 concurrent deliveries of one MessageSid → one message row, at most one appointment, the same reply")
+    func concurrentRetries() throws {
+        let clinic = try StackClinic()
+        let patient = StackClinic.patient()
+        try clinic.say(patient, "hello")
+        let r = try clinic.say(patient, "1", ["repeat": 20])
+        #expect(r.all.count == 20)
+        let bodies = Set(r.all.compactMap { $0["body"] as? String })
+        #expect(bodies.count == 1)
+        #expect(r.all.allSatisfy { $0["status"] as? Int == 200 })
+        #expect(bodies.first?.contains("Great, I&apos;ve requested") == true)
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(r.messageSid)]) == 1)
+        #expect(try clinic.count("SELECT count(*) AS n FROM appointments WHERE workspace_id = $1", [PGValue(clinic.workspaceID)]) == 1)
+        // A later retry (Twilio's, byte for byte) changes nothing either.
+        let again = try clinic.sandbox("POST", "/sandbox/inbound/retry", ["message_sid": r.messageSid])
+        #expect(again.status == 200)
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE workspace_id = $1", [PGValue(clinic.workspaceID)]) == 4)
+    }
+
+    @Test("two patients racing for the last free slot → one appointment, the other is offered alternatives")
+    func race() throws {
+        // One slot a day, so each offer's "1" is the same slot for both.
+        let clinic = try StackClinic(availability: ("23:00", "23:30"))
+        let a = StackClinic.patient(), b = StackClinic.patient()
+        try clinic.say(a, "hello")
+        try clinic.say(b, "hello")
+        let sandboxURL = try clinic.sandboxURL, sender = clinic.phone
+        let results: [String] = concurrently(2) { i in
+            (try? StackClinic.say(sandboxURL: sandboxURL, sender: sender, i == 0 ? a : b, "1").replies.first) ?? "error"
+        }
+        #expect(try clinic.count("SELECT count(*) AS n FROM appointments WHERE workspace_id = $1", [PGValue(clinic.workspaceID)]) == 1)
+        #expect(results.filter { $0.hasPrefix("Great, I've requested") }.count == 1)
+        #expect(results.filter { $0.hasPrefix("Sorry, ") && $0.contains("was just taken. Available times:\n1. ") }.count == 1)
+    }
+
+    @Test("STOP → consent off and a confirmation; handoff → the bot is silent on the next message")
+    func stopAndHandoff() throws {
+        let clinic = try StackClinic()
+        let patient = StackClinic.patient()
+        try clinic.say(patient, "hello")
+        let stop = try clinic.say(patient, "STOP")
+        #expect(stop.replies == ["You are unsubscribed and will not receive more messages from \(clinic.name). Reply START to subscribe again."])
+        #expect(try clinic.conn.query("SELECT consent_whatsapp FROM patients WHERE workspace_id = $1 AND phone = $2",
+                                      [PGValue(clinic.workspaceID), PGValue(patient)]).first?.bool("consent_whatsapp") == false)
+
+        let other = StackClinic.patient()
+        let handoff = try clinic.say(other, "I want to talk to a human")
+        #expect(handoff.replies == ["I'll connect you with a member of our team. They will reply here shortly."])
+        let next = try clinic.say(other, "hello? 1")
+        #expect(next.status == 200)
+        #expect(next.replies.isEmpty)
+        #expect(next.body == "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")
+        #expect(try clinic.count("""
+            SELECT count(*) AS n FROM whatsapp_messages m JOIN whatsapp_conversations c ON c.id = m.conversation_id
+             WHERE c.workspace_id = $1 AND c.state = 'handoff' AND m.direction = 'inbound'
+            """, [PGValue(clinic.workspaceID)]) == 2)
+    }
+
+    @Test("media is recorded with the message")
+    func media() throws {
+        let clinic = try StackClinic()
+        try clinic.say(StackClinic.patient(), "my lab results", ["media": [["url": "https://media.example/ME1.pdf", "content_type": "application/pdf"]]])
+        let m = try #require(try clinic.conn.query("""
+            SELECT media->0->>'url' AS url, media->0->>'content_type' AS ct FROM whatsapp_messages
+             WHERE workspace_id = $1 AND direction = 'inbound'
+            """, [PGValue(clinic.workspaceID)]).first)
+        #expect(m.string("url") == "https://media.example/ME1.pdf")
+        #expect(m.string("ct") == "application/pdf")
+    }
+}
