@@ -1,0 +1,43 @@
+import Domain
+import FastCGI
+import Foundation
+import Testing
+import TestSupport
+@testable import FCGIApp
+
+@Suite struct HealthTests {
+    func health(_ ctx: AppContext) -> Response {
+        Router.medsync().handle(Request(method: "GET", uri: "/api/health", remoteAddress: "127.0.0.1"), ctx)
+    }
+
+    @Test func unreachableDatabaseIs503() throws {
+        let r = health(try context(databaseURL: "host=/nonexistent dbname=x connect_timeout=1"))
+        #expect(r.status == 503)
+        let body = try errorBody(r)
+        #expect(body.error.code == "database_unavailable")
+        #expect(!body.error.message.contains("nonexistent"))  // no server details for clients
+    }
+
+    @Test func reachableMigratedDatabaseIs200AndSurvivesALostConnection() throws {
+        let url = try TestDatabase.create()
+        let ctx = try context(databaseURL: url)
+        let r = health(ctx)
+        #expect(r.status == 200, "\(String(decoding: r.body, as: UTF8.self))")
+        #expect(try JSONDecoder().decode([String: String].self, from: Data(r.body)) == ["status": "ok", "database": "ok"])
+
+        // The server drops this worker's session (as on a PostgreSQL restart): the next request reconnects.
+        let pid = try #require(ctx.db().backendPID)
+        let admin = try PGConnection(try TestDatabase.adminURL)
+        try admin.query("SELECT pg_terminate_backend($1)", [PGValue(Int(pid))])
+        let again = health(ctx)
+        #expect(again.status == 200, "\(String(decoding: again.body, as: UTF8.self))")
+        #expect(ctx.db().backendPID != pid)
+    }
+
+    @Test func unmigratedDatabaseIs503() throws {
+        let url = try TestDatabase.create(migrated: false)
+        let r = health(try context(databaseURL: url))
+        #expect(r.status == 503)
+        #expect(try errorBody(r).error.code == "database_unavailable")
+    }
+}

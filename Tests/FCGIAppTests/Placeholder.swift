@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderFCGIAppTests() { #expect(Bool(true)) }

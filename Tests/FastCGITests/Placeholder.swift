@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderFastCGITests() { #expect(Bool(true)) }
