@@ -301,11 +301,12 @@ public struct InboundService {
         if let keyword = InboundText.consentKeyword(m.body) {
             switch keyword {
             case .optOut(let l):
-                language = l ?? language
+                // STOP/START are universal: answer in the language the patient has been using.
+                language = l ?? state.language
                 return Decision(reply: InboundReplies.optedOut(clinic: sender.clinicName, language: language),
                                 language: language, pending: nil, consent: false)
             case .optIn(let l):
-                language = l ?? language
+                language = l ?? state.language
                 return Decision(reply: InboundReplies.optedIn(clinic: sender.clinicName, language: language),
                                 language: language, pending: nil, consent: true)
             }
