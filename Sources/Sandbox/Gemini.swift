@@ -154,7 +154,7 @@ enum BotBrain {
             if slots.isEmpty {
                 reply = opener + (es ? " Ahora mismo no hay horarios libres en los próximos días." : " There are no free times in the next days right now.")
             } else {
-                let list = slots.prefix(5).map { "\($0.number). \($0.text)" }.joined(separator: "\n")
+                let list = slots.prefix(10).map { "\($0.number). \($0.text)" }.joined(separator: "\n")
                 reply = opener + (es ? " Horarios disponibles:\n" : " Available times:\n") + list
                     + (es ? "\nResponde con el número del horario que prefieras." : "\nReply with the number of the time you prefer.")
             }
