@@ -16,8 +16,8 @@ struct StackClinic {
     var appURL: String { get throws { try env.appURL } }
     var sandboxURL: String { get throws { try env.sandboxURL } }
 
-    init(subaccount: Bool = false, availability: (String, String) = ("00:00", "23:30")) throws {
-        env = try StackEnvironment.shared()
+    init(stack: StackEnvironment? = nil, subaccount: Bool = false, availability: (String, String) = ("00:00", "23:30")) throws {
+        env = try stack ?? StackEnvironment.shared()
         conn = try PGConnection(try env.databaseURL)
         let tag = Crypto.hex(Crypto.randomBytes(4))
         name = "Clinic \(tag)"
