@@ -109,7 +109,7 @@ public enum Senders {
                     throw AppError.conflict("already_linked", "\(bare) is already linked to this workspace.")
                 }
                 throw AppError.conflict("linked_to_other_workspace",
-                                        "\(bare) is linked to another workspace; it must be deactivated there first.")
+                                        "This number is linked to another workspace; it must be deactivated there first.")
             }
             let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = $1 AND is_active",
                                         [PGValue(workspaceID)]).first?.int("n") ?? 0
@@ -127,7 +127,7 @@ public enum Senders {
                 return View(row: row)
             } catch let e as PGError where e.isUniqueViolation {
                 // Another workspace linked the same number at the same moment.
-                throw AppError.conflict("linked_to_other_workspace", "\(bare) was just linked to another workspace.")
+                throw AppError.conflict("linked_to_other_workspace", "This number was just linked to another workspace.")
             }
         }
     }

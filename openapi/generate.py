@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Writes openapi/openapi.json and Sources/FCGIApp/OpenAPI/OpenAPIDocument.swift (the same JSON,
+compiled into medsync-fcgi and served at /api/openapi.json). Run after changing the API:
+    python3 openapi/generate.py
+The FCGIApp tests check that the two agree and that every router route is documented and back."""
+import json, os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def ref(name): return {"$ref": "#/components/schemas/" + name}
+def obj(props, required=()):
+    o = {"type": "object", "properties": props}
+    if required: o["required"] = list(required)
+    return o
+S = {"type": "string"}; I = {"type": "integer", "format": "int64"}; B = {"type": "boolean"}
+DT = {"type": "string", "format": "date-time"}
+def nullable(s): return {"anyOf": [s, {"type": "null"}]}
+def arr(s): return {"type": "array", "items": s}
+def smap(): return {"type": "object", "additionalProperties": {"type": "string"}}
+
+schemas = {
+    "Error": obj({"error": obj({"code": S, "message": S}, ["code", "message"])}, ["error"]),
+    "User": obj({"id": I, "email": S, "name": nullable(S)}, ["id", "email"]),
+    "WorkspaceRole": obj({"id": I, "name": S, "role": {"type": "string", "enum": ["owner", "admin_doctor", "doctor", "staff"]}}),
+    "Me": obj({"user": ref("User"), "workspaces": arr(ref("WorkspaceRole"))}),
+    "LoginResult": obj({"token": S, "user": ref("User"), "workspaces": arr(ref("WorkspaceRole"))}),
+    "SendResult": obj({"message_id": I, "conversation_id": I, "twilio_sid": S, "status": S, "content_sid": nullable(S)}),
+    "Template": obj({"id": S, "variables": arr(S), "bodies": smap(), "content_sids": smap()}),
+    "Patient": obj({"id": I, "name": nullable(S), "phone": S, "preferred_language": S, "consent_whatsapp": B}),
+    "Message": obj({"id": I, "direction": {"type": "string", "enum": ["inbound", "outbound"]}, "body": S, "status": S,
+                    "twilio_sid": nullable(S), "error_code": nullable(I), "error_message": nullable(S), "template_key": nullable(S),
+                    "media": S, "created_at": DT, "updated_at": DT}),
+    "Conversation": obj({"id": I, "patient": ref("Patient"), "sender_id": I, "state": {"type": "string", "enum": ["bot", "handoff"]},
+                         "unread_count": {"type": "integer"}, "last_message": nullable(ref("Message")), "last_message_at": nullable(DT),
+                         "window": obj({"open": B, "ends_at": nullable(DT)})}),
+    "ConversationPage": obj({"items": arr(ref("Conversation")), "next_cursor": nullable(S)}),
+    "MessagePage": obj({"items": arr(ref("Message")), "next_cursor": nullable(S), "server_time": DT}),
+    "Appointment": obj({"id": I, "status": {"type": "string", "enum": ["pending_review", "confirmed", "cancelled"]}, "starts_at": DT,
+                        "ends_at": DT, "reason": nullable(S), "patient": ref("Patient"), "doctor_id": nullable(I),
+                        "doctor_name": nullable(S), "created_at": DT}),
+    "ReviewOutcome": obj({"appointment": ref("Appointment"),
+                          "notification": obj({"sent": B, "message_id": nullable(I), "error": nullable(smap())})}),
+    "ReminderSettings": obj({"enabled": B, "hours_before": {"type": "integer", "minimum": 1, "maximum": 72},
+                             "template_key": S, "custom_message": nullable(S), "language": {"type": "string", "enum": ["en", "es"]}}),
+    "Sender": obj({"id": I, "phone_number": S, "display_name": S, "is_active": B, "is_primary": B, "slot": nullable({"type": "integer"}),
+                   "twilio_subaccount_sid": nullable(S), "phone_number_sid": nullable(S), "created_at": DT, "deactivated_at": nullable(DT)}),
+    "Recipient": obj({"name": nullable(S), "phone": S, "language": nullable(S), "fields": smap()}, ["phone"]),
+    "BundlePreview": obj({"recipients": arr(ref("Recipient")), "rejected": arr(obj({"row": {"type": "integer"}, "reason": S, "values": smap()})),
+                          "duplicates_merged": {"type": "integer"}, "total_rows": {"type": "integer"}, "columns": arr(S), "fields": arr(S)}),
+    "BundleEnqueued": obj({"batch_id": I, "status": S, "total": {"type": "integer"}}),
+    "BundleProgress": obj({"id": I, "status": S, "body": S, "sender_id": I, "total": {"type": "integer"},
+                           "counts": {"type": "object", "additionalProperties": {"type": "integer"}}, "created_at": DT,
+                           "started_at": nullable(DT), "completed_at": nullable(DT),
+                           "recipients": arr(obj({"id": I, "name": nullable(S), "phone": S, "status": S, "attempts": {"type": "integer"},
+                                                  "twilio_sid": nullable(S), "error_code": nullable(I), "error_message": nullable(S),
+                                                  "sent_at": nullable(DT)}))}),
+    "AuditEntry": obj({"id": I, "user_id": nullable(I), "user_email": nullable(S), "action": S, "target_type": nullable(S),
+                       "target_id": nullable(S), "details": smap(), "created_at": DT}),
+}
+
+def jbody(schema): return {"required": True, "content": {"application/json": {"schema": schema}}}
+def ok(status, schema, desc="OK"):
+    if schema is None: return {str(status): {"description": desc}}
+    return {str(status): {"description": desc, "content": {"application/json": {"schema": schema}}}}
+def errors(*codes):
+    return {str(c): {"description": d, "content": {"application/json": {"schema": ref("Error")}}}
+            for c, d in [(400, "validation_failed (names the field) or another 400 code"), (401, "unauthorized"),
+                         (403, "forbidden: not a member of X-Account-Id, or the role is not enough"), (404, "not_found (includes ids of another workspace)"),
+                         (409, "conflict (stable code in error.code)"), (413, "file too large"), (502, "twilio_error"), (503, "twilio_unavailable")]
+            if c in codes}
+staff = [{"bearer": [], "account": []}]
+idp = [{"name": "id", "in": "path", "required": True, "schema": I}]
+def q(name, schema=S, desc=""): return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
+items = lambda s: obj({"items": arr(s)})
+
+paths = {
+    "/api/health": {"get": {"summary": "Liveness with database check", "security": [], "responses": {**ok(200, obj({"status": S, "database": S})), **{"503": {"description": "database_unavailable"}}}}},
+    "/api/auth/login": {"post": {"summary": "Email + password → API token", "security": [],
+                                 "requestBody": jbody(obj({"email": S, "password": S}, ["email", "password"])),
+                                 "responses": {**ok(200, ref("LoginResult")), **errors(400, 401)}}},
+    "/api/auth/logout": {"post": {"summary": "Revoke the bearer token", "security": [{"bearer": []}], "responses": {**ok(204, None, "revoked"), **errors(401)}}},
+    "/api/me": {"get": {"summary": "The user, workspaces and roles", "security": [{"bearer": []}], "responses": {**ok(200, ref("Me")), **errors(401)}}},
+    "/api/whatsapp/send": {"post": {"summary": "Freeform message (inside the 24-hour window only)", "security": staff,
+        "description": "Errors: patient_not_found (404), no_consent (422), no_active_sender (409), window_closed (409, use /api/whatsapp/send-template), twilio_error (502).",
+        "requestBody": jbody(obj({"patient_id": I, "body": S}, ["patient_id", "body"])),
+        "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent"}}}},
+    "/api/whatsapp/send-template": {"post": {"summary": "In-app template; ContentSid when mapped (allowed outside the window)", "security": staff,
+        "requestBody": jbody(obj({"patient_id": I, "template_id": S, "variables": smap(), "language": {"type": "string", "enum": ["en", "es"]}}, ["patient_id", "template_id"])),
+        "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent"}}}},
+    "/api/whatsapp/templates": {"get": {"summary": "Templates with variables and the workspace's Content SIDs", "security": staff,
+        "responses": {**ok(200, obj({"templates": arr(ref("Template"))})), **errors(401, 403)}}},
+    "/api/whatsapp/conversations": {"get": {"summary": "Inbox, newest first", "security": staff,
+        "parameters": [q("q", S, "search patient name, phone and message text"), q("cursor", S, "next_cursor of the previous page"), q("limit", {"type": "integer"})],
+        "responses": {**ok(200, ref("ConversationPage")), **errors(400, 401, 403)}}},
+    "/api/whatsapp/conversations/{id}": {
+        "get": {"summary": "One conversation", "security": staff, "parameters": idp, "responses": {**ok(200, ref("Conversation")), **errors(401, 403, 404)}},
+        "delete": {"summary": "Hide a conversation from the inbox", "security": staff, "parameters": idp, "responses": {**ok(204, None, "deleted"), **errors(401, 403, 404)}}},
+    "/api/whatsapp/conversations/{id}/messages": {"get": {"summary": "Messages, oldest first within a page", "security": staff,
+        "parameters": idp + [q("cursor", S, "next_cursor: older messages"), q("since", DT, "created or changed after (polling; pass server_time)"), q("limit", {"type": "integer"})],
+        "responses": {**ok(200, ref("MessagePage")), **errors(400, 401, 403, 404)}}},
+    "/api/whatsapp/conversations/{id}/handoff": {"post": {"summary": "Staff take over; the bot stays quiet", "security": staff, "parameters": idp,
+        "responses": {**ok(200, ref("Conversation")), **errors(401, 403, 404)}}},
+    "/api/whatsapp/conversations/{id}/resume-bot": {"post": {"summary": "Hand the conversation back to the bot", "security": staff, "parameters": idp,
+        "responses": {**ok(200, ref("Conversation")), **errors(401, 403, 404)}}},
+    "/api/whatsapp/pending-appointments": {"get": {"summary": "Appointments the bot booked, awaiting review", "security": staff,
+        "responses": {**ok(200, items(ref("Appointment"))), **errors(401, 403)}}},
+    "/api/whatsapp/pending-appointments/{id}/accept": {"post": {"summary": "Confirm + appt_confirmed WhatsApp in the patient's language", "security": staff,
+        "parameters": idp, "responses": {**ok(200, ref("ReviewOutcome")), **errors(401, 403, 404, 409)}}},
+    "/api/whatsapp/pending-appointments/{id}/reject": {"post": {"summary": "Cancel + notice to the patient", "security": staff,
+        "parameters": idp, "responses": {**ok(200, ref("ReviewOutcome")), **errors(401, 403, 404, 409)}}},
+    "/api/whatsapp/reminder-settings": {
+        "get": {"summary": "Reminder settings (defaults when never set)", "security": staff, "responses": {**ok(200, ref("ReminderSettings")), **errors(401, 403)}},
+        "put": {"summary": "Change reminder settings (owner/admin_doctor); missing fields keep their value", "security": staff,
+                "requestBody": jbody(ref("ReminderSettings")), "responses": {**ok(200, ref("ReminderSettings")), **errors(400, 401, 403)}}},
+    "/api/whatsapp/senders": {"get": {"summary": "The workspace's senders", "security": staff, "responses": {**ok(200, items(ref("Sender"))), **errors(401, 403)}}},
+    "/api/whatsapp/link-existing": {"post": {"summary": "Link a number (owner/admin_doctor)", "security": staff,
+        "description": "409 codes: already_linked, linked_to_other_workspace, too_many_senders. The first active sender becomes primary.",
+        "requestBody": jbody(obj({"phone_number": S, "display_name": S, "twilio_subaccount_sid": S, "twilio_subaccount_token": S}, ["phone_number"])),
+        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409)}}},
+    "/api/whatsapp/provision": {"post": {"summary": "Subaccount + number + webhooks, linked (owner/admin_doctor)", "security": staff,
+        "requestBody": jbody(obj({"clinic_name": S, "country": S, "area_code": S}, ["clinic_name"])),
+        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 502, 503)}}},
+    "/api/whatsapp/senders/{id}/deactivate": {"post": {"summary": "Deactivate; the primary moves to another active sender (owner/admin_doctor)",
+        "security": staff, "parameters": idp, "responses": {**ok(200, ref("Sender")), **errors(401, 403, 404, 409)}}},
+    "/api/whatsapp/senders/{id}/make-primary": {"post": {"summary": "Make this active sender the primary (owner/admin_doctor)",
+        "security": staff, "parameters": idp, "responses": {**ok(200, ref("Sender")), **errors(401, 403, 404, 409)}}},
+    "/api/whatsapp/bundle/preview": {"post": {"summary": "Read a .csv or .xlsx list: valid recipients and rejected rows", "security": staff,
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": obj({"file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                                                                                              "default_country_code": S}, ["file"])}}},
+        "responses": {**ok(200, ref("BundlePreview")), **errors(400, 401, 403, 413)}}},
+    "/api/whatsapp/bundle/send": {"post": {"summary": "Enqueue a bundle (owner/admin_doctor, ≤ 250 recipients, consent_confirmed)", "security": staff,
+        "requestBody": jbody(obj({"body": S, "recipients": arr(ref("Recipient")), "consent_confirmed": B}, ["body", "recipients", "consent_confirmed"])),
+        "responses": {**ok(202, ref("BundleEnqueued")), **errors(400, 401, 403, 409)}}},
+    "/api/whatsapp/bundle/{id}": {"get": {"summary": "Bundle progress per recipient", "security": staff, "parameters": idp,
+        "responses": {**ok(200, ref("BundleProgress")), **errors(401, 403, 404)}}},
+    "/api/whatsapp/audit-log": {"get": {"summary": "Staff actions, newest first (owner/admin_doctor)", "security": staff,
+        "parameters": [q("before", I, "id cursor"), q("limit", {"type": "integer"})], "responses": {**ok(200, items(ref("AuditEntry"))), **errors(401, 403)}}},
+    "/api/webhooks/whatsapp": {"post": {"summary": "Twilio inbound webhook (X-Twilio-Signature; answers TwiML)", "security": [],
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+        "responses": {"200": {"description": "TwiML", "content": {"text/xml": {"schema": S}}}, "403": {"description": "bad signature"}}}},
+    "/api/webhooks/whatsapp/status": {"post": {"summary": "Twilio status callback (forward-only status update)", "security": [],
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+        "responses": {"200": {"description": "recorded (or unknown SID, logged)"}, "403": {"description": "bad signature"}}}},
+    "/api/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1 JSON"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics (loopback clients or Bearer MEDSYNC_METRICS_TOKEN)", "security": [],
+        "responses": {"200": {"description": "text/plain; version=0.0.4", "content": {"text/plain": {"schema": S}}}, "403": {"description": "forbidden"}}}},
+}
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {"title": "MedSync WhatsApp API", "version": "1.0.0",
+             "description": "Staff API of MedSync. Errors are {\"error\":{\"code\",\"message\"}} with stable codes. Every /api/whatsapp/ route needs Authorization: Bearer <token> and X-Account-Id: <workspace id> of which the user is a member."},
+    "servers": [{"url": "/"}],
+    "security": staff,
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                        "account": {"type": "apiKey", "in": "header", "name": "X-Account-Id"}},
+                   "schemas": schemas},
+    "paths": paths,
+}
+text = json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+open(os.path.join(ROOT, "openapi/openapi.json"), "w").write(text)
+assert '"""#' not in text
+swift = ("// Generated by openapi/generate.py from the same data as openapi/openapi.json: do not edit.\n"
+         "enum OpenAPIDocument {\n    static let json = #\"\"\"\n" + text + "\"\"\"#\n}\n")
+open(os.path.join(ROOT, "Sources/FCGIApp/OpenAPI/OpenAPIDocument.swift"), "w").write(swift)
