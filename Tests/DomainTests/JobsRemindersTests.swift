@@ -180,3 +180,23 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.sent(from: sender).isEmpty)
     }
 }
+
+@Suite struct JobsRemindersInterruptedTests {
+    @Test func aClaimLeftSendingByAKilledRunIsMarkedInterruptedAndNeverResent() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws)
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Kai")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date())
+        let start = Date().addingTimeInterval(7200)
+        let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: start)
+        try w.conn.execute("""
+            INSERT INTO reminder_log (workspace_id, appointment_id, scheduled_for, status, created_at) VALUES ($1, $2, $3, 'sending', now() - interval '20 minutes')
+            """, [PGValue(ws), PGValue(appt), PGValue(start)])
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config())
+        #expect(summary.interrupted == 1 && summary.sent == 0, "\(summary)")
+        #expect(try w.logRows(appt).map { "\($0.status)/\($0.reason ?? "")" } == ["failed/interrupted"])
+        #expect(try w.sent(from: sender).isEmpty)
+    }
+}

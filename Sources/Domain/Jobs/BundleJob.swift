@@ -124,6 +124,8 @@ public enum BundleJob {
         }
 
         while budget > 0 {
+            // Pace before the claim, so a run killed while it waits leaves nothing `sending`.
+            pacer.wait()
             let claimed = try conn.query("""
                 UPDATE bundle_recipients SET status = 'sending', claimed_at = now(), attempts = attempts + 1
                  WHERE id = (SELECT id FROM bundle_recipients
@@ -148,7 +150,7 @@ public enum BundleJob {
             let text = render(batch.body, name: r.string("name"), phone: phone, language: r.string("language"),
                               fieldsJSON: r.string("fields"))
             let outcome = try sendOne(conn, http: http, config: config, batch: batch, name: r.string("name"), phone: phone,
-                                      language: r.string("language"), text: text, pacer: pacer)
+                                      language: r.string("language"), text: text)
             switch outcome {
             case .sent(let sid, let messageID):
                 summary.sent += 1
@@ -221,7 +223,7 @@ public enum BundleJob {
     /// One recipient: find or create the patient (the staff member confirmed consent when enqueuing;
     /// a patient who opted out is skipped), then one Twilio call through the batch's sender.
     static func sendOne(_ conn: PGConnection, http: HTTPClient, config: Config, batch: Batch, name: String?, phone: String,
-                        language: String?, text: String, pacer: SendPacer) throws -> Outcome {
+                        language: String?, text: String) throws -> Outcome {
         let patient = try conn.query("""
             INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
             VALUES ($1, $2, $3, COALESCE($4, 'en'), true, now())
@@ -239,7 +241,6 @@ public enum BundleJob {
         } catch let error as AppError {
             return .failed(code: nil, message: "\(error.code): \(error.message)")
         }
-        pacer.wait()
         do {
             let result = try Outbound.deliver(conn, http: http, config: config, prepared, recordRetryable: false)
             return .sent(sid: result.twilioSID, messageID: result.messageID)

@@ -19,6 +19,8 @@ public enum ReminderJob {
         /// Lost the claim to another run.
         public var claimedElsewhere = 0
         public var workspacesWithoutSender = 0
+        /// Claims left `sending` by a run that died mid-call, now marked failed/interrupted.
+        public var interrupted = 0
         public var dryRun = false
         /// In a dry run: "appointment <id> → <phone>: <text or reason>".
         public var plan: [String] = []
@@ -30,7 +32,7 @@ public enum ReminderJob {
             let reasons = skipped.keys.sorted().map { "\($0):\(skipped[$0]!)" }.joined(separator: ",")
             return "reminders\(dryRun ? " (dry run)" : ""): workspaces=\(workspaces) due=\(due) sent=\(sent) failed=\(failed) "
                 + "skipped=\(skippedTotal)\(reasons.isEmpty ? "" : "[\(reasons)]") claimed_elsewhere=\(claimedElsewhere) "
-                + "no_sender_workspaces=\(workspacesWithoutSender) duration_ms=\(durationMS)"
+                + "no_sender_workspaces=\(workspacesWithoutSender) interrupted=\(interrupted) duration_ms=\(durationMS)"
         }
     }
 
@@ -62,6 +64,15 @@ public enum ReminderJob {
             """, [PGValue(options.workspaceID)]).map {
             Settings(workspaceID: $0.int64("id")!, timezone: $0.string("timezone")!, hoursBefore: $0.int("hours_before")!,
                      templateKey: $0.string("template_key")!, customMessage: $0.string("custom_message"))
+        }
+
+        // A run killed during a Twilio call left its claim `sending`: after 15 minutes (far beyond a
+        // call with its retries) it is shown as failed/interrupted. Never resent: it may have gone out.
+        if !options.dryRun {
+            summary.interrupted = try conn.execute("""
+                UPDATE reminder_log SET status = 'failed', reason = 'interrupted'
+                 WHERE status = 'sending' AND created_at < $1 AND ($2::bigint IS NULL OR workspace_id = $2)
+                """, [PGValue(now.addingTimeInterval(-15 * 60)), PGValue(options.workspaceID)])
         }
 
         for ws in workspaces where budget > 0 {
