@@ -26,7 +26,7 @@ func runServer() -> Int32 {
     do {
         try server.run {
             let ctx = AppContext(config: config)
-            return { request in router.handle(request, ctx) }
+            return { request in router.handleMeasured(request, ctx) }  // handle + Metrics (Metrics.swift)
         }
     } catch {
         Log.line("medsync-fcgi: \(error.message)")
