@@ -16,6 +16,15 @@ public enum Bundles {
             self.language = language
             self.fields = fields
         }
+        enum CodingKeys: String, CodingKey { case name, phone, language, fields }
+        /// `phone` is required; `name`, `language` and `fields` may be missing or null.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decodeIfPresent(String.self, forKey: .name)
+            phone = try c.decode(String.self, forKey: .phone)
+            language = try c.decodeIfPresent(String.self, forKey: .language)
+            fields = try c.decodeIfPresent([String: String].self, forKey: .fields) ?? [:]
+        }
     }
 
     public struct RejectedRow: Sendable, Encodable, Equatable {

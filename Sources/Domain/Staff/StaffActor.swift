@@ -46,7 +46,9 @@ public enum Phone {
         if s.hasPrefix("00") { s = "+" + s.dropFirst(2) }
         if !s.hasPrefix("+") {
             guard let cc = defaultCountryCode?.filter(\.isNumber), !cc.isEmpty, !s.isEmpty else { return nil }
-            s = "+" + cc + (s.hasPrefix("0") ? String(s.drop { $0 == "0" }) : s)
+            let national = s.hasPrefix("0") ? String(s.drop { $0 == "0" }) : s
+            // A spreadsheet number that lost its "+" but kept the country code (e.g. 14155550100 with code 1).
+            s = "+" + (national.hasPrefix(cc) && national.count >= cc.count + 10 ? national : cc + national)
         }
         return isE164(s) ? s : nil
     }

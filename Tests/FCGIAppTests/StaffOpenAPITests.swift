@@ -1,0 +1,48 @@
+import Domain
+import FastCGI
+import Foundation
+import Testing
+import TestSupport
+@testable import FCGIApp
+
+@Suite struct StaffOpenAPITests {
+    /// OpenAPI paths use the same `{name}` templates as the router.
+    @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsRouted() throws {
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
+        #expect(doc["openapi"] as? String == "3.1.0")
+        let paths = try #require(doc["paths"] as? [String: [String: Any]])
+        var documented = Set<String>()
+        for (path, ops) in paths {
+            for method in ops.keys where ["get", "post", "put", "patch", "delete"].contains(method) { documented.insert("\(method.uppercased()) \(path)") }
+        }
+        let routed = Set(Router.medsync().routes.map { "\($0.method) \($0.pattern)" })
+        #expect(routed.subtracting(documented).sorted() == [], "routes missing from openapi.json")
+        #expect(documented.subtracting(routed).sorted() == [], "documented operations with no route")
+    }
+
+    @Test func servedDocumentIsTheRepositoryFile() throws {
+        let file = try String(contentsOfFile: "\(projectRoot)/openapi/openapi.json", encoding: .utf8)
+        #expect(OpenAPIDocument.json + "\n" == file, "run python3 openapi/generate.py")
+        let w = try StaffWorld()
+        let r = w.call("GET", "/api/openapi.json")
+        #expect(r.status == 200)
+        #expect(r.text + "\n" == file)
+    }
+
+    @Test func metricsOnlyForLoopbackOrToken() throws {
+        let w = try StaffWorld()
+        let a = try w.workspace("A")
+        let owner = try w.member("o@a.example", workspace: a, role: .owner)
+        _ = w.router.handleMeasured(Request(method: "GET", uri: "/api/whatsapp/senders", headers: ["Authorization": "Bearer \(owner.token)", "X-Account-Id": String(a)]), w.ctx)
+        let remote = w.call("GET", "/metrics", remote: "203.0.113.9")
+        #expect(remote.status == 403)
+        let forwarded = w.call("GET", "/metrics", headers: ["X-Forwarded-For": "203.0.113.9"], remote: "127.0.0.1")
+        #expect(forwarded.status == 403)
+        let local = w.call("GET", "/metrics", remote: "127.0.0.1")
+        #expect(local.status == 200)
+        #expect(local.text.contains(#"medsync_http_requests_total{method="GET",route="/api/whatsapp/senders",status="200"}"#))
+        #expect(local.text.contains("medsync_http_request_duration_seconds_bucket{route=\"/api/whatsapp/senders\",le=\"+Inf\"}"))
+        #expect(local.text.contains("# TYPE medsync_messages gauge"))
+        #expect(local.text.contains("medsync_webhooks_inbound 0"))
+    }
+}
