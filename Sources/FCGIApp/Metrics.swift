@@ -97,7 +97,8 @@ extension Router {
 }
 
 @Sendable func metricsEndpoint(_ request: Request, _ ctx: AppContext) throws -> Response {
-    var allowed = Metrics.isLoopback(request.remoteAddress) && request.header("x-forwarded-for") == nil
+    // Our nginx sets X-Forwarded-For to the client's address (replacing any the client sent).
+    var allowed = Metrics.isLoopback(request.remoteAddress) && request.header("x-forwarded-for").map(Metrics.isLoopback) ?? true
     if let token = Metrics.token, let auth = request.header("authorization"), auth.hasPrefix("Bearer ") {
         allowed = allowed || Crypto.constantTimeEqual(Array(auth.dropFirst(7).utf8), Array(token.utf8))
     }

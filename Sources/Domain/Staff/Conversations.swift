@@ -76,7 +76,7 @@ public enum Conversations {
 
     static let select = """
         SELECT c.id, c.sender_id, c.state, c.unread_count, c.last_message_at, c.last_inbound_at,
-               COALESCE(c.last_message_at, c.created_at) AS sort_at,
+               (extract(epoch FROM COALESCE(c.last_message_at, c.created_at)) * 1000000)::bigint AS sort_us,
                p.id AS p_id, p.name AS p_name, p.phone AS p_phone, p.preferred_language AS p_lang, p.consent_whatsapp AS p_consent,
                m.id AS m_id, m.direction AS m_direction, m.body AS m_body, m.status AS m_status, m.twilio_sid AS m_twilio_sid,
                m.error_code AS m_error_code, m.error_message AS m_error_message, m.template_key AS m_template_key,
@@ -104,32 +104,32 @@ public enum Conversations {
     public static func list(_ conn: PGConnection, workspaceID: Int64, q: String?, cursor: String?, limit: Int,
                             now: Date = Date()) throws -> Page<View> {
         let limit = min(max(limit, 1), 100)
-        var afterTime: Date? = nil
+        var afterMicros: Int64? = nil
         var afterID: Int64? = nil
         if let cursor, !cursor.isEmpty {
             let parts = cursor.split(separator: "_")
             guard parts.count == 2, let micros = Int64(parts[0]), let id = Int64(parts[1]) else {
                 throw AppError.validation("cursor", "not a cursor this API returned.")
             }
-            afterTime = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+            afterMicros = micros
             afterID = id
         }
         let pattern = q.flatMap { $0.trimmingCharacters(in: .whitespaces).nilIfEmpty }.map { "%" + likeEscape($0) + "%" }
         let rows = try conn.query(select + """
              WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
-               AND ($2::timestamptz IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id) < ($2::timestamptz, $3::bigint))
+               AND ($2::bigint IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id)
+                                           < ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::bigint))
                AND ($4::text IS NULL OR p.name ILIKE $4 OR p.phone ILIKE $4
                     OR EXISTS (SELECT 1 FROM whatsapp_messages s WHERE s.conversation_id = c.id AND s.body ILIKE $4))
              ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
              LIMIT $5
-            """, [PGValue(workspaceID), PGValue(afterTime), PGValue(afterID), PGValue(pattern), PGValue(limit + 1)])
+            """, [PGValue(workspaceID), PGValue(afterMicros), PGValue(afterID), PGValue(pattern), PGValue(limit + 1)])
         var items = rows.map { view($0, now: now) }
         var next: String? = nil
         if items.count > limit {
             items.removeLast()
             let last = rows[limit - 1]
-            let micros = Int64(((last.date("sort_at")?.timeIntervalSince1970 ?? 0) * 1_000_000).rounded())
-            next = "\(micros)_\(last.int64("id")!)"
+            next = "\(last.int64("sort_us")!)_\(last.int64("id")!)"
         }
         return Page(items: items, nextCursor: next)
     }

@@ -1,0 +1,185 @@
+import Domain
+import Foundation
+import TestSupport
+import Testing
+
+/// Staff sending through nginx → medsync-fcgi → the sandbox (Twilio stand-in), as a clinic's owner.
+struct StaffClient {
+    let clinic: StackClinic
+    let token: String
+
+    init(subaccount: Bool = false) throws {
+        clinic = try StackClinic(subaccount: subaccount)
+        let user = try Users.create(clinic.conn, email: "owner-\(Crypto.hex(Crypto.randomBytes(4)))@e2e.test", name: "Owner",
+                                    workspaceID: clinic.workspaceID, role: .owner)
+        token = try Tokens.create(clinic.conn, userID: user.id)
+    }
+
+    struct Answer {
+        let status: Int
+        let json: [String: Any]
+        let text: String
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    }
+
+    func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> Answer {
+        var request = HTTPRequest(method: method, url: try clinic.appURL + path,
+                                  headers: [("Authorization", "Bearer \(token)"), ("X-Account-Id", String(clinic.workspaceID))])
+        if let body {
+            request.body = [UInt8](try JSONSerialization.data(withJSONObject: body))
+            request.headers.append(("Content-Type", "application/json"))
+        }
+        let r = try http(request)
+        let text = String(decoding: r.body, as: UTF8.self)
+        return Answer(status: r.status, json: (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:], text: text)
+    }
+
+    func patientID(_ phone: String) throws -> Int64 {
+        try #require(try clinic.conn.query("SELECT id FROM patients WHERE workspace_id = $1 AND phone = $2",
+                                           [PGValue(clinic.workspaceID), PGValue(phone)]).first?.int64("id"))
+    }
+
+    /// A patient who never wrote (so no 24-hour window), with consent.
+    func silentPatient(language: String = "en") throws -> (id: Int64, phone: String) {
+        let phone = StackClinic.patient()
+        let id = try clinic.conn.query("""
+            INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp) VALUES ($1, $2, 'Silent', $3, true) RETURNING id
+            """, [PGValue(clinic.workspaceID), PGValue(phone), PGValue(language)]).first!.int64("id")!
+        return (id, phone)
+    }
+
+    /// What the sandbox says the patient received.
+    func received(_ phone: String) throws -> [[String: Any]] {
+        let r = try clinic.sandbox("GET", "/sandbox/patients/\(phone)/messages")
+        return ((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["messages"] as? [[String: Any]]) ?? []
+    }
+
+    /// Waits (bounded) for the message row to reach `status`; returns the last status seen.
+    func waitForStatus(messageID: Int64, _ status: String) throws -> String? {
+        var last: String? = nil
+        for _ in 0..<100 {
+            last = try clinic.conn.query("SELECT status FROM whatsapp_messages WHERE id = $1", [PGValue(messageID)]).first?.string("status")
+            if last == status { return last }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return last
+    }
+}
+
+@Suite("Staff sending end to end (nginx, medsync-fcgi, sandbox)")
+struct StaffSendTests {
+    @Test("send inside the window → delivered with our StatusCallback, status moves to read")
+    func sendInsideWindow() throws {
+        let c = try StaffClient()
+        let phone = StackClinic.patient()
+        try c.clinic.say(phone, "Hello there")
+        let r = try c.call("POST", "/api/whatsapp/send", ["patient_id": try c.patientID(phone), "body": "Your results are ready."])
+        #expect(r.status == 201, "\(r.text)")
+        let sid = try #require(r.json["twilio_sid"] as? String)
+        let got = try c.received(phone).filter { $0["sid"] as? String == sid }
+        #expect(got.count == 1)
+        #expect(got.first?["body"] as? String == "Your results are ready.")
+        #expect(got.first?["status_callback"] as? String == (try c.clinic.appURL) + "/api/webhooks/whatsapp/status")
+        let messageID = try #require(r.json["message_id"] as? Int)
+        #expect(try c.waitForStatus(messageID: Int64(messageID), "read") == "read")
+        let audit = try c.clinic.conn.query("SELECT count(*) AS n FROM audit_log WHERE workspace_id = $1 AND action = 'whatsapp.send'",
+                                            [PGValue(c.clinic.workspaceID)])
+        #expect(audit.first?.int("n") == 1)
+    }
+
+    @Test("send outside the window → window_closed, Twilio never called")
+    func sendOutsideWindow() throws {
+        let c = try StaffClient()
+        let p = try c.silentPatient()
+        let r = try c.call("POST", "/api/whatsapp/send", ["patient_id": p.id, "body": "Hi"])
+        #expect(r.status == 409)
+        #expect(r.errorCode == "window_closed")
+        #expect(r.text.contains("/api/whatsapp/send-template"))
+        #expect(try c.received(p.phone).isEmpty)
+        let noConsent = try c.clinic.conn.query("""
+            INSERT INTO patients (workspace_id, phone, consent_whatsapp) VALUES ($1, $2, false) RETURNING id
+            """, [PGValue(c.clinic.workspaceID), PGValue(StackClinic.patient())]).first!.int64("id")!
+        #expect(try c.call("POST", "/api/whatsapp/send", ["patient_id": noConsent, "body": "Hi"]).errorCode == "no_consent")
+    }
+
+    @Test("template outside the window with a Content SID → delivered via ContentSid + ContentVariables")
+    func templateOutsideWindow() throws {
+        let c = try StaffClient()
+        let contentSid = "HX" + Crypto.hex(Crypto.randomBytes(16))
+        try c.clinic.conn.execute("UPDATE workspaces SET content_sids = jsonb_build_object('followup', jsonb_build_object('es', $2::text)) WHERE id = $1",
+                                  [PGValue(c.clinic.workspaceID), PGValue(contentSid)])
+        let p = try c.silentPatient(language: "es")
+        let list = try c.call("GET", "/api/whatsapp/templates")
+        let followup = (list.json["templates"] as? [[String: Any]])?.first { $0["id"] as? String == "followup" }
+        #expect((followup?["content_sids"] as? [String: String])?["es"] == contentSid)
+        #expect(followup?["variables"] as? [String] == ["patient_name", "doctor_name"])
+
+        let r = try c.call("POST", "/api/whatsapp/send-template", ["patient_id": p.id, "template_id": "followup",
+                                                                   "variables": ["patient_name": "Ana", "doctor_name": "Dra. Ruiz"]])
+        #expect(r.status == 201, "\(r.text)")
+        #expect(r.json["content_sid"] as? String == contentSid)
+        let got = try c.received(p.phone)
+        #expect(got.count == 1)
+        #expect(got.first?["content_sid"] as? String == contentSid)
+        #expect(got.first?["content_variables"] as? [String: String] == ["1": "Ana", "2": "Dra. Ruiz"])
+        // Without a Content SID (English not mapped) the template is freeform: refused outside the window.
+        let en = try c.call("POST", "/api/whatsapp/send-template", ["patient_id": p.id, "template_id": "followup", "language": "en",
+                                                                    "variables": ["patient_name": "Ana", "doctor_name": "Dr. Ruiz"]])
+        #expect(en.errorCode == "window_closed")
+        let missing = try c.call("POST", "/api/whatsapp/send-template", ["patient_id": p.id, "template_id": "followup", "variables": [:]])
+        #expect(missing.status == 400)
+        #expect(missing.errorCode == "missing_variables")
+    }
+
+    @Test("a subaccount sender sends through its subaccount")
+    func subaccountSender() throws {
+        let c = try StaffClient(subaccount: true)
+        let sub = try #require(try c.clinic.conn.query("SELECT twilio_subaccount_sid FROM whatsapp_senders WHERE workspace_id = $1",
+                                                       [PGValue(c.clinic.workspaceID)]).first?.string("twilio_subaccount_sid"))
+        let phone = StackClinic.patient()
+        try c.clinic.say(phone, "hola")
+        let r = try c.call("POST", "/api/whatsapp/send", ["patient_id": try c.patientID(phone), "body": "Hola desde la subcuenta"])
+        #expect(r.status == 201, "\(r.text)")
+        let got = try c.received(phone).filter { $0["body"] as? String == "Hola desde la subcuenta" }
+        #expect(got.first?["account_sid"] as? String == sub)
+        #expect(sub != (try c.clinic.env["TWILIO_ACCOUNT_SID"]))
+    }
+
+    @Test("accept → confirmed + appt_confirmed in the patient's language; accept again → 409")
+    func acceptSendsConfirmation() throws {
+        let c = try StaffClient()
+        let phone = StackClinic.patient()
+        try c.clinic.say(phone, "Hola, quiero una cita")
+        try c.clinic.say(phone, "1")
+        let appt = try #require(try c.clinic.conn.query("SELECT id FROM appointments WHERE workspace_id = $1 AND status = 'pending_review'",
+                                                        [PGValue(c.clinic.workspaceID)]).first?.int64("id"))
+        let r = try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/accept")
+        #expect(r.status == 200, "\(r.text)")
+        #expect((r.json["notification"] as? [String: Any])?["sent"] as? Bool == true)
+        let got = try c.received(phone).filter { ($0["body"] as? String)?.contains("está confirmada") == true }
+        #expect(got.count == 1)
+        #expect((got.first?["body"] as? String)?.contains(c.clinic.name) == true)
+        #expect(try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/accept").status == 409)
+        #expect(try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/reject").status == 409)
+    }
+
+    @Test("provision against the sandbox: subaccount + number + webhooks, linked")
+    func provision() throws {
+        let c = try StaffClient()
+        let r = try c.call("POST", "/api/whatsapp/provision", ["clinic_name": c.clinic.name, "country": "US", "area_code": "415"])
+        #expect(r.status == 201, "\(r.text)")
+        let sub = try #require(r.json["twilio_subaccount_sid"] as? String)
+        let number = try #require(r.json["phone_number"] as? String)
+        #expect(r.json["is_active"] as? Bool == true)
+        let accounts = try c.clinic.sandbox("GET", "/sandbox/accounts")
+        #expect(String(decoding: accounts.body, as: UTF8.self).contains(sub))
+        let numbers = try c.clinic.sandbox("GET", "/sandbox/numbers")
+        let list = ((try JSONSerialization.jsonObject(with: Data(numbers.body)) as? [String: Any])?["numbers"] as? [[String: Any]]) ?? []
+        let bought = list.first { $0["phone_number"] as? String == number }
+        #expect(bought != nil, "\(String(decoding: numbers.body, as: UTF8.self).prefix(500))")
+        #expect((bought?["sms_url"] as? String)?.hasSuffix("/api/webhooks/whatsapp") == true)
+        let stored = try #require(try c.clinic.conn.query("SELECT twilio_subaccount_token_enc FROM whatsapp_senders WHERE phone_number = $1 AND is_active",
+                                                          [PGValue(number)]).first?.string("twilio_subaccount_token_enc"))
+        #expect(!stored.isEmpty)
+    }
+}
