@@ -147,18 +147,23 @@ extension JobsWorld {
         let ws = try w.workspace()
         let sender = try w.sender(ws, subaccount: true)
         let patients = try w.patients(ws, sender: sender, count: 4)
-        let batch = try w.batch(ws, sender: sender, body: "Hi {name}", phones: patients.map(\.phone))
+        // A fifth recipient is a patient who replied STOP: skipped, never sent.
+        let optedOut = JobsWorld.randomPhone()
+        _ = try w.patient(ws, phone: optedOut, name: "Stop", consent: nil)
+        let batch = try w.batch(ws, sender: sender, body: "Hi {name}", phones: patients.map(\.phone) + [optedOut])
         // Recipient 0: 63024 once (not retried). Recipient 1: 503 forever (5 attempts, then failed with Twilio's 20503).
         try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"twilio_error","code":63024,"count":1,"to":"\#(patients[0].phone)"}"#)
-        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"http","status":503,"count":50,"to":"\#(patients[1].phone)"}"#)
+        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"http","status":503,"count":5,"to":"\#(patients[1].phone)"}"#)
         let r = try runJobs(["bundles"], environment: w.environment(rate: 50))
         #expect(r.status == 0, "\(r.stderr)")
-        let rows = try w.conn.query("SELECT phone, status, error_code, attempts FROM bundle_recipients WHERE batch_id = $1 ORDER BY id", [PGValue(batch)])
+        let rows = try w.conn.query("SELECT phone, status, error_code, error_message, attempts FROM bundle_recipients WHERE batch_id = $1 ORDER BY id", [PGValue(batch)])
         #expect(rows.map { "\($0.string("status")!)/\($0.int("error_code").map(String.init) ?? "-")/\($0.int("attempts")!)" }
-                == ["failed/63024/1", "failed/20503/5", "sent/-/1", "sent/-/1"])
+                == ["failed/63024/1", "failed/20503/5", "sent/-/1", "sent/-/1", "skipped/-/1"])
+        #expect(rows.last?.string("error_message") == "opted_out")
         let b = try #require(try w.conn.query("SELECT * FROM bundle_batches WHERE id = $1", [PGValue(batch)]).first)
-        #expect(b.string("status") == "completed" && b.int("sent_count") == 2 && b.int("failed_count") == 2)
-        try w.control("DELETE", "/sandbox/faults")   // leftover 503s of this test's recipient
+        #expect(b.string("status") == "completed" && b.int("sent_count") == 2 && b.int("failed_count") == 2 && b.int("skipped_count") == 1)
+        #expect(Set(try w.sent(from: sender).compactMap { $0["to"] as? String }) == ["whatsapp:\(patients[2].phone)", "whatsapp:\(patients[3].phone)"])
+        #expect(try (w.control("GET", "/sandbox/faults")["faults"] as? [[String: Any]] ?? []).allSatisfy { $0["to"] as? String != patients[1].phone })
     }
 
     @Test func bundlesKilledMidCallAndRerunSendsNothingTwiceAndMarksTheInterruptedOneUnknown() throws {
@@ -201,6 +206,22 @@ extension JobsWorld {
         // A third run has nothing to do.
         let third = try runJobs(["bundles"], environment: w.environment(rate: 40))
         #expect(third.status == 0 && third.stdout.contains("batches=0 completed=0 sent=0"), "\(third.stdout)")
+    }
+
+    @Test func twoBundleRunsAtOnceSendEachRecipientOnce() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws, subaccount: true)
+        let patients = try w.patients(ws, sender: sender, count: 30)
+        let batch = try w.batch(ws, sender: sender, body: "Hi {name}", phones: patients.map(\.phone))
+        let env = w.environment(rate: 30)
+        let results = [try startJobs(["bundles"], environment: env), try startJobs(["bundles"], environment: env)].map(finish)
+        for r in results { #expect(r.status == 0, "\(r.stderr)") }
+        var counts: [String: Int] = [:]
+        for m in try w.sent(from: sender) { counts[m["to"] as! String, default: 0] += 1 }
+        #expect(counts.count == 30 && counts.values.allSatisfy { $0 == 1 })
+        #expect(Set(try w.recipientStatuses(batch).values) == ["sent"])
+        #expect(results.map(\.stdout).joined().components(separatedBy: "sent=30").count == 2, "\(results.map(\.stdout))")
     }
 
     @Test func dryRunWithLimitAndWorkspaceSendsNothing() throws {
