@@ -182,4 +182,44 @@ struct StaffSendTests {
                                                           [PGValue(number)]).first?.string("twilio_subaccount_token_enc"))
         #expect(!stored.isEmpty)
     }
+
+    @Test("Twilio's refusal → 502 twilio_error with code and explanation, stored on the message")
+    func twilioErrorIsStoredAndReturned() throws {
+        let c = try StaffClient()
+        let phone = StackClinic.patient()
+        try c.clinic.say(phone, "hello")
+        try c.clinic.fault(["api": "twilio", "kind": "twilio_error", "code": 21211, "to": phone])
+        let r = try c.call("POST", "/api/whatsapp/send", ["patient_id": try c.patientID(phone), "body": "will fail"])
+        #expect(r.status == 502, "\(r.text)")
+        #expect(r.errorCode == "twilio_error")
+        #expect(r.text.contains("21211"))
+        let row = try #require(try c.clinic.conn.query("""
+            SELECT status, error_code, error_message FROM whatsapp_messages m JOIN whatsapp_conversations c ON c.id = m.conversation_id
+             WHERE c.workspace_id = $1 AND m.direction = 'outbound' AND m.body = 'will fail'
+            """, [PGValue(c.clinic.workspaceID)]).first)
+        #expect(row.string("status") == "failed")
+        #expect(row.int("error_code") == 21211)
+        #expect(!(row.string("error_message") ?? "").isEmpty)
+    }
+
+    @Test("through nginx, workspace A's token with workspace B's ids → 404/403, never B's data")
+    func isolationThroughNginx() throws {
+        let a = try StaffClient()
+        let b = try StaffClient()
+        let phone = StackClinic.patient()
+        try b.clinic.say(phone, "secret of B")
+        let conversation = try #require(try b.clinic.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = $1",
+                                                               [PGValue(b.clinic.workspaceID)]).first?.int64("id"))
+        let r = try a.call("GET", "/api/whatsapp/conversations/\(conversation)/messages")
+        #expect(r.status == 404)
+        #expect(!r.text.contains("secret of B"))
+        let send = try a.call("POST", "/api/whatsapp/send", ["patient_id": try b.patientID(phone), "body": "hi"])
+        #expect(send.status == 404)
+        #expect(try a.received(phone).filter { $0["body"] as? String == "hi" }.isEmpty)
+        var request = HTTPRequest(method: "GET", url: try a.clinic.appURL + "/api/whatsapp/conversations",
+                                  headers: [("Authorization", "Bearer \(a.token)"), ("X-Account-Id", String(b.clinic.workspaceID))])
+        request.body = []
+        let other = try http(request)
+        #expect(other.status == 403)
+    }
 }

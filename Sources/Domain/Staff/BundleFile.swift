@@ -15,6 +15,10 @@ public enum BundleFile {
     public struct Table: Sendable {
         public var header: [String]
         public var rows: [[String]]
+        public init(header: [String], rows: [[String]]) {
+            self.header = header
+            self.rows = rows
+        }
     }
 
     static func fail(_ message: String) -> AppError { AppError(status: 400, code: "invalid_file", message: message) }
