@@ -134,6 +134,7 @@ public enum BundleJob {
                 RETURNING id, name, phone, language, fields::text AS fields, attempts
                 """, [PGValue(batch.id)]).first
             guard let r = claimed else {
+                pacer.completed()
                 // Nothing due now: wait for a retry that is scheduled, or finish.
                 let wait = try conn.query("""
                     SELECT EXTRACT(EPOCH FROM (min(next_attempt_at) - now()))::float8 AS seconds
@@ -151,6 +152,7 @@ public enum BundleJob {
                               fieldsJSON: r.string("fields"))
             let outcome = try sendOne(conn, http: http, config: config, batch: batch, name: r.string("name"), phone: phone,
                                       language: r.string("language"), text: text)
+            pacer.completed()
             switch outcome {
             case .sent(let sid, let messageID):
                 summary.sent += 1

@@ -42,26 +42,37 @@ public struct FixedClock: JobClock {
 /// Where the jobs write their lines (stderr under systemd ends up in the journal).
 public typealias JobLogger = @Sendable (String) -> Void
 
-/// Spaces Twilio calls of one sender at most `rate` per second (measured on a monotonic clock,
-/// with a 1% margin so that network jitter cannot put `rate + 1` calls into one second).
+/// Spaces Twilio calls of one sender at most `rate` per second, as Twilio sees them: calls start at
+/// least 1.01/rate s apart (monotonic clock), and a call starts only once 1 s has passed since the
+/// *end* of the call `rate` calls before it — so however long a request takes to arrive, no window
+/// of one second on Twilio's side can hold `rate + 1` of them. Call `wait()` before and
+/// `completed()` after each call.
 public final class SendPacer {
     public let rate: Int
-    private let interval: Double
-    private var last: UInt64?   // DispatchTime nanoseconds of the previous call
+    private let interval: UInt64
+    private var lastStart: UInt64?
+    /// End times of the last `rate` calls, oldest first.
+    private var recentEnds: [UInt64] = []
 
     public init(rate: Int) {
         self.rate = max(rate, 1)
-        interval = 1.0 / Double(max(rate, 1)) * 1.01
+        interval = UInt64(1_000_000_000 / Double(max(rate, 1)) * 1.01)
     }
 
     /// Blocks until the next call may start.
     public func wait() {
+        var target: UInt64 = 0
+        if let lastStart { target = lastStart + interval }
+        if recentEnds.count >= rate, let oldest = recentEnds.first { target = max(target, oldest + 1_000_000_000) }
         let now = DispatchTime.now().uptimeNanoseconds
-        if let last {
-            let next = last + UInt64(interval * 1_000_000_000)
-            if next > now { SystemClock().sleep(seconds: Double(next - now) / 1_000_000_000) }
-        }
-        last = DispatchTime.now().uptimeNanoseconds
+        if target > now { Thread.sleep(forTimeInterval: Double(target - now) / 1_000_000_000) }
+        lastStart = DispatchTime.now().uptimeNanoseconds
+    }
+
+    /// The call that followed the last `wait()` has ended (answered, failed, or was not made).
+    public func completed() {
+        recentEnds.append(DispatchTime.now().uptimeNanoseconds)
+        if recentEnds.count > rate { recentEnds.removeFirst(recentEnds.count - rate) }
     }
 }
 

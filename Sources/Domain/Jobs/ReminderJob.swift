@@ -223,6 +223,7 @@ public enum ReminderJob {
         while true {
             attempt += 1
             pacer.wait()
+            defer { pacer.completed() }
             do {
                 let result = try Outbound.deliver(conn, http: http, config: config, prepared,
                                                   recordRetryable: attempt >= retry.maxAttempts)
