@@ -216,8 +216,12 @@ public enum Senders {
         do {
             let sub = try master.createSubaccount(friendlyName: "MedSync \(clinic)")
             let client = master.acting(as: sub.sid, authToken: sub.authToken)
-            let numbers = try client.searchAvailableNumbers(country: country, areaCode: area, limit: 5)
-            guard let number = numbers.first else {
+            let numbers = try client.searchAvailableNumbers(country: country, areaCode: area, limit: 20)
+            // Skip numbers another workspace already uses here (e.g. bought elsewhere and linked by hand).
+            let linked = Set(try conn.query("SELECT phone_number FROM whatsapp_senders WHERE is_active AND phone_number = ANY($1::text[])",
+                                            [PGValue("{" + numbers.map(\.phoneNumber).joined(separator: ",") + "}")])
+                .compactMap { $0.string("phone_number") })
+            guard let number = numbers.first(where: { !linked.contains($0.phoneNumber) && Phone.isE164($0.phoneNumber) }) else {
                 throw AppError.conflict("no_numbers_available",
                                         "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")
             }
