@@ -222,4 +222,42 @@ struct StaffSendTests {
         let other = try http(request)
         #expect(other.status == 403)
     }
+
+    @Test("reject → cancelled + a notice in the patient's language")
+    func rejectSendsNotice() throws {
+        let c = try StaffClient()
+        let phone = StackClinic.patient()
+        try c.clinic.say(phone, "Hello, I want an appointment")
+        try c.clinic.say(phone, "1")
+        let appt = try #require(try c.clinic.conn.query("SELECT id FROM appointments WHERE workspace_id = $1 AND status = 'pending_review'",
+                                                        [PGValue(c.clinic.workspaceID)]).first?.int64("id"))
+        let pending = try c.call("GET", "/api/whatsapp/pending-appointments")
+        #expect((pending.json["items"] as? [[String: Any]])?.map { $0["id"] as? Int } == [Int(appt)])
+        let r = try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/reject")
+        #expect(r.status == 200, "\(r.text)")
+        #expect((r.json["appointment"] as? [String: Any])?["status"] as? String == "cancelled")
+        #expect((r.json["notification"] as? [String: Any])?["sent"] as? Bool == true)
+        #expect(try c.received(phone).contains { ($0["body"] as? String)?.contains("needs to be rescheduled") == true })
+        #expect(try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/accept").status == 409)
+    }
+
+    @Test("handoff from the inbox → the bot stays quiet; resume-bot → it answers again; the inbox shows the window open")
+    func handoffThroughTheAPI() throws {
+        let c = try StaffClient()
+        let phone = StackClinic.patient()
+        try c.clinic.say(phone, "Hello")
+        let inbox = try c.call("GET", "/api/whatsapp/conversations")
+        let conversation = try #require((inbox.json["items"] as? [[String: Any]])?.first)
+        #expect(((conversation["window"] as? [String: Any])?["open"] as? Bool) == true)
+        #expect((conversation["patient"] as? [String: Any])?["phone"] as? String == phone)
+        let id = try #require(conversation["id"] as? Int)
+        #expect(try c.call("POST", "/api/whatsapp/conversations/\(id)/handoff").status == 200)
+        let quiet = try c.clinic.say(phone, "What time do you open?")
+        #expect(quiet.replies.isEmpty)
+        #expect(try c.call("POST", "/api/whatsapp/conversations/\(id)/resume-bot").status == 200)
+        let answered = try c.clinic.say(phone, "Hello again")
+        #expect(!answered.replies.isEmpty)
+        let messages = try c.call("GET", "/api/whatsapp/conversations/\(id)/messages")
+        #expect((messages.json["items"] as? [[String: Any]])?.contains { $0["body"] as? String == "What time do you open?" } == true)
+    }
 }

@@ -33,7 +33,7 @@ public enum StaffAuth {
         return LoginResult(token: token, user: found.user, workspaces: try workspaces(conn, userID: found.user.id))
     }
 
-    nonisolated(unsafe) static let dummyHash = PasswordHash.hash("not a password of anyone")
+    static let dummyHash = PasswordHash.hash("not a password of anyone")
 
     public static func logout(_ conn: PGConnection, token: String) throws {
         try Tokens.revoke(conn, token: token)
