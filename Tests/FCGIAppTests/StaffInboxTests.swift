@@ -143,5 +143,9 @@ import TestSupport
         #expect(w.call("POST", "/api/whatsapp/pending-appointments/\(two)/accept", token: doc.token, account: a).status == 409)
         #expect(w.call("GET", "/api/whatsapp/pending-appointments", token: doc.token, account: a).items.isEmpty)
         #expect(w.call("POST", "/api/whatsapp/pending-appointments/999999/accept", token: doc.token, account: a).status == 404)
+        let audit = try w.conn.query("SELECT action, target_id, user_id FROM audit_log WHERE workspace_id = $1 ORDER BY id", [PGValue(a)])
+        #expect(audit.map { $0.string("action") } == ["appointment.accept", "appointment.reject"])
+        #expect(audit.map { $0.string("target_id") } == [String(one), String(two)])
+        #expect(audit.allSatisfy { $0.int64("user_id") == doc.id })
     }
 }
