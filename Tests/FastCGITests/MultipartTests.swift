@@ -113,6 +113,8 @@ import Testing
         #expect(code(noDisposition, "multipart/form-data; boundary=B") == "malformed_multipart")
         let noName = body("--B\nContent-Disposition: form-data; filename=\"a\"\n\nx\n--B--\n")
         #expect(code(noName, "multipart/form-data; boundary=B") == "malformed_multipart")
+        let notFormData = body("--B\nContent-Disposition: attachment; name=\"a\"\n\nx\n--B--\n")
+        #expect(code(notFormData, "multipart/form-data; boundary=B") == "malformed_multipart")
         let headerWithoutColon = body("--B\nContent-Disposition form-data\n\nx\n--B--\n")
         #expect(code(headerWithoutColon, "multipart/form-data; boundary=B") == "malformed_multipart")
         let garbageAfterBoundary = body("--Bjunk\nContent-Disposition: form-data; name=\"a\"\n\nx\n--B--\n")
