@@ -46,7 +46,8 @@ public struct PreparedOutbound: Sendable {
     public let patientID: Int64
     public let patientPhone: String
     public let sender: SenderAccount
-    public let conversationID: Int64
+    /// The patient's conversation with this sender, when there is one already.
+    public let conversationID: Int64?
     /// The text (freeform body, or the rendered template kept for the inbox).
     public let body: String
     public let templateKey: String?
@@ -111,13 +112,13 @@ public enum Outbound {
             }
         }
 
+        // Read only: a send refused here leaves no trace (the conversation is created or shown again
+        // when a message is actually recorded).
         let conversation = try conn.query("""
-            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) VALUES ($1, $2, $3)
-            ON CONFLICT (patient_id, sender_id) DO UPDATE SET deleted_at = NULL
-            RETURNING id, last_inbound_at
-            """, [PGValue(request.workspaceID), PGValue(request.patientID), PGValue(sender.id)]).first!
+            SELECT id, last_inbound_at FROM whatsapp_conversations WHERE workspace_id = $1 AND patient_id = $2 AND sender_id = $3
+            """, [PGValue(request.workspaceID), PGValue(request.patientID), PGValue(sender.id)]).first
         if contentSid == nil && request.checkWindow {
-            let last = conversation.date("last_inbound_at")
+            let last = conversation?.date("last_inbound_at")
             if last == nil || now.timeIntervalSince(last!) > windowSeconds {
                 throw AppError(status: 409, code: "window_closed", message:
                     "The patient has not written in the last 24 hours, so WhatsApp only allows an approved template: "
@@ -126,7 +127,7 @@ public enum Outbound {
         }
         return PreparedOutbound(
             workspaceID: request.workspaceID, patientID: request.patientID, patientPhone: patient.string("phone")!,
-            sender: sender, conversationID: conversation.int64("id")!, body: body, templateKey: templateKey,
+            sender: sender, conversationID: conversation?.int64("id"), body: body, templateKey: templateKey,
             contentSid: contentSid, contentVariables: contentVariables, sentByUserID: request.sentByUserID)
     }
 
@@ -158,22 +159,28 @@ public enum Outbound {
             throw error
         }
         let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(message.status) ? message.status : "queued"
-        let id = try record(conn, p, sid: message.sid, status: status, errorCode: message.errorCode, errorMessage: message.errorMessage)
-        return OutboundResult(messageID: id, twilioSID: message.sid, status: message.status, conversationID: p.conversationID,
+        let (id, conversationID) = try record(conn, p, sid: message.sid, status: status, errorCode: message.errorCode,
+                                              errorMessage: message.errorMessage)
+        return OutboundResult(messageID: id, twilioSID: message.sid, status: message.status, conversationID: conversationID,
                               contentSid: p.contentSid)
     }
 
+    /// Records the outbound message (and its conversation, created or shown again); returns both ids.
     @discardableResult
     static func record(_ conn: PGConnection, _ p: PreparedOutbound, sid: String?, status: String, errorCode: Int?,
-                       errorMessage: String?) throws -> Int64 {
+                       errorMessage: String?) throws -> (messageID: Int64, conversationID: Int64) {
+        let conversationID = try conn.query("""
+            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_message_at) VALUES ($1, $2, $3, now())
+            ON CONFLICT (patient_id, sender_id) DO UPDATE SET deleted_at = NULL, last_message_at = now()
+            RETURNING id
+            """, [PGValue(p.workspaceID), PGValue(p.patientID), PGValue(p.sender.id)]).first!.int64("id")!
         let row = try conn.query("""
             INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status, error_code,
                                            error_message, template_key, content_sid, sent_by_user_id)
             VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
-            """, [PGValue(p.workspaceID), PGValue(p.conversationID), PGValue(p.body), PGValue(sid), PGValue(status),
+            """, [PGValue(p.workspaceID), PGValue(conversationID), PGValue(p.body), PGValue(sid), PGValue(status),
                   PGValue(errorCode), PGValue(errorMessage), PGValue(p.templateKey), PGValue(p.contentSid),
                   PGValue(p.sentByUserID)]).first!
-        try conn.execute("UPDATE whatsapp_conversations SET last_message_at = now() WHERE id = $1", [PGValue(p.conversationID)])
-        return row.int64("id")!
+        return (row.int64("id")!, conversationID)
     }
 }
