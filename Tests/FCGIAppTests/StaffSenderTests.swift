@@ -11,7 +11,7 @@ import TestSupport
         let a = try w.workspace("A")
         let b = try w.workspace("B")
         let owner = try w.member("o@a.example", workspace: a, role: .owner)
-        let ownerB = try w.member("o@b.example", workspace: b, role: .admin_doctorOrOwner)
+        let ownerB = try w.member("o@b.example", workspace: b, role: .adminDoctor)
         func link(_ phone: String, as who: (id: Int64, token: String) = owner, ws: Int64? = nil, extra: [String: String] = [:]) -> StaffWorld.Answer {
             var body: [String: String] = ["phone_number": phone, "display_name": "Front desk"]
             body.merge(extra) { $1 }
@@ -90,8 +90,4 @@ import TestSupport
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(hex == Crypto.hex(Array("sub-secret-token".utf8)))
     }
-}
-
-extension Role {
-    static let admin_doctorOrOwner = Role.adminDoctor
 }
