@@ -219,6 +219,19 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(!faults.contains { $0["to"] as? String == patient })
     }
 
+    @Test func anAnswerThatIsNotTwiliosJSONIsAnInvalidResponse() throws {
+        let sandbox = try TwilioSandbox()
+        let http = try HTTPClient()
+        let (client, sender, patient) = try sandbox.tenant(http)
+        try sandbox.fault(#"{"api":"twilio_messages","kind":"invalid_json","to":"\#(patient)"}"#)
+        var caught: (any Error)?
+        do { _ = try client.sendTemplate(to: patient, from: sender, contentSid: "HX1", variables: [:]) } catch { caught = error }
+        let transport = try #require(caught as? TwilioTransportError, "got \(String(describing: caught))")
+        #expect(transport.code == .invalidResponse)
+        #expect(!transport.isRetryable)
+        #expect(try client.sendTemplate(to: patient, from: sender, contentSid: "HX1", variables: [:]).status == "queued")
+    }
+
     @Test func explanationsCoverTheCodesClinicsMeet() {
         for code in [63016, 63112, 63024, 21211, 21408, 63007, 20003, 20429] {
             #expect(TwilioError.explanation(for: code) != nil, "code \(code)")
