@@ -2,7 +2,35 @@ import Domain
 import Foundation
 import Synchronization
 
-/// The control API under /sandbox/… (JSON): the patient's phone, inspection, faults, settings.
+/// The control API under /sandbox/… (JSON in and out; errors {"error":{"code","message"}}).
+///
+/// The sandbox is shared by every test running at once: use fresh patient numbers (and, for Twilio
+/// faults, a fresh subaccount or a `to` scope), never `reset` from a test.
+///
+///   GET    /sandbox/health                    master account SID, sender numbers
+///   POST   /sandbox/reset                     back to the start state (accounts, numbers, logs, faults)
+///   GET    /sandbox/accounts                  accounts with their auth tokens
+///   GET    /sandbox/numbers                   sender numbers {sid, phone_number, account_sid, sms_url}
+///   POST   /sandbox/numbers                   {phone_number, account_sid?, sms_url?} add/move a sender
+///   POST   /sandbox/inbound                   the patient writes: {from, to, body, profile_name?, media?:[{url,
+///                                             content_type}], message_sid?, repeat?, url?, signature_url?, auth_token?}
+///                                             → {message_sid, account_sid, url, signature, params, deliveries:[{status,
+///                                             body, replies, error, at}]}
+///   POST   /sandbox/inbound/retry             {message_sid, repeat?} the recorded request again, byte for byte
+///   GET    /sandbox/inbound?message_sid=      what was posted and answered
+///   POST   /sandbox/patients/window           {patient, sender, hours_ago | last_inbound_at (ISO 8601 or null)}
+///   GET    /sandbox/patients/{phone}/messages what the patient received: freeform, template (content_sid,
+///                                             content_variables), twiml replies; status, account_sid, date_created
+///   GET    /sandbox/messages?to=&from=&sid=&kind=
+///   POST   /sandbox/callbacks/deliver         {message_sids, statuses?, error_code?, duplicate?, shuffle?, seed?,
+///                                             concurrency?, url?} → {requested, delivered, failed, skipped, first_failures}
+///   GET    /sandbox/callbacks?message_sid=    status callbacks sent (url, params, signature, response_status)
+///   POST   /sandbox/faults                    {api: twilio_messages|twilio_delivery|twilio_accounts|twilio_numbers|gemini,
+///                                             kind: http|hang|slow|twilio_error|invalid_json, status?, code?, seconds?,
+///                                             count? (1), account_sid?, to?, contains?}
+///   GET    /sandbox/faults ; DELETE /sandbox/faults[?api=&account_sid=&to=&contains=]
+///   GET|POST /sandbox/settings                {auto_callbacks, callback_delay_ms}
+///   GET    /sandbox/gemini/requests?contains= generateContent calls received (count, last_user_text, answer, fault)
 struct ControlAPI: Sendable {
     let sandbox: Sandbox
 
