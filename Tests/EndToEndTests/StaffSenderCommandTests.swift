@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite("medsync-jobs sender link (the operator's command)")
+@Suite("medsync-jobs with the staff API: sender link, bundles")
 struct StaffSenderCommandTests {
     @Test("links a sender (printing its id), refuses it twice with already_linked, lists it")
     func linkTwice() throws {
@@ -28,5 +28,32 @@ struct StaffSenderCommandTests {
         #expect(bad.stderr.contains("phone_number"))
         let list = try runCommand([bin, "sender", "list", "--workspace", String(ws)], environment: settings)
         #expect(list.stdout.contains("\(id)\t\(phone)\tactive\tprimary\tFront desk"))
+    }
+
+    @Test("bundle sent through the API, delivered by medsync-jobs bundles, progress readable per recipient")
+    func bundleThroughJobs() throws {
+        let c = try StaffClient()
+        let ana = StackClinic.patient(), bob = StackClinic.patient()
+        try c.clinic.say(ana, "hola")
+        try c.clinic.say(bob, "hello")
+        let r = try c.call("POST", "/api/whatsapp/bundle/send", [
+            "body": "Hola {name}, su cita es el {cita}",
+            "recipients": [["name": "Ana", "phone": ana, "language": "es", "fields": ["cita": "lunes"]],
+                           ["name": "Bob", "phone": bob, "fields": ["cita": "martes"]]],
+            "consent_confirmed": true])
+        #expect(r.status == 202, "\(r.text)")
+        let batch = try #require(r.json["batch_id"] as? Int)
+        let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
+        var settings = c.clinic.env.values
+        settings["MEDSYNC_SEND_RATE"] = "80"
+        let run = try runCommand([bin, "bundles", "--workspace", String(c.clinic.workspaceID)], environment: settings)
+        #expect(run.status == 0, "\(run.stderr)")
+        let progress = try c.call("GET", "/api/whatsapp/bundle/\(batch)")
+        #expect(progress.json["status"] as? String == "completed", "\(progress.text)")
+        #expect((progress.json["counts"] as? [String: Int])?["sent"] == 2)
+        let recipients = progress.json["recipients"] as? [[String: Any]] ?? []
+        #expect(recipients.allSatisfy { ($0["twilio_sid"] as? String)?.hasPrefix("SM") == true })
+        #expect(try c.received(ana).contains { $0["body"] as? String == "Hola Ana, su cita es el lunes" })
+        #expect(try c.received(bob).contains { $0["body"] as? String == "Hola Bob, su cita es el martes" })
     }
 }
