@@ -199,4 +199,25 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.logRows(appt).map { "\($0.status)/\($0.reason ?? "")" } == ["failed/interrupted"])
         #expect(try w.sent(from: sender).isEmpty)
     }
+
+    @Test func whenTwilioKeepsFailingWith5xxTheClaimIsGivenBackAndTheNextRunSends() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws)
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Noa")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date())
+        let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: Date().addingTimeInterval(3600))
+        // Three 503s: the three attempts of one run all fail.
+        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"http","status":503,"count":3,"to":"\#(phone)"}"#)
+        let http = try HTTPClient()
+        let first = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(first.sent == 0 && first.released == 1, "\(first)")
+        #expect(try w.logRows(appt).isEmpty)
+        #expect(try w.sent(from: sender).isEmpty)
+        let second = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(second.sent == 1, "\(second)")
+        #expect(try w.logRows(appt).map(\.status) == ["sent"])
+        #expect(try w.sent(from: sender).count == 1)
+    }
 }

@@ -21,6 +21,8 @@ public enum ReminderJob {
         public var workspacesWithoutSender = 0
         /// Claims left `sending` by a run that died mid-call, now marked failed/interrupted.
         public var interrupted = 0
+        /// Not sent because Twilio throttled, failed (5xx) or was unreachable: claim given back for the next run.
+        public var released = 0
         public var dryRun = false
         /// In a dry run: "appointment <id> → <phone>: <text or reason>".
         public var plan: [String] = []
@@ -30,7 +32,7 @@ public enum ReminderJob {
 
         public var description: String {
             let reasons = skipped.keys.sorted().map { "\($0):\(skipped[$0]!)" }.joined(separator: ",")
-            return "reminders\(dryRun ? " (dry run)" : ""): workspaces=\(workspaces) due=\(due) sent=\(sent) failed=\(failed) "
+            return "reminders\(dryRun ? " (dry run)" : ""): workspaces=\(workspaces) due=\(due) sent=\(sent) failed=\(failed) retry_later=\(released) "
                 + "skipped=\(skippedTotal)\(reasons.isEmpty ? "" : "[\(reasons)]") claimed_elsewhere=\(claimedElsewhere) "
                 + "no_sender_workspaces=\(workspacesWithoutSender) interrupted=\(interrupted) duration_ms=\(durationMS)"
         }
@@ -157,6 +159,14 @@ public enum ReminderJob {
                 let outcome = try send(conn, http: http, config: config, ws: ws, patientID: row.int64("patient_id")!,
                                        language: language, variables: variables, now: now, pacer: pacer, retry: retry,
                                        clock: clock)
+                if outcome.status == "release" {
+                    // Twilio was throttling, failing (5xx) or unreachable: nothing went out, so the claim
+                    // is given back and the next run tries again (until the appointment is past).
+                    try conn.execute("DELETE FROM reminder_log WHERE id = $1 AND status = 'sending'", [PGValue(logID)])
+                    summary.released += 1
+                    log("reminders: appointment \(appointmentID) not sent (\(outcome.reason ?? "")); will be retried by the next run")
+                    continue
+                }
                 try conn.execute("""
                     UPDATE reminder_log SET status = $2, reason = $3, twilio_sid = $4, error_code = $5, message_id = $6
                      WHERE id = $1
@@ -225,15 +235,19 @@ public enum ReminderJob {
             pacer.wait()
             defer { pacer.completed() }
             do {
-                let result = try Outbound.deliver(conn, http: http, config: config, prepared,
-                                                  recordRetryable: attempt >= retry.maxAttempts)
+                let result = try Outbound.deliver(conn, http: http, config: config, prepared, recordRetryable: false)
                 return Outcome(status: "sent", sid: result.twilioSID, messageID: result.messageID)
             } catch let error as TwilioError {
                 if error.isRetryable && attempt < retry.maxAttempts {
                     clock.sleep(seconds: retry.delay(afterAttempt: attempt))
                     continue
                 }
+                if error.isRetryable {
+                    return Outcome(status: "release", reason: "twilio \(error.code ?? error.httpStatus)")
+                }
                 return Outcome(status: "failed", reason: "twilio_error", errorCode: error.code ?? error.httpStatus)
+            } catch let error as TwilioTransportError where error.code == .connect {
+                return Outcome(status: "release", reason: "Twilio unreachable")
             } catch let error as TwilioTransportError {
                 // Twilio may or may not have sent it: never try again (at most once).
                 return Outcome(status: "failed", reason: "twilio_\(error.code.rawValue)")
