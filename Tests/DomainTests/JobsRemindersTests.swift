@@ -220,4 +220,26 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.logRows(appt).map(\.status) == ["sent"])
         #expect(try w.sent(from: sender).count == 1)
     }
+
+    @Test func whenTwilioSaysTheWindowClosedTheReminderGoesAsTheTemplateOrIsSkipped() throws {
+        let w = try JobsWorld()
+        let now = Date()
+        let withTemplate = try w.workspace(contentSids: #"{"appt_reminder": {"en": "HXreminderEN00000000000000000000"}}"#)
+        let without = try w.workspace()
+        var cases: [(JobsWorld.Sender, Int64)] = []
+        for ws in [withTemplate, without] {
+            let sender = try w.sender(ws)
+            let phone = JobsWorld.randomPhone()
+            let patient = try w.patient(ws, phone: phone, name: "Ines")
+            // Our records: wrote an hour ago. Twilio (the sandbox): 30 hours ago.
+            try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-3600), sandboxHoursAgo: 30)
+            cases.append((sender, try w.appointment(ws, patient: patient, doctor: nil, startsAt: now.addingTimeInterval(7200))))
+        }
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config())
+        #expect(summary.sent == 1 && summary.skipped == ["window_closed": 1] && summary.failed == 0, "\(summary)")
+        #expect(try w.sent(from: cases[0].0).map { $0["content_sid"] as? String } == ["HXreminderEN00000000000000000000"])
+        #expect(try w.logRows(cases[0].1).map(\.status) == ["sent"])
+        #expect(try w.sent(from: cases[1].0).isEmpty)
+        #expect(try w.logRows(cases[1].1).map { "\($0.status)/\($0.reason ?? "")" } == ["skipped/window_closed"])
+    }
 }

@@ -205,26 +205,26 @@ public enum ReminderJob {
     static func send(_ conn: PGConnection, http: HTTPClient, config: Config, ws: Settings, patientID: Int64,
                      language: String, variables: [String: String], now: Date, pacer: SendPacer, retry: RetryPolicy,
                      clock: any JobClock) throws -> Outcome {
-        let prepared: PreparedOutbound
+        // Outside the window only a Meta Content template may go: the workspace's reminder template,
+        // else appt_reminder, when mapped to a Content SID.
+        func templateRoute() -> PreparedOutbound? {
+            let key = [ws.templateKey, "appt_reminder"].first {
+                Templates.template($0) != nil
+                    && ((try? Templates.contentSid(conn, workspaceID: ws.workspaceID, key: $0, language: language)) ?? nil) != nil
+            }
+            guard let key else { return nil }
+            return try? Outbound.prepare(conn, OutboundRequest(
+                workspaceID: ws.workspaceID, patientID: patientID,
+                content: .template(key: key, language: language, variables: variables)), now: now)
+        }
+        var prepared: PreparedOutbound
         do {
             let text = try reminderText(ws, language: language, variables: variables)
             prepared = try Outbound.prepare(conn, OutboundRequest(workspaceID: ws.workspaceID, patientID: patientID,
                                                                   content: .freeform(text)), now: now)
         } catch let error as AppError where error.code == "window_closed" {
-            // Outside the window only a Meta Content template may go: the workspace's reminder
-            // template, else appt_reminder, when mapped to a Content SID.
-            let key = [ws.templateKey, "appt_reminder"].first {
-                Templates.template($0) != nil
-                    && ((try? Templates.contentSid(conn, workspaceID: ws.workspaceID, key: $0, language: language)) ?? nil) != nil
-            }
-            guard let key else { return Outcome(status: "skipped", reason: "window_closed") }
-            do {
-                prepared = try Outbound.prepare(conn, OutboundRequest(
-                    workspaceID: ws.workspaceID, patientID: patientID,
-                    content: .template(key: key, language: language, variables: variables)), now: now)
-            } catch let error as AppError {
-                return Outcome(status: "skipped", reason: error.code)
-            }
+            guard let viaTemplate = templateRoute() else { return Outcome(status: "skipped", reason: "window_closed") }
+            prepared = viaTemplate
         } catch let error as AppError {
             return Outcome(status: "skipped", reason: error.code)
         }
@@ -244,6 +244,14 @@ public enum ReminderJob {
                 }
                 if error.isRetryable {
                     return Outcome(status: "release", reason: "twilio \(error.code ?? error.httpStatus)")
+                }
+                // Twilio knows the window closed although our records said open (63016): the template
+                // route when there is one, else skipped like any closed window.
+                if error.code == 63016 && prepared.contentSid == nil {
+                    guard let viaTemplate = templateRoute() else { return Outcome(status: "skipped", reason: "window_closed") }
+                    prepared = viaTemplate
+                    attempt = 0
+                    continue
                 }
                 return Outcome(status: "failed", reason: "twilio_error", errorCode: error.code ?? error.httpStatus)
             } catch let error as TwilioTransportError where error.code == .connect {
