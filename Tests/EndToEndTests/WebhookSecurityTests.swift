@@ -160,11 +160,14 @@ struct WebhookBaseURLTests {
         let binDir = ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug"
         let settings = ["STACK_DIR": dir, "MEDSYNC_HTTP_PORT": "18460", "SANDBOX_HTTP_PORT": "18461", "BIN_DIR": binDir,
                         "MEDSYNC_WORKERS": "2", "TWILIO_WEBHOOK_BASE_URL": "https://clinic.example.com"]
-        _ = try? runCommand(["\(projectRoot)/scripts/stack", "down"], environment: settings)
+        _ = stackCommand("down", settings)
         try? FileManager.default.removeItem(atPath: dir)
-        let up = try runCommand(["\(projectRoot)/scripts/stack", "up"], environment: settings)
-        defer { _ = try? runCommand(["\(projectRoot)/scripts/stack", "down"], environment: settings) }
-        guard up.status == 0 else { throw TestSetupError("scripts/stack up failed: \(up.stderr)") }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let status = stackCommand("up", settings, log: "\(dir)/up.log")
+        defer { _ = stackCommand("down", settings) }
+        guard status == 0 else {
+            throw TestSetupError("scripts/stack up failed (\(status)): \((try? String(contentsOfFile: "\(dir)/up.log", encoding: .utf8)) ?? "")")
+        }
         let env = try StackEnvironment(path: "\(dir)/env")
         let clinic = try StackClinic(stack: env)
         let publicURL = "https://clinic.example.com/api/webhooks/whatsapp"
@@ -174,4 +177,20 @@ struct WebhookBaseURLTests {
         let local = try clinic.say(StackClinic.patient(), "hello")  // signed for http://127.0.0.1:18460/…
         #expect(local.status == 403)
     }
+}
+
+/// Runs `scripts/stack <command>` with extra settings, output to a file, and waits with waitpid:
+/// no pipes a daemon could inherit and keep open.
+func stackCommand(_ command: String, _ settings: [String: String], log: String = "/dev/null") -> Int32 {
+    var env = ProcessInfo.processInfo.environment.merging(settings) { $1 }
+    env["PATH"] = env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+    let script = "exec '\(projectRoot)/scripts/stack' \(command) >'\(log)' 2>&1 </dev/null"
+    let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(script), nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, envp) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
 }

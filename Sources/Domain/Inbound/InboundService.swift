@@ -360,24 +360,22 @@ public struct InboundService {
     func book(_ chosen: OfferedSlot, state: State, sender: SenderRoute, language: String, now: Date) throws -> Decision {
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: sender.timezone, language: language, now: now)
         if chosen.slot.startsAt > now {
-            do {
-                let id: Int64? = try conn.transaction {
-                    try conn.query("""
-                        INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
-                        SELECT $1, $2, $3, $4, $5, 'pending_review', $6, 'Booked over WhatsApp'
-                         WHERE NOT EXISTS (SELECT 1 FROM appointments
-                                            WHERE doctor_id = $3 AND status <> 'cancelled' AND starts_at < $5 AND ends_at > $4)
-                        RETURNING id
-                        """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(chosen.doctorID),
-                              PGValue(chosen.slot.startsAt), PGValue(chosen.slot.endsAt), PGValue(state.messageID)]).first?.int64("id")
-                }
-                if let id {
-                    return Decision(reply: InboundReplies.booked(label, language: language), language: language, pending: nil,
-                                    appointmentID: id)
-                }
-            } catch let e as PGError where e.isUniqueViolation {
-                log("info: slot \(label) for doctor \(chosen.doctorID) was taken meanwhile (\(e.sqlState ?? ""))")
+            // The unique index appointments_no_double_booking decides a race: ON CONFLICT waits for the
+            // other transaction and, if it booked the slot, inserts nothing (no savepoint, no aborted transaction).
+            let id = try conn.query("""
+                INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
+                SELECT $1, $2, $3, $4, $5, 'pending_review', $6, 'Booked over WhatsApp'
+                 WHERE NOT EXISTS (SELECT 1 FROM appointments
+                                    WHERE doctor_id = $3 AND status <> 'cancelled' AND starts_at < $5 AND ends_at > $4)
+                ON CONFLICT DO NOTHING
+                RETURNING id
+                """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(chosen.doctorID),
+                      PGValue(chosen.slot.startsAt), PGValue(chosen.slot.endsAt), PGValue(state.messageID)]).first?.int64("id")
+            if let id {
+                return Decision(reply: InboundReplies.booked(label, language: language), language: language, pending: nil,
+                                appointmentID: id)
             }
+            log("info: slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
         }
         let fresh = try freshOffer(sender: sender, language: language, now: now)
         return Decision(reply: InboundReplies.offer(InboundReplies.taken(label, language: language), fresh, language: language),
