@@ -42,7 +42,9 @@ public final class FastCGIServer {
         sigemptyset(&stopSignals)
         sigaddset(&stopSignals, SIGTERM)
         sigaddset(&stopSignals, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        // SETMASK, not BLOCK: a mask inherited from the parent (a test runner's threads block SIGUSR1 and
+        // more, and a child keeps that mask across exec) must not keep SIGUSR1 from waking the workers.
+        pthread_sigmask(SIG_SETMASK, &stopSignals, nil)
 
         let pool = Pool(workers: workers)
         let maxBody = maxBodyBytes
