@@ -6,6 +6,7 @@ import Foundation
 //
 // Configuration (environment, or .env in the working directory; see DESIGN.md):
 //   DATABASE_URL            libpq conninfo or postgresql:// URL (required)
+//   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, MEDSYNC_FERNET_KEY   (required)
 //   MEDSYNC_LISTEN          unix socket path (made 0660), "host:port", or "" under systemd socket
 //                           activation (LISTEN_FDS/LISTEN_PID, fd 3 — also taken whenever systemd passes one)
 //   MEDSYNC_WORKERS         worker threads (16)
@@ -15,7 +16,8 @@ import Foundation
 func runServer() -> Int32 {
     let config: Config
     do {
-        config = try Config.load(requiring: [.databaseURL])
+        // Webhook signatures need the master token; subaccount credentials need the Fernet key.
+        config = try Config.load(requiring: [.databaseURL, .twilioAccountSID, .twilioAuthToken, .fernetKey])
     } catch {
         Log.line("medsync-fcgi: \(error.message)")
         return 78  // EX_CONFIG

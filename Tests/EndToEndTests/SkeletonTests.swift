@@ -145,3 +145,18 @@ func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {
     }
     throw TestSetupError("timed out waiting until \(what)")
 }
+
+/// Missing configuration stops the binaries at start with a message naming the variable.
+@Suite struct StartupConfigurationTests {
+    @Test func missingRequiredVariableIsNamedAtStart() throws {
+        let bin = "\(ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug")/medsync-fcgi"
+        let secret = "super-secret-database-password"
+        let r = try runCommand(["env", "-i", "PATH=/usr/bin:/bin", "DATABASE_URL=host=/nonexistent password=\(secret)",
+                                "TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000", "MEDSYNC_LISTEN=/nonexistent/x.sock", bin],
+                               cwd: "/")
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("TWILIO_AUTH_TOKEN"), "\(r.stderr)")
+        #expect(r.stderr.contains("MEDSYNC_FERNET_KEY"), "\(r.stderr)")
+        #expect(!r.stderr.contains(secret))
+    }
+}
