@@ -36,8 +36,14 @@ public enum StatusCallback {
         guard let sid = value("MessageSid") ?? value("SmsSid"), !sid.isEmpty else {
             throw AppError.invalid("missing_message_sid", "The status callback has no MessageSid.")
         }
-        guard let status = (value("MessageStatus") ?? value("SmsStatus"))?.lowercased(), statuses.contains(status) else {
-            throw AppError.invalid("invalid_status", "MessageStatus must be one of \(statuses.sorted().joined(separator: ", ")).")
+        guard let status = (value("MessageStatus") ?? value("SmsStatus"))?.lowercased(), !status.isEmpty else {
+            throw AppError.invalid("missing_status", "The status callback has no MessageStatus.")
+        }
+        // Other statuses Twilio may report (accepted, scheduled, canceled, receiving…) say nothing our
+        // messages track: acknowledged so Twilio does not retry, and logged.
+        guard statuses.contains(status) else {
+            log("info: status callback \(sid): status \(status) ignored")
+            return Outcome(found: false, status: nil)
         }
         let code = value("ErrorCode").flatMap { Int($0) }.flatMap { $0 == 0 ? nil : $0 }
         let final = status == "failed" || status == "undelivered"
