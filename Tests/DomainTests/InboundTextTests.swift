@@ -47,6 +47,7 @@ struct InboundTextTests {
         #expect(InboundText.detectLanguage("¿mañana?") == "es")
         #expect(InboundText.detectLanguage("Hello, I want to book") == "en")
         #expect(InboundText.detectLanguage("2") == nil)
+        #expect(InboundText.detectLanguage("ok") == nil)  // says nothing: the remembered language stays
     }
 
     @Test("TwiML escapes text and drops characters XML cannot carry")

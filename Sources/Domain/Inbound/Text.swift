@@ -31,14 +31,14 @@ public enum InboundText {
         "luego", "persona", "humano", "medico", "doctora", "cuando", "donde", "cuanto", "cuesta", "y", "me", "esta",
         "estoy", "consulta", "vale", "claro", "bien", "chao", "las", "los", "en", "del", "al", "pero", "puede", "hay",
         "lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo", "precio", "ayuda", "baja", "alta",
-        "suscripcion", "horario", "horarios", "disponible", "si", "no", "nada", "algo", "usted", "ustedes", "podria",
+        "suscripcion", "horario", "horarios", "disponible", "nada", "algo", "usted", "ustedes", "podria",
     ]
     static let englishWords: Set<String> = [
         "hi", "hello", "hey", "the", "i", "want", "book", "appointment", "please", "thanks", "thank", "you", "can",
         "is", "my", "cancel", "need", "with", "to", "an", "time", "tomorrow", "would", "like", "good", "morning",
         "afternoon", "evening", "bye", "goodbye", "talk", "speak", "someone", "human", "person", "agent", "what",
         "when", "where", "how", "much", "does", "it", "cost", "first", "second", "option", "reschedule", "and", "do",
-        "have", "are", "there", "any", "ok", "okay", "yes", "see", "stop", "start", "unsubscribe", "available", "slot",
+        "have", "are", "there", "any", "yes", "see", "stop", "start", "unsubscribe", "available", "slot",
     ]
 
     /// "es" or "en" when the text says which, else nil (numbers, "ok", emoji…).
