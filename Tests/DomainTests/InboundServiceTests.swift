@@ -184,6 +184,21 @@ struct InboundServiceTests {
         #expect(try clinic.send("+5215500000001", "cancel").reply == "You have no upcoming appointment to cancel.")
     }
 
+    @Test("reschedule: the next appointment is replaced by the slot picked next, in one transaction")
+    func reschedule() throws {
+        let clinic = try InboundClinic()
+        try clinic.send("+5215512345678", "hello")
+        try clinic.send("+5215512345678", "1")
+        let move = try clinic.send("+5215512345678", "I need to reschedule my appointment")
+        #expect(move.reply?.hasPrefix("Sure, let's move your appointment today at 9:00 AM.") == true)
+        #expect(move.reply?.contains("1. today at 9:30 AM") == true)
+        let booked = try clinic.send("+5215512345678", "2")
+        #expect(booked.reply == "Great, I've requested today at 10:00 AM for you. The clinic will confirm it shortly.")
+        let rows = try clinic.conn.query("SELECT status, starts_at FROM appointments ORDER BY starts_at")
+        #expect(rows.map { $0.string("status") } == ["cancelled", "pending_review"])
+        #expect(rows[1].date("starts_at") == InboundClinic.now.addingTimeInterval(2 * 3600))
+    }
+
     @Test("media is recorded with the message")
     func media() throws {
         let clinic = try InboundClinic()

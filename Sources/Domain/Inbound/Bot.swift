@@ -130,11 +130,14 @@ extension InboundService {
         switch answer.intent {
         case "book" where answer.selectedSlot != nil:
             guard let chosen = relabeled?.slots.first(where: { $0.n == answer.selectedSlot }) else { break }
-            return try book(chosen, state: state, sender: sender, language: language, now: now)
+            return try book(chosen, state: state, sender: sender, language: language, now: now,
+                            rescheduleOf: state.pending?.rescheduleOf)
         case "cancel":
             return try cancel(state: state, sender: sender, language: language, now: now)
         case "handoff":
             return Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true)
+        case "reschedule":
+            return try reschedule(state: state, sender: sender, offer: relabeled, language: language, now: now)
         default:
             break
         }

@@ -24,10 +24,18 @@ public struct PendingOffer: Codable, Sendable, Equatable {
     public var kind: String = "slots"
     public var language: String
     public var slots: [OfferedSlot]
+    /// The appointment a booking from this offer replaces (the patient asked to reschedule).
+    public var rescheduleOf: Int64?
 
-    public init(language: String, slots: [OfferedSlot]) {
+    enum CodingKeys: String, CodingKey {
+        case kind, language, slots
+        case rescheduleOf = "reschedule_of"
+    }
+
+    public init(language: String, slots: [OfferedSlot], rescheduleOf: Int64? = nil) {
         self.language = language
         self.slots = slots
+        self.rescheduleOf = rescheduleOf
     }
 
     public static func make(_ slots: [Slot], timeZone: String, language: String, now: Date) -> PendingOffer {
@@ -324,7 +332,7 @@ public struct InboundService {
         if let offer = state.pending, let shortcut = InboundText.shortcut(m.body) {
             language = detected ?? offer.language
             if let chosen = offer.select(shortcut, timeZone: sender.timezone) {
-                return try book(chosen, state: state, sender: sender, language: language, now: now)
+                return try book(chosen, state: state, sender: sender, language: language, now: now, rescheduleOf: offer.rescheduleOf)
             }
             let fresh = try freshOffer(sender: sender, language: language, now: now)
             return Decision(reply: InboundReplies.offer(InboundReplies.notAnOption(language: language), fresh, language: language),
@@ -357,7 +365,8 @@ public struct InboundService {
     }
 
     /// Books a slot as `pending_review`; a slot taken meanwhile (the schema's unique index) offers others.
-    func book(_ chosen: OfferedSlot, state: State, sender: SenderRoute, language: String, now: Date) throws -> Decision {
+    func book(_ chosen: OfferedSlot, state: State, sender: SenderRoute, language: String, now: Date,
+              rescheduleOf: Int64? = nil) throws -> Decision {
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: sender.timezone, language: language, now: now)
         if chosen.slot.startsAt > now {
             // The unique index appointments_no_double_booking decides a race: ON CONFLICT waits for the
@@ -372,12 +381,20 @@ public struct InboundService {
                 """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(chosen.doctorID),
                       PGValue(chosen.slot.startsAt), PGValue(chosen.slot.endsAt), PGValue(state.messageID)]).first?.int64("id")
             if let id {
+                // A reschedule: the appointment it replaces is cancelled in the same transaction.
+                if let old = rescheduleOf {
+                    try conn.execute("""
+                        UPDATE appointments SET status = 'cancelled', cancelled_at = now()
+                         WHERE id = $1 AND workspace_id = $2 AND patient_id = $3 AND status <> 'cancelled'
+                        """, [PGValue(old), PGValue(sender.workspaceID), PGValue(state.patientID)])
+                }
                 return Decision(reply: InboundReplies.booked(label, language: language), language: language, pending: nil,
                                 appointmentID: id)
             }
             log("info: slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
         }
-        let fresh = try freshOffer(sender: sender, language: language, now: now)
+        var fresh = try freshOffer(sender: sender, language: language, now: now)
+        fresh?.rescheduleOf = rescheduleOf
         return Decision(reply: InboundReplies.offer(InboundReplies.taken(label, language: language), fresh, language: language),
                         language: language, pending: fresh)
     }
@@ -398,6 +415,24 @@ public struct InboundService {
         return Decision(reply: InboundReplies.cancelled(label, language: language), language: language, pending: nil)
     }
 
+    /// The patient's next appointment (to be replaced), and the offer that will replace it.
+    func reschedule(state: State, sender: SenderRoute, offer: PendingOffer?, language: String, now: Date) throws -> Decision {
+        let next = try conn.query("""
+            SELECT id, starts_at FROM appointments
+             WHERE workspace_id = $1 AND patient_id = $2 AND status <> 'cancelled' AND starts_at > $3
+             ORDER BY starts_at LIMIT 1
+            """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(now)]).first
+        guard let id = next?.int64("id"), let at = next?.date("starts_at") else {
+            return Decision(reply: InboundReplies.offer(InboundReplies.nothingToMove(language: language), offer, language: language),
+                            language: language, pending: offer)
+        }
+        var replacing = offer
+        replacing?.rescheduleOf = id
+        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language, now: now)
+        return Decision(reply: InboundReplies.offer(InboundReplies.moving(label, language: language), replacing, language: language),
+                        language: language, pending: replacing)
+    }
+
     // MARK: fallback rules
 
     func fallback(_ m: IncomingMessage, state: State, sender: SenderRoute, free: [Slot], language: String, now: Date) throws -> Decision {
@@ -413,7 +448,9 @@ public struct InboundService {
         case "question":
             return Decision(reply: InboundReplies.offer(InboundReplies.question(language: language), offer, language: language),
                             language: language, pending: offer)
-        default:  // greeting, book, reschedule
+        case "reschedule":
+            return try reschedule(state: state, sender: sender, offer: offer, language: language, now: now)
+        default:  // greeting, book
             return Decision(reply: InboundReplies.offer(InboundReplies.greeting(clinic: sender.clinicName, language: language),
                                                         offer, language: language),
                             language: language, pending: offer)

@@ -52,6 +52,16 @@ public enum InboundReplies {
             : "Done, your appointment \(label) is cancelled. Write to us if you want a new one."
     }
 
+    public static func moving(_ label: String, language: String) -> String {
+        es(language) ? "Claro, cambiemos tu cita de \(label). Al elegir un nuevo horario, la anterior se cancela."
+            : "Sure, let's move your appointment \(label). When you pick a new time, the old one is cancelled."
+    }
+
+    public static func nothingToMove(language: String) -> String {
+        es(language) ? "No tienes citas próximas para cambiar; puedes reservar una nueva."
+            : "You have no upcoming appointment to move; you can book a new one."
+    }
+
     public static func nothingToCancel(language: String) -> String {
         es(language) ? "No tienes citas próximas para cancelar." : "You have no upcoming appointment to cancel."
     }
