@@ -1,20 +1,20 @@
 import Domain
 import Foundation
-import Testing
 import TestSupport
 
+/// Shared by the jobs tests of DomainTests and EndToEndTests.
 /// A fresh database plus the running sandbox (the stack's env), with helpers to create clinics,
 /// senders (registered in the sandbox), patients, appointments and open 24-hour windows.
 /// Every phone number is random, so tests sharing the sandbox never see each other's messages.
-struct JobsWorld {
-    let databaseURL: String
-    let conn: PGConnection
-    let sandboxURL: String
-    let masterSID: String
-    let masterToken: String
-    let fernetKey = "bWVkc3luYy1kZXYtZmVybmV0LWtleS1ub3QtcHJvZCE="
+public struct JobsWorld {
+    public let databaseURL: String
+    public let conn: PGConnection
+    public let sandboxURL: String
+    public let masterSID: String
+    public let masterToken: String
+    public let fernetKey = "bWVkc3luYy1kZXYtZmVybmV0LWtleS1ub3QtcHJvZCE="
 
-    init() throws {
+    public init() throws {
         databaseURL = try TestDatabase.create()
         conn = try PGConnection(databaseURL)
         let env = try StackEnvironment.shared()
@@ -24,17 +24,17 @@ struct JobsWorld {
     }
 
     /// What the jobs read (the environment a systemd unit would give them).
-    func environment(rate: Int = 80) -> [String: String] {
+    public func environment(rate: Int = 80) -> [String: String] {
         ["DATABASE_URL": databaseURL, "TWILIO_ACCOUNT_SID": masterSID, "TWILIO_AUTH_TOKEN": masterToken,
          "TWILIO_API_BASE_URL": sandboxURL, "MEDSYNC_FERNET_KEY": fernetKey, "MEDSYNC_SEND_RATE": String(rate),
          "TWILIO_WEBHOOK_BASE_URL": "http://127.0.0.1:9"]
     }
 
-    func config(rate: Int = 80) throws -> Config { try Config.load(environment: environment(rate: rate), dotEnvPath: nil) }
+    public func config(rate: Int = 80) throws -> Config { try Config.load(environment: environment(rate: rate), dotEnvPath: nil) }
 
-    static func randomPhone(_ prefix: String = "+1999") -> String { prefix + String(Int.random(in: 1_000_000...9_999_999)) }
+    public static func randomPhone(_ prefix: String = "+1999") -> String { prefix + String(Int.random(in: 1_000_000...9_999_999)) }
 
-    func workspace(timezone: String = "UTC", reminders: (hours: Int, template: String, custom: String?)? = (24, "appt_reminder", nil),
+    public func workspace(timezone: String = "UTC", reminders: (hours: Int, template: String, custom: String?)? = (24, "appt_reminder", nil),
                    contentSids: String = "{}") throws -> Int64 {
         let id = try conn.query("INSERT INTO workspaces (name, timezone, clinic_name, content_sids) VALUES ($1, $2, $1, $3::jsonb) RETURNING id",
                                 [PGValue("Clinic \(UUID().uuidString.prefix(6))"), PGValue(timezone), .json(contentSids)]).first!.int64("id")!
@@ -45,11 +45,16 @@ struct JobsWorld {
         return id
     }
 
-    struct Sender { let id: Int64; let phone: String; let accountSID: String }
+    public struct Sender: Sendable {
+        public let id: Int64
+        public let phone: String
+        public let accountSID: String
+        public init(id: Int64, phone: String, accountSID: String) { self.id = id; self.phone = phone; self.accountSID = accountSID }
+    }
 
     /// A sender number in the database and in the sandbox; with `subaccount` it belongs to a fresh
     /// Twilio subaccount whose token is stored Fernet-encrypted.
-    func sender(_ workspaceID: Int64, subaccount: Bool = false) throws -> Sender {
+    public func sender(_ workspaceID: Int64, subaccount: Bool = false) throws -> Sender {
         let phone = JobsWorld.randomPhone("+1555")
         var accountSID = masterSID
         var tokenEnc: String? = nil
@@ -70,7 +75,7 @@ struct JobsWorld {
         return Sender(id: id, phone: phone, accountSID: accountSID)
     }
 
-    func doctor(_ workspaceID: Int64, name: String) throws -> Int64 {
+    public func doctor(_ workspaceID: Int64, name: String) throws -> Int64 {
         let id = try conn.query("INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id",
                                 [PGValue("dr-\(UUID().uuidString.prefix(8))@example.com"), PGValue(name)]).first!.int64("id")!
         try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, 'doctor')", [PGValue(id), PGValue(workspaceID)])
@@ -78,7 +83,7 @@ struct JobsWorld {
     }
 
     /// consent: true, false (never given) or nil = opted out (given, then withdrawn).
-    func patient(_ workspaceID: Int64, phone: String = JobsWorld.randomPhone(), name: String, language: String = "en",
+    public func patient(_ workspaceID: Int64, phone: String = JobsWorld.randomPhone(), name: String, language: String = "en",
                  consent: Bool? = true) throws -> Int64 {
         try conn.query("""
             INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
@@ -87,7 +92,7 @@ struct JobsWorld {
                   consent == false ? .null : PGValue(Date())]).first!.int64("id")!
     }
 
-    func appointment(_ workspaceID: Int64, patient: Int64, doctor: Int64?, startsAt: Date, status: String = "confirmed") throws -> Int64 {
+    public func appointment(_ workspaceID: Int64, patient: Int64, doctor: Int64?, startsAt: Date, status: String = "confirmed") throws -> Int64 {
         try conn.query("""
             INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
             """, [PGValue(workspaceID), PGValue(patient), PGValue(doctor), PGValue(startsAt), PGValue(startsAt.addingTimeInterval(1800)),
@@ -95,7 +100,7 @@ struct JobsWorld {
     }
 
     /// The patient wrote to the sender at `at` (our database) and `sandboxHoursAgo` hours ago (the sandbox's clock).
-    func window(_ workspaceID: Int64, patient: Int64, phone: String, sender: Sender, at: Date, sandboxHoursAgo: Double = 1) throws {
+    public func window(_ workspaceID: Int64, patient: Int64, phone: String, sender: Sender, at: Date, sandboxHoursAgo: Double = 1) throws {
         try conn.execute("""
             INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at) VALUES ($1, $2, $3, $4)
             ON CONFLICT (patient_id, sender_id) DO UPDATE SET last_inbound_at = EXCLUDED.last_inbound_at
@@ -105,7 +110,7 @@ struct JobsWorld {
     }
 
     @discardableResult
-    func control(_ method: String, _ path: String, _ body: String? = nil) throws -> [String: Any] {
+    public func control(_ method: String, _ path: String, _ body: String? = nil) throws -> [String: Any] {
         let response = try http(HTTPRequest(method: method, url: sandboxURL + path,
                                             headers: body == nil ? [] : [("Content-Type", "application/json")],
                                             body: Array((body ?? "").utf8)))
@@ -116,11 +121,11 @@ struct JobsWorld {
     }
 
     /// Every message the sandbox accepted from this sender number.
-    func sent(from sender: Sender) throws -> [[String: Any]] {
+    public func sent(from sender: Sender) throws -> [[String: Any]] {
         try control("GET", "/sandbox/messages?from=\(sender.phone.replacingOccurrences(of: "+", with: "%2B"))")["messages"] as? [[String: Any]] ?? []
     }
 
-    func logRows(_ appointment: Int64) throws -> [(status: String, reason: String?)] {
+    public func logRows(_ appointment: Int64) throws -> [(status: String, reason: String?)] {
         try conn.query("SELECT status, reason FROM reminder_log WHERE appointment_id = $1 ORDER BY id", [PGValue(appointment)])
             .map { ($0.string("status")!, $0.string("reason")) }
     }
