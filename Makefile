@@ -28,6 +28,7 @@ build:
 	swift build
 
 bench: deps release
+	@scripts/stack up
 	@bench/run
 
 clean:
