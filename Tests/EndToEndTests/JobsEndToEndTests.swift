@@ -7,36 +7,21 @@ import TestSupport
 /// fresh database and the stack's sandbox.
 private let jobsBinary = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
 
-private func startJobs(_ arguments: [String], environment: [String: String]) throws -> (Process, Pipe, Pipe) {
+private func startJobs(_ arguments: [String], environment: [String: String]) throws -> Subprocess {
     guard FileManager.default.isExecutableFile(atPath: jobsBinary) else {
         throw TestSetupError("\(jobsBinary) is missing: build medsync-jobs first (or set BIN_DIR)")
     }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: jobsBinary)
-    p.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for key in Config.Key.allCases.map(\.rawValue) { env.removeValue(forKey: key) }
-    p.environment = env.merging(environment) { $1 }
-    p.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())   // no stray .env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    return (p, out, err)
+    // Only the given configuration counts (no variable of the test's own environment), run where no .env is.
+    var env: [String: String] = [:]
+    for key in Config.Key.allCases.map(\.rawValue) { env[key] = "" }
+    return try Subprocess([jobsBinary] + arguments, environment: env.merging(environment) { $1 }, cwd: NSTemporaryDirectory())
 }
 
 private struct JobResult { let status: Int32; let stdout: String; let stderr: String }
 
-private func finish(_ job: (Process, Pipe, Pipe)) -> JobResult {
-    let (p, out, err) = job
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    return JobResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+private func finish(_ job: Subprocess) -> JobResult {
+    let status = job.wait()
+    return JobResult(status: status, stdout: job.stdout, stderr: job.stderr)
 }
 
 private func runJobs(_ arguments: [String], environment: [String: String]) throws -> JobResult {
@@ -183,9 +168,9 @@ extension JobsWorld {
             waited += 1
         }
         Thread.sleep(forTimeInterval: 0.3)
-        kill(job.0.processIdentifier, SIGKILL)
+        job.signal(SIGKILL)
         let killed = finish(job)
-        #expect(killed.status == SIGKILL && killed.stdout.isEmpty)
+        #expect(killed.status == 128 + SIGKILL && killed.stdout.isEmpty)
         let before = try w.recipientStatuses(batch)
         #expect(before[victim] == "sending")
         #expect(before.values.filter { $0 == "sent" }.count == 15)

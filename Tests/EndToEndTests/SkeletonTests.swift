@@ -81,25 +81,16 @@ import TestSupport
         let socket = "\(stack.dir)/fcgi.sock"
         try? FileManager.default.removeItem(atPath: socket)
         let settings = parseEnvFile(try stack.stack("env").stdout)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(binDir)/medsync-fcgi")
-        process.environment = ProcessInfo.processInfo.environment.merging(settings) { $1 }
-            .merging(["MEDSYNC_LISTEN": socket, "MEDSYNC_WORKERS": "4"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try Subprocess(["\(binDir)/medsync-fcgi"],
+                                     environment: settings.merging(["MEDSYNC_LISTEN": socket, "MEDSYNC_WORKERS": "4"]) { $1 })
         try waitForSocket(socket)
         _ = try runCommand(["chgrp", "www-data", socket])
         #expect(try httpGet(healthURL).status == 200)
 
         // Hold a lock the health check needs, so three requests stay in flight inside the workers.
         let admin = try stack.env["MEDSYNC_ADMIN_URL"].replacingOccurrences(of: "dbname=postgres", with: "dbname=medsync")
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        locker.arguments = [admin, "-X", "-q", "-c",
-                            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"]
-        locker.standardOutput = FileHandle.nullDevice
-        try locker.run()
+        let locker = try Subprocess(["psql", admin, "-X", "-q", "-c",
+                                     "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"])
         try waitUntil("the lock is held") { try lockWaiters(admin, granted: true) >= 1 }
 
         let url = try healthURL
@@ -115,12 +106,12 @@ import TestSupport
             }.start()
         }
         try waitUntil("three requests wait inside the workers") { try lockWaiters(admin, granted: false) >= 3 }
-        kill(process.processIdentifier, SIGTERM)
+        process.signal(SIGTERM)
         group.wait()
-        process.waitUntilExit()
-        locker.waitUntilExit()
+        let exitCode = process.wait()
+        locker.wait()
         #expect(results.statuses == [200, 200, 200], "in-flight requests: \(results.statuses)")
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        #expect(exitCode == 0, "medsync-fcgi after SIGTERM: \(process.stderr)")
     }
 
     var binDir: String { ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug" }

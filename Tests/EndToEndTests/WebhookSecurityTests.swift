@@ -179,18 +179,9 @@ struct WebhookBaseURLTests {
     }
 }
 
-/// Runs `scripts/stack <command>` with extra settings, output to a file, and waits with waitpid:
-/// no pipes a daemon could inherit and keep open.
+/// Runs `scripts/stack <command>` with extra settings; its output goes to `log`.
 func stackCommand(_ command: String, _ settings: [String: String], log: String = "/dev/null") -> Int32 {
-    var env = ProcessInfo.processInfo.environment.merging(settings) { $1 }
-    env["PATH"] = env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-    let script = "exec '\(projectRoot)/scripts/stack' \(command) >'\(log)' 2>&1 </dev/null"
-    let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(script), nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, envp) == 0 else { return -1 }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+    guard let r = try? runCommand(["\(projectRoot)/scripts/stack", command], environment: settings) else { return -1 }
+    if log != "/dev/null" { try? (r.stdout + r.stderr).write(toFile: log, atomically: true, encoding: .utf8) }
+    return r.status
 }

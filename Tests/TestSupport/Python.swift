@@ -13,37 +13,17 @@ public func domainTestHelper(_ name: String) -> String {
 /// Runs a Python script with `stdin` as its input; returns stdout. A non-zero exit throws with stderr,
 /// and a missing module says how to get it (instead of a bare traceback).
 public func runPython(_ arguments: [String], stdin: String = "") throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [pythonExecutable] + arguments
-    let input = Pipe(), out = Pipe(), err = Pipe()
-    process.standardInput = input
-    process.standardOutput = out
-    process.standardError = err
-    do {
-        try process.run()
-    } catch {
-        throw TestSetupError("cannot start \(pythonExecutable): \(error)")
-    }
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    input.fileHandleForWriting.write(Data(stdin.utf8))
-    try? input.fileHandleForWriting.close()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    let stderr = String(decoding: errData, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        if stderr.contains("ModuleNotFoundError") {
+    let result = try runCommand([pythonExecutable] + arguments, stdin: stdin)
+    guard result.status == 0 else {
+        if result.stderr.contains("ModuleNotFoundError") {
             throw TestSetupError("""
                 \(pythonExecutable) lacks a module the test needs (`make test` installs it into .run/venv; \
-                or `pip install cryptography twilio` and set MEDSYNC_PYTHON): \(stderr)
+                or `pip install cryptography twilio` and set MEDSYNC_PYTHON): \(result.stderr)
                 """)
         }
-        throw TestSetupError("\(pythonExecutable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(stderr)")
+        throw TestSetupError("\(pythonExecutable) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
     }
-    return String(decoding: outData, as: UTF8.self)
+    return result.stdout
 }
 
 /// A helper server started from a Python script that prints its port on the first stdout line and

@@ -59,36 +59,6 @@ public struct StackEnvironment: Sendable {
     public var databaseURL: String { get throws { try self["DATABASE_URL"] } }
 }
 
-public struct CommandResult: Sendable {
-    public let status: Int32
-    public let stdout: String
-    public let stderr: String
-}
-
-/// Runs a program to completion and captures its output.
-@discardableResult
-public func runCommand(_ arguments: [String], environment: [String: String] = [:], cwd: String = projectRoot) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: cwd)
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes concurrently so a chatty child never blocks on a full pipe.
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
-}
-
 /// A stack of its own (PostgreSQL cluster, sandbox, workers, nginx) for tests that stop or restart
 /// parts of it. Ports must be unique per suite.
 public final class PrivateStack: @unchecked Sendable {
