@@ -36,13 +36,13 @@ public struct SenderAccount: Sendable, Equatable {
 
     /// The workspace's primary active sender, if it has one.
     public static func primary(_ conn: PGConnection, workspaceID: Int64) throws -> SenderAccount? {
-        try conn.query("SELECT \(columns) FROM whatsapp_senders WHERE workspace_id = $1 AND is_active AND is_primary",
+        try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1 AND is_active AND is_primary",
                        [PGValue(workspaceID)]).first.map(SenderAccount.init(row:))
     }
 
     /// A sender of the workspace by id (active or not).
     public static func find(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> SenderAccount? {
-        try conn.query("SELECT \(columns) FROM whatsapp_senders WHERE workspace_id = $1 AND id = $2",
+        try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1 AND id = $2",
                        [PGValue(workspaceID), PGValue(id)]).first.map(SenderAccount.init(row:))
     }
 }

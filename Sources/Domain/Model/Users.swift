@@ -54,12 +54,12 @@ public enum Users {
     }
 
     public static func find(_ conn: PGConnection, email: String) throws -> User? {
-        try conn.query("SELECT \(columns) FROM users WHERE lower(email) = lower($1)",
+        try conn.query("SELECT " + columns + " FROM users WHERE lower(email) = lower($1)",
                        [PGValue(email.trimmingCharacters(in: .whitespacesAndNewlines))]).first.map(User.init(row:))
     }
 
     public static func find(_ conn: PGConnection, id: Int64) throws -> User? {
-        try conn.query("SELECT \(columns) FROM users WHERE id = $1", [PGValue(id)]).first.map(User.init(row:))
+        try conn.query("SELECT " + columns + " FROM users WHERE id = $1", [PGValue(id)]).first.map(User.init(row:))
     }
 
     /// By numeric id or by email (operator commands take either).
@@ -70,7 +70,7 @@ public enum Users {
 
     /// The stored password hash of a user found by email (login), nil when none.
     public static func passwordHash(_ conn: PGConnection, email: String) throws -> (user: User, hash: String?)? {
-        guard let row = try conn.query("SELECT \(columns), password_hash FROM users WHERE lower(email) = lower($1)",
+        guard let row = try conn.query("SELECT " + columns + ", password_hash FROM users WHERE lower(email) = lower($1)",
                                        [PGValue(email.trimmingCharacters(in: .whitespacesAndNewlines))]).first else { return nil }
         return (User(row: row), row.string("password_hash"))
     }

@@ -50,7 +50,7 @@ public enum Senders {
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
-        guard let row = try conn.query("SELECT \(columns) FROM whatsapp_senders WHERE workspace_id = $1 AND id = $2",
+        guard let row = try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1 AND id = $2",
                                        [PGValue(workspaceID), PGValue(id)]).first else {
             throw AppError.notFound("not_found", "There is no sender \(id) in this workspace.")
         }
