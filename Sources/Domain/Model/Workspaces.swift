@@ -27,7 +27,7 @@ public enum Workspaces {
         try validateTimezone(conn, timezone)
         return try conn.transaction {
             let rows = try conn.query(
-                "INSERT INTO workspaces (name, timezone, clinic_name) VALUES ($1, $2, $1) RETURNING \(columns)",
+                "INSERT INTO workspaces (name, timezone, clinic_name) VALUES ($1, $2, $1) RETURNING " + columns,
                 [PGValue(name), PGValue(timezone)])
             let workspace = Workspace(row: rows[0])
             try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES ($1)", [PGValue(workspace.id)])
@@ -36,11 +36,11 @@ public enum Workspaces {
     }
 
     public static func list(_ conn: PGConnection) throws -> [Workspace] {
-        try conn.query("SELECT \(columns) FROM workspaces ORDER BY id").map(Workspace.init(row:))
+        try conn.query("SELECT " + columns + " FROM workspaces ORDER BY id").map(Workspace.init(row:))
     }
 
     public static func get(_ conn: PGConnection, id: Int64) throws -> Workspace? {
-        try conn.query("SELECT \(columns) FROM workspaces WHERE id = $1", [PGValue(id)]).first.map(Workspace.init(row:))
+        try conn.query("SELECT " + columns + " FROM workspaces WHERE id = $1", [PGValue(id)]).first.map(Workspace.init(row:))
     }
 
     public static func validateTimezone(_ conn: PGConnection, _ timezone: String) throws {
