@@ -43,7 +43,7 @@ public enum Users {
                    SET name = COALESCE(EXCLUDED.name, users.name),
                        password_hash = COALESCE(EXCLUDED.password_hash, users.password_hash)
                 RETURNING
-                """ + columns, [PGValue(email), PGValue(name), PGValue(passwordHash)])
+                """ + " " + columns, [PGValue(email), PGValue(name), PGValue(passwordHash)])
             let user = User(row: rows[0])
             try conn.execute("""
                 INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, $3)

@@ -43,10 +43,8 @@ public enum Senders {
         """
 
     public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try conn.query("SELECT " + columns + """
-             FROM whatsapp_senders WHERE workspace_id = $1
-             ORDER BY is_active DESC, is_primary DESC, slot NULLS LAST, id
-            """, [PGValue(workspaceID)]).map(View.init(row:))
+        try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1"
+                       + " ORDER BY is_active DESC, is_primary DESC, slot NULLS LAST, id", [PGValue(workspaceID)]).map(View.init(row:))
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
@@ -122,7 +120,7 @@ public enum Senders {
                     INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid,
                                                   twilio_subaccount_token_enc, phone_number_sid)
                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING
-                    """ + columns, [PGValue(workspaceID), PGValue(bare), PGValue(name), PGValue(sid), PGValue(encrypted),
+                    """ + " " + columns, [PGValue(workspaceID), PGValue(bare), PGValue(name), PGValue(sid), PGValue(encrypted),
                           PGValue(input.phoneNumberSID)]).first!
                 return View(row: row)
             } catch let e as PGError where e.isUniqueViolation {
