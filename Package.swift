@@ -30,7 +30,8 @@ let package = Package(
             .product(name: "SwiftCSV", package: "SwiftCSV"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
 
-        .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain"]),
+        // The OpenAPI document is one JSON file, compiled into the binary.
+        .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain"], resources: [.embedInCode("OpenAPI/openapi.json")]),
         .executableTarget(
             name: "Jobs",
             dependencies: ["Domain", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

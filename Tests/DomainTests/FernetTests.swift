@@ -3,9 +3,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// ../shared/testdata relative to the package root (found from #filePath by TestSupport).
+/// Tests/Fixtures/vectors relative to the package root (found from #filePath by TestSupport).
 private func fernetVectors(_ name: String) throws -> [[String: Any]] {
-    let path = "\(projectRoot)/../shared/testdata/fernet/\(name).json"
+    let path = "\(projectRoot)/Tests/Fixtures/vectors/fernet/\(name).json"
     guard let data = FileManager.default.contents(atPath: path) else {
         throw TestSetupError("cannot read the Fernet spec vectors at \(path)")
     }

@@ -16,9 +16,9 @@ private struct SignatureVectors: Decodable {
     let cases: [Case]
 }
 
-/// ../shared/testdata relative to the package root (found from #filePath by TestSupport).
+/// Tests/Fixtures/vectors relative to the package root (found from #filePath by TestSupport).
 private func loadVectors() throws -> [SignatureVectors.Case] {
-    let path = "\(projectRoot)/../shared/testdata/twilio-signature-vectors.json"
+    let path = "\(projectRoot)/Tests/Fixtures/vectors/twilio-signature-vectors.json"
     guard let data = FileManager.default.contents(atPath: path) else {
         throw TestSetupError("cannot read the Twilio signature vectors at \(path)")
     }

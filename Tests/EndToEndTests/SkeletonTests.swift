@@ -45,6 +45,17 @@ import TestSupport
         #expect(errorCode(r) == "not_found")
     }
 
+    @Test func sourcingTheEnvFileSetsEveryValueExactly() throws {
+        // `source .run/env` (as the README says): DATABASE_URL has spaces and must arrive whole.
+        let path = try requiredEnvironment("MEDSYNC_TEST_ENV")
+        for key in ["DATABASE_URL", "MEDSYNC_ADMIN_URL", "MEDSYNC_TOKEN", "MEDSYNC_URL"] {
+            let r = try runCommand(["bash", "-c", "set -e; source \"$0\"; printf %s \"${!1}\"", path, key])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == (try env[key]), "\(key)")
+        }
+        #expect((try env.databaseURL).contains(" user="), "the value with spaces is read whole")
+    }
+
     @Test func staticWebIsServed() throws {
         let r = try httpGet("\(try env.appURL)/")
         #expect(r.status == 200)

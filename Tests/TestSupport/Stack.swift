@@ -21,12 +21,16 @@ public func requiredEnvironment(_ name: String) throws -> String {
     return value
 }
 
-/// Parses KEY=VALUE lines (the stack's env file).
+/// Parses KEY=VALUE lines (the stack's env file); a value in single quotes is read as bash reads it.
 public func parseEnvFile(_ text: String) -> [String: String] {
     var out: [String: String] = [:]
     for line in text.split(separator: "\n") {
         guard let eq = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
-        out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        var value = String(line[line.index(after: eq)...])
+        if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") {
+            value = String(value.dropFirst().dropLast()).replacingOccurrences(of: "'\\''", with: "'")
+        }
+        out[String(line[..<eq])] = value
     }
     return out
 }
@@ -60,7 +64,8 @@ public struct StackEnvironment: Sendable {
 }
 
 /// A stack of its own (PostgreSQL cluster, sandbox, workers, nginx) for tests that stop or restart
-/// parts of it. Ports must be unique per suite.
+/// parts of it. Ports must be unique per suite; `MEDSYNC_TEST_PORT_OFFSET` shifts them all, so two
+/// checkouts can run `make test` side by side.
 public final class PrivateStack: @unchecked Sendable {
     public let dir: String
     public let httpPort: Int
@@ -69,7 +74,9 @@ public final class PrivateStack: @unchecked Sendable {
 
     public init(name: String, httpPort: Int) throws {
         dir = "\(projectRoot)/.run/test-\(name)"
-        self.httpPort = httpPort
+        let offset = Int(ProcessInfo.processInfo.environment["MEDSYNC_TEST_PORT_OFFSET"] ?? "") ?? 0
+        self.httpPort = httpPort + offset
+        let httpPort = self.httpPort
         let binDir = ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug"
         settings = ["STACK_DIR": dir, "MEDSYNC_HTTP_PORT": "\(httpPort)", "SANDBOX_HTTP_PORT": "\(httpPort + 1)",
                     "BIN_DIR": binDir, "MEDSYNC_WORKERS": "4"]
