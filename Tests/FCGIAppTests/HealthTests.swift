@@ -34,6 +34,13 @@ import TestSupport
         #expect(ctx.db().backendPID != pid)
     }
 
+    @Test func pingAnswersWithoutTheDatabase() throws {
+        let ctx = try context(databaseURL: "host=/nonexistent dbname=x connect_timeout=1")
+        let r = Router.medsync().handle(Request(method: "GET", uri: "/api/ping", remoteAddress: "127.0.0.1"), ctx)
+        #expect(r.status == 200)
+        #expect(try JSONDecoder().decode([String: String].self, from: Data(r.body)) == ["status": "ok"])
+    }
+
     @Test func unmigratedDatabaseIs503() throws {
         let url = try TestDatabase.create(migrated: false)
         let r = health(try context(databaseURL: url))

@@ -3,6 +3,13 @@ import FastCGI
 
 func registerHealthRoutes(_ r: inout Router) {
     r.get("/api/health", health)
+    r.get("/api/ping", ping)
+}
+
+/// 200 `{"status":"ok"}` without touching the database: the worker answers (process liveness, and
+/// the benchmark of the FastCGI edge alone).
+@Sendable func ping(_ request: Request, _ ctx: AppContext) throws -> Response {
+    .json(200, ["status": "ok"])
 }
 
 /// 200 `{"status":"ok","database":"ok"}` when this worker's connection can read the schema
