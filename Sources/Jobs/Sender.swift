@@ -3,7 +3,8 @@ import Domain
 import Foundation
 
 /// `medsync-jobs sender link --workspace ID --phone +E164 --name NAME [--subaccount-sid AC… --subaccount-token-env VAR]`:
-/// the operator's way to link a WhatsApp sender (the same `Senders.link` as POST /api/whatsapp/link-existing).
+/// the operator's way to link a WhatsApp sender (the same `Senders.link` as POST /api/whatsapp/link-existing,
+/// which first asks Twilio — TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN — that the account owns the number).
 struct SenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sender", abstract: "Link and list WhatsApp sender numbers.", subcommands: [Link.self, List.self])
@@ -31,8 +32,16 @@ struct SenderCommand: ParsableCommand {
                 throw ValidationError("environment variable \(subaccountTokenEnv!) is empty")
             }
             let config = try loadConfig()
+            HTTPClient.globalInit()
+            let http: HTTPClient
+            do {
+                http = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: 15000)
+            } catch {
+                printError("cannot start the HTTP client: \(error.message)")
+                throw ExitCode(70)
+            }
             let sender = try withDatabase(database) { conn in
-                try SenderCommand.link(conn, config: config, workspaceID: workspace, phone: phone, name: name,
+                try SenderCommand.link(conn, http: http, config: config, workspaceID: workspace, phone: phone, name: name,
                                        subaccountSID: subaccountSID, subaccountToken: token)
             }
             print(sender.id)
@@ -53,12 +62,12 @@ struct SenderCommand: ParsableCommand {
     }
 
     /// The plain function behind `sender link` (what tests call).
-    static func link(_ conn: PGConnection, config: Config, workspaceID: Int64, phone: String, name: String,
+    static func link(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64, phone: String, name: String,
                      subaccountSID: String? = nil, subaccountToken: String? = nil) throws -> Senders.View {
         guard try Workspaces.get(conn, id: workspaceID) != nil else {
             throw AppError.notFound("workspace_not_found", "workspace \(workspaceID) does not exist")
         }
-        let sender = try Senders.link(conn, config: config, workspaceID: workspaceID, .init(
+        let sender = try Senders.link(conn, http: http, config: config, workspaceID: workspaceID, .init(
             phoneNumber: phone, displayName: name, subaccountSID: subaccountSID, subaccountToken: subaccountToken))
         try conn.execute("""
             INSERT INTO audit_log (workspace_id, action, target_type, target_id, details)

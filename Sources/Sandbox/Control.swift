@@ -25,9 +25,13 @@ import Synchronization
 ///   POST   /sandbox/callbacks/deliver         {message_sids, statuses?, error_code?, duplicate?, shuffle?, seed?,
 ///                                             concurrency?, url?} → {requested, delivered, failed, skipped, first_failures}
 ///   GET    /sandbox/callbacks?message_sid=    status callbacks sent (url, params, signature, response_status)
-///   POST   /sandbox/faults                    {api: twilio_messages|twilio_delivery|twilio_accounts|twilio_numbers|gemini,
-///                                             kind: http|hang|slow|twilio_error|invalid_json, status?, code?, seconds?,
-///                                             count? (1), account_sid?, to?, contains?}
+///   POST   /sandbox/faults                    {api: twilio_messages|twilio_delivery|twilio_accounts|twilio_numbers|
+///                                             twilio_buy|gemini, kind: http|hang|slow|twilio_error|invalid_json, status?,
+///                                             code?, seconds?, count? (1), account_sid?, to?, contains?, after?}
+///                                             (twilio_buy: number purchases only; twilio_accounts: create and close;
+///                                             contains: for Twilio, the acting account's FriendlyName — or the one
+///                                             requested for a new subaccount; after: true on twilio_messages/twilio_buy
+///                                             records the message or buys the number first, then answers the fault)
 ///   GET    /sandbox/faults ; DELETE /sandbox/faults[?api=&account_sid=&to=&contains=]
 ///   GET|POST /sandbox/settings                {auto_callbacks, callback_delay_ms}
 ///   GET    /sandbox/gemini/requests?contains= generateContent calls received (count, last_user_text, answer, fault)
@@ -402,7 +406,7 @@ struct ControlAPI: Sendable {
 
     // MARK: faults and settings
 
-    static let apis: Set<String> = ["twilio_messages", "twilio_delivery", "twilio_accounts", "twilio_numbers", "gemini"]
+    static let apis: Set<String> = ["twilio_messages", "twilio_delivery", "twilio_accounts", "twilio_numbers", "twilio_buy", "gemini"]
 
     /// {"api": "twilio_messages"|"twilio_delivery"|"twilio_accounts"|"twilio_numbers"|"gemini",
     ///  "kind": "http"|"hang"|"slow"|"twilio_error"|"invalid_json", "status"?: 429, "code"?: 63016,
@@ -435,6 +439,7 @@ struct ControlAPI: Sendable {
         fault.accountSid = j["account_sid"]?.string
         fault.to = j["to"]?.string.flatMap(Addresses.anyE164)
         fault.contains = j["contains"]?.string
+        fault.after = j["after"]?.bool ?? false
         let added = fault
         sandbox.state.withLock { $0.faults.append(added) }
         var out = faults()
@@ -461,7 +466,8 @@ struct ControlAPI: Sendable {
         let list = sandbox.state.withLock { $0.faults }
         return .json(200, .object([("faults", .array(list.map { f in
             .object([("api", .string(f.api)), ("remaining", .int(f.remaining)), ("fault", f.kind.json),
-                     ("account_sid", .str(f.accountSid)), ("to", .str(f.to)), ("contains", .str(f.contains))])
+                     ("account_sid", .str(f.accountSid)), ("to", .str(f.to)), ("contains", .str(f.contains)),
+                     ("after", .bool(f.after))])
         }))]))
     }
 

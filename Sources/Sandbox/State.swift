@@ -123,6 +123,9 @@ struct Fault: Sendable {
     var accountSid: String? = nil
     var to: String? = nil
     var contains: String? = nil
+    /// Twilio messages and number purchases: do the work (record the message, buy the number) and
+    /// only then answer the fault — a 5xx or a timeout after the request went through.
+    var after = false
 
     func matches(accountSid: String?, to: String?, text: String?) -> Bool {
         if let a = self.accountSid, a != accountSid { return false }
@@ -202,13 +205,18 @@ final class Sandbox: Sendable {
 
     /// Takes one occurrence of the first pending fault for `api` (it clears after its count).
     func takeFault(_ api: String, accountSid: String? = nil, to: String? = nil, text: String? = nil) -> FaultKind? {
-        state.withLock { s -> FaultKind? in
+        takeFullFault(api, accountSid: accountSid, to: to, text: text)?.kind
+    }
+
+    /// The same, with the fault's options (`after`).
+    func takeFullFault(_ api: String, accountSid: String? = nil, to: String? = nil, text: String? = nil) -> Fault? {
+        state.withLock { s -> Fault? in
             guard let i = s.faults.firstIndex(where: { $0.api == api && $0.matches(accountSid: accountSid, to: to, text: text) })
             else { return nil }
-            let kind = s.faults[i].kind
+            let fault = s.faults[i]
             s.faults[i].remaining -= 1
             if s.faults[i].remaining <= 0 { s.faults.remove(at: i) }
-            return kind
+            return fault
         }
     }
 
@@ -251,6 +259,13 @@ enum Dates {
         func pad(_ v: Int, _ n: Int) -> String { String(repeating: "0", count: max(0, n - String(v).count)) + String(v) }
         return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
             + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(ms % 1000, 3))Z"
+    }
+
+    /// A Twilio date filter value: "YYYY-MM-DD" (that whole GMT day) or an ISO 8601 date-time (that instant).
+    static func twilioDateBounds(_ s: String) -> (Date, Date)? {
+        if s.count == 10, let day = parseISO(s + "T00:00:00Z") { return (day, day.addingTimeInterval(86400 - 0.001)) }
+        guard let t = parseISO(s) else { return nil }
+        return (t, t)
     }
 
     static func parseISO(_ s: String) -> Date? {

@@ -60,7 +60,9 @@ struct TwilioAPI: Sendable {
         return [
             Route("POST", "\(p).json") { r, _, _ in self.createAccount(r) },
             Route("GET", "\(p)/{sid}.json") { r, a, _ in self.fetchAccount(r, a["sid"]!) },
+            Route("POST", "\(p)/{sid}.json") { r, a, _ in self.updateAccount(r, a["sid"]!) },
             Route("POST", "\(p)/{sid}/Messages.json") { r, a, h in self.createMessage(r, a["sid"]!, http: h) },
+            Route("GET", "\(p)/{sid}/Messages.json") { r, a, _ in self.listMessages(r, a["sid"]!) },
             Route("GET", "\(p)/{sid}/Messages/{msid}.json") { r, a, _ in self.fetchMessage(r, a["sid"]!, a["msid"]!) },
             Route("GET", "\(p)/{sid}/AvailablePhoneNumbers/{country}/Local.json") { r, a, _ in
                 self.availableNumbers(r, a["sid"]!, country: a["country"]!)
@@ -68,6 +70,7 @@ struct TwilioAPI: Sendable {
             Route("GET", "\(p)/{sid}/IncomingPhoneNumbers.json") { r, a, _ in self.listNumbers(r, a["sid"]!) },
             Route("POST", "\(p)/{sid}/IncomingPhoneNumbers.json") { r, a, _ in self.buyNumber(r, a["sid"]!) },
             Route("POST", "\(p)/{sid}/IncomingPhoneNumbers/{pn}.json") { r, a, _ in self.updateNumber(r, a["sid"]!, a["pn"]!) },
+            Route("DELETE", "\(p)/{sid}/IncomingPhoneNumbers/{pn}.json") { r, a, _ in self.releaseNumber(r, a["sid"]!, a["pn"]!) },
         ]
     }
 
@@ -85,9 +88,20 @@ struct TwilioAPI: Sendable {
         return .failure(.init(TwilioErrors.response(401, code: 20003, message: "Authenticate")))
     }
 
-    /// Applies an injected fault for `api`: nil to go on, or the response to give instead.
-    private func fault(_ api: String, account: Account, to: String? = nil) -> SandboxResponse? {
-        guard let kind = sandbox.takeFault(api, accountSid: account.sid, to: to) else { return nil }
+    /// Applies an injected fault for `api`: nil to go on, or the response to give instead. Faults
+    /// scoped with `contains` match the acting account's FriendlyName (or `text` when given).
+    private func fault(_ api: String, account: Account, to: String? = nil, text: String? = nil) -> SandboxResponse? {
+        guard let kind = sandbox.takeFault(api, accountSid: account.sid, to: to, text: text ?? account.friendlyName) else { return nil }
+        return respond(kind)
+    }
+
+    /// A fault with `after: true` is taken here and answered once the work is done (`respond`).
+    private func afterFault(_ api: String, account: Account, to: String? = nil) -> (before: SandboxResponse?, after: FaultKind?) {
+        guard let f = sandbox.takeFullFault(api, accountSid: account.sid, to: to, text: account.friendlyName) else { return (nil, nil) }
+        return f.after ? (nil, f.kind) : (respond(f.kind), nil)
+    }
+
+    private func respond(_ kind: FaultKind) -> SandboxResponse? {
         switch kind {
         case .http(let status): return TwilioErrors.http(status)
         case .twilioError(let code): return TwilioErrors.code(code)
@@ -110,8 +124,8 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): parent = a
         }
-        if let f = fault("twilio_accounts", account: parent) { return f }
         let form = r.form
+        if let f = fault("twilio_accounts", account: parent, text: Form.first(form, "FriendlyName") ?? "") { return f }
         let now = Date()
         let master = parent.ownerAccountSid  // subaccounts cannot own subaccounts: they go to the master
         let account = Account(
@@ -127,6 +141,34 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): return .json(200, accountJSON(a))
         }
+    }
+
+    /// POST /Accounts/{sid}.json: Status=closed|suspended|active and FriendlyName. A closed account
+    /// cannot authenticate again and its numbers are released (as Twilio does when a subaccount closes).
+    func updateAccount(_ r: SandboxRequest, _ sid: String) -> SandboxResponse {
+        let account: Account
+        switch authorize(r, sid) {
+        case .failure(let f): return f.response
+        case .success(let a): account = a
+        }
+        if let f = fault("twilio_accounts", account: account) { return f }
+        let form = r.form
+        let status = Form.first(form, "Status")
+        if let status, !["closed", "suspended", "active"].contains(status) {
+            return TwilioErrors.response(400, code: 20001, message: "Status must be one of closed, suspended, active")
+        }
+        if status != nil && account.sid == account.ownerAccountSid {
+            return TwilioErrors.response(400, code: 20001, message: "The master account cannot change its own status")
+        }
+        let updated: Account = sandbox.state.withLock { s in
+            var a = s.accounts[account.sid] ?? account
+            if let status { a.status = status }
+            if let name = Form.first(form, "FriendlyName") { a.friendlyName = name }
+            s.accounts[a.sid] = a
+            if status == "closed" { s.numbers.removeAll { $0.accountSid == a.sid } }
+            return a
+        }
+        return .json(200, accountJSON(updated))
     }
 
     func accountJSON(_ a: Account) -> JSON {
@@ -159,7 +201,8 @@ struct TwilioAPI: Sendable {
         }
         let form = r.form
         let toParam = Form.first(form, "To") ?? ""
-        if let f = fault("twilio_messages", account: account, to: Addresses.anyE164(toParam)) { return f }
+        let (faultNow, faultAfter) = afterFault("twilio_messages", account: account, to: Addresses.anyE164(toParam))
+        if let faultNow { return faultNow }
         guard let to = Form.first(form, "To"), !to.isEmpty else { return TwilioErrors.code(21604) }
         guard let patient = Addresses.whatsappE164(to) else {
             return TwilioErrors.code(21211, message: "Invalid 'To' Phone Number: \(to)")
@@ -215,6 +258,8 @@ struct TwilioAPI: Sendable {
             Callbacks(sandbox: sandbox).scheduleAutomatic(messageSid: message.sid, statuses: statuses, errorCode: errorCode,
                                                           delayMS: settings.callbackDelayMS)
         }
+        // The message went out; the caller hears an error (or nothing) all the same.
+        if let faultAfter, let f = respond(faultAfter) { return f }
         return .json(201, messageJSON(message))
     }
 
@@ -227,6 +272,50 @@ struct TwilioAPI: Sendable {
             }
             return .json(200, messageJSON(m))
         }
+    }
+
+    /// GET Messages.json?To=&From=&DateSent=&DateSent>=&DateSent<=&PageSize=: the account's messages,
+    /// newest first. Dates are YYYY-MM-DD (GMT; `>=` from midnight, `<=` through the end of that day)
+    /// or ISO 8601 date-times (exact bounds); To and From compare the whole address (`whatsapp:+…`).
+    func listMessages(_ r: SandboxRequest, _ urlSid: String) -> SandboxResponse {
+        let account: Account
+        switch authorize(r, urlSid) {
+        case .failure(let f): return f.response
+        case .success(let a): account = a
+        }
+        let q = r.queryItems
+        let to = Form.first(q, "To"), from = Form.first(q, "From")
+        var lower: Date? = nil, upper: Date? = nil
+        for (key, value) in q where key.hasPrefix("DateSent") {
+            guard let (start, end) = Dates.twilioDateBounds(value) else {
+                return TwilioErrors.response(400, code: 20001, message: "Invalid DateSent: \(value)")
+            }
+            switch key {
+            case "DateSent>": lower = start
+            case "DateSent<": upper = end
+            case "DateSent": lower = start; upper = end
+            default: return TwilioErrors.response(400, code: 20001, message: "Unknown parameter \(key)")
+            }
+        }
+        let pageSize = min(max(Int(Form.first(q, "PageSize") ?? "") ?? 50, 1), 1000)
+        let list = sandbox.state.withLock { s in
+            s.messages.filter { m in
+                m.accountSid == account.sid && (to == nil || m.to == to) && (from == nil || m.from == from)
+                    && (lower == nil || m.created >= lower!) && (upper == nil || m.created <= upper!)
+            }
+        }.sorted { $0.created > $1.created }.prefix(pageSize)
+        let uri = r.path + (r.query.isEmpty ? "" : "?" + r.query)
+        return .json(200, .object([
+            ("messages", .array(list.map(messageJSON))),
+            ("end", .int(max(list.count - 1, 0))),
+            ("first_page_uri", .string(uri)),
+            ("next_page_uri", .null),
+            ("page", .int(0)),
+            ("page_size", .int(pageSize)),
+            ("previous_page_uri", .null),
+            ("start", .int(0)),
+            ("uri", .string(uri)),
+        ]))
     }
 
     func messageJSON(_ m: OutboundMessage) -> JSON {
@@ -313,6 +402,8 @@ struct TwilioAPI: Sendable {
         case .success(let a): account = a
         }
         if let f = fault("twilio_numbers", account: account) { return f }
+        let (buyFault, buyFaultAfter) = afterFault("twilio_buy", account: account)
+        if let buyFault { return buyFault }
         let form = r.form
         guard let phone = Form.first(form, "PhoneNumber"), let e164 = Addresses.e164(phone) else {
             return TwilioErrors.response(400, code: 21421, message: "PhoneNumber is invalid")
@@ -332,8 +423,30 @@ struct TwilioAPI: Sendable {
         }
         switch result {
         case .failure(let f): return f.response
-        case .success(let n): return .json(201, numberJSON(n))
+        case .success(let n):
+            // Bought; the caller hears an error (or nothing) all the same.
+            if let buyFaultAfter, let f = respond(buyFaultAfter) { return f }
+            return .json(201, numberJSON(n))
         }
+    }
+
+    /// DELETE IncomingPhoneNumbers/{PN}.json: releases the number (204, no body).
+    func releaseNumber(_ r: SandboxRequest, _ urlSid: String, _ pn: String) -> SandboxResponse {
+        let account: Account
+        switch authorize(r, urlSid) {
+        case .failure(let f): return f.response
+        case .success(let a): account = a
+        }
+        if let f = fault("twilio_numbers", account: account) { return f }
+        let removed: Bool = sandbox.state.withLock { s in
+            guard let i = s.numbers.firstIndex(where: { $0.sid == pn && $0.accountSid == account.sid }) else { return false }
+            s.numbers.remove(at: i)
+            return true
+        }
+        guard removed else {
+            return TwilioErrors.response(404, code: 20404, message: "The requested resource \(r.path) was not found")
+        }
+        return SandboxResponse(status: 204, headers: [], body: [])
     }
 
     func listNumbers(_ r: SandboxRequest, _ urlSid: String) -> SandboxResponse {
@@ -342,13 +455,23 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): account = a
         }
-        let filter = Form.first(r.queryItems, "PhoneNumber")
+        if let f = fault("twilio_numbers", account: account) { return f }
+        // Twilio's PhoneNumber filter: partial numbers match, `*` stands for any one digit.
+        let filter = Form.first(r.queryItems, "PhoneNumber").flatMap { $0.isEmpty ? nil : $0 }
         let list = sandbox.state.withLock { s in
-            s.numbers.filter { $0.accountSid == account.sid && (filter == nil || $0.phoneNumber == filter) }
+            s.numbers.filter { $0.accountSid == account.sid && (filter == nil || Self.phoneMatches($0.phoneNumber, filter!)) }
         }
+        let uri = r.path + (r.query.isEmpty ? "" : "?" + r.query)
         return .json(200, .object([
+            ("end", .int(max(list.count - 1, 0))),
+            ("first_page_uri", .string(uri)),
             ("incoming_phone_numbers", .array(list.map(numberJSON))),
-            ("uri", .string(r.path)),
+            ("next_page_uri", .null),
+            ("page", .int(0)),
+            ("page_size", .int(50)),
+            ("previous_page_uri", .null),
+            ("start", .int(0)),
+            ("uri", .string(uri)),
         ]))
     }
 
@@ -379,6 +502,21 @@ struct TwilioAPI: Sendable {
             return TwilioErrors.response(404, code: 20404, message: "The requested resource \(r.path) was not found")
         }
         return .json(200, numberJSON(updated))
+    }
+
+    /// Does `pattern` (digits, `+`, `*` for any digit) occur in `number`?
+    static func phoneMatches(_ number: String, _ pattern: String) -> Bool {
+        let n = Array(number.utf8), p = Array(pattern.utf8)
+        guard !p.isEmpty, p.count <= n.count else { return false }
+        for start in 0...(n.count - p.count) {
+            var ok = true
+            for (i, c) in p.enumerated() where !(c == n[start + i] || (c == UInt8(ascii: "*") && n[start + i] >= 48 && n[start + i] <= 57)) {
+                ok = false
+                break
+            }
+            if ok { return true }
+        }
+        return false
     }
 
     func numberJSON(_ n: PhoneNumber) -> JSON {

@@ -5,14 +5,22 @@ import Testing
 
 @Suite("medsync-jobs with the staff API: sender link, bundles")
 struct StaffSenderCommandTests {
-    @Test("links a sender (printing its id), refuses it twice with already_linked, lists it")
+    @Test("links a sender the account owns on Twilio (printing its id), refuses one it does not, refuses it twice, lists it")
     func linkTwice() throws {
         let env = try StackEnvironment.shared()
         let conn = try PGConnection(try env.databaseURL)
         let ws = try Workspaces.create(conn, name: "CLI \(Crypto.hex(Crypto.randomBytes(3)))", timezone: "UTC").id
         let phone = "+1556" + String(format: "%07d", Int.random(in: 0..<10_000_000))
         let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
-        let settings = ["DATABASE_URL": try env.databaseURL, "MEDSYNC_FERNET_KEY": try env["MEDSYNC_FERNET_KEY"]]
+        var settings = ["DATABASE_URL": try env.databaseURL, "MEDSYNC_FERNET_KEY": try env["MEDSYNC_FERNET_KEY"]]
+        for key in ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL"] { settings[key] = try env[key] }
+        // Nobody owns it on Twilio yet: refused with the reason, nothing stored.
+        let unowned = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", phone, "--name", "Front desk"], environment: settings)
+        #expect(unowned.status == 65, "\(unowned.stderr)")
+        #expect(unowned.stderr.contains("number_not_in_account"))
+        #expect(try conn.query("SELECT id FROM whatsapp_senders WHERE phone_number = $1", [PGValue(phone)]).isEmpty)
+        let registered = try http(.json(url: try env.sandboxURL + "/sandbox/numbers", body: Array(#"{"phone_number":"\#(phone)"}"#.utf8)))
+        #expect(registered.status == 200)
         let first = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", phone, "--name", "Front desk"], environment: settings)
         #expect(first.status == 0, "\(first.stderr)")
         let id = try #require(Int64(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))

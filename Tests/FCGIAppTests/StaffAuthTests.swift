@@ -63,7 +63,12 @@ final class StaffWorld {
 
     @discardableResult
     func sender(_ workspace: Int64, _ phone: String) throws -> Int64 {
-        try Senders.link(conn, config: config, workspaceID: workspace, .init(phoneNumber: phone, displayName: "S")).id
+        // Straight into the table (the trigger makes the first active sender primary): the API's
+        // link asks Twilio, which these in-process tests do not run.
+        let row = try conn.query("INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name) VALUES ($1, $2, 'S') RETURNING id",
+                                 [PGValue(workspace), PGValue(phone)]).first
+        guard let id = row?.int64("id") else { throw TestSetupError("no sender row") }
+        return id
     }
 
     func patient(_ workspace: Int64, name: String, phone: String, language: String = "en", consent: Bool = true) throws -> Int64 {

@@ -5,13 +5,54 @@ import Testing
 import TestSupport
 @testable import FCGIApp
 
+/// The stack's sandbox standing in for Twilio: linking a number asks it who owns the number.
+struct SandboxTwilio {
+    let url: String
+    let sid: String
+    let token: String
+
+    init() throws {
+        let env = try StackEnvironment.shared()
+        url = try env.sandboxURL
+        sid = try env["TWILIO_ACCOUNT_SID"]
+        token = try env["TWILIO_AUTH_TOKEN"]
+    }
+
+    var environment: [String: String] { ["TWILIO_API_BASE_URL": url, "TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token] }
+
+    /// A fresh number that nobody owns yet.
+    static func freshNumber() -> String { "+1415" + String(format: "%07d", Int.random(in: 0..<10_000_000)) }
+
+    /// A fresh number owned on "Twilio" by `account` (the master account by default).
+    func own(by account: String? = nil) throws -> String {
+        let phone = SandboxTwilio.freshNumber()
+        let body = try JSONSerialization.data(withJSONObject: ["phone_number": phone, "account_sid": account ?? sid])
+        let r = try http(.json(url: url + "/sandbox/numbers", body: [UInt8](body)))
+        guard r.status == 200 else { throw TestSetupError("sandbox /sandbox/numbers answered \(r.status): \(r.text)") }
+        return phone
+    }
+
+    /// The PN SID the sandbox gave a number.
+    func numberSID(_ phone: String) throws -> String? {
+        let r = try http(HTTPRequest(method: "GET", url: url + "/sandbox/numbers"))
+        let list = ((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["numbers"] as? [[String: Any]]) ?? []
+        return list.first { $0["phone_number"] as? String == phone }?["sid"] as? String
+    }
+
+    func subaccount() throws -> TwilioAccount {
+        try TwilioClient(accountSID: sid, authToken: token, baseURL: url, http: HTTPClient()).createSubaccount(friendlyName: "link test")
+    }
+}
+
 @Suite struct StaffSenderTests {
     @Test func linkRulesPrimaryDeactivateMakePrimaryAndAudit() throws {
-        let w = try StaffWorld()
+        let twilio = try SandboxTwilio()
+        let w = try StaffWorld(environment: twilio.environment)
         let a = try w.workspace("A")
         let b = try w.workspace("B")
         let owner = try w.member("o@a.example", workspace: a, role: .owner)
         let ownerB = try w.member("o@b.example", workspace: b, role: .adminDoctor)
+        let numbers = try (0..<4).map { _ in try twilio.own() }
         func link(_ phone: String, as who: (id: Int64, token: String) = owner, ws: Int64? = nil, extra: [String: String] = [:]) -> StaffWorld.Answer {
             var body: [String: String] = ["phone_number": phone, "display_name": "Front desk"]
             body.merge(extra) { $1 }
@@ -23,21 +64,22 @@ import TestSupport
         #expect(bad.errorCode == "validation_failed")
         #expect(bad.errorMessage.hasPrefix("phone_number"))
 
-        let first = link("+14155550100")
+        let first = link(numbers[0])
         #expect(first.status == 201, "\(first.text)")
         #expect(first.json["is_primary"] as? Bool == true)
         #expect(first.json["twilio_subaccount_token"] == nil)
-        let again = link("+14155550100")
+        #expect(first.json["phone_number_sid"] as? String == (try twilio.numberSID(numbers[0])))
+        let again = link(numbers[0])
         #expect(again.status == 409)
         #expect(again.errorCode == "already_linked")
-        let elsewhere = link("+14155550100", as: ownerB, ws: b)
+        let elsewhere = link(numbers[0], as: ownerB, ws: b)
         #expect(elsewhere.status == 409)
         #expect(elsewhere.errorCode == "linked_to_other_workspace")
 
-        let second = link("+14155550101")
+        let second = link(numbers[1])
         #expect(second.json["is_primary"] as? Bool == false)
-        #expect(link("+14155550102").status == 201)
-        let fourth = link("+14155550103")
+        #expect(link(numbers[2]).status == 201)
+        let fourth = link(numbers[3])
         #expect(fourth.status == 409)
         #expect(fourth.errorCode == "too_many_senders")
 
@@ -54,8 +96,8 @@ import TestSupport
         #expect(w.call("POST", "/api/whatsapp/senders/\(firstID)/make-primary", token: owner.token, account: a).errorCode == "sender_inactive")
 
         // The freed number can now be linked by B; a 4th active in A is possible again.
-        #expect(link("+14155550100", as: ownerB, ws: b).status == 201)
-        let third = try #require(list.first { $0["phone_number"] as? String == "+14155550102" }?["id"] as? Int)
+        #expect(link(numbers[0], as: ownerB, ws: b).status == 201)
+        let third = try #require(list.first { $0["phone_number"] as? String == numbers[2] }?["id"] as? Int)
         let primary = w.call("POST", "/api/whatsapp/senders/\(third)/make-primary", token: owner.token, account: a)
         #expect(primary.status == 200)
         #expect(primary.json["is_primary"] as? Bool == true)
@@ -68,26 +110,72 @@ import TestSupport
         #expect(audit.contains("sender.make_primary"))
     }
 
-    /// The subaccount token is stored as a Fernet token that Python's `cryptography` decrypts with the same key.
-    @Test func subaccountCredentialsAreFernetTokensPythonDecrypts() throws {
-        let w = try StaffWorld()
+    /// Issue 9: link-existing accepted any number. Twilio (the sandbox) is asked who owns it.
+    @Test func linkOnlyWhatTheAccountOwnsOnTwilio() throws {
+        let twilio = try SandboxTwilio()
+        let w = try StaffWorld(environment: twilio.environment)
         let a = try w.workspace("A")
         let owner = try w.member("o@a.example", workspace: a, role: .owner)
-        let sid = "AC" + String(repeating: "ab", count: 16)
+        let sub = try twilio.subaccount()
+        let nobodys = SandboxTwilio.freshNumber()
+        let subsNumber = try twilio.own(by: sub.sid)
+        let mastersNumber = try twilio.own()
+        func link(_ phone: String, _ extra: [String: String] = [:]) -> StaffWorld.Answer {
+            w.call("POST", "/api/whatsapp/link-existing", token: owner.token, account: a,
+                   json: ["phone_number": phone, "display_name": "Desk"].merging(extra) { $1 })
+        }
+        func stored() throws -> Int {
+            try w.conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = $1", [PGValue(a)]).first?.int("n") ?? -1
+        }
+
+        let unowned = link(nobodys)
+        #expect(unowned.status == 422, "\(unowned.text)")
+        #expect(unowned.errorCode == "number_not_in_account")
+        #expect(unowned.errorMessage.contains(nobodys))
+        // The subaccount's number, without its credentials: the master account does not own it.
+        #expect(link(subsNumber).errorCode == "number_not_in_account")
+        let wrongToken = link(subsNumber, ["twilio_subaccount_sid": sub.sid, "twilio_subaccount_token": String(repeating: "0", count: 32)])
+        #expect(wrongToken.status == 422, "\(wrongToken.text)")
+        #expect(wrongToken.errorCode == "subaccount_credentials_rejected")
+        #expect(!wrongToken.text.contains(String(repeating: "0", count: 32)))
+        let unknownSub = link(subsNumber, ["twilio_subaccount_sid": "AC" + String(repeating: "9", count: 32), "twilio_subaccount_token": sub.authToken])
+        #expect(unknownSub.errorCode == "subaccount_credentials_rejected")
+        // Right credentials, but the number is the master's, not the subaccount's.
+        let notTheSubs = link(mastersNumber, ["twilio_subaccount_sid": sub.sid, "twilio_subaccount_token": sub.authToken])
+        #expect(notTheSubs.status == 422)
+        #expect(notTheSubs.errorCode == "number_not_in_account")
+        #expect(try stored() == 0)
+
+        let ok = link(subsNumber, ["twilio_subaccount_sid": sub.sid, "twilio_subaccount_token": sub.authToken])
+        #expect(ok.status == 201, "\(ok.text)")
+        #expect(ok.json["twilio_subaccount_sid"] as? String == sub.sid)
+        #expect(ok.json["phone_number_sid"] as? String == (try twilio.numberSID(subsNumber)))
+        #expect(link(mastersNumber).status == 201)
+        #expect(try stored() == 2)
+    }
+
+    /// The subaccount token is stored as a Fernet token that Python's `cryptography` decrypts with the same key.
+    @Test func subaccountCredentialsAreFernetTokensPythonDecrypts() throws {
+        let twilio = try SandboxTwilio()
+        let w = try StaffWorld(environment: twilio.environment)
+        let a = try w.workspace("A")
+        let owner = try w.member("o@a.example", workspace: a, role: .owner)
+        let sub = try twilio.subaccount()
+        let phone = try twilio.own(by: sub.sid)
         let half = w.call("POST", "/api/whatsapp/link-existing", token: owner.token, account: a,
-                          json: ["phone_number": "+14155550100", "twilio_subaccount_sid": sid])
+                          json: ["phone_number": phone, "twilio_subaccount_sid": sub.sid])
         #expect(half.status == 400)
         #expect(half.errorMessage.hasPrefix("twilio_subaccount_token"))
         let r = w.call("POST", "/api/whatsapp/link-existing", token: owner.token, account: a,
-                       json: ["phone_number": "+14155550100", "twilio_subaccount_sid": sid, "twilio_subaccount_token": "sub-secret-token"])
+                       json: ["phone_number": phone, "twilio_subaccount_sid": sub.sid, "twilio_subaccount_token": sub.authToken])
         #expect(r.status == 201, "\(r.text)")
-        #expect(r.json["twilio_subaccount_sid"] as? String == sid)
-        #expect(!r.text.contains("sub-secret-token"))
+        #expect(r.json["twilio_subaccount_sid"] as? String == sub.sid)
+        #expect(!r.text.contains(sub.authToken))
         let stored = try #require(try w.conn.query("SELECT twilio_subaccount_token_enc FROM whatsapp_senders WHERE workspace_id = $1",
                                                    [PGValue(a)]).first?.string("twilio_subaccount_token_enc"))
-        #expect(!stored.contains("sub-secret-token"))
+        #expect(!stored.contains(sub.authToken))
         let hex = try runPython([domainTestHelper("fernet_tool.py"), "decrypt", StaffWorld.fernetKey], stdin: stored)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(hex == Crypto.hex(Array("sub-secret-token".utf8)))
+        #expect(hex == Crypto.hex(Array(sub.authToken.utf8)))
     }
 }

@@ -199,9 +199,9 @@ public struct InboundService {
         do {
             return try conn.transaction { try process(message, sender: sender) }
         } catch is Duplicate {
-            return try storedReply(sid: sid)
+            return try storedReply(sid: sid, workspaceID: sender.workspaceID)
         } catch let e as PGError where e.isUniqueViolation && (e.constraint ?? "").contains("twilio_sid") {
-            return try storedReply(sid: sid)
+            return try storedReply(sid: sid, workspaceID: sender.workspaceID)
         }
     }
 
@@ -209,13 +209,14 @@ public struct InboundService {
         var sid, from, body, profileName, mediaJSON: String
     }
 
-    /// The answer given the first time this MessageSid came in.
-    func storedReply(sid: String) throws -> InboundOutcome {
+    /// The answer given the first time this MessageSid came in — to this sender's workspace only: a
+    /// MessageSid recorded by another clinic answers nothing of that clinic's conversation.
+    func storedReply(sid: String, workspaceID: Int64) throws -> InboundOutcome {
         let rows = try conn.query("""
             SELECT m.id, r.body AS reply FROM whatsapp_messages m
-              LEFT JOIN whatsapp_messages r ON r.in_reply_to_id = m.id
-             WHERE m.twilio_sid = $1
-            """, [PGValue(sid)])
+              LEFT JOIN whatsapp_messages r ON r.in_reply_to_id = m.id AND r.workspace_id = m.workspace_id
+             WHERE m.twilio_sid = $1 AND m.workspace_id = $2
+            """, [PGValue(sid), PGValue(workspaceID)])
         return InboundOutcome(kind: .duplicate, reply: rows.first?.string("reply"), messageID: rows.first?.int64("id"))
     }
 

@@ -131,7 +131,7 @@ public enum BundleJob {
                  WHERE id = (SELECT id FROM bundle_recipients
                               WHERE batch_id = $1 AND status = 'queued' AND next_attempt_at <= now()
                               ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, name, phone, language, fields::text AS fields, attempts
+                RETURNING id, name, phone, language, fields::text AS fields, attempts, ambiguous_since
                 """, [PGValue(batch.id)]).first
             guard let r = claimed else {
                 pacer.completed()
@@ -145,21 +145,31 @@ public enum BundleJob {
                 continue
             }
             budget -= 1
-            let recipientID = r.int64("id")!
-            let attempts = r.int("attempts")!
-            let phone = r.string("phone")!
+            guard let recipientID = r.int64("id"), let attempts = r.int("attempts"), let phone = r.string("phone") else {
+                throw AppError(status: 500, code: "bad_row", message: "A bundle recipient row of batch \(batch.id) lacks its id, attempts or phone.")
+            }
             let text = render(batch.body, name: r.string("name"), phone: phone, language: r.string("language"),
                               fieldsJSON: r.string("fields"))
             let outcome = try sendOne(conn, http: http, config: config, batch: batch, name: r.string("name"), phone: phone,
-                                      language: r.string("language"), text: text)
+                                      language: r.string("language"), text: text, ambiguousSince: r.date("ambiguous_since"),
+                                      lastAttempt: attempts >= retry.maxAttempts)
             pacer.completed()
             switch outcome {
             case .sent(let sid, let messageID):
                 summary.sent += 1
                 try conn.execute("""
                     UPDATE bundle_recipients SET status = 'sent', twilio_sid = $2, message_id = $3, sent_at = now(),
-                           error_code = NULL, error_message = NULL WHERE id = $1
+                           error_code = NULL, error_message = NULL, ambiguous_since = NULL WHERE id = $1
                     """, [PGValue(recipientID), PGValue(sid), PGValue(messageID)])
+            case .ambiguous(let code, let message) where attempts < retry.maxAttempts:
+                // It may have gone out: the next attempt asks Twilio's Messages list first (since this claim).
+                summary.retries += 1
+                let delay = retry.delay(afterAttempt: attempts)
+                try conn.execute("""
+                    UPDATE bundle_recipients SET status = 'queued', error_code = $2, error_message = $3,
+                           next_attempt_at = now() + make_interval(secs => $4),
+                           ambiguous_since = COALESCE(ambiguous_since, claimed_at) WHERE id = $1
+                    """, [PGValue(recipientID), PGValue(code), PGValue(message), PGValue(delay)])
             case .skipped(let reason):
                 summary.skipped += 1
                 try conn.execute("UPDATE bundle_recipients SET status = 'skipped', error_message = $2 WHERE id = $1",
@@ -171,7 +181,7 @@ public enum BundleJob {
                     UPDATE bundle_recipients SET status = 'queued', error_code = $2, error_message = $3,
                            next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1
                     """, [PGValue(recipientID), PGValue(code), PGValue(message), PGValue(delay)])
-            case .retryable(let code, let message), .failed(let code, let message):
+            case .retryable(let code, let message), .failed(let code, let message), .ambiguous(let code, let message):
                 summary.failed += 1
                 try conn.execute("UPDATE bundle_recipients SET status = 'failed', error_code = $2, error_message = $3 WHERE id = $1",
                                  [PGValue(recipientID), PGValue(code), PGValue(message)])
@@ -218,6 +228,8 @@ public enum BundleJob {
         case sent(sid: String, messageID: Int64)
         case skipped(String)
         case retryable(code: Int?, message: String)
+        /// A 5xx or no answer after the request went out: retried only after Twilio's list says it did not go.
+        case ambiguous(code: Int?, message: String)
         case failed(code: Int?, message: String)
         case unknown(String)
     }
@@ -225,7 +237,7 @@ public enum BundleJob {
     /// One recipient: find or create the patient (the staff member confirmed consent when enqueuing;
     /// a patient who opted out is skipped), then one Twilio call through the batch's sender.
     static func sendOne(_ conn: PGConnection, http: HTTPClient, config: Config, batch: Batch, name: String?, phone: String,
-                        language: String?, text: String) throws -> Outcome {
+                        language: String?, text: String, ambiguousSince: Date? = nil, lastAttempt: Bool = false) throws -> Outcome {
         let patient = try conn.query("""
             INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
             VALUES ($1, $2, $3, COALESCE($4, 'en'), true, now())
@@ -243,20 +255,48 @@ public enum BundleJob {
         } catch let error as AppError {
             return .failed(code: nil, message: "\(error.code): \(error.message)")
         }
+        // An earlier attempt may have gone out: Twilio's records decide before anything is sent again.
+        if let since = ambiguousSince {
+            switch SentCheck.run(http: http, config: config, prepared, since: since) {
+            case .sent(let m):
+                return .sent(sid: m.sid, messageID: try SentCheck.record(conn, prepared, m))
+            case .notSent:
+                break
+            case .unknown(let why):
+                return .unknown("An earlier attempt may have been delivered and Twilio's message list could not be read (\(why.prefix(200))); not sent again.")
+            }
+        }
         do {
             let result = try Outbound.deliver(conn, http: http, config: config, prepared, recordRetryable: false)
             return .sent(sid: result.twilioSID, messageID: result.messageID)
         } catch let error as TwilioError {
             let code = error.code ?? error.httpStatus
+            if SentCheck.isAmbiguous(error) {
+                return try settleLast(conn, http: http, config: config, prepared, lastAttempt: lastAttempt,
+                                      .ambiguous(code: code, message: error.explanation))
+            }
             return error.isRetryable ? .retryable(code: code, message: error.explanation)
                                      : .failed(code: code, message: error.explanation)
         } catch let error as TwilioTransportError {
             if error.code == .connect {   // nothing reached Twilio: safe to try again
                 return .retryable(code: nil, message: "Twilio unreachable: \(error.message)")
             }
-            return .unknown("No answer from Twilio (\(error.code.rawValue)); the message may or may not have been delivered.")
+            return try settleLast(conn, http: http, config: config, prepared, lastAttempt: lastAttempt, .ambiguous(
+                code: nil, message: "No answer from Twilio (\(error.code.rawValue)); its message list is checked before any new attempt."))
         } catch let error as AppError {
             return .failed(code: nil, message: "\(error.code): \(error.message)")
+        }
+    }
+
+    /// The last attempt failed ambiguously: Twilio's list says whether it went out (sent), or not
+    /// (`outcome`: failed), or cannot be read (unknown). Earlier attempts are checked on their retry.
+    static func settleLast(_ conn: PGConnection, http: HTTPClient, config: Config, _ p: PreparedOutbound, lastAttempt: Bool,
+                           _ outcome: Outcome) throws -> Outcome {
+        guard lastAttempt else { return outcome }
+        switch SentCheck.run(http: http, config: config, p, since: Date().addingTimeInterval(-60)) {
+        case .sent(let m): return .sent(sid: m.sid, messageID: try SentCheck.record(conn, p, m))
+        case .notSent: return outcome
+        case .unknown: return .unknown("Twilio failed and its message list could not be read; the message may or may not have been delivered.")
         }
     }
 

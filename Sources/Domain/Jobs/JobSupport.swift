@@ -97,6 +97,42 @@ public struct RetryPolicy: Sendable {
     }
 }
 
+/// After an ambiguous Twilio failure — a 5xx, or no usable answer once the request went out — the
+/// message may have been sent. Before trying again a job asks Twilio's Messages list for that
+/// recipient since the claim, and treats a match as sent: never a blind resend.
+enum SentCheck {
+    case sent(TwilioMessage)
+    case notSent
+    /// The list could not be read: nobody knows.
+    case unknown(String)
+
+    /// A 5xx, a timeout or an unreadable 2xx: Twilio may have acted. (429 and refused connections: it did not.)
+    static func isAmbiguous(_ error: any Error) -> Bool {
+        if let e = error as? TwilioError { return (500..<600).contains(e.httpStatus) }
+        if let e = error as? TwilioTransportError { return e.code != .connect }
+        return false
+    }
+
+    /// Messages.json?To=&From=&DateSent>= through the sender's account; an outbound API message with the
+    /// same text (any text for a Content template, whose body Twilio renders) since `since` is a match.
+    static func run(http: HTTPClient, config: Config, _ p: PreparedOutbound, since: Date) -> SentCheck {
+        do {
+            let client = try TwilioClients.forSender(p.sender, config: config, http: http)
+            let found = try client.listMessages(to: p.patientPhone, from: p.sender.phoneNumber, since: since.addingTimeInterval(-30))
+                .first { m in (m.direction ?? "outbound-api").hasPrefix("outbound-api") && (p.contentSid != nil || m.body == p.body) }
+            return found.map(SentCheck.sent) ?? .notSent
+        } catch {
+            return .unknown(String(describing: error))
+        }
+    }
+
+    /// Records the message Twilio sent after all (as `Outbound.deliver` would have); returns its id.
+    static func record(_ conn: PGConnection, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> Int64 {
+        let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(m.status) ? m.status : "queued"
+        return try Outbound.record(conn, p, sid: m.sid, status: status, errorCode: m.errorCode, errorMessage: m.errorMessage).messageID
+    }
+}
+
 func milliseconds(since start: DispatchTime) -> Int {
     Int((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
 }

@@ -229,21 +229,43 @@ public enum ReminderJob {
             return Outcome(status: "skipped", reason: error.code)
         }
 
+        // Wall-clock time of the claim (the job's clock may be fixed in tests): where Twilio's list is read from.
+        let claimedAt = Date()
+        // An earlier attempt failed in a way that may have sent it (5xx, timeout).
+        var ambiguous = false
+        /// Twilio's records decide: sent after all → recorded as sent; nothing → `otherwise`; unreadable → failed, never resent.
+        func settle(_ otherwise: Outcome) throws -> Outcome {
+            guard ambiguous else { return otherwise }
+            switch SentCheck.run(http: http, config: config, prepared, since: claimedAt) {
+            case .sent(let m):
+                return Outcome(status: "sent", sid: m.sid, messageID: try SentCheck.record(conn, prepared, m))
+            case .notSent:
+                return otherwise
+            case .unknown:
+                return Outcome(status: "failed", reason: "twilio_unknown")
+            }
+        }
         var attempt = 0
         while true {
             attempt += 1
+            if ambiguous {
+                // Before a retry: did the last attempt go out after all?
+                let check = try settle(Outcome(status: "retry"))
+                if check.status != "retry" { return check }
+            }
             pacer.wait()
             defer { pacer.completed() }
             do {
                 let result = try Outbound.deliver(conn, http: http, config: config, prepared, recordRetryable: false)
                 return Outcome(status: "sent", sid: result.twilioSID, messageID: result.messageID)
             } catch let error as TwilioError {
+                if SentCheck.isAmbiguous(error) { ambiguous = true }
                 if error.isRetryable && attempt < retry.maxAttempts {
                     clock.sleep(seconds: retry.delay(afterAttempt: attempt))
                     continue
                 }
                 if error.isRetryable {
-                    return Outcome(status: "release", reason: "twilio \(error.code ?? error.httpStatus)")
+                    return try settle(Outcome(status: "release", reason: "twilio \(error.code ?? error.httpStatus)"))
                 }
                 // Twilio knows the window closed although our records said open (63016): the template
                 // route when there is one, else skipped like any closed window.
@@ -255,10 +277,15 @@ public enum ReminderJob {
                 }
                 return Outcome(status: "failed", reason: "twilio_error", errorCode: error.code ?? error.httpStatus)
             } catch let error as TwilioTransportError where error.code == .connect {
-                return Outcome(status: "release", reason: "Twilio unreachable")
+                return try settle(Outcome(status: "release", reason: "Twilio unreachable"))
             } catch let error as TwilioTransportError {
-                // Twilio may or may not have sent it: never try again (at most once).
-                return Outcome(status: "failed", reason: "twilio_\(error.code.rawValue)")
+                // Twilio may or may not have sent it: its Messages list decides before any retry.
+                ambiguous = true
+                if attempt < retry.maxAttempts {
+                    clock.sleep(seconds: retry.delay(afterAttempt: attempt))
+                    continue
+                }
+                return try settle(Outcome(status: "failed", reason: "twilio_\(error.code.rawValue)"))
             } catch let error as AppError {
                 return Outcome(status: "failed", reason: error.code)
             }

@@ -59,6 +59,11 @@ public struct PreparedOutbound: Sendable {
 public enum Outbound {
     public static let windowSeconds: TimeInterval = 24 * 3600
 
+    /// The 24-hour window is closed (our records, or Twilio's 63016).
+    public static let windowClosed = AppError(status: 409, code: "window_closed", message:
+        "The patient has not written in the last 24 hours, so WhatsApp only allows an approved template: "
+        + "use POST /api/whatsapp/send-template with a template that has a Content SID.")
+
     /// Checks and sends one message, and records it with Twilio's SID. Throws `AppError`
     /// (patient_not_found, no_consent, no_active_sender, window_closed, unknown_template, …) before any
     /// Twilio call, `TwilioError` when Twilio refused (stored on the message: error_code + explanation;
@@ -119,11 +124,7 @@ public enum Outbound {
             """, [PGValue(request.workspaceID), PGValue(request.patientID), PGValue(sender.id)]).first
         if contentSid == nil && request.checkWindow {
             let last = conversation?.date("last_inbound_at")
-            if last == nil || now.timeIntervalSince(last!) > windowSeconds {
-                throw AppError(status: 409, code: "window_closed", message:
-                    "The patient has not written in the last 24 hours, so WhatsApp only allows an approved template: "
-                    + "use POST /api/whatsapp/send-template with a template that has a Content SID.")
-            }
+            if last.map({ now.timeIntervalSince($0) > windowSeconds }) ?? true { throw windowClosed }
         }
         return PreparedOutbound(
             workspaceID: request.workspaceID, patientID: request.patientID, patientPhone: patient.string("phone")!,

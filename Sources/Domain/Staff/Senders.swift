@@ -71,9 +71,28 @@ public enum Senders {
         }
     }
 
-    /// Links a number the clinic already has on Twilio. The first active sender becomes primary;
-    /// subaccount credentials are stored with the auth token Fernet-encrypted (`MEDSYNC_FERNET_KEY`).
-    public static func link(_ conn: PGConnection, config: Config, workspaceID: Int64, _ input: LinkInput) throws -> View {
+    /// Links a number the clinic already has on Twilio. Twilio is asked first (no transaction open):
+    /// with subaccount credentials, the Accounts API must accept them and the number must be among
+    /// that account's IncomingPhoneNumbers; without, among the master account's. Otherwise 422
+    /// `subaccount_credentials_rejected` / `number_not_in_account`. The first active sender becomes
+    /// primary; subaccount credentials are stored with the auth token Fernet-encrypted (`MEDSYNC_FERNET_KEY`).
+    public static func link(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64,
+                            _ input: LinkInput) throws -> View {
+        let checked = try validate(config: config, input)
+        var verified = input
+        verified.phoneNumberSID = try verifyOwnership(http: http, config: config, phone: checked.phone,
+                                                      subaccountSID: checked.sid, subaccountToken: checked.token)
+        return try insert(conn, config: config, workspaceID: workspaceID, verified)
+    }
+
+    struct CheckedLink {
+        var phone: String
+        var name: String
+        var sid: String?
+        var token: String?
+    }
+
+    static func validate(config: Config, _ input: LinkInput) throws -> CheckedLink {
         let phone = input.phoneNumber.trimmingCharacters(in: .whitespaces)
         let bare = phone.lowercased().hasPrefix("whatsapp:") ? String(phone.dropFirst(9)) : phone
         guard Phone.isE164(bare) else {
@@ -87,9 +106,57 @@ public enum Senders {
             throw AppError.validation(sid == nil ? "twilio_subaccount_sid" : "twilio_subaccount_token",
                                       "give the subaccount SID and its auth token together.")
         }
-        if let sid, !(sid.hasPrefix("AC") && sid.count == 34) {
+        if let sid, !(sid.hasPrefix("AC") && sid.count == 34 && sid.dropFirst(2).allSatisfy(\.isHexDigit)) {
             throw AppError.validation("twilio_subaccount_sid", "a Twilio account SID is \"AC\" followed by 32 hex digits.")
         }
+        if let token, !(token.count <= 128 && token.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline })) {
+            throw AppError.validation("twilio_subaccount_token", "an auth token is up to 128 printable ASCII characters.")
+        }
+        return CheckedLink(phone: bare, name: name, sid: sid, token: token)
+    }
+
+    /// Asks Twilio whether the account (the subaccount of the credentials, else the master) owns
+    /// `phone`; returns the number's PN SID. Throws 422 when it does not, 503/504 when Twilio fails.
+    static func verifyOwnership(http: HTTPClient, config: Config, phone: String, subaccountSID: String?,
+                                subaccountToken: String?) throws -> String {
+        let master: TwilioClient
+        do { master = try TwilioClient(config: config, http: http) } catch {
+            throw AppError(status: 500, code: "twilio_not_configured", message: error.message)
+        }
+        var client = master
+        do {
+            if let subaccountSID, let subaccountToken {
+                client = master.acting(as: subaccountSID, authToken: subaccountToken)
+                do {
+                    let account = try client.fetchAccount()
+                    guard account.status == "active" else {
+                        throw AppError(status: 422, code: "subaccount_inactive", message:
+                            "Twilio says subaccount \(subaccountSID) is \(account.status). Reactivate it in the Twilio console, or link a number of an active account.")
+                    }
+                } catch let e as TwilioError where e.httpStatus == 401 || e.httpStatus == 403 || e.httpStatus == 404 || e.code == 20003 {
+                    throw AppError(status: 422, code: "subaccount_credentials_rejected", message:
+                        "Twilio rejected the subaccount SID and auth token. Copy both from the subaccount's page in the Twilio console (Account info) and try again.")
+                }
+            }
+            let owned = try client.incomingNumbers(phoneNumber: phone).first { $0.phoneNumber == phone }
+            guard let owned else {
+                let whose = subaccountSID.map { "subaccount \($0)" } ?? "the clinic's Twilio account"
+                throw AppError(status: 422, code: "number_not_in_account", message:
+                    "\(phone) is not a phone number of \(whose). Buy or port it in the Twilio console first"
+                    + (subaccountSID == nil ? ", or give the subaccount SID and auth token that own it." : ", or give the credentials of the account that owns it."))
+            }
+            return owned.sid
+        } catch let e as TwilioError {
+            throw StaffSend.appError(e)
+        } catch let e as TwilioTransportError {
+            throw AppError(status: 504, code: "twilio_unavailable", message: "Twilio did not answer (\(e.code.rawValue)); nothing was linked. Try again.")
+        }
+    }
+
+    /// Stores a verified sender (link, or provision after buying the number).
+    static func insert(_ conn: PGConnection, config: Config, workspaceID: Int64, _ input: LinkInput) throws -> View {
+        let checked = try validate(config: config, input)
+        let bare = checked.phone, name = checked.name, sid = checked.sid, token = checked.token
         var encrypted: String? = nil
         if let token {
             guard let key = config.fernetKey?.value, let fernet = try? Fernet(key: key) else {
@@ -121,7 +188,8 @@ public enum Senders {
                                                   twilio_subaccount_token_enc, phone_number_sid)
                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING
                     """ + " " + columns, [PGValue(workspaceID), PGValue(bare), PGValue(name), PGValue(sid), PGValue(encrypted),
-                          PGValue(input.phoneNumberSID)]).first!
+                          PGValue(input.phoneNumberSID)]).first
+                guard let row else { throw AppError.internal }
                 return View(row: row)
             } catch let e as PGError where e.isUniqueViolation {
                 // Another workspace linked the same number at the same moment.
@@ -168,10 +236,13 @@ public enum Senders {
         public var clinicName: String
         public var country: String
         public var areaCode: String?
-        public init(clinicName: String, country: String, areaCode: String?) {
+        /// The `Idempotency-Key` header: the same key answers the same sender instead of buying again.
+        public var idempotencyKey: String?
+        public init(clinicName: String, country: String, areaCode: String?, idempotencyKey: String? = nil) {
             self.clinicName = clinicName
             self.country = country
             self.areaCode = areaCode
+            self.idempotencyKey = idempotencyKey
         }
     }
 
@@ -182,6 +253,8 @@ public enum Senders {
 
     /// Creates a Twilio subaccount for the clinic, buys a number there (country, area code), points
     /// its webhooks at our public URLs, and links it with the subaccount's encrypted credentials.
+    /// Idempotent by `Idempotency-Key`, one at a time per workspace, and undone on failure (number
+    /// released, subaccount closed): see `Provisioning`.
     public static func provision(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64,
                                  _ input: ProvisionInput) throws -> View {
         let clinic = input.clinicName.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -211,9 +284,21 @@ public enum Senders {
         do { master = try TwilioClient(config: config, http: http) } catch {
             throw AppError(status: 500, code: "twilio_not_configured", message: error.message)
         }
+        let request = "\(clinic)|\(country)|\(area ?? "")"
+        let record: Int64
+        switch try Provisioning.begin(conn, workspaceID: workspaceID, key: input.idempotencyKey, request: request) {
+        case .replay(let senderID): return try get(conn, workspaceID: workspaceID, id: senderID)
+        case .started(let id): record = id
+        }
+        // Each step records what Twilio created, so a failure can undo it (and an operator can see it).
+        var sub: TwilioAccount? = nil
+        var bought: TwilioIncomingNumber? = nil
+        var boughtNumber: String? = nil
         do {
-            let sub = try master.createSubaccount(friendlyName: "MedSync \(clinic)")
-            let client = master.acting(as: sub.sid, authToken: sub.authToken)
+            let account = try master.createSubaccount(friendlyName: "MedSync \(clinic)")
+            sub = account
+            try Provisioning.note(conn, record, subaccountSID: account.sid)
+            let client = master.acting(as: account.sid, authToken: account.authToken)
             let numbers = try client.searchAvailableNumbers(country: country, areaCode: area, limit: 20)
             // Skip numbers another workspace already uses here (e.g. bought elsewhere and linked by hand).
             let linked = Set(try conn.query("SELECT phone_number FROM whatsapp_senders WHERE is_active AND phone_number = ANY($1::text[])",
@@ -223,16 +308,140 @@ public enum Senders {
                 throw AppError.conflict("no_numbers_available",
                                         "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")
             }
-            let bought = try client.buyNumber(phoneNumber: number.phoneNumber, smsURL: base + "/api/webhooks/whatsapp",
-                                              statusCallback: base + "/api/webhooks/whatsapp/status")
-            return try link(conn, config: config, workspaceID: workspaceID, LinkInput(
-                phoneNumber: bought.phoneNumber, displayName: clinic, subaccountSID: sub.sid, subaccountToken: sub.authToken,
-                phoneNumberSID: bought.sid))
-        } catch let e as TwilioError {
-            throw StaffSend.appError(e)
-        } catch let e as TwilioTransportError {
-            throw StaffSend.appError(e)
+            boughtNumber = number.phoneNumber
+            let pn = try client.buyNumber(phoneNumber: number.phoneNumber, smsURL: base + "/api/webhooks/whatsapp",
+                                          statusCallback: base + "/api/webhooks/whatsapp/status")
+            bought = pn
+            try Provisioning.note(conn, record, numberSID: pn.sid, phoneNumber: pn.phoneNumber)
+            let view = try insert(conn, config: config, workspaceID: workspaceID, LinkInput(
+                phoneNumber: pn.phoneNumber, displayName: clinic, subaccountSID: account.sid, subaccountToken: account.authToken,
+                phoneNumberSID: pn.sid))
+            try Provisioning.complete(conn, record, senderID: view.id)
+            return view
+        } catch {
+            let cleanup = compensate(master: master, subaccount: sub, number: bought, attemptedNumber: boughtNumber)
+            let appError: AppError
+            switch error {
+            case let e as TwilioError: appError = StaffSend.appError(e)
+            case let e as TwilioTransportError: appError = StaffSend.appError(e)
+            case let e as AppError: appError = e
+            default: appError = .internal
+            }
+            try? Provisioning.fail(conn, record, code: appError.code, cleanup: cleanup)
+            if error is AppError || error is TwilioError || error is TwilioTransportError { throw appError }
+            throw error
         }
+    }
+
+    /// Undoes what a failed provisioning created on Twilio: releases the number (found by its SID, or
+    /// looked up when the purchase failed ambiguously), then closes the subaccount (which releases
+    /// anything left). Returns what happened, for the provisioning record.
+    static func compensate(master: TwilioClient, subaccount: TwilioAccount?, number: TwilioIncomingNumber?,
+                           attemptedNumber: String?) -> String {
+        guard let subaccount else { return "nothing to undo" }
+        var notes: [String] = []
+        let client = master.acting(as: subaccount.sid, authToken: subaccount.authToken)
+        var toRelease: [String] = number.map { [$0.sid] } ?? []
+        if number == nil, let attemptedNumber {
+            // The purchase may have gone through although its answer did not arrive.
+            do {
+                toRelease = try client.incomingNumbers(phoneNumber: attemptedNumber).filter { $0.phoneNumber == attemptedNumber }.map(\.sid)
+            } catch {
+                notes.append("could not look up \(attemptedNumber): \(error)")
+            }
+        }
+        for sid in toRelease {
+            do {
+                try client.releaseNumber(sid: sid)
+                notes.append("released \(sid)")
+            } catch {
+                notes.append("could not release \(sid): \(error)")
+            }
+        }
+        do {
+            try master.closeAccount(sid: subaccount.sid)
+            notes.append("closed \(subaccount.sid)")
+        } catch {
+            notes.append("could not close \(subaccount.sid): \(error)")
+        }
+        return notes.joined(separator: "; ")
+    }
+}
+
+/// The provisioning records (`sender_provisionings`, migration 0006): idempotency by key, one running
+/// per workspace (a unique index), and what each step created on Twilio.
+enum Provisioning {
+    enum Start {
+        case started(Int64)
+        /// The same key already provisioned this sender.
+        case replay(senderID: Int64)
+    }
+
+    /// A running provisioning is considered abandoned (its process died) after this long.
+    static let abandonAfterSeconds = 15 * 60
+
+    static func begin(_ conn: PGConnection, workspaceID: Int64, key: String?, request: String) throws -> Start {
+        let key = key?.trimmingCharacters(in: .whitespaces).nilIfEmpty
+        if let key, !(key.count <= 200 && key.allSatisfy({ $0.isASCII && !$0.isNewline })) {
+            throw AppError.invalid("invalid_idempotency_key", "The Idempotency-Key header must be 1 to 200 printable ASCII characters.")
+        }
+        // A run whose process died long ago no longer blocks the workspace (its SIDs stay on the record).
+        try conn.execute("""
+            UPDATE sender_provisionings SET status = 'failed', error_code = 'abandoned'
+             WHERE workspace_id = $1 AND status = 'running' AND updated_at < now() - make_interval(secs => $2)
+            """, [PGValue(workspaceID), PGValue(abandonAfterSeconds)])
+        if let key, let row = try conn.query("""
+            SELECT id, request, status, sender_id FROM sender_provisionings WHERE workspace_id = $1 AND idempotency_key = $2
+            """, [PGValue(workspaceID), PGValue(key)]).first {
+            guard row.string("request") == request else {
+                throw AppError(status: 422, code: "idempotency_key_reused", message:
+                    "This Idempotency-Key was used for a different provisioning request; use a new key for a new request.")
+            }
+            switch row.string("status") {
+            case "completed":
+                guard let sender = row.int64("sender_id") else {
+                    throw AppError(status: 409, code: "provisioned_sender_gone", message: "The sender this key provisioned no longer exists.")
+                }
+                return .replay(senderID: sender)
+            case "running":
+                throw inProgress
+            default:
+                // Failed (and undone): the same key may try again.
+                try conn.execute("DELETE FROM sender_provisionings WHERE id = $1 AND status = 'failed'", [PGValue(row.int64("id"))])
+            }
+        }
+        do {
+            let row = try conn.query("""
+                INSERT INTO sender_provisionings (workspace_id, idempotency_key, request) VALUES ($1, $2, $3) RETURNING id
+                """, [PGValue(workspaceID), PGValue(key ?? "auto-" + Crypto.hex(Crypto.randomBytes(12))), PGValue(request)]).first
+            guard let id = row?.int64("id") else { throw AppError.internal }
+            return .started(id)
+        } catch let e as PGError where e.isUniqueViolation {
+            // Another provisioning of this workspace is running (or the same key raced us).
+            throw inProgress
+        }
+    }
+
+    static let inProgress = AppError(status: 409, code: "provisioning_in_progress", message:
+        "A number is being provisioned for this workspace right now; wait for it to finish, then list the senders.")
+
+    static func note(_ conn: PGConnection, _ id: Int64, subaccountSID: String) throws {
+        try conn.execute("UPDATE sender_provisionings SET subaccount_sid = $2 WHERE id = $1", [PGValue(id), PGValue(subaccountSID)])
+    }
+
+    static func note(_ conn: PGConnection, _ id: Int64, numberSID: String, phoneNumber: String) throws {
+        try conn.execute("UPDATE sender_provisionings SET number_sid = $2, phone_number = $3 WHERE id = $1",
+                         [PGValue(id), PGValue(numberSID), PGValue(phoneNumber)])
+    }
+
+    static func complete(_ conn: PGConnection, _ id: Int64, senderID: Int64) throws {
+        try conn.execute("UPDATE sender_provisionings SET status = 'completed', sender_id = $2 WHERE id = $1",
+                         [PGValue(id), PGValue(senderID)])
+    }
+
+    static func fail(_ conn: PGConnection, _ id: Int64, code: String, cleanup: String) throws {
+        try conn.execute("UPDATE sender_provisionings SET status = 'failed', error_code = $2, cleanup = $3 WHERE id = $1",
+                         [PGValue(id), PGValue(code), PGValue(String(cleanup.prefix(2000)))])
     }
 }
 

@@ -62,8 +62,12 @@ public enum StaffSend {
     }
 
     /// Twilio's refusal as the API answers it: 502 `twilio_error` with Twilio's code and explanation
-    /// (429/5xx from Twilio → 503 `twilio_unavailable`).
+    /// (429/5xx from Twilio → 503 `twilio_unavailable`; 63016 → 409 `window_closed`, as the precheck).
     public static func appError(_ e: TwilioError) -> AppError {
+        if e.code == 63016 {
+            // Twilio knows the window closed although our records said open: the same answer as the precheck.
+            return Outbound.windowClosed
+        }
         if e.isRetryable {
             return AppError(status: 503, code: "twilio_unavailable",
                             message: "Twilio is busy or failing (HTTP \(e.httpStatus)\(e.code.map { ", error \($0)" } ?? "")); retry later.")

@@ -68,11 +68,66 @@ public final class TwilioClient {
         try request("GET", "/Accounts/\(accountSID)/Messages/\(sid).json", expect: TwilioMessage.self)
     }
 
+    /// The account's messages from `from` to `to` (E.164 or whatsapp: addresses) sent since `since`,
+    /// newest first (one page of at most `limit`): Messages.json?To=&From=&DateSent>=.
+    /// Twilio's DateSent filter may be coarse (a day), so the answer is filtered by date here too.
+    public func listMessages(to: String, from: String, since: Date, limit: Int = 20) throws -> [TwilioMessage] {
+        struct Page: Decodable { let messages: [TwilioMessage] }
+        let query: [(String, String)] = [("To", Self.whatsappAddress(to)), ("From", Self.whatsappAddress(from)),
+                                         ("DateSent>", Self.iso8601(since)), ("PageSize", String(limit))]
+        let page = try request("GET", "/Accounts/\(accountSID)/Messages.json?" + HTTPRequest.formEncode(query), expect: Page.self)
+        return page.messages.filter { m in
+            guard let sent = (m.dateSent ?? m.dateCreated).flatMap(Self.parseRFC2822) else { return true }
+            return sent >= since.addingTimeInterval(-1)
+        }
+    }
+
+    /// "2026-12-01T20:15:07Z", as Twilio's date filters take it.
+    static func iso8601(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+
+    /// Twilio's "Wed, 25 Nov 2026 07:29:22 +0000".
+    static func parseRFC2822(_ s: String) -> Date? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return f.date(from: s)
+    }
+
     // MARK: Accounts and numbers
 
     /// A subaccount of this (master) account.
     public func createSubaccount(friendlyName: String) throws -> TwilioAccount {
         try request("POST", "/Accounts.json", form: [("FriendlyName", friendlyName)], expect: TwilioAccount.self)
+    }
+
+    /// This client's own account (Accounts/{Sid}.json): a 401 / 20003 means Twilio rejects its credentials.
+    public func fetchAccount() throws -> TwilioAccount {
+        try request("GET", "/Accounts/\(accountSID).json", expect: TwilioAccount.self)
+    }
+
+    /// Closes a subaccount (Status=closed): Twilio releases its numbers; it cannot be reopened.
+    public func closeAccount(sid: String) throws {
+        _ = try request("POST", "/Accounts/\(sid).json", form: [("Status", "closed")], expect: TwilioAccount.self)
+    }
+
+    /// The account's numbers matching `phoneNumber` (IncomingPhoneNumbers.json?PhoneNumber=; Twilio
+    /// matches partial numbers, so callers compare the number exactly).
+    public func incomingNumbers(phoneNumber: String) throws -> [TwilioIncomingNumber] {
+        struct Page: Decodable {
+            let numbers: [TwilioIncomingNumber]
+            enum CodingKeys: String, CodingKey { case numbers = "incoming_phone_numbers" }
+        }
+        let path = "/Accounts/\(accountSID)/IncomingPhoneNumbers.json?" + HTTPRequest.formEncode([("PhoneNumber", phoneNumber)])
+        return try request("GET", path, expect: Page.self).numbers
+    }
+
+    /// Releases a number the account owns (DELETE IncomingPhoneNumbers/{PN}.json, 204).
+    public func releaseNumber(sid: String) throws {
+        _ = try request("DELETE", "/Accounts/\(accountSID)/IncomingPhoneNumbers/\(sid).json", expect: NoContent.self)
     }
 
     public func searchAvailableNumbers(country: String = "US", areaCode: String? = nil, limit: Int = 5) throws -> [TwilioAvailableNumber] {
@@ -124,6 +179,7 @@ public final class TwilioClient {
             throw TwilioTransportError(error)
         }
         guard (200..<300).contains(response.status) else { throw Self.apiError(response) }
+        if T.self == NoContent.self, let none = NoContent() as? T { return none }
         do {
             return try JSONDecoder().decode(T.self, from: Data(response.body))
         } catch {
@@ -151,6 +207,9 @@ public final class TwilioClient {
         return TwilioError(httpStatus: response.status, code: code, message: message,
                            moreInfo: parsed?.moreInfo ?? code.map { "https://www.twilio.com/docs/errors/\($0)" })
     }
+
+    /// The answer of a DELETE (204, no body).
+    struct NoContent: Decodable {}
 
     /// {"1":"Ana","2":"tomorrow"} with keys in order (JSONEncoder would not guarantee it).
     static func jsonObject(_ variables: [String: String]) -> String {

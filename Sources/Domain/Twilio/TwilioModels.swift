@@ -13,6 +13,7 @@ public struct TwilioMessage: Sendable, Equatable, Decodable {
     public let errorMessage: String?
     /// RFC 2822, as Twilio writes it.
     public let dateCreated: String?
+    public let dateSent: String?
     public let uri: String?
 
     enum CodingKeys: String, CodingKey {
@@ -22,6 +23,7 @@ public struct TwilioMessage: Sendable, Equatable, Decodable {
         case errorCode = "error_code"
         case errorMessage = "error_message"
         case dateCreated = "date_created"
+        case dateSent = "date_sent"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,6 +44,7 @@ public struct TwilioMessage: Sendable, Equatable, Decodable {
         }
         errorMessage = try c.decodeIfPresent(String.self, forKey: .errorMessage)
         dateCreated = try c.decodeIfPresent(String.self, forKey: .dateCreated)
+        dateSent = try? c.decodeIfPresent(String.self, forKey: .dateSent)
         uri = try c.decodeIfPresent(String.self, forKey: .uri)
     }
 }

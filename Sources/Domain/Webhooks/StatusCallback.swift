@@ -18,19 +18,27 @@ public enum StatusCallback {
         TwilioError.explanation(for: code) ?? "Twilio reported error \(code) (https://www.twilio.com/docs/errors/\(code))."
     }
 
-    /// The encrypted token of the subaccount this callback names (by AccountSid), for signature checks.
-    public static func subaccountToken(_ conn: PGConnection, accountSID: String?, from: String?) throws -> String? {
+    /// The subaccount this callback names (by AccountSid, else by the sender number in From) and its
+    /// encrypted token, for signature checks.
+    public static func subaccountToken(_ conn: PGConnection, accountSID: String?, from: String?) throws
+        -> (sid: String, tokenEnc: String)?
+    {
         let rows = try conn.query("""
-            SELECT twilio_subaccount_token_enc FROM whatsapp_senders
+            SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM whatsapp_senders
              WHERE twilio_subaccount_token_enc IS NOT NULL
                AND (twilio_subaccount_sid = $1 OR phone_number = $2)
              ORDER BY (twilio_subaccount_sid = $1) DESC, is_active DESC, id DESC LIMIT 1
             """, [PGValue(accountSID ?? ""), PGValue(from ?? "")])
-        return rows.first?.string("twilio_subaccount_token_enc")
+        guard let row = rows.first, let sid = row.string("twilio_subaccount_sid"),
+              let enc = row.string("twilio_subaccount_token_enc") else { return nil }
+        return (sid, enc)
     }
 
-    public static func apply(_ conn: PGConnection, params: [(String, String)], log: (String) -> Void = InboundService.stderrLog)
-        throws -> Outcome
+    /// Applies a verified callback. Only a message sent through a sender of the posting account moves:
+    /// the form's AccountSid must be the sender's subaccount, or the master account (`masterAccountSID`)
+    /// for a sender without one. Anything else is acknowledged without change (and logged).
+    public static func apply(_ conn: PGConnection, params: [(String, String)], masterAccountSID: String,
+                             log: (String) -> Void = InboundService.stderrLog) throws -> Outcome
     {
         func value(_ n: String) -> String? { params.first { $0.0 == n }?.1.trimmingCharacters(in: .whitespaces) }
         guard let sid = value("MessageSid") ?? value("SmsSid"), !sid.isEmpty else {
@@ -45,18 +53,25 @@ public enum StatusCallback {
             log("info: status callback \(sid): status \(status) ignored")
             return Outcome(found: false, status: nil)
         }
+        guard let account = value("AccountSid"), !account.isEmpty else {
+            log("warning: status callback \(sid) without AccountSid: ignored")
+            return Outcome(found: false, status: nil)
+        }
         let code = value("ErrorCode").flatMap { Int($0) }.flatMap { $0 == 0 ? nil : $0 }
         let final = status == "failed" || status == "undelivered"
         let rows = try conn.query("""
-            UPDATE whatsapp_messages
+            UPDATE whatsapp_messages m
                SET status = $2,
-                   error_code = CASE WHEN $5::bool THEN COALESCE($3::int, error_code) ELSE error_code END,
-                   error_message = CASE WHEN $5::bool AND $3::int IS NOT NULL THEN $4 ELSE error_message END
-             WHERE twilio_sid = $1
-            RETURNING status
-            """, [PGValue(sid), PGValue(status), PGValue(code), PGValue(code.map(explanation(for:))), PGValue(final)])
+                   error_code = CASE WHEN $5::bool THEN COALESCE($3::int, m.error_code) ELSE m.error_code END,
+                   error_message = CASE WHEN $5::bool AND $3::int IS NOT NULL THEN $4 ELSE m.error_message END
+              FROM whatsapp_conversations c JOIN whatsapp_senders s ON s.id = c.sender_id
+             WHERE m.twilio_sid = $1 AND c.id = m.conversation_id
+               AND COALESCE(s.twilio_subaccount_sid, $6) = $7
+            RETURNING m.status
+            """, [PGValue(sid), PGValue(status), PGValue(code), PGValue(code.map(explanation(for:))), PGValue(final),
+                  PGValue(masterAccountSID), PGValue(account)])
         guard let row = rows.first else {
-            log("warning: status callback for unknown MessageSid \(sid) (\(status)): ignored")
+            log("warning: status callback for MessageSid \(sid) (\(status)) that account \(account) did not send: ignored")
             return Outcome(found: false, status: nil)
         }
         return Outcome(found: true, status: row.string("status"))

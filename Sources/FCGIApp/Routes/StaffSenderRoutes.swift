@@ -18,7 +18,7 @@ struct LinkBody: Decodable {
     let actor = try staffActor(request, ctx, admin: true)
     let b: LinkBody = try request.decodeJSON()
     let conn = ctx.db()
-    let sender = try Senders.link(conn, config: ctx.config, workspaceID: actor.workspaceID, .init(
+    let sender = try Senders.link(conn, http: ctx.http(), config: ctx.config, workspaceID: actor.workspaceID, .init(
         phoneNumber: b.phone_number, displayName: b.display_name ?? "", subaccountSID: b.twilio_subaccount_sid,
         subaccountToken: b.twilio_subaccount_token))
     try Audit.record(conn, actor, action: "sender.link", targetType: "sender", targetID: String(sender.id),
@@ -37,7 +37,8 @@ struct ProvisionBody: Decodable {
     let b: ProvisionBody = try request.decodeJSON()
     let conn = ctx.db()
     let sender = try Senders.provision(conn, http: ctx.http(), config: ctx.config, workspaceID: actor.workspaceID,
-                                       .init(clinicName: b.clinic_name, country: b.country ?? "US", areaCode: b.area_code))
+                                       .init(clinicName: b.clinic_name, country: b.country ?? "US", areaCode: b.area_code,
+                                             idempotencyKey: request.header("idempotency-key")))
     try Audit.record(conn, actor, action: "sender.provision", targetType: "sender", targetID: String(sender.id),
                      details: ["phone_number": sender.phoneNumber, "subaccount_sid": sender.twilioSubaccountSID ?? ""])
     return .json(201, sender)

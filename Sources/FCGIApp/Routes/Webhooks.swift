@@ -48,13 +48,21 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let verifier = WebhookVerifier(config: ctx.config)
     let signature = request.header("x-twilio-signature")
     var valid = verifier.isValid(signature: signature, url: url, params: form.pairs, subaccountTokenEnc: nil)
-    if !valid, let enc = try StatusCallback.subaccountToken(db, accountSID: form["AccountSid"], from: InboundService.e164(form["From"])) {
-        valid = verifier.isValid(signature: signature, url: url, params: form.pairs, subaccountTokenEnc: enc)
+    var signedBySubaccount: String? = nil
+    if !valid, let sub = try StatusCallback.subaccountToken(db, accountSID: form["AccountSid"], from: InboundService.e164(form["From"])) {
+        valid = verifier.isValid(signature: signature, url: url, params: form.pairs, subaccountTokenEnc: sub.tokenEnc)
+        signedBySubaccount = sub.sid
     }
     guard valid else {
         Log.line("warning: status callback with an invalid signature for \(url)")
         throw invalidSignature
     }
-    _ = try StatusCallback.apply(db, params: form.pairs, log: { Log.line($0) })
+    // A subaccount's token speaks for that subaccount only: a callback it signed naming another
+    // AccountSid (the master's, another clinic's) changes nothing.
+    if let signedBySubaccount, form["AccountSid"] != signedBySubaccount {
+        Log.line("warning: status callback signed by subaccount \(signedBySubaccount) names AccountSid \(form["AccountSid"] ?? "none"): ignored")
+        return twiml(TwiML.empty)
+    }
+    _ = try StatusCallback.apply(db, params: form.pairs, masterAccountSID: ctx.config.twilioAccountSID ?? "", log: { Log.line($0) })
     return twiml(TwiML.empty)
 }
