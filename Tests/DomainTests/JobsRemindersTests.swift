@@ -221,6 +221,32 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.sent(from: sender).count == 1)
     }
 
+    /// Issue 9: Twilio answers 500 although it recorded (and sends) the reminder. Before the retry the
+    /// job asks Twilio's Messages list for that patient since the claim: a match is recorded as sent.
+    @Test func aFiveHundredAfterTwilioRecordedTheReminderIsNotSentTwice() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws)
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Noa")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date())
+        let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: Date().addingTimeInterval(3600))
+        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"http","status":500,"after":true,"count":1,"to":"\#(phone)"}"#)
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), retry: RetryPolicy(maxAttempts: 3, baseSeconds: 0.05))
+        #expect(summary.sent == 1 && summary.failed == 0 && summary.released == 0, "\(summary)")
+        let got = try w.sent(from: sender).filter { $0["to"] as? String == "whatsapp:\(phone)" }
+        #expect(got.count == 1, "\(got)")
+        let log = try #require(try w.conn.query("SELECT status, twilio_sid, message_id FROM reminder_log WHERE appointment_id = $1",
+                                                [PGValue(appt)]).first)
+        #expect(log.string("status") == "sent")
+        #expect(log.string("twilio_sid") == got.first?["sid"] as? String)
+        #expect(try w.conn.query("SELECT twilio_sid FROM whatsapp_messages WHERE id = $1", [PGValue(log.int64("message_id"))])
+                    .first?.string("twilio_sid") == got.first?["sid"] as? String)
+        // A second run finds it done.
+        #expect(try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config()).sent == 0)
+        #expect(try w.sent(from: sender).count == 1)
+    }
+
     @Test func whenTwilioSaysTheWindowClosedTheReminderGoesAsTheTemplateOrIsSkipped() throws {
         let w = try JobsWorld()
         let now = Date()

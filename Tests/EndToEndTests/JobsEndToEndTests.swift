@@ -127,6 +127,32 @@ extension JobsWorld {
         #expect(Set(try w.recipientStatuses(batch).values) == ["sent"])
     }
 
+    /// Issue 9: Twilio answers 503 although it recorded (and sends) the message. The retry asks
+    /// Twilio's Messages list first, finds it, and records it as sent: the patient gets it once.
+    @Test func aFiveHundredAfterTwilioRecordedTheMessageIsNotSentTwice() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws, subaccount: true)
+        let patients = try w.patients(ws, sender: sender, count: 3)
+        let batch = try w.batch(ws, sender: sender, body: "Hola {name}", phones: patients.map(\.phone))
+        let victim = patients[1].phone
+        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"http","status":503,"after":true,"count":1,"to":"\#(victim)"}"#)
+        let r = try runJobs(["bundles"], environment: w.environment(rate: 50))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("sent=3") && r.stdout.contains("retries=1"), "\(r.stdout)")
+        let received = try w.sent(from: sender).filter { $0["to"] as? String == "whatsapp:\(victim)" }
+        #expect(received.count == 1, "\(received)")
+        let row = try #require(try w.conn.query("SELECT status, twilio_sid, attempts, message_id FROM bundle_recipients WHERE batch_id = $1 AND phone = $2",
+                                                [PGValue(batch), PGValue(victim)]).first)
+        #expect(row.string("status") == "sent")
+        #expect(row.string("twilio_sid") == received.first?["sid"] as? String)
+        #expect(row.int("attempts") == 2)
+        let message = try #require(try w.conn.query("SELECT twilio_sid, status FROM whatsapp_messages WHERE id = $1",
+                                                    [PGValue(row.int64("message_id"))]).first)
+        #expect(message.string("twilio_sid") == received.first?["sid"] as? String)
+        #expect(Set(try w.recipientStatuses(batch).values) == ["sent"])
+    }
+
     @Test func fourHundredErrorsFailTheRecipientAtOnceAndRetriesAreBounded() throws {
         let w = try JobsWorld()
         let ws = try w.workspace()

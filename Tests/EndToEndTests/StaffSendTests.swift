@@ -202,6 +202,23 @@ struct StaffSendTests {
         #expect(!(row.string("error_message") ?? "").isEmpty)
     }
 
+    @Test("Twilio's 63016 (its window closed although ours said open) → 409 window_closed, as the precheck answers")
+    func twilio63016IsWindowClosed() throws {
+        let c = try StaffClient()
+        let phone = StackClinic.patient()
+        try c.clinic.say(phone, "hello")
+        try c.clinic.fault(["api": "twilio", "kind": "twilio_error", "code": 63016, "to": phone])
+        let r = try c.call("POST", "/api/whatsapp/send", ["patient_id": try c.patientID(phone), "body": "too late"])
+        #expect(r.status == 409, "\(r.text)")
+        #expect(r.errorCode == "window_closed")
+        let row = try #require(try c.clinic.conn.query("""
+            SELECT status, error_code FROM whatsapp_messages m JOIN whatsapp_conversations c ON c.id = m.conversation_id
+             WHERE c.workspace_id = $1 AND m.direction = 'outbound' AND m.body = 'too late'
+            """, [PGValue(c.clinic.workspaceID)]).first)
+        #expect(row.string("status") == "failed")
+        #expect(row.int("error_code") == 63016)
+    }
+
     @Test("through nginx, workspace A's token with workspace B's ids → 404/403, never B's data")
     func isolationThroughNginx() throws {
         let a = try StaffClient()

@@ -46,6 +46,42 @@ struct WebhookSecurityTests {
         #expect(try stored(clinic) == 3)
     }
 
+    /// Issue 9: a clinic that knows its own subaccount token must not move another clinic's messages.
+    @Test("a status callback signed with a subaccount's token moves only that subaccount's messages")
+    func statusCallbackScopedToThePostingAccount() throws {
+        let a = try StackClinic(subaccount: true)
+        let b = try StackClinic()   // B's sender belongs to the master account
+        let master = try a.env["TWILIO_ACCOUNT_SID"]
+        let sub = try #require(try a.conn.query("SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM whatsapp_senders WHERE workspace_id = $1",
+                                                [PGValue(a.workspaceID)]).first)
+        let subSID = try #require(sub.string("twilio_subaccount_sid"))
+        let subToken = try Fernet(key: try a.env["MEDSYNC_FERNET_KEY"]).decryptString(try #require(sub.string("twilio_subaccount_token_enc")))
+        let patient = StackClinic.patient()
+        try b.say(patient, "hello")
+        let conversation = try #require(try b.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = $1",
+                                                         [PGValue(b.workspaceID)]).first?.int64("id"))
+        let sid = "SM" + Crypto.hex(Crypto.randomBytes(16))
+        try b.conn.execute("""
+            INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status)
+            VALUES ($1, $2, 'outbound', 'B''s message', $3, 'queued')
+            """, [PGValue(b.workspaceID), PGValue(conversation), PGValue(sid)])
+        func callback(account: String, token: String) throws -> Int {
+            try postWebhook(a.env, path: "/api/webhooks/whatsapp/status", params: [
+                ("MessageSid", sid), ("MessageStatus", "failed"), ("ErrorCode", "30008"), ("AccountSid", account),
+                ("From", "whatsapp:\(a.phone)"), ("To", "whatsapp:\(patient)")], token: token).status
+        }
+        func status() throws -> String? {
+            try b.conn.query("SELECT status FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(sid)]).first?.string("status")
+        }
+        // Signed with A's subaccount token, naming the master account or A's subaccount: acknowledged, nothing moves.
+        #expect(try callback(account: master, token: subToken) == 200)
+        #expect(try callback(account: subSID, token: subToken) == 200)
+        #expect(try status() == "queued")
+        // Twilio's own callback for B's message (master account, master token) does.
+        #expect(try callback(account: master, token: try a.env["TWILIO_AUTH_TOKEN"]) == 200)
+        #expect(try status() == "failed")
+    }
+
     @Test("a number owned by a subaccount verifies with the subaccount's own token")
     func subaccount() throws {
         let clinic = try StackClinic(subaccount: true)
