@@ -67,7 +67,11 @@ def errors(*codes):
     return {str(c): {"description": d, "content": {"application/json": {"schema": ref("Error")}}}
             for c, d in [(400, "validation_failed (names the field) or another 400 code"), (401, "unauthorized"),
                          (403, "forbidden: not a member of X-Account-Id, or the role is not enough"), (404, "not_found (includes ids of another workspace)"),
-                         (409, "conflict (stable code in error.code)"), (413, "file too large"), (502, "twilio_error"), (503, "twilio_unavailable")]
+                         (409, "conflict (stable code in error.code)"), (413, "payload_too_large: the body is over the limit"),
+                         (415, "unsupported_media_type: the body's Content-Type is not the one documented"),
+                         (422, "a stable code in error.code, with a hint in error.message"),
+                         (502, "twilio_error"), (503, "twilio_unavailable (Twilio busy or failing)"),
+                         (504, "twilio_unavailable (no answer from Twilio)")]
             if c in codes}
 staff = [{"bearer": [], "account": []}]
 idp = [{"name": "id", "in": "path", "required": True, "schema": I}]
@@ -115,13 +119,20 @@ paths = {
         "put": {"summary": "Change reminder settings (owner/admin_doctor); missing fields keep their value", "security": staff,
                 "requestBody": jbody(ref("ReminderSettings")), "responses": {**ok(200, ref("ReminderSettings")), **errors(400, 401, 403)}}},
     "/api/whatsapp/senders": {"get": {"summary": "The workspace's senders", "security": staff, "responses": {**ok(200, items(ref("Sender"))), **errors(401, 403)}}},
-    "/api/whatsapp/link-existing": {"post": {"summary": "Link a number (owner/admin_doctor)", "security": staff,
-        "description": "409 codes: already_linked, linked_to_other_workspace, too_many_senders. The first active sender becomes primary.",
+    "/api/whatsapp/link-existing": {"post": {"summary": "Link a number the Twilio account owns (owner/admin_doctor)", "security": staff,
+        "description": "Twilio is asked first: with twilio_subaccount_sid/token, the Accounts API must accept them and the number must be among "
+                       "that subaccount's IncomingPhoneNumbers; without, among the master account's. 422 codes: number_not_in_account, "
+                       "subaccount_credentials_rejected, subaccount_inactive. 409 codes: already_linked, linked_to_other_workspace, "
+                       "too_many_senders. The first active sender becomes primary.",
         "requestBody": jbody(obj({"phone_number": S, "display_name": S, "twilio_subaccount_sid": S, "twilio_subaccount_token": S}, ["phone_number"])),
-        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409)}}},
+        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 422, 502, 503, 504)}}},
     "/api/whatsapp/provision": {"post": {"summary": "Subaccount + number + webhooks, linked (owner/admin_doctor)", "security": staff,
+        "description": "Idempotent with an Idempotency-Key header: the same key answers the same sender (a key reused for another request: "
+                       "422 idempotency_key_reused). One provisioning at a time per workspace (409 provisioning_in_progress). A failed step "
+                       "is undone: the number released, the subaccount closed.",
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200}}],
         "requestBody": jbody(obj({"clinic_name": S, "country": S, "area_code": S}, ["clinic_name"])),
-        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 502, 503)}}},
+        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 422, 502, 503, 504)}}},
     "/api/whatsapp/senders/{id}/deactivate": {"post": {"summary": "Deactivate; the primary moves to another active sender (owner/admin_doctor)",
         "security": staff, "parameters": idp, "responses": {**ok(200, ref("Sender")), **errors(401, 403, 404, 409)}}},
     "/api/whatsapp/senders/{id}/make-primary": {"post": {"summary": "Make this active sender the primary (owner/admin_doctor)",
@@ -147,6 +158,23 @@ paths = {
     "/metrics": {"get": {"summary": "Prometheus metrics (loopback clients or Bearer MEDSYNC_METRICS_TOKEN)", "security": [],
         "responses": {"200": {"description": "text/plain; version=0.0.4", "content": {"text/plain": {"schema": S}}}, "403": {"description": "forbidden"}}}},
 }
+
+# Answers every operation of a kind can give, so the document lists every status the API answers
+# (schemathesis's status_code_conformance): a staff route refuses a missing or malformed X-Account-Id
+# (400 missing_account) and a bad query parameter (400); a body can be too large (413, nginx or
+# MEDSYNC_MAX_BODY_BYTES) or of another Content-Type (415); a staff send can meet Twilio failing (502,
+# 503) or not answering (504).
+for path, ops in paths.items():
+    for method, op in ops.items():
+        codes = []
+        if op.get("security", staff) == staff:
+            codes += [400, 401, 403]
+        if "requestBody" in op:
+            codes += [400, 413, 415]
+        if path in ("/api/whatsapp/send", "/api/whatsapp/send-template"):
+            codes += [504]
+        for code, response in errors(*codes).items():
+            op["responses"].setdefault(code, response)
 
 doc = {
     "openapi": "3.1.0",
