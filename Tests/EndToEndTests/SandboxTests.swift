@@ -273,6 +273,51 @@ private func params(_ entry: [String: Any]) -> [String: String] {
         #expect(error["status"] as? Int == 400)
     }
 
+    /// Issue 9's lookups, read by twilio-python's own Client: Messages list by To/From/DateSent>,
+    /// IncomingPhoneNumbers by (partial, `*`) PhoneNumber, releasing a number, closing a subaccount.
+    @Test func twilioPythonReadsTheLookupsMedSyncRelyOn() throws {
+        let sandbox = try Sandbox()
+        let httpClient = try HTTPClient()
+        let (sub, token, sender) = try sandbox.tenant(httpClient, smsURL: "http://127.0.0.1:9/none")
+        func py(_ sid: String, _ tok: String, _ request: [String: Any]) throws -> [String: Any] {
+            let output = try runPython([helper("twilio_lookups.py"), sandbox.url, sid, tok], stdin: try jsonString(request))
+            return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "twilio-python said: \(output)")
+        }
+        let start = Date().addingTimeInterval(-5)
+        let iso = ISO8601DateFormatter()
+        let ana = Sandbox.patient(), bob = Sandbox.patient()
+        var sent: [String] = []
+        for patient in [ana, ana, bob] {
+            sent.append(try sub.sendTemplate(to: patient, from: sender, contentSid: "HX0123456789abcdef0123456789abcdef", variables: [:]).sid)
+        }
+        let toAna = try py(sub.accountSID, token, ["op": "messages", "to": "whatsapp:\(ana)", "from": "whatsapp:\(sender)",
+                                                    "date_sent_after": iso.string(from: start)])
+        #expect(Set(toAna["sids"] as? [String] ?? []) == Set(sent[0...1]), "\(toAna)")
+        #expect((toAna["directions"] as? [String] ?? []).allSatisfy { $0 == "outbound-api" })
+        let later = try py(sub.accountSID, token, ["op": "messages", "to": "whatsapp:\(ana)", "from": "whatsapp:\(sender)",
+                                                    "date_sent_after": iso.string(from: Date().addingTimeInterval(120))])
+        #expect((later["sids"] as? [String])?.isEmpty == true, "\(later)")
+        // MedSync's own client reads the same.
+        #expect(try sub.listMessages(to: bob, from: sender, since: start).map(\.sid) == [sent[2]])
+        #expect(try sub.listMessages(to: bob, from: sender, since: Date().addingTimeInterval(120)).isEmpty)
+
+        // Numbers: partial and wildcard filters, as Twilio matches them.
+        let tail = String(sender.suffix(7))
+        #expect(try py(sub.accountSID, token, ["op": "numbers", "phone_number": tail])["numbers"] as? [String] == [sender])
+        let wild = String(sender.dropLast()) + "*"
+        #expect(try py(sub.accountSID, token, ["op": "numbers", "phone_number": wild])["numbers"] as? [String] == [sender])
+        #expect((try py(sub.accountSID, token, ["op": "numbers", "phone_number": "+19999999999"])["numbers"] as? [String])?.isEmpty == true)
+        let pn = try #require(try sub.incomingNumbers(phoneNumber: sender).first?.sid)
+        #expect(try py(sub.accountSID, token, ["op": "release", "sid": pn])["deleted"] as? Bool == true)
+        #expect(try sub.incomingNumbers(phoneNumber: sender).isEmpty)
+
+        // Closing the subaccount (with the master's credentials): its own credentials stop working.
+        #expect(try py(sub.accountSID, token, ["op": "fetch_account"])["status"] as? String == "active")
+        #expect(try py(sandbox.masterSID, sandbox.masterToken, ["op": "close", "sid": sub.accountSID])["status"] as? String == "closed")
+        let refused = try #require(try py(sub.accountSID, token, ["op": "fetch_account"])["error"] as? [String: Any])
+        #expect(refused["status"] as? Int == 401 && refused["code"] as? Int == 20003)
+    }
+
     // MARK: Gemini
 
     private func generate(_ sandbox: Sandbox, text: String, key: String? = nil, history: [(String, String)] = []) throws -> (Int, [String: Any]) {

@@ -233,14 +233,15 @@ public enum ReminderJob {
         let claimedAt = Date()
         // An earlier attempt failed in a way that may have sent it (5xx, timeout).
         var ambiguous = false
-        /// Twilio's records decide: sent after all → recorded as sent; nothing → `otherwise`; unreadable → failed, never resent.
-        func settle(_ otherwise: Outcome) throws -> Outcome {
-            guard ambiguous else { return otherwise }
+        /// After an ambiguous failure Twilio's records decide: sent after all → recorded as sent;
+        /// unreadable → failed (never resent blindly); nothing went out → nil, free to send (or give back).
+        func settled() throws -> Outcome? {
+            guard ambiguous else { return nil }
             switch SentCheck.run(http: http, config: config, prepared, since: claimedAt) {
             case .sent(let m):
                 return Outcome(status: "sent", sid: m.sid, messageID: try SentCheck.record(conn, prepared, m))
             case .notSent:
-                return otherwise
+                return nil
             case .unknown:
                 return Outcome(status: "failed", reason: "twilio_unknown")
             }
@@ -248,11 +249,8 @@ public enum ReminderJob {
         var attempt = 0
         while true {
             attempt += 1
-            if ambiguous {
-                // Before a retry: did the last attempt go out after all?
-                let check = try settle(Outcome(status: "retry"))
-                if check.status != "retry" { return check }
-            }
+            // Before a retry: did the last attempt go out after all?
+            if let done = try settled() { return done }
             pacer.wait()
             defer { pacer.completed() }
             do {
@@ -265,7 +263,7 @@ public enum ReminderJob {
                     continue
                 }
                 if error.isRetryable {
-                    return try settle(Outcome(status: "release", reason: "twilio \(error.code ?? error.httpStatus)"))
+                    return try settled() ?? Outcome(status: "release", reason: "twilio \(error.code ?? error.httpStatus)")
                 }
                 // Twilio knows the window closed although our records said open (63016): the template
                 // route when there is one, else skipped like any closed window.
@@ -277,7 +275,7 @@ public enum ReminderJob {
                 }
                 return Outcome(status: "failed", reason: "twilio_error", errorCode: error.code ?? error.httpStatus)
             } catch let error as TwilioTransportError where error.code == .connect {
-                return try settle(Outcome(status: "release", reason: "Twilio unreachable"))
+                return try settled() ?? Outcome(status: "release", reason: "Twilio unreachable")
             } catch let error as TwilioTransportError {
                 // Twilio may or may not have sent it: its Messages list decides before any retry.
                 ambiguous = true
@@ -285,7 +283,7 @@ public enum ReminderJob {
                     clock.sleep(seconds: retry.delay(afterAttempt: attempt))
                     continue
                 }
-                return try settle(Outcome(status: "failed", reason: "twilio_\(error.code.rawValue)"))
+                return try settled() ?? Outcome(status: "failed", reason: "twilio_\(error.code.rawValue)")
             } catch let error as AppError {
                 return Outcome(status: "failed", reason: error.code)
             }
