@@ -21,9 +21,12 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Linux calls Swift cannot make directly (variadic prctl) for the worker pool; headers only.
+        .systemLibrary(name: "CLinux"),
 
-        // The FastCGI layer the app and the sandbox share: worker pool, Request/Response, body parsers.
-        .target(name: "FastCGI", dependencies: ["CFCGI"]),
+        // The FastCGI layer the app and the sandbox share: worker threads, the process pool (master and
+        // children), Request/Response, body parsers.
+        .target(name: "FastCGI", dependencies: ["CFCGI", "CLinux"]),
         // Everything both binaries share; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
             "CLibPQ", "CCurl", "COpenSSL",

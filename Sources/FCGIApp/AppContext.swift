@@ -15,7 +15,10 @@ final class AppContext {
 
     init(config: Config) {
         self.config = config
-        self.databaseURL = config.databaseURL?.value ?? ""
+        // DATABASE_URL with the session limits (DatabaseSession); one libpq cannot parse is kept as it
+        // is, for the connection attempt to report.
+        let url = config.databaseURL?.value ?? ""
+        self.databaseURL = url.isEmpty ? url : ((try? config.databaseSession.conninfo(url)) ?? url)
     }
 
     /// The worker's connection, connected on first use; it reconnects by itself when the server

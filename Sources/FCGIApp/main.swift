@@ -2,16 +2,30 @@ import Domain
 import FastCGI
 import Foundation
 
-// medsync-fcgi: the API's FastCGI workers behind nginx.
+// medsync-fcgi: the API's FastCGI workers behind nginx, as a pool in php-fpm's shape: a master
+// process owns the socket and keeps MEDSYNC_PROCESSES children, each with MEDSYNC_WORKERS threads
+// (ProcessPool, FastCGIServer). A child that dies takes only its own requests in flight with it.
 //
 // Configuration (environment, or .env in the working directory; see DESIGN.md):
 //   DATABASE_URL            libpq conninfo or postgresql:// URL (required)
 //   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, MEDSYNC_FERNET_KEY   (required)
 //   MEDSYNC_LISTEN          unix socket path (made 0660), "host:port", or "" under systemd socket
 //                           activation (LISTEN_FDS/LISTEN_PID, fd 3 — also taken whenever systemd passes one)
-//   MEDSYNC_WORKERS         worker threads (16)
+//   MEDSYNC_PROCESSES       child processes (the number of cores); a dead one is replaced at once,
+//                           with a growing delay when children keep dying
+//   MEDSYNC_WORKERS         worker threads per child (16)
+//   MEDSYNC_MAX_REQUESTS    a child answers this many requests, then exits and is replaced (10000; 0 never)
+//   MEDSYNC_REQUEST_TIMEOUT seconds after which a request still running is logged as slow: method,
+//                           path without query, elapsed (15; 0 off). The request is not killed.
 //   MEDSYNC_MAX_BODY_BYTES  larger request bodies get 413 (1048576)
-// Exits 0 after SIGTERM/SIGINT once requests in flight are answered; 78 on a configuration error.
+//   MEDSYNC_DB_CONNECT_TIMEOUT_S, MEDSYNC_DB_STATEMENT_TIMEOUT_MS, MEDSYNC_DB_IDLE_TX_TIMEOUT_MS
+//                           limits of each database session (5, 15000, 30000; 0 ms: no limit)
+// SIGTERM/SIGINT to the master: every child stops accepting, answers what it holds and exits; the
+// master then exits 0 (connections arriving meanwhile wait in the socket's backlog). 78 on a
+// configuration error, 1 when the socket cannot be opened.
+//
+// The master forks before any thread exists: configuration is read and the socket opened in the
+// master, while libcurl is initialised, and threads and connections are started, in each child.
 
 func runServer() -> Int32 {
     let config: Config
@@ -22,20 +36,49 @@ func runServer() -> Int32 {
         Log.line("medsync-fcgi: \(error.message)")
         return 78  // EX_CONFIG
     }
-    HTTPClient.globalInit()
-    let router = Router.medsync()
     let server = FastCGIServer(listen: config.listen, workers: config.workers, maxBodyBytes: config.maxBodyBytes)
+    server.maxRequests = config.maxRequests
+    server.slowRequestAfter = config.requestTimeout > 0 ? .seconds(config.requestTimeout) : nil
+    let listenFD: Int32
     do {
-        try server.run {
-            let ctx = AppContext(config: config)
-            return { request in router.handleMeasured(request, ctx) }  // handle + Metrics (Metrics.swift)
-        }
+        let (fd, description) = try server.openListenSocket()
+        listenFD = fd
+        Log.line("medsync: listening on \(description): \(config.processes) processes × \(config.workers) workers, "
+                 + "max \(config.maxRequests) requests per process, max body \(config.maxBodyBytes) bytes")
     } catch {
         Log.line("medsync-fcgi: \(error.message)")
         return 1
     }
-    Log.line("medsync-fcgi: stopped")
-    return 0
+    var routes = Router.medsync()
+    if ProcessInfo.processInfo.environment["MEDSYNC_TEST_CRASH_ROUTE"] == "1" { registerCrashRoute(&routes) }
+    let router = routes
+    return ProcessPool(processes: config.processes).run {
+        // In a child, still single-threaded: curl_global_init before any thread starts.
+        HTTPClient.globalInit()
+        do {
+            _ = try server.serve(listenFD: listenFD) {
+                let ctx = AppContext(config: config)
+                return { request in router.handleMeasured(request, ctx) }  // handle + Metrics (Metrics.swift)
+            }
+        } catch {
+            Log.line("medsync-fcgi: \(error)")
+            return 1
+        }
+        return 0
+    }
+}
+
+/// Tests only (WorkerPoolTests), never set in production: `POST /api/test/crash` decodes its body as
+/// spreadsheet column letters without a bound — the overflow that once took the whole service down —
+/// so the child serving it traps like a real bug would. (A SIGSEGV sent with kill(1) is no substitute:
+/// Swift's crash handler prints a backtrace for it and the process then carries on.)
+func registerCrashRoute(_ router: inout Router) {
+    Log.line("medsync: warning: MEDSYNC_TEST_CRASH_ROUTE=1: POST /api/test/crash makes the child serving it trap (tests only)")
+    router.post("/api/test/crash") { request, _ in
+        var column = 0
+        for byte in request.body.prefix(64) { column = column * 26 + Int(byte) - 64 }
+        return .text(200, "column \(column)\n")
+    }
 }
 
 exit(runServer())

@@ -1,4 +1,5 @@
 @preconcurrency import CFCGI
+@preconcurrency import CLinux
 import Foundation
 
 /// A start-up failure of the FastCGI server.
@@ -12,17 +13,33 @@ public struct FastCGIError: Error, Sendable, CustomStringConvertible {
 /// (as fcgi2's examples/threaded.c): `FCGX_Init` once, then per thread `FCGX_Accept_r` → handler →
 /// `FCGX_Finish_r`.
 ///
-/// `run` blocks until SIGTERM or SIGINT: then no new request is accepted, requests in flight finish,
-/// and `run` returns. Call it from the main thread before starting other threads: it blocks SIGTERM
-/// and SIGINT in the calling thread (and so in every thread it starts) and waits for them on a
-/// dedicated thread.
-public final class FastCGIServer {
+/// `run` opens the socket and serves in this process (the sandbox); `medsync-fcgi` opens the socket
+/// in its master (`ProcessPool`) and calls `serve` in each child. Either blocks until SIGTERM or
+/// SIGINT (or, with `maxRequests`, until that many requests were answered): then no new request is
+/// accepted, requests in flight finish, and the call returns. Call it before starting other threads:
+/// it blocks SIGTERM and SIGINT in the calling thread (and so in every thread it starts) and waits
+/// for them on a dedicated thread.
+///
+/// Stopping needs no signal to the workers: the listening socket is non-blocking and each worker
+/// waits for it in an epoll set of its own (`EPOLLEXCLUSIVE`: one waiter woken per connection, no
+/// thundering herd across threads and processes) with a short timeout, and looks at the stop flag
+/// between waits. A worker that is woken always accepts, so a connection is never left unnoticed in
+/// the backlog; one that loses the race to another worker or process gets EAGAIN and waits again.
+/// (Interrupting `FCGX_Accept_r` with a signal instead could drop a connection libfcgi had already
+/// accepted but not yet read.)
+public final class FastCGIServer: @unchecked Sendable {
     /// Unix socket path, `host:port`, or "" when systemd passes the socket (LISTEN_FDS, fd 3).
     public let listen: String
     public let workers: Int
     public let maxBodyBytes: Int
+    /// `serve` stops accepting after this many requests (0: never); the pool then starts a fresh child.
+    public var maxRequests = 0
+    /// A request still running after this long gets one slow-log line (method, path, elapsed); nil: none.
+    public var slowRequestAfter: Duration?
     /// Connections waiting for a free worker (the kernel caps it at net.core.somaxconn).
     public var backlog: Int32 = 1024
+    /// How often an idle worker looks at the stop flag.
+    static let stopPollMS: Int32 = 200
 
     public init(listen: String, workers: Int, maxBodyBytes: Int) {
         self.listen = listen
@@ -30,23 +47,40 @@ public final class FastCGIServer {
         self.maxBodyBytes = max(0, maxBodyBytes)
     }
 
+    /// Opens the socket and serves in this process until SIGTERM/SIGINT.
     public func run(_ makeHandler: @escaping @Sendable () -> (Request) -> Response) throws(FastCGIError) {
-        guard FCGX_Init() == 0 else { throw FastCGIError(code: "init_failed", message: "FCGX_Init failed") }
         let (listenFD, description) = try openListenSocket()
         Log.line("medsync: listening on \(description) with \(workers) workers, max body \(maxBodyBytes) bytes")
-        Signals.installWakeHandler()
+        _ = try serve(listenFD: listenFD, makeHandler)
+    }
 
-        // SIGTERM/SIGINT are blocked here before any thread starts, so every thread inherits the mask
-        // and only the signal thread's sigwait receives them (no work in a signal handler).
+    /// Why `serve` returned.
+    public enum StopReason: Sendable, Equatable {
+        /// SIGTERM or SIGINT.
+        case signal
+        /// `maxRequests` requests were answered.
+        case recycled
+    }
+
+    /// Serves on an open listening socket with `workers` threads until SIGTERM/SIGINT or
+    /// `maxRequests`; returns once every request in flight is answered.
+    public func serve(listenFD: Int32, _ makeHandler: @escaping @Sendable () -> (Request) -> Response) throws(FastCGIError) -> StopReason {
+        // SIGTERM/SIGINT are blocked before FCGX_Init (which installs a SIGTERM handler of its own if
+        // none is set) and before any thread starts, so every thread inherits the mask and only the
+        // signal thread's sigwait receives them (no work in a signal handler).
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
         sigaddset(&stopSignals, SIGTERM)
         sigaddset(&stopSignals, SIGINT)
-        // SETMASK, not BLOCK: a mask inherited from the parent (a test runner's threads block SIGUSR1 and
-        // more, and a child keeps that mask across exec) must not keep SIGUSR1 from waking the workers.
+        // SETMASK, not BLOCK: a mask inherited from the parent (a test runner's threads block more,
+        // and a child keeps that mask across exec) must not leak into the workers.
         pthread_sigmask(SIG_SETMASK, &stopSignals, nil)
+        guard FCGX_Init() == 0 else { throw FastCGIError(code: "init_failed", message: "FCGX_Init failed") }
+        // libfcgi's own SIGUSR1 handler would set its "shutdown pending" flag, after which no worker
+        // could accept again: nothing here uses SIGUSR1, so a stray one is ignored.
+        signal(SIGUSR1, SIG_IGN)
 
-        let pool = Pool(workers: workers)
+        let pool = Pool(workers: workers, maxRequests: maxRequests)
         let maxBody = maxBodyBytes
         for index in 0..<workers {
             let thread = Thread {
@@ -60,19 +94,37 @@ public final class FastCGIServer {
             var set = waitSet
             var signal: Int32 = 0
             sigwait(&set, &signal)
-            Log.line("medsync: received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); finishing requests in flight")
-            pool.stop()
+            Log.line("medsync: \(getpid()) received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); finishing requests in flight")
+            pool.stop(.signal)
         }
         signalThread.name = "fcgi-signals"
         signalThread.start()
+        if let slow = slowRequestAfter {
+            let watchdog = Thread { pool.watchSlowRequests(after: slow) }
+            watchdog.name = "fcgi-slowlog"
+            watchdog.start()
+        }
 
-        pool.waitUntilAllStopped()
-        Log.line("medsync: all workers stopped")
+        let reason = pool.waitUntilAllStopped()
+        Log.line(reason == .recycled
+                 ? "medsync: \(getpid()) answered \(maxRequests) requests; exiting to be replaced"
+                 : "medsync: \(getpid()) all workers stopped")
+        return reason
     }
 
     /// The listening socket: fd 3 under systemd socket activation, else a new unix or TCP socket.
-    /// A unix socket is made 0660 (the app user and nginx's group), never world-writable.
-    func openListenSocket() throws(FastCGIError) -> (fd: Int32, description: String) {
+    /// A unix socket is made 0660 (the app user and nginx's group), never world-writable. The socket
+    /// is made non-blocking (see the type's comment); accepted connections stay blocking.
+    public func openListenSocket() throws(FastCGIError) -> (fd: Int32, description: String) {
+        let (fd, description) = try openSocket()
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
+            throw FastCGIError(code: "listen_failed", message: "fcntl O_NONBLOCK on \(description) failed: \(String(cString: strerror(errno)))")
+        }
+        return (fd, description)
+    }
+
+    private func openSocket() throws(FastCGIError) -> (fd: Int32, description: String) {
         let env = ProcessInfo.processInfo.environment
         if let pid = env["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid(),
            let count = env["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1 {
@@ -111,31 +163,41 @@ public final class FastCGIServer {
     }
 }
 
-/// What the worker threads share: the stop flag and which threads are blocked in accept.
+/// What the worker threads of one process share: the stop flag, the request count (recycling) and
+/// the requests in flight (slow log).
 final class Pool: @unchecked Sendable {
     private let lock = NSCondition()
-    private var stopping = false
+    private var reason: FastCGIServer.StopReason?
     private var running: Int
-    /// Workers currently inside FCGX_Accept_r, by index.
-    private var accepting: [Int: pthread_t] = [:]
+    private let maxRequests: Int
+    private var answered = 0
+    /// Requests being handled, by worker index: when they started, method and path (no query).
+    private var inFlight: [Int: (start: ContinuousClock.Instant, method: String, path: String, reported: Bool)] = [:]
 
-    init(workers: Int) { running = workers }
-
-    /// Marks a worker as entering accept; false when the pool is stopping (the worker must exit).
-    func enterAccept(_ index: Int) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if stopping { return false }
-        accepting[index] = pthread_self()
-        return true
+    init(workers: Int, maxRequests: Int) {
+        running = workers
+        self.maxRequests = maxRequests
     }
 
-    /// Marks a worker as back from accept; returns whether the pool is stopping.
-    func leaveAccept(_ index: Int) -> Bool {
+    var isStopping: Bool {
         lock.lock()
         defer { lock.unlock() }
-        accepting[index] = nil
-        return stopping
+        return reason != nil
+    }
+
+    func begin(_ index: Int, method: String, path: String) {
+        lock.lock()
+        inFlight[index] = (ContinuousClock.now, method, path, false)
+        lock.unlock()
+    }
+
+    /// A request was answered; past `maxRequests` the pool stops accepting.
+    func end(_ index: Int) {
+        lock.lock()
+        inFlight[index] = nil
+        answered += 1
+        if maxRequests > 0, answered >= maxRequests, reason == nil { reason = .recycled }
+        lock.unlock()
     }
 
     func workerExited() {
@@ -145,24 +207,36 @@ final class Pool: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Stops accepting: sets the flag, then interrupts the threads blocked in accept (SIGUSR1,
-    /// whose handler is installed without SA_RESTART, and requests with FCGI_FAIL_ACCEPT_ON_INTR)
-    /// every 50 ms until every worker has returned — a thread may enter accept() just after a kick.
-    func stop() {
-        FCGX_ShutdownPending()
+    /// Stops accepting; the workers see it within `FastCGIServer.stopPollMS` and finish what they hold.
+    func stop(_ why: FastCGIServer.StopReason) {
         lock.lock()
-        stopping = true
-        while running > 0 {
-            for thread in accepting.values { pthread_kill(thread, SIGUSR1) }
-            _ = lock.wait(until: Date(timeIntervalSinceNow: 0.05))
-        }
+        if reason == nil { reason = why }
+        lock.broadcast()
         lock.unlock()
     }
 
-    func waitUntilAllStopped() {
+    func waitUntilAllStopped() -> FastCGIServer.StopReason {
         lock.lock()
-        while !(stopping && running == 0) { lock.wait() }
-        lock.unlock()
+        defer { lock.unlock() }
+        while !(reason != nil && running == 0) { lock.wait() }
+        return reason ?? .signal
+    }
+
+    /// The slow log (php-fpm's request_slowlog_timeout): one line per request still running after
+    /// `limit`, while it runs. The request is not interrupted: a thread cannot be stopped safely
+    /// in the middle of a libpq or libcurl call.
+    func watchSlowRequests(after limit: Duration) {
+        let interval = min(Duration.seconds(1), limit / 4)
+        lock.lock()
+        defer { lock.unlock() }
+        while !(reason != nil && running == 0) {
+            _ = lock.wait(until: Date(timeIntervalSinceNow: Double(interval.milliseconds) / 1000))
+            let now = ContinuousClock.now
+            for (index, r) in inFlight where !r.reported && now - r.start >= limit {
+                inFlight[index]?.reported = true
+                Log.line("medsync: slow request: \(Log.clean(r.method)) \(Log.clean(r.path)) running for \((now - r.start).milliseconds)ms (pid \(getpid()), worker \(index))")
+            }
+        }
     }
 }
 
@@ -196,23 +270,29 @@ struct Worker {
     func run(_ handler: (Request) -> Response) {
         defer { pool.workerExited() }
         let request: FCGIRequestHandle
+        let waiter: AcceptWaiter
         do {
             request = try FCGIRequestHandle(listenFD: listenFD)
+            waiter = try AcceptWaiter(listenFD: listenFD)
         } catch {
             Log.line("medsync: worker \(index): \(error)")
             return
         }
-        while pool.enterAccept(index) {
+        while !pool.isStopping {
+            // Woken: a connection is waiting (accept it even when stopping, see FastCGIServer).
+            guard waiter.wait(milliseconds: FastCGIServer.stopPollMS) else { continue }
             let rc = FCGX_Accept_r(request.raw)
-            let stopping = pool.leaveAccept(index)
             if rc < 0 {
-                if stopping { break }
-                // Interrupted by an unrelated signal, or a transient accept error: try again.
-                if rc != -EINTR { Log.line("medsync: worker \(index): FCGX_Accept_r failed (\(rc))"); usleep(100_000) }
+                // Another worker or process took the connection (EAGAIN), or a signal interrupted.
+                if rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR {
+                    Log.line("medsync: worker \(index): FCGX_Accept_r failed (\(rc))")
+                    usleep(100_000)
+                }
                 continue
             }
             serve(request.raw, handler)
             FCGX_Finish_r(request.raw)
+            pool.end(index)
         }
     }
 
@@ -220,6 +300,7 @@ struct Worker {
         let start = ContinuousClock.now
         let params = Self.params(raw.pointee.envp)
         var request = Self.request(from: params)
+        pool.begin(index, method: request.method, path: request.path)
         let response: Response
         if let declared = params["CONTENT_LENGTH"].flatMap({ Int($0) }), declared > maxBodyBytes {
             // Refused from the declared length without reading the body (nginx copes: it reads the
@@ -301,15 +382,32 @@ struct Worker {
     }
 }
 
-enum Signals {
-    /// A no-op SIGUSR1 handler without SA_RESTART: delivering it makes a blocked accept() fail with
-    /// EINTR, which FCGX_Accept_r (FCGI_FAIL_ACCEPT_ON_INTR) reports instead of retrying.
-    static func installWakeHandler() {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGUSR1, &action, nil)
+/// One worker's epoll set holding the listening socket with `EPOLLEXCLUSIVE`, so that a new
+/// connection wakes one waiting worker (of any process) rather than all of them.
+final class AcceptWaiter {
+    let epollFD: Int32
+
+    init(listenFD: Int32) throws(FastCGIError) {
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epollFD >= 0 else {
+            throw FastCGIError(code: "init_failed", message: "epoll_create1 failed: \(String(cString: strerror(errno)))")
+        }
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue
+        event.data.fd = listenFD
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, listenFD, &event) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(epollFD)
+            throw FastCGIError(code: "init_failed", message: "epoll_ctl(EPOLLEXCLUSIVE) failed: \(message)")
+        }
+    }
+
+    deinit { close(epollFD) }
+
+    /// True when the socket has a connection to accept; false on timeout or a signal.
+    func wait(milliseconds: Int32) -> Bool {
+        var event = epoll_event()
+        return epoll_wait(epollFD, &event, 1, milliseconds) > 0
     }
 }
 

@@ -24,13 +24,17 @@ struct DatabaseOptions: ParsableArguments {
 
     func connect() throws -> PGConnection {
         let url: String
+        let config: Config
         if let databaseURL, !databaseURL.isEmpty {
+            config = try loadConfig()
             url = databaseURL
         } else {
-            url = try loadConfig(requiring: [.databaseURL]).string(.databaseURL)
+            config = try loadConfig(requiring: [.databaseURL])
+            url = try config.string(.databaseURL)
         }
         do {
-            return try PGConnection(url)
+            // With the session limits of the configuration (connect, statement and idle-transaction timeouts).
+            return try PGConnection(try config.databaseSession.conninfo(url))
         } catch let error as PGError {
             throw JobsFailure(message: "cannot connect to the database: \(error.serverMessage)", exitCode: 69)
         }
@@ -86,7 +90,10 @@ struct Migrate: ParsableCommand {
 
     func run() throws {
         let applied = try withDatabase(database) { conn in
-            try Migrator(directory: try sqlDirectory ?? loadConfig().sqlDir).migrate(conn)
+            // A migration may rewrite a large table, and waits for other hosts' migrations on a lock:
+            // no statement timeout for this session.
+            try conn.execute("SET statement_timeout = 0")
+            return try Migrator(directory: try sqlDirectory ?? loadConfig().sqlDir).migrate(conn)
         }
         for version in applied { print("applied \(version)") }
         if applied.isEmpty { print("up to date") }

@@ -26,6 +26,21 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
         #expect(c.databaseURL == nil)
         #expect(c.twilioAccountSID == nil)
         #expect(c.fernetKey == nil)
+        #expect(c.processes == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(c.maxRequests == 10000)
+        #expect(c.requestTimeout == 15)
+        #expect(c.databaseSession == DatabaseSession(connectTimeoutS: 5, statementTimeoutMS: 15000, idleInTransactionTimeoutMS: 30000))
+    }
+
+    @Test func workerPoolAndDatabaseLimitsAreRead() throws {
+        let c = try Config.load(environment: [
+            "MEDSYNC_PROCESSES": "3", "MEDSYNC_MAX_REQUESTS": "0", "MEDSYNC_REQUEST_TIMEOUT": "2",
+            "MEDSYNC_DB_CONNECT_TIMEOUT_S": "7", "MEDSYNC_DB_STATEMENT_TIMEOUT_MS": "0", "MEDSYNC_DB_IDLE_TX_TIMEOUT_MS": "1500",
+        ], dotEnvPath: nil)
+        #expect(c.processes == 3)
+        #expect(c.maxRequests == 0)
+        #expect(c.requestTimeout == 2)
+        #expect(c.databaseSession == DatabaseSession(connectTimeoutS: 7, statementTimeoutMS: 0, idleInTransactionTimeoutMS: 1500))
     }
 
     @Test func readsEveryVariableFromTheEnvironment() throws {
@@ -133,6 +148,8 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
 
     @Test(arguments: [
         ("MEDSYNC_WORKERS", "sixteen"), ("MEDSYNC_WORKERS", "0"), ("MEDSYNC_WORKERS", "-2"),
+        ("MEDSYNC_PROCESSES", "0"), ("MEDSYNC_MAX_REQUESTS", "-1"), ("MEDSYNC_REQUEST_TIMEOUT", "1.5"),
+        ("MEDSYNC_DB_CONNECT_TIMEOUT_S", "0"), ("MEDSYNC_DB_STATEMENT_TIMEOUT_MS", "15s"), ("MEDSYNC_DB_IDLE_TX_TIMEOUT_MS", "-5"),
         ("MEDSYNC_MAX_BODY_BYTES", "1MB"), ("MEDSYNC_SEND_RATE", "1.5"), ("GEMINI_TIMEOUT_MS", "8s"),
         ("TWILIO_API_BASE_URL", "api.twilio.com"), ("GEMINI_API_BASE_URL", "ftp://x"),
         ("TWILIO_WEBHOOK_BASE_URL", "not a url"), ("ALLOWED_ORIGINS", "https://ok.example,nope"),

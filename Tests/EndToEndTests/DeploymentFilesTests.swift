@@ -22,6 +22,16 @@ import TestSupport
         #expect(!r.stderr.contains("Unknown key"), "\(r.stderr)")
     }
 
+    @Test func aCrashingServiceCannotLeaveItsSocketFailed() throws {
+        // systemd fails the socket unit too when its service hits the start limit: no start limit,
+        // restarts paced by RestartSec instead; no core files; SIGTERM to the master, which drains the children.
+        let unit = try String(contentsOfFile: "\(projectRoot)/systemd/medsync-fcgi.service", encoding: .utf8)
+        let lines = Set(unit.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+        for setting in ["StartLimitIntervalSec=0", "Restart=always", "RestartSec=1", "LimitCORE=0", "KillMode=mixed", "KillSignal=SIGTERM"] {
+            #expect(lines.contains(setting), "medsync-fcgi.service lacks \(setting)")
+        }
+    }
+
     @Test func timersRunTheDocumentedJobs() throws {
         let reminders = try String(contentsOfFile: "\(projectRoot)/systemd/medsync-reminders.timer", encoding: .utf8)
         let bundles = try String(contentsOfFile: "\(projectRoot)/systemd/medsync-bundles.timer", encoding: .utf8)

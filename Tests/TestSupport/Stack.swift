@@ -79,7 +79,7 @@ public final class PrivateStack: @unchecked Sendable {
         let httpPort = self.httpPort
         let binDir = ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug"
         settings = ["STACK_DIR": dir, "MEDSYNC_HTTP_PORT": "\(httpPort)", "SANDBOX_HTTP_PORT": "\(httpPort + 1)",
-                    "BIN_DIR": binDir, "MEDSYNC_WORKERS": "4"]
+                    "BIN_DIR": binDir, "MEDSYNC_WORKERS": "4", "MEDSYNC_PROCESSES": "2"]
         try? runCommand(["\(projectRoot)/scripts/stack", "down"], environment: settings)
         try? FileManager.default.removeItem(atPath: dir)
         let up = try runCommand(["\(projectRoot)/scripts/stack", "up"], environment: settings)

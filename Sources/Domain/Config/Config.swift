@@ -52,6 +52,12 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case allowedOrigins = "ALLOWED_ORIGINS"
         case listen = "MEDSYNC_LISTEN"
         case workers = "MEDSYNC_WORKERS"
+        case processes = "MEDSYNC_PROCESSES"
+        case maxRequests = "MEDSYNC_MAX_REQUESTS"
+        case requestTimeout = "MEDSYNC_REQUEST_TIMEOUT"
+        case dbConnectTimeoutS = "MEDSYNC_DB_CONNECT_TIMEOUT_S"
+        case dbStatementTimeoutMS = "MEDSYNC_DB_STATEMENT_TIMEOUT_MS"
+        case dbIdleTxTimeoutMS = "MEDSYNC_DB_IDLE_TX_TIMEOUT_MS"
         case maxBodyBytes = "MEDSYNC_MAX_BODY_BYTES"
         case sendRate = "MEDSYNC_SEND_RATE"
         case sqlDir = "MEDSYNC_SQL_DIR"
@@ -73,6 +79,12 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .geminiTimeoutMS: return "8000"
             case .listen: return "/run/medsync/fcgi.sock"
             case .workers: return "16"
+            case .processes: return String(max(1, ProcessInfo.processInfo.activeProcessorCount))
+            case .maxRequests: return "10000"
+            case .requestTimeout: return "15"
+            case .dbConnectTimeoutS: return "5"
+            case .dbStatementTimeoutMS: return "15000"
+            case .dbIdleTxTimeoutMS: return "30000"
             case .maxBodyBytes: return "1048576"
             case .sendRate: return "80"
             case .sqlDir: return "sql"
@@ -102,6 +114,18 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     /// Unix socket path, `host:port`, or "" for systemd socket activation.
     public let listen: String
     public let workers: Int
+    /// Child processes of the medsync-fcgi master (default: the number of cores).
+    public let processes: Int
+    /// A child is replaced after answering this many requests; 0: never.
+    public let maxRequests: Int
+    /// Seconds after which a request still running is written to the slow log; 0: no slow log.
+    public let requestTimeout: Int
+    /// Database session limits, applied to every connection the binaries open (`DatabaseSession`).
+    public let dbConnectTimeoutS: Int
+    /// 0 disables the limit (PostgreSQL's own meaning of 0).
+    public let dbStatementTimeoutMS: Int
+    /// 0 disables the limit.
+    public let dbIdleTxTimeoutMS: Int
     public let maxBodyBytes: Int
     /// Outbound messages per second (Twilio's WhatsApp throughput).
     public let sendRate: Int
@@ -155,6 +179,11 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             guard let n = Int(v), n > 0 else { throw .invalid(key, "must be a positive integer", got: v) }
             return n
         }
+        func nonNegativeInt(_ key: Key) throws(ConfigError) -> Int {
+            let v = text(key)!
+            guard let n = Int(v), n >= 0, n <= Int(Int32.max) else { throw .invalid(key, "must be a non-negative integer", got: v) }
+            return n
+        }
         func secret(_ key: Key) -> Secret? { text(key).map(Secret.init) }
 
         databaseURL = secret(.databaseURL)
@@ -182,6 +211,12 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         // MEDSYNC_LISTEN may legitimately be "" (socket activation): only this one keeps an explicit empty value.
         listen = raw[Key.listen.rawValue].map { $0.trimmingCharacters(in: .whitespaces) } ?? Key.listen.defaultValue!
         workers = try positiveInt(.workers)
+        processes = try positiveInt(.processes)
+        maxRequests = try nonNegativeInt(.maxRequests)
+        requestTimeout = try nonNegativeInt(.requestTimeout)
+        dbConnectTimeoutS = try positiveInt(.dbConnectTimeoutS)
+        dbStatementTimeoutMS = try nonNegativeInt(.dbStatementTimeoutMS)
+        dbIdleTxTimeoutMS = try nonNegativeInt(.dbIdleTxTimeoutMS)
         maxBodyBytes = try positiveInt(.maxBodyBytes)
         sendRate = try positiveInt(.sendRate)
         sqlDir = text(.sqlDir)!

@@ -18,6 +18,8 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         public static let constraintViolation = Code("constraint_violation")
         /// Serialization failure or deadlock (40001, 40P01): the transaction may be retried.
         public static let transactionConflict = Code("transaction_conflict")
+        /// The statement ran past `statement_timeout` or was cancelled (SQLSTATE 57014).
+        public static let statementTimeout = Code("statement_timeout")
         /// Any other error the server reported for a statement.
         public static let queryFailed = Code("query_failed")
         /// A value could not be decoded the way the caller asked.
@@ -53,6 +55,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         case "23505"?: code = .uniqueViolation
         case let s? where s.hasPrefix("23"): code = .constraintViolation
         case "40001"?, "40P01"?: code = .transactionConflict
+        case "57014"?: code = .statementTimeout
         case let s? where s.hasPrefix("08") || s == "57P01" || s == "57P02" || s == "57P03": code = .connectionFailure
         case nil where connectionLost: code = .connectionFailure
         default: code = connectionLost ? .connectionFailure : .queryFailed
@@ -72,6 +75,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         case .constraintViolation: return "the data violates a database constraint"
         case .transactionConflict: return "the operation conflicted with another one; try again"
         case .decodeFailed: return "a database value could not be read"
+        case .statementTimeout: return "the database did not answer in time (statement timeout)"
         default: return "a database operation failed"
         }
     }

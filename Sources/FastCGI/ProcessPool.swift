@@ -1,0 +1,142 @@
+@preconcurrency import CLinux
+import Foundation
+
+/// The master process of `medsync-fcgi`, in php-fpm's shape (`fpm_children.c`, `fpm_process_ctl.c`):
+/// it owns the listening socket, forks `processes` children that each serve it with their own worker
+/// threads, and keeps that many alive.
+///
+/// - A child that dies (a trap, a signal, the OOM killer) takes only its own requests in flight; the
+///   master reaps it and starts another at once. When children keep dying (more than `crashBurst`
+///   abnormal exits within `crashWindow`, php-fpm's emergency_restart_threshold idea) each start
+///   waits longer, 100 ms doubling up to 5 s, so a crash loop cannot become a fork loop.
+/// - A child that exits 0 on its own was recycled (`FastCGIServer.maxRequests`): replaced at once.
+/// - SIGTERM or SIGINT to the master is passed to every child, which stops accepting and answers what
+///   it holds; the master returns once all have exited (no child is started meanwhile). Connections
+///   arriving in between wait in the socket's backlog.
+/// - Every child asks the kernel for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a master
+///   killed with SIGKILL leaves no orphans serving an old configuration.
+///
+/// The master is one thread and stays one: it forks only while no other thread exists (a child of a
+/// threaded process may inherit a lock some other thread held), so it starts no thread, does no
+/// libcurl or libpq work, and waits for signals with `sigtimedwait` instead of handlers.
+public final class ProcessPool {
+    public let processes: Int
+    /// Abnormal exits allowed within `crashWindow` before starts are delayed.
+    public let crashBurst: Int
+    public let crashWindow: Duration = .seconds(10)
+    static let maxDelay: Duration = .seconds(5)
+
+    public init(processes: Int) {
+        self.processes = max(1, processes)
+        crashBurst = max(3, 2 * self.processes)
+    }
+
+    /// Runs the master until SIGTERM/SIGINT and every child has exited; returns its exit status.
+    /// `child` runs in each forked child, on its one thread, and returns the child's exit status.
+    public func run(child: () -> Int32) -> Int32 {
+        let master = getpid()
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for s in [SIGCHLD, SIGTERM, SIGINT] { sigaddset(&signals, s) }
+        // Taken with sigtimedwait only; children inherit the mask and set their own (FastCGIServer.serve).
+        pthread_sigmask(SIG_SETMASK, &signals, nil)
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 1
+        if threads > 1 {
+            Log.line("medsync: warning: the master has \(threads) threads before forking; children may inherit held locks")
+        }
+        Log.line("medsync: master \(master) keeps \(processes) children")
+
+        var children: Set<pid_t> = []
+        var stopping = false
+        var crashes: [ContinuousClock.Instant] = []
+        var nextStart = ContinuousClock.now
+        while true {
+            if !stopping {
+                while children.count < processes && ContinuousClock.now >= nextStart {
+                    let pid = fork()
+                    if pid == 0 { runChild(master: master, child) }
+                    if pid < 0 {
+                        Log.line("medsync: fork failed: \(String(cString: strerror(errno))); retrying in 1 s")
+                        nextStart = ContinuousClock.now + .seconds(1)
+                        break
+                    }
+                    children.insert(pid)
+                    Log.line("medsync: child \(pid) started (\(children.count) of \(processes))")
+                }
+            }
+            if stopping && children.isEmpty { break }
+
+            var wait = Duration.seconds(1)
+            if !stopping && children.count < processes {
+                wait = max(.milliseconds(1), min(wait, nextStart - ContinuousClock.now))
+            }
+            let (seconds, attoseconds) = wait.components
+            var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+            var info = siginfo_t()
+            let signal = sigtimedwait(&signals, &info, &timeout)
+            if (signal == SIGTERM || signal == SIGINT) && !stopping {
+                stopping = true
+                Log.line("medsync: master received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping \(children.count) children")
+                for pid in children { kill(pid, SIGTERM) }
+            }
+
+            // Reap every child that ended (one SIGCHLD may stand for several).
+            while true {
+                var status: Int32 = 0
+                let pid = waitpid(-1, &status, WNOHANG)
+                if pid <= 0 { break }
+                guard children.remove(pid) != nil else { continue }
+                let exit = ChildExit(status: status)
+                if stopping {
+                    Log.line("medsync: child \(pid) \(exit) (\(children.count) left)")
+                    continue
+                }
+                guard exit.isAbnormal else {
+                    Log.line("medsync: child \(pid) \(exit); replacing it")
+                    continue
+                }
+                let now = ContinuousClock.now
+                crashes.append(now)
+                crashes.removeAll { now - $0 > crashWindow }
+                if crashes.count > crashBurst {
+                    let doublings = min(crashes.count - crashBurst - 1, 10)
+                    let delay = min(ProcessPool.maxDelay, .milliseconds(100 * (1 << doublings)))
+                    nextStart = max(nextStart, now + delay)
+                    Log.line("medsync: child \(pid) \(exit) — its requests in flight are lost; \(crashes.count) crashes in \(crashWindow): next start in \(delay.milliseconds)ms")
+                } else {
+                    Log.line("medsync: child \(pid) \(exit) — its requests in flight are lost; replacing it")
+                }
+            }
+        }
+        Log.line("medsync: master \(master) stopped")
+        return 0
+    }
+
+    /// In a new child: die with the master, then serve.
+    private func runChild(master: pid_t, _ child: () -> Int32) -> Never {
+        // SIGTERM, not SIGKILL: an orphaned child still answers what it holds before it exits.
+        _ = medsync_prctl_set_pdeathsig(SIGTERM)
+        // The master may have died before prctl took effect.
+        if getppid() != master { exit(0) }
+        exit(child())
+    }
+}
+
+/// How a child ended, from its `waitpid` status.
+struct ChildExit: CustomStringConvertible {
+    let status: Int32
+
+    var signal: Int32? { status & 0x7f == 0 ? nil : status & 0x7f }
+    var exitCode: Int32 { (status >> 8) & 0xff }
+    /// Killed by a signal, or exited non-zero. A child exits 0 only when recycled or stopped.
+    var isAbnormal: Bool { signal != nil || exitCode != 0 }
+
+    var description: String {
+        if let signal {
+            let names: [Int32: String] = [SIGSEGV: "SIGSEGV", SIGKILL: "SIGKILL", SIGABRT: "SIGABRT", SIGILL: "SIGILL",
+                                          SIGTRAP: "SIGTRAP", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGTERM: "SIGTERM", SIGINT: "SIGINT"]
+            return "was killed by signal \(signal) (\(names[signal] ?? "?"))\(status & 0x80 != 0 ? ", core dumped" : "")"
+        }
+        return exitCode == 0 ? "exited" : "exited with status \(exitCode)"
+    }
+}

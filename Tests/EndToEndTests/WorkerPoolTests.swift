@@ -1,0 +1,189 @@
+import Domain
+import Foundation
+import Testing
+import TestSupport
+
+/// medsync-fcgi as a master and child processes (php-fpm's shape), through real nginx and libfcgi on
+/// a stack of its own: a child that dies costs only its own requests in flight, is replaced, and
+/// children are recycled; long requests are written to the slow log.
+@Suite(.serialized) final class WorkerPoolTests {
+    let stack: PrivateStack
+    /// Worker threads per child in a private stack (PrivateStack's MEDSYNC_WORKERS).
+    let workersPerChild = 4
+    init() throws { stack = try PrivateStack(name: "pool", httpPort: 18380) }
+    deinit { stack.down() }
+
+    var healthURL: String { get throws { "\(try stack.env.appURL)/api/health" } }
+    var masterPID: pid_t {
+        get throws {
+            let text = try String(contentsOfFile: "\(stack.dir)/fcgi.pid", encoding: .utf8)
+            guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw TestSetupError("no master pid") }
+            return pid
+        }
+    }
+
+    @Test func killNineUnderLoadLosesOnlyThatChildsRequestsAndThePoolRefills() throws {
+        let master = try masterPID
+        try waitUntil("the pool has 2 children") { childProcesses(of: master).count == 2 }
+        let victim = try #require(childProcesses(of: master).first)
+        let errorLogBefore = nginxUpstreamErrors()
+
+        // wrk: 16 connections for 6 s; the child is killed 2 s in.
+        let wrk = try Subprocess(["wrk", "-t2", "-c16", "-d6s", "--timeout", "5s", try healthURL])
+        usleep(2_000_000)
+        kill(victim, SIGKILL)
+        let killed = ContinuousClock.now
+        var refilled: Duration?
+        while ContinuousClock.now - killed < .seconds(2) {
+            let now = childProcesses(of: master)
+            if now.count == 2 && !now.contains(victim) { refilled = ContinuousClock.now - killed; break }
+            usleep(20_000)
+        }
+        #expect(refilled != nil, "the pool was not back to 2 children within 2 s: \(childProcesses(of: master))")
+        #expect(wrk.wait() == 0, "wrk: \(wrk.stderr)")
+
+        let result = WrkResult(wrk.stdout)
+        let failed = result.non2xx + result.socketErrors
+        print("worker pool: kill -9 of one child under wrk load (16 connections, 6 s): \(failed) failed of \(result.requests) requests; "
+              + "pool full again after \(refilled.map { "\($0.milliseconds) ms" } ?? "more than 2 s")")
+        #expect(result.requests > 100, "wrk ran: \(wrk.stdout)")
+        // Only what was in flight in that child can fail: at most its worker threads' requests.
+        #expect(failed <= workersPerChild, "failed \(failed): \(wrk.stdout)")
+        print("worker pool: nginx logged \(nginxUpstreamErrors() - errorLogBefore) upstream errors meanwhile")
+        #expect(try httpGet(try healthURL).status == 200)
+        let log = (try? String(contentsOfFile: "\(stack.dir)/log/fcgi.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("child \(victim) was killed by signal 9 (SIGKILL)"), "\(log.suffix(2000))")
+    }
+
+    @Test func aChildThatTrapsIsReplacedWhileTheOthersServe() throws {
+        let master = try startOwnMaster(["MEDSYNC_TEST_CRASH_ROUTE": "1"])
+        defer { stopOwnMaster(master) }
+        try waitUntil("the pool has 2 children") { childProcesses(of: master.pid).count == 2 }
+        let before = childProcesses(of: master.pid)
+        // A real trap (an arithmetic overflow on request data) in whichever child takes this request.
+        let crash = try http(HTTPRequest(method: "POST", url: "\(try stack.env.appURL)/api/test/crash",
+                                         headers: [("Content-Type", "text/plain")], body: Array("AAAAAAAAAAAAAAAAAAAAAAAA".utf8)))
+        #expect(crash.status == 502, "the request in flight in the crashed child is lost: \(crash.status)")
+        // Meanwhile, and after, every request is answered by the other child or the replacement.
+        let statuses = try (0..<20).map { _ in try httpGet(try healthURL).status }
+        try waitUntil("the crashed child is replaced") {
+            let now = childProcesses(of: master.pid)
+            return now.count == 2 && now != before
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        let after = childProcesses(of: master.pid)
+        #expect(Set(after).intersection(before).count == 1, "one child kept serving: \(before) → \(after)")
+        #expect(master.stderr.contains("was killed by signal 4 (SIGILL)"), "\(master.stderr.suffix(3000))")
+        #expect(master.stderr.contains("its requests in flight are lost; replacing it"))
+        #expect(!FileManager.default.fileExists(atPath: "\(projectRoot)/core"), "no core file left behind")
+    }
+
+    @Test func childrenAreRecycledAfterMaxRequestsWithoutFailingARequest() throws {
+        let master = try startOwnMaster(["MEDSYNC_PROCESSES": "1", "MEDSYNC_WORKERS": "2", "MEDSYNC_MAX_REQUESTS": "5"])
+        defer { stopOwnMaster(master) }
+        try waitUntil("the pool has 1 child") { childProcesses(of: master.pid).count == 1 }
+        let first = childProcesses(of: master.pid)
+        let statuses = try (0..<12).map { _ in try httpGet(try healthURL).status }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        try waitUntil("a fresh child serves") {
+            let now = childProcesses(of: master.pid)
+            return now.count == 1 && now != first
+        }
+        #expect(master.stderr.contains("answered 5 requests; exiting to be replaced"), "\(master.stderr.suffix(2000))")
+        #expect(master.stderr.contains("child \(first[0]) exited; replacing it"), "\(master.stderr.suffix(2000))")
+        #expect(!master.stderr.contains("requests in flight are lost"))
+    }
+
+    @Test func aRequestPastTheTimeoutIsWrittenToTheSlowLog() throws {
+        let master = try startOwnMaster(["MEDSYNC_REQUEST_TIMEOUT": "1"])
+        defer { stopOwnMaster(master) }
+        // The health check waits on a lock held for 3 s: it runs past the 1 s slow-log threshold.
+        let admin = try stack.env["MEDSYNC_ADMIN_URL"].replacingOccurrences(of: "dbname=postgres", with: "dbname=medsync")
+        let locker = try Subprocess(["psql", admin, "-X", "-q", "-c",
+                                     "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"])
+        try waitUntil("the lock is held") {
+            let r = try runCommand(["psql", admin, "-X", "-tAc",
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'schema_migrations' AND l.granted"])
+            return (Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1
+        }
+        let r = try httpGet(try healthURL + "?probe=query-text-stays-out")
+        locker.wait()
+        #expect(r.status == 200)
+        let line = master.stderr.split(separator: "\n").first { $0.contains("slow request:") }.map(String.init) ?? ""
+        #expect(line.contains("slow request: GET /api/health running for"), "\(master.stderr.suffix(2000))")
+        let ms = line.split(separator: " ").firstIndex(of: "for").flatMap { i in Int(line.split(separator: " ")[i + 1].dropLast(2)) }
+        #expect((ms ?? 0) >= 1000, "\(line)")
+        #expect(!master.stderr.contains("query-text-stays-out"))
+    }
+
+    // MARK: helpers
+
+    /// Replaces the stack's workers with a master of our own (as our child, to read its log).
+    func startOwnMaster(_ extra: [String: String]) throws -> Subprocess {
+        try stack.stack("app-stop")
+        let socket = "\(stack.dir)/fcgi.sock"
+        try? FileManager.default.removeItem(atPath: socket)
+        let settings = parseEnvFile(try stack.stack("env").stdout)
+        let process = try Subprocess(["\(binDir)/medsync-fcgi"],
+                                     environment: settings.merging(["MEDSYNC_LISTEN": socket]) { $1 }.merging(extra) { $1 })
+        try waitUntil("\(socket) exists") { FileManager.default.fileExists(atPath: socket) }
+        _ = try runCommand(["chgrp", "www-data", socket])
+        return process
+    }
+
+    func stopOwnMaster(_ process: Subprocess) {
+        process.signal(SIGTERM)
+        let status = process.wait()
+        #expect(status == 0, "\(process.stderr.suffix(2000))")
+        _ = try? stack.stack("app-start")
+    }
+
+    var binDir: String { ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug" }
+
+    /// Lines of nginx's error log saying the FastCGI upstream dropped a connection.
+    func nginxUpstreamErrors() -> Int {
+        let text = (try? String(contentsOfFile: "\(stack.dir)/log/nginx-error.log", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").filter { $0.contains("upstream") && !$0.contains("[warn]") }.count
+    }
+}
+
+/// The processes whose parent is `parent`, from /proc/*/stat.
+func childProcesses(of parent: pid_t) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    var children: [pid_t] = []
+    for entry in entries {
+        guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, pid_t(fields[1]) == parent, fields[0] != "Z" { children.append(pid) }
+    }
+    return children.sorted()
+}
+
+/// The numbers of a wrk run's report.
+struct WrkResult {
+    var requests = 0
+    var non2xx = 0
+    var socketErrors = 0
+
+    init(_ output: String) {
+        for line in output.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            let words = line.split(separator: " ")
+            if line.contains("requests in"), let n = Int(words.first ?? "") { requests = n }
+            if line.hasPrefix("Non-2xx or 3xx responses:"), let n = Int(words.last ?? "") { non2xx = n }
+            if line.hasPrefix("Socket errors:") {
+                // "Socket errors: connect 0, read 3, write 0, timeout 0"
+                socketErrors = line.dropFirst("Socket errors:".count).split(separator: ",")
+                    .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+            }
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
