@@ -33,7 +33,8 @@ import TestSupport
     }
 
     @Test func workspaceAOwnerNeverReachesWorkspaceB() throws {
-        let w = try StaffWorld()
+        // The sandbox stands in for Twilio: link-existing asks it who owns the number.
+        let w = try StaffWorld(environment: try SandboxTwilio().environment)
         let a = try Self.tenant(w, "Alpha", senderPhone: "+14155550100", patientPhone: "+14155551000")
         let b = try Self.tenant(w, "Bravo", senderPhone: "+34911000001", patientPhone: "+34911000000")
         let secrets = ["Bravo", "+34911000000", "+34911000001"]

@@ -142,7 +142,7 @@ public enum Senders {
             guard let owned else {
                 let whose = subaccountSID.map { "subaccount \($0)" } ?? "the clinic's Twilio account"
                 throw AppError(status: 422, code: "number_not_in_account", message:
-                    "\(phone) is not a phone number of \(whose). Buy or port it in the Twilio console first"
+                    "This number is not a phone number of \(whose). Buy or port it in the Twilio console first"
                     + (subaccountSID == nil ? ", or give the subaccount SID and auth token that own it." : ", or give the credentials of the account that owns it."))
             }
             return owned.sid
