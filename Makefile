@@ -5,6 +5,7 @@ SHELL := /bin/bash
 run: deps release
 	@scripts/stack up
 	@source .run/env && echo && echo "MedSync is running at $$MEDSYNC_URL" && \
+	  echo "  inbox:     $$MEDSYNC_URL/  (sign in as $$MEDSYNC_OWNER_EMAIL / demo-password)" && \
 	  echo "  token:     $$MEDSYNC_TOKEN" && echo "  workspace: $$MEDSYNC_WORKSPACE_ID" && \
 	  echo "  sandbox:   $$SANDBOX_URL" && echo "Ctrl-C stops everything."
 	@trap 'echo; scripts/stack down; exit 0' INT TERM; while sleep 1; do :; done
