@@ -27,6 +27,7 @@ const VIEWS = [
 ];
 
 onUnauthorized(() => {
+  if (!state.me) return; // already signed out: late answers of stopped polls
   session.clear();
   showSignIn(t('signin.expired'));
 });
@@ -97,6 +98,8 @@ function enter(workspace) {
 }
 
 async function signOut() {
+  stopAll();
+  state.me = null;
   try { await post('/api/auth/logout'); } catch (e) { /* the token may already be gone */ }
   session.clear();
   location.hash = '';
@@ -157,7 +160,8 @@ async function start() {
     state.me = me;
     chooseWorkspace();
   } catch (err) {
-    if (err.status !== 401) showSignIn(explain(err));
+    if (err.status === 401) session.clear();
+    showSignIn(err.status === 401 ? t('signin.expired') : explain(err));
   }
 }
 

@@ -38,7 +38,12 @@ export function mount(main, params, app) {
     return h('li', {}, a);
   }
 
+  let drawn = null;
   function draw() {
+    // Redraw only what changed, so focus and the reader's place survive the polling.
+    const sig = JSON.stringify([state.items, state.next, state.q]);
+    if (sig === drawn) return;
+    drawn = sig;
     fill(list, state.items.map(row));
     if (!state.items.length) list.appendChild(h('li', { class: 'muted empty', text: state.q ? t('conv.noMatch') : t('conv.empty') }));
     more.hidden = !state.next;

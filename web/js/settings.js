@@ -53,7 +53,7 @@ async function drawReminders(box, app) {
   modeCustom.addEventListener('change', sync);
   sync();
   const save = h('button', { type: 'submit', class: 'primary', id: 'rem-save', text: t('save') });
-  const form = h('form', { id: 'rem-form' },
+  const form = h('form', { id: 'rem-form', novalidate: true },
     h('div', { class: 'check' }, enabled, h('label', { for: 'rem-enabled', text: t('settings.enabled') })),
     field(t('settings.hours'), hours, t('settings.hoursHint')).row,
     h('fieldset', {}, h('legend', { text: t('settings.what') }),
