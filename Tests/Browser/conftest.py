@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -182,7 +183,8 @@ def pytest_configure(config):
 # --- helpers the modules share -------------------------------------------------------------------
 
 def wait(d, cond, timeout=WAIT, message=""):
-    return WebDriverWait(d, timeout, poll_frequency=0.2).until(cond, message)
+    # The views redraw what changed while polling: an element found a moment ago may be replaced.
+    return WebDriverWait(d, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)).until(cond, message)
 
 
 def css(d, selector):
@@ -239,6 +241,10 @@ def phone_width(d, on=True):
         d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def screenshot(d, name):
+def screenshot(d, name, height=860):
+    """A 1280-px-wide picture of the page from its top (for the README)."""
     os.makedirs(SHOTS, exist_ok=True)
+    d.set_window_size(1280, height)
+    d.execute_script("window.scrollTo(0, 0)")
     d.save_screenshot(os.path.join(SHOTS, name))
+    d.set_window_size(1280, 860)

@@ -82,6 +82,9 @@ def test_live_conversation_reply_ticks_and_patient_text(driver, clinic):
     wait(d, lambda d: mine(d).get_attribute("data-status") in ("delivered", "read"), message="delivered tick")
     wait(d, lambda d: mine(d).get_attribute("data-status") == "read", message="read tick")
     assert mine(d).find_element(By.CSS_SELECTOR, ".tick").get_attribute("aria-label") == "Read"
+    # Read in the open thread: the list's unread count goes back to none.
+    row = lambda d: next(a for a in all_css(d, "#conv-list a.conv") if ("Pat " + patient[-4:]) in a.text)
+    wait(d, lambda d: not row(d).find_elements(By.CSS_SELECTOR, ".unread"), message="unread count cleared")
     screenshot(d, "conversations.png")
 
 

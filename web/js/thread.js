@@ -223,10 +223,14 @@ export function mount(pane, panel, id, app, { changed, layout }) {
     if (stateChanged) drawHead();
     drawComposer(false);
     let dirty = false;
+    let inbound = false;
     for (const m of page.items || []) {
       const prev = state.messages.get(m.id);
+      if (!prev && m.direction === 'inbound') inbound = true;
       if (!prev || prev.status !== m.status || prev.updated_at !== m.updated_at) { state.messages.set(m.id, m); dirty = true; }
     }
+    // The patient's new message is read now that it shows: the latest page marks the conversation read.
+    if (inbound) await get(`/api/whatsapp/conversations/${id}/messages` + qs({ limit: 1 }));
     state.since = page.server_time || state.since;
     if (dirty || stick) { drawMessages(stick); changed(); }
   }
