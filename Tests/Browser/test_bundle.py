@@ -34,7 +34,8 @@ def test_xlsx_preview(driver, clinic):
 
 def test_csv_fix_a_row_by_typing_send_and_progress(driver, clinic):
     d = driver
-    d.get(d.current_url.split("#")[0] + "#/bundle")
+    d.refresh()  # a new bundle
+    visible(d, "#bundle-file")
     upload(d, "patients_semicolon_bom.csv")
     summary = text_in(d, "#upload-summary", "7 rows")
     assert "1 duplicates merged" in summary.text, summary.text

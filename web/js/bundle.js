@@ -146,21 +146,25 @@ export function mount(main, params, app) {
     send.disabled = !canSend || !list.length || !body.value.trim() || unknown.length > 0 || list.length > MAX || !consent.checked;
   }
 
+  let uploads = 0;
   async function upload() {
     const f = file.files && file.files[0];
     if (!f) return;
+    const mine = ++uploads; // only the latest upload's answer counts
     const data = new FormData();
     data.append('file', f, f.name);
     if (cc.value.trim()) data.append('default_country_code', cc.value.trim());
     fill(uploadResult, h('p', { class: 'muted', text: t('loading') }));
     try {
       const r = await api('POST', '/api/whatsapp/bundle/preview', data);
+      if (mine !== uploads) return;
       state.uploaded = { recipients: r.recipients || [], rejected: r.rejected || [], merged: r.duplicates_merged || 0, fields: r.fields || [] };
       fill(uploadResult,
         h('p', { id: 'upload-summary', text: t('bundle.uploadSummary', { rows: r.total_rows, valid: state.uploaded.recipients.length, rejected: state.uploaded.rejected.length, merged: state.uploaded.merged }) }),
         validTable(state.uploaded.recipients), rejectedTable(state.uploaded.rejected),
         state.uploaded.rejected.length ? h('p', { class: 'muted', text: t('bundle.fixHint') }) : null);
     } catch (err) {
+      if (mine !== uploads) return;
       state.uploaded = { recipients: [], rejected: [], merged: 0, fields: [] };
       fill(uploadResult, h('p', { class: 'error-text', role: 'alert', text: explain(err) }));
     }
