@@ -2,7 +2,8 @@ import Domain
 import FastCGI
 import Foundation
 
-/// Prometheus metrics of this process (requests by route and status, latency histogram) plus, at
+/// Prometheus metrics of every process of the pool (requests by route and status, latency histogram,
+/// kept in memory the master and its children share: MetricsStore) plus, at
 /// scrape time, counts from PostgreSQL (messages by direction and status, Twilio errors by code,
 /// inbound webhooks). `GET /metrics` answers only loopback clients or `Authorization: Bearer
 /// $MEDSYNC_METRICS_TOKEN`.
@@ -12,25 +13,49 @@ final class Metrics: @unchecked Sendable {
 
     struct Key: Hashable { let method: String; let route: String; let status: Int }
     private let lock = NSLock()
-    private var requests: [Key: Int] = [:]
-    private var latency: [String: (counts: [Int], sum: Double, count: Int)] = [:]
+    /// Counts of every process of the pool (MetricsStore); a store of its own until `share` is called.
+    private var store = MetricsStore(childSlots: 1, buckets: Metrics.buckets.count)
+    private var slot = 0
+
+    /// In the master, before the first fork: one store for `processes` children and those retired.
+    func share(processes: Int) {
+        lock.lock()
+        store = MetricsStore(childSlots: processes, buckets: Metrics.buckets.count)
+        lock.unlock()
+    }
+
+    /// In a child: the slot its counts go to.
+    func use(slot: Int) {
+        lock.lock()
+        self.slot = slot
+        lock.unlock()
+    }
+
+    /// In the master, once the child of `slot` has exited.
+    func retire(slot: Int) { store.retire(slot: slot) }
 
     func observe(method: String, route: String, status: Int, seconds: Double) {
         lock.lock()
         defer { lock.unlock() }
-        requests[Key(method: method, route: route, status: status), default: 0] += 1
-        var h = latency[route] ?? (Array(repeating: 0, count: Metrics.buckets.count), 0, 0)
-        for (i, b) in Metrics.buckets.enumerated() where seconds <= b { h.counts[i] += 1 }
-        h.sum += seconds
-        h.count += 1
-        latency[route] = h
+        store.record(slot: slot, key: "\(method)\t\(route)\t\(status)", seconds: seconds, bucketLimits: Metrics.buckets)
     }
 
     func render() -> String {
         lock.lock()
-        let requests = self.requests
-        let latency = self.latency
+        let totals = store.totals()
         lock.unlock()
+        var requests: [Key: Int] = [:]
+        var latency: [String: (counts: [Int], sum: Double, count: Int)] = [:]
+        for (key, t) in totals {
+            let parts = key.split(separator: "\t", omittingEmptySubsequences: false)
+            guard parts.count == 3, let status = Int(parts[2]) else { continue }
+            requests[Key(method: String(parts[0]), route: String(parts[1]), status: status), default: 0] += Int(t.count)
+            var h = latency[String(parts[1])] ?? (Array(repeating: 0, count: Metrics.buckets.count), 0, 0)
+            for i in 0..<h.counts.count { h.counts[i] += Int(t.buckets[i]) }
+            h.sum += t.sum
+            h.count += Int(t.count)
+            latency[String(parts[1])] = h
+        }
         var out = "# HELP medsync_http_requests_total HTTP requests answered, by route pattern and status.\n"
         out += "# TYPE medsync_http_requests_total counter\n"
         for (k, v) in requests.sorted(by: { ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status) }) {

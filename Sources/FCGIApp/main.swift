@@ -52,9 +52,11 @@ func runServer() -> Int32 {
     var routes = Router.medsync()
     if ProcessInfo.processInfo.environment["MEDSYNC_TEST_CRASH_ROUTE"] == "1" { registerCrashRoute(&routes) }
     let router = routes
-    return ProcessPool(processes: config.processes).run {
+    Metrics.shared.share(processes: config.processes)
+    return ProcessPool(processes: config.processes).run(child: { slot in
         // In a child, still single-threaded: curl_global_init before any thread starts.
         HTTPClient.globalInit()
+        Metrics.shared.use(slot: slot)
         do {
             _ = try server.serve(listenFD: listenFD) {
                 let ctx = AppContext(config: config)
@@ -65,7 +67,7 @@ func runServer() -> Int32 {
             return 1
         }
         return 0
-    }
+    }, reaped: { slot in Metrics.shared.retire(slot: slot) })
 }
 
 /// Tests only (WorkerPoolTests), never set in production: `POST /api/test/crash` decodes its body as

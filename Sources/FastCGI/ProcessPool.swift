@@ -32,8 +32,10 @@ public final class ProcessPool {
     }
 
     /// Runs the master until SIGTERM/SIGINT and every child has exited; returns its exit status.
-    /// `child` runs in each forked child, on its one thread, and returns the child's exit status.
-    public func run(child: () -> Int32) -> Int32 {
+    /// `child` runs in each forked child, on its one thread, with the child's slot (0..<processes: a
+    /// replacement takes the slot of the child it replaces) and returns the child's exit status.
+    /// `reaped` runs in the master once the child of a slot has exited, before the slot is reused.
+    public func run(child: (Int) -> Int32, reaped: (Int) -> Void = { _ in }) -> Int32 {
         let master = getpid()
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -46,21 +48,23 @@ public final class ProcessPool {
         }
         Log.line("medsync: master \(master) keeps \(processes) children")
 
-        var children: Set<pid_t> = []
+        var children: [pid_t: Int] = [:]  // pid → slot
         var stopping = false
         var crashes: [ContinuousClock.Instant] = []
         var nextStart = ContinuousClock.now
         while true {
             if !stopping {
                 while children.count < processes && ContinuousClock.now >= nextStart {
+                    let taken = Set(children.values)
+                    guard let slot = (0..<processes).first(where: { !taken.contains($0) }) else { break }
                     let pid = fork()
-                    if pid == 0 { runChild(master: master, child) }
+                    if pid == 0 { runChild(master: master) { child(slot) } }
                     if pid < 0 {
                         Log.line("medsync: fork failed: \(String(cString: strerror(errno))); retrying in 1 s")
                         nextStart = ContinuousClock.now + .seconds(1)
                         break
                     }
-                    children.insert(pid)
+                    children[pid] = slot
                     Log.line("medsync: child \(pid) started (\(children.count) of \(processes))")
                 }
             }
@@ -77,7 +81,7 @@ public final class ProcessPool {
             if (signal == SIGTERM || signal == SIGINT) && !stopping {
                 stopping = true
                 Log.line("medsync: master received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping \(children.count) children")
-                for pid in children { kill(pid, SIGTERM) }
+                for pid in children.keys { kill(pid, SIGTERM) }
             }
 
             // Reap every child that ended (one SIGCHLD may stand for several).
@@ -85,7 +89,8 @@ public final class ProcessPool {
                 var status: Int32 = 0
                 let pid = waitpid(-1, &status, WNOHANG)
                 if pid <= 0 { break }
-                guard children.remove(pid) != nil else { continue }
+                guard let slot = children.removeValue(forKey: pid) else { continue }
+                reaped(slot)
                 let exit = ChildExit(status: status)
                 if stopping {
                     Log.line("medsync: child \(pid) \(exit) (\(children.count) left)")

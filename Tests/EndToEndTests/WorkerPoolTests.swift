@@ -92,6 +92,26 @@ import TestSupport
         #expect(master.stderr.contains("answered 5 requests; exiting to be replaced"), "\(master.stderr.suffix(2000))")
         #expect(master.stderr.contains("child \(first[0]) exited; replacing it"), "\(master.stderr.suffix(2000))")
         #expect(!master.stderr.contains("requests in flight are lost"))
+        // The requests of the child that exited are still counted.
+        #expect(healthCount(try httpGet("\(try stack.env.appURL)/metrics").text) == 12)
+    }
+
+    @Test func metricsCountTheRequestsOfEveryChild() throws {
+        let master = try startOwnMaster(["MEDSYNC_PROCESSES": "2"])
+        defer { stopOwnMaster(master) }
+        let url = try healthURL
+        let statuses = concurrently(40) { _ in (try? httpGet(url).status) ?? -1 }
+        #expect(statuses.allSatisfy { $0 == 200 })
+        // Whichever child answers the scrape, it counts the 40 requests both children answered.
+        for _ in 0..<4 {
+            #expect(healthCount(try httpGet("\(try stack.env.appURL)/metrics").text) == 40)
+        }
+    }
+
+    /// medsync_http_requests_total of GET /api/health answered 200, from a /metrics body.
+    func healthCount(_ metrics: String) -> Int? {
+        let prefix = "medsync_http_requests_total{method=\"GET\",route=\"/api/health\",status=\"200\"} "
+        return metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
     }
 
     @Test func aRequestPastTheTimeoutIsWrittenToTheSlowLog() throws {
