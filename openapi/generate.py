@@ -34,7 +34,7 @@ schemas = {
     "Conversation": obj({"id": I, "patient": ref("Patient"), "sender_id": I, "state": {"type": "string", "enum": ["bot", "handoff"]},
                          "unread_count": {"type": "integer"}, "last_message": nullable(ref("Message")), "last_message_at": nullable(DT),
                          "window": obj({"open": B, "ends_at": nullable(DT)})}),
-    "ConversationPage": obj({"items": arr(ref("Conversation")), "next_cursor": nullable(S)}),
+    "ConversationPage": obj({"items": arr(ref("Conversation")), "next_cursor": nullable(S), "server_time": DT}),
     "MessagePage": obj({"items": arr(ref("Message")), "next_cursor": nullable(S), "server_time": DT}),
     "Appointment": obj({"id": I, "status": {"type": "string", "enum": ["pending_review", "confirmed", "cancelled"]}, "starts_at": DT,
                         "ends_at": DT, "reason": nullable(S), "patient": ref("Patient"), "doctor_id": nullable(I),
@@ -96,7 +96,8 @@ paths = {
     "/api/whatsapp/templates": {"get": {"summary": "Templates with variables and the workspace's Content SIDs", "security": staff,
         "responses": {**ok(200, obj({"templates": arr(ref("Template"))})), **errors(401, 403)}}},
     "/api/whatsapp/conversations": {"get": {"summary": "Inbox, newest first", "security": staff,
-        "parameters": [q("q", S, "search patient name, phone and message text"), q("cursor", S, "next_cursor of the previous page"), q("limit", {"type": "integer"})],
+        "parameters": [q("q", S, "search patient name, phone and message text"), q("cursor", S, "next_cursor of the previous page"),
+                       q("since", DT, "only conversations changed after it (polling; pass server_time)"), q("limit", {"type": "integer"})],
         "responses": {**ok(200, ref("ConversationPage")), **errors(400, 401, 403)}}},
     "/api/whatsapp/conversations/{id}": {
         "get": {"summary": "One conversation", "security": staff, "parameters": idp, "responses": {**ok(200, ref("Conversation")), **errors(401, 403, 404)}},

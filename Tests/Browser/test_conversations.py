@@ -4,7 +4,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from conftest import (APP, PASSWORD, all_css, api, css, new_phone, no_sideways_scroll, phone_width, psql, screenshot,
+from conftest import (APP, PASSWORD, SANDBOX, http, all_css, api, css, new_phone, no_sideways_scroll, phone_width, psql, screenshot,
                       sign_in, text_in, visible, wait)
 
 SECOND_WORKSPACE = True
@@ -177,3 +177,26 @@ def test_phone_width_nothing_scrolls_sideways(driver, clinic):
             assert no_sideways_scroll(d), view + " at 360 px"
     finally:
         phone_width(d, False)
+
+
+def test_failed_delivery_is_explained_and_media_shows_as_a_link(driver, clinic):
+    d = driver
+    d.get(APP + "/#/conversations")
+    patient = new_phone()
+    status, body = http("POST", SANDBOX + "/sandbox/inbound", {
+        "from": patient, "to": clinic.sender, "body": "Here is my prescription", "profile_name": "Pat " + patient[-4:],
+        "media": [{"url": "https://media.example.test/rx.jpg", "content_type": "image/jpeg"}]})
+    assert status == 200, body
+    open_conversation(d, clinic, patient)
+    link = visible(d, "#messages li.msg.in a.media-link")
+    assert link.get_attribute("href") == "https://media.example.test/rx.jpg"
+    assert "image/jpeg" in link.text
+    # Twilio accepts the next reply, then its status callbacks end in failed with 63024.
+    status, body = http("POST", SANDBOX + "/sandbox/faults", {"api": "twilio_delivery", "kind": "twilio_error", "code": 63024, "to": patient})
+    assert status in (200, 201), body
+    visible(d, "#reply").send_keys("Thanks, we will check it.")
+    css(d, "#send").click()
+    failed = wait(d, lambda d: next((m for m in all_css(d, "#messages li.msg.out.failed") if "we will check it" in m.text), None),
+                  message="the reply marked failed")
+    explanation = failed.find_element(By.CSS_SELECTOR, ".error-text").text
+    assert "Not delivered" in explanation and "63024" in explanation, explanation

@@ -47,11 +47,20 @@ import TestSupport
         #expect(w.call("GET", "/api/whatsapp/conversations?q=%25", token: doc.token, account: a).items.isEmpty)
         #expect(w.call("GET", "/api/whatsapp/conversations?cursor=garbage", token: doc.token, account: a).errorCode == "validation_failed")
 
+        // Polling the list: `since` the previous page's server_time answers only what changed.
+        let polledAt = try #require(w.call("GET", "/api/whatsapp/conversations", token: doc.token, account: a).json["server_time"] as? String)
+        #expect(w.call("GET", "/api/whatsapp/conversations?since=\(polledAt)", token: doc.token, account: a).items.isEmpty)
+        #expect(w.call("GET", "/api/whatsapp/conversations?since=yesterday", token: doc.token, account: a).errorCode == "validation_failed")
+
         let handoff = w.call("POST", "/api/whatsapp/conversations/\(ids[1])/handoff", token: doc.token, account: a)
         #expect(handoff.json["state"] as? String == "handoff")
         #expect(try w.conn.query("SELECT state FROM whatsapp_conversations WHERE id = $1", [PGValue(ids[1])]).first?.string("state") == "handoff")
         let resumed = w.call("POST", "/api/whatsapp/conversations/\(ids[1])/resume-bot", token: doc.token, account: a)
         #expect(resumed.json["state"] as? String == "bot")
+        let changed = w.call("GET", "/api/whatsapp/conversations?since=\(polledAt)", token: doc.token, account: a)
+        #expect(changed.status == 200, "\(changed.text)")
+        #expect(changed.items.map { $0["id"] as? Int } == [Int(ids[1])])
+        #expect(changed.items.first?["state"] as? String == "bot")
 
         #expect(w.call("DELETE", "/api/whatsapp/conversations/\(ids[0])", token: doc.token, account: a).status == 204)
         #expect(w.call("GET", "/api/whatsapp/conversations/\(ids[0])", token: doc.token, account: a).status == 404)

@@ -2,14 +2,14 @@
 import { get, qs, explain } from './api.js';
 import { h, fill, notice, setNotice, poll } from './dom.js';
 import { t } from './i18n.js';
-import { when, windowLabel, windowOpen, patientName } from './format.js';
+import { when, windowLabel, windowOpen, patientName, sinceFrom } from './format.js';
 import * as thread from './thread.js';
 
 const PAGE = 30;
 
 export function mount(main, params, app) {
   const selected = params[0] ? Number(params[0]) : null;
-  const state = { items: [], next: null, q: '' };
+  const state = { items: [], next: null, q: '', since: null };
   const search = h('input', { type: 'search', id: 'conv-search', placeholder: t('conv.search'), 'aria-label': t('conv.search') });
   const list = h('ul', { class: 'conv-list', id: 'conv-list', 'aria-label': t('conv.listLabel') });
   const more = h('button', { type: 'button', class: 'link', id: 'conv-more', hidden: true, text: t('conv.more') });
@@ -41,7 +41,7 @@ export function mount(main, params, app) {
   let drawn = null;
   function draw() {
     // Redraw only what changed, so focus and the reader's place survive the polling.
-    const sig = JSON.stringify([state.items, state.next, state.q]);
+    const sig = JSON.stringify([state.items, state.next, state.q, state.items.map((c) => windowLabel(c.window))]);
     if (sig === drawn) return;
     drawn = sig;
     fill(list, state.items.map(row));
@@ -51,12 +51,32 @@ export function mount(main, params, app) {
 
   async function loadFirst() {
     try {
-      const r = await get('/api/whatsapp/conversations' + qs({ q: state.q, limit: PAGE }));
-      const fresh = r.items || [];
-      const ids = new Set(fresh.map((c) => c.id));
-      const older = state.items.slice(PAGE).filter((c) => !ids.has(c.id));
-      state.items = fresh.concat(older);
-      if (!older.length) state.next = r.next_cursor;
+      const q = state.q;
+      const r = await get('/api/whatsapp/conversations' + qs({ q, limit: PAGE }));
+      if (q !== state.q) return;
+      state.items = r.items || [];
+      state.next = r.next_cursor;
+      state.since = r.server_time;
+      setNotice(status, '');
+      draw();
+    } catch (err) { if (err.status !== 401) setNotice(status, explain(err), 'error'); }
+  }
+
+  const newestFirst = (a, b) => (Date.parse(b.last_message_at || 0) - Date.parse(a.last_message_at || 0)) || (b.id - a.id);
+
+  // Live: only the conversations changed since the last answer, merged into the list.
+  async function poll_() {
+    if (!state.since) return loadFirst();
+    try {
+      const q = state.q;
+      const r = await get('/api/whatsapp/conversations' + qs({ q, since: sinceFrom(state.since), limit: 100 }));
+      if (q !== state.q) return;
+      const changed = r.items || [];
+      if (r.next_cursor) return loadFirst(); // more changed than one answer holds
+      const byId = new Map(state.items.map((c) => [c.id, c]));
+      for (const c of changed) byId.set(c.id, c);
+      state.items = [...byId.values()].sort(newestFirst);
+      state.since = r.server_time;
       setNotice(status, '');
       draw();
     } catch (err) { if (err.status !== 401) setNotice(status, explain(err), 'error'); }
@@ -75,14 +95,14 @@ export function mount(main, params, app) {
   let debounce = null;
   search.addEventListener('input', () => {
     clearTimeout(debounce);
-    debounce = setTimeout(() => { state.q = search.value.trim(); state.items = []; state.next = null; loadFirst(); }, 250);
+    debounce = setTimeout(() => { state.q = search.value.trim(); state.items = []; state.next = null; state.since = null; loadFirst(); }, 250);
   });
 
   loadFirst();
-  const stopList = poll(loadFirst, 2000);
+  const stopList = poll(poll_, 2000);
   let stopThread = null;
   if (selected) {
-    stopThread = thread.mount(threadPane, panelPane, selected, app, { changed: loadFirst, layout });
+    stopThread = thread.mount(threadPane, panelPane, selected, app, { changed: poll_, layout });
   } else {
     fill(threadPane, h('p', { class: 'muted empty', text: t('thread.none') }));
   }

@@ -36,3 +36,10 @@ export function tick(status) { return TICKS[status] !== undefined ? TICKS[status
 
 /** The patient's display name. */
 export function patientName(p) { return (p && (p.name || p.phone)) || ''; }
+
+/** A poll's `since`: the last server_time less 2 s, so a change committed by a transaction that began
+ *  before that time is still seen (merging what was already seen changes nothing). */
+export function sinceFrom(serverTime) {
+  const t = Date.parse(serverTime || '');
+  return Number.isNaN(t) ? null : new Date(t - 2000).toISOString();
+}

@@ -2,7 +2,7 @@
 import { get, post, del, qs, explain } from './api.js';
 import { h, fill, field, notice, setNotice, poll, confirmDialog } from './dom.js';
 import { t } from './i18n.js';
-import { when, dateTime, windowLabel, windowOpen, tick, patientName } from './format.js';
+import { when, dateTime, windowLabel, windowOpen, tick, patientName, sinceFrom } from './format.js';
 
 let templatesCache = null;
 async function templates() {
@@ -216,7 +216,7 @@ export function mount(pane, panel, id, app, { changed, layout }) {
   async function refresh(stick) {
     const [conv, page] = await Promise.all([
       get(`/api/whatsapp/conversations/${id}`),
-      get(`/api/whatsapp/conversations/${id}/messages` + qs({ since: state.since, limit: 200 })),
+      get(`/api/whatsapp/conversations/${id}/messages` + qs({ since: sinceFrom(state.since), limit: 200 })),
     ]);
     const stateChanged = !state.conv || conv.state !== state.conv.state || windowLabel(conv.window) !== windowLabel(state.conv.window);
     state.conv = conv;

@@ -71,7 +71,14 @@ public enum Conversations {
     public struct Page<T: Sendable & Encodable>: Sendable, Encodable {
         public let items: [T]
         public let nextCursor: String?
-        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
+        /// The database's time when the page was read: the next poll's `since`.
+        public let serverTime: Date?
+        public init(items: [T], nextCursor: String?, serverTime: Date? = nil) {
+            self.items = items
+            self.nextCursor = nextCursor
+            self.serverTime = serverTime
+        }
+        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor", serverTime = "server_time" }
     }
 
     static let select = """
@@ -100,10 +107,19 @@ public enum Conversations {
     }
 
     /// Newest first. `cursor` is the `next_cursor` of the previous page; `q` searches the patient's
-    /// name and phone and the messages' text.
-    public static func list(_ conn: PGConnection, workspaceID: Int64, q: String?, cursor: String?, limit: Int,
+    /// name and phone and the messages' text; `since` (ISO 8601, e.g. the previous `server_time`)
+    /// keeps only the conversations changed after it (new message, unread count, state), for polling.
+    public static func list(_ conn: PGConnection, workspaceID: Int64, q: String?, cursor: String?, since: String? = nil, limit: Int,
                             now: Date = Date()) throws -> Page<View> {
         let limit = min(max(limit, 1), 100)
+        let serverTime = try conn.query("SELECT now() AS t").first?.date("t")
+        var changedAfter: Date? = nil
+        if let since, !since.isEmpty {
+            guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since) else {
+                throw AppError.validation("since", "an ISO 8601 time such as 2026-01-31T10:00:00Z.")
+            }
+            changedAfter = date
+        }
         var afterMicros: Int64? = nil
         var afterID: Int64? = nil
         if let cursor, !cursor.isEmpty {
@@ -121,9 +137,10 @@ public enum Conversations {
                                            < ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::bigint))
                AND ($4::text IS NULL OR p.name ILIKE $4 OR p.phone ILIKE $4
                     OR EXISTS (SELECT 1 FROM whatsapp_messages s WHERE s.conversation_id = c.id AND s.body ILIKE $4))
+               AND ($6::timestamptz IS NULL OR c.updated_at > $6)
              ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
              LIMIT $5
-            """, [PGValue(workspaceID), PGValue(afterMicros), PGValue(afterID), PGValue(pattern), PGValue(limit + 1)])
+            """, [PGValue(workspaceID), PGValue(afterMicros), PGValue(afterID), PGValue(pattern), PGValue(limit + 1), PGValue(changedAfter)])
         var items = rows.map { view($0, now: now) }
         var next: String? = nil
         if items.count > limit {
@@ -131,7 +148,7 @@ public enum Conversations {
             let last = rows[limit - 1]
             next = "\(last.int64("sort_us")!)_\(last.int64("id")!)"
         }
-        return Page(items: items, nextCursor: next)
+        return Page(items: items, nextCursor: next, serverTime: serverTime)
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64, now: Date = Date()) throws -> View {

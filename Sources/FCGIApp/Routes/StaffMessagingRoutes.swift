@@ -53,7 +53,7 @@ struct TemplateView: Encodable {
     let actor = try staffActor(request, ctx)
     let q = try queryParams(request)
     return .json(200, try Conversations.list(ctx.db(), workspaceID: actor.workspaceID, q: q["q"], cursor: q["cursor"],
-                                             limit: intQuery(q, "limit", default: 30)))
+                                             since: q["since"], limit: intQuery(q, "limit", default: 30)))
 }
 
 @Sendable func staffConversation(_ request: Request, _ ctx: AppContext) throws -> Response {
