@@ -67,7 +67,7 @@ extension JobsWorld {
 }
 
 @Suite struct JobsEndToEndTests {
-    @Test func twoReminderProcessesAtOnceRemindEachOf500PatientsExactlyOnce() throws {
+    @Test func twoReminderHostsAtOnceRemindEachOf500PatientsExactlyOnce() throws {
         let w = try JobsWorld()
         let ws = try w.workspace(timezone: "Europe/Madrid")
         let sender = try w.sender(ws)
@@ -77,8 +77,17 @@ extension JobsWorld {
         for (i, p) in patients.enumerated() {
             _ = try w.appointment(ws, patient: p.id, doctor: doctor, startsAt: now.addingTimeInterval(3600 + Double(i) * 60))
         }
-        let env = w.environment(rate: 200)
-        let jobs = [try startJobs(["reminders"], environment: env), try startJobs(["reminders"], environment: env)]
+        // As two job hosts: each process with its own configuration (the second names the database by
+        // a postgresql:// URI, sends at another rate and has its own session limits).
+        let hostA = w.environment(rate: 200)
+        var pairs: [String: String] = [:]
+        for part in w.databaseURL.split(separator: " ") {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            if kv.count == 2 { pairs[kv[0]] = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
+        }
+        let uri = "postgresql://\(pairs["user"] ?? "postgres")@/\(pairs["dbname"] ?? "")?host=\(pairs["host"] ?? "")"
+        let hostB = w.environment(rate: 150).merging(["DATABASE_URL": uri, "MEDSYNC_DB_STATEMENT_TIMEOUT_MS": "5000"]) { $1 }
+        let jobs = [try startJobs(["reminders"], environment: hostA), try startJobs(["reminders"], environment: hostB)]
         let results = jobs.map(finish)
         for r in results {
             #expect(r.status == 0, "\(r.stderr)")

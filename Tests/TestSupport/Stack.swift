@@ -90,7 +90,13 @@ public final class PrivateStack: @unchecked Sendable {
     /// Runs `scripts/stack <command>` for this stack.
     @discardableResult
     public func stack(_ arguments: String...) throws -> CommandResult {
-        let r = try runCommand(["\(projectRoot)/scripts/stack"] + arguments, environment: settings)
+        try stack(arguments, environment: [:])
+    }
+
+    /// Runs `scripts/stack <command>` for this stack with more settings (e.g. MEDSYNC_FCGI_UPSTREAMS).
+    @discardableResult
+    public func stack(_ arguments: [String], environment: [String: String]) throws -> CommandResult {
+        let r = try runCommand(["\(projectRoot)/scripts/stack"] + arguments, environment: settings.merging(environment) { $1 })
         guard r.status == 0 else { throw TestSetupError("scripts/stack \(arguments.joined(separator: " ")) failed: \(r.stderr)") }
         return r
     }

@@ -1,0 +1,86 @@
+import Domain
+import Foundation
+import Testing
+import TestSupport
+
+/// Scale-out on the engines we already run: two medsync-fcgi instances on TCP (as two app hosts)
+/// behind one nginx `upstream`, with `fastcgi_next_upstream error` (nginx/fastcgi_medsync.conf).
+@Suite(.serialized) final class ScaleOutTests {
+    let stack: PrivateStack
+    init() throws { stack = try PrivateStack(name: "scaleout", httpPort: 18480) }
+    deinit { stack.down() }
+
+    var binDir: String { ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug" }
+
+    @Test func killingOneAppInstanceUnderLoadSendsNewRequestsToTheOtherAndRecordsNothingTwice() throws {
+        let settings = parseEnvFile(try stack.stack("env").stdout)
+        let ports = [stack.httpPort + 10, stack.httpPort + 11]
+        let workers = 4, connections = 8
+        let instances = try ports.map { port in
+            try Subprocess(["\(binDir)/medsync-fcgi"], environment: settings.merging(
+                ["MEDSYNC_LISTEN": "127.0.0.1:\(port)", "MEDSYNC_PROCESSES": "1", "MEDSYNC_WORKERS": "\(workers)"]) { $1 })
+        }
+        defer {
+            for i in instances {
+                for child in childProcesses(of: i.pid) { kill(child, SIGKILL) }
+                i.signal(SIGKILL)
+                _ = i.wait()
+            }
+        }
+        for port in ports { try waitUntil("an instance listens on \(port)") { tcpAccepts(port: port) } }
+        try stack.stack(["nginx-start"], environment: ["MEDSYNC_FCGI_UPSTREAMS": ports.map { "127.0.0.1:\($0)" }.joined(separator: " ")])
+        defer { _ = try? stack.stack("nginx-start") }  // back to the stack's own socket
+
+        // The slot-shortcut benchmark for 6 s, 8 connections; instance A is killed 2 s into it.
+        let bench = try Subprocess(["\(projectRoot)/bench/run", "shortcut"],
+                                   environment: ["ENV_FILE": "\(stack.dir)/env", "DURATION": "6s", "CONNECTIONS": "\(connections)", "REQUESTS": "6000"])
+        try waitUntil("wrk started") { bench.stdout.contains("[bench] wrk ") }
+        usleep(2_000_000)
+        let victim = instances[0]
+        for child in childProcesses(of: victim.pid) { kill(child, SIGKILL) }
+        victim.signal(SIGKILL)
+        #expect(bench.wait() == 0, "\(bench.stderr)")
+
+        let out = bench.stdout
+        func number(after prefix: String) -> Int? {
+            out.split(separator: "\n").first { $0.hasPrefix(prefix) }
+                .flatMap { Int($0.dropFirst(prefix.count).prefix { $0.isNumber }) }
+        }
+        let requests = try #require(number(after: "[bench] requests "), "\(out)")
+        let failed = try #require(number(after: "[bench] non-200 answers: "), "\(out)")
+        let inbound = try #require(number(after: "inbound messages: "), "\(out)")
+        let replies = try #require(out.split(separator: "\n").first { $0.hasPrefix("inbound messages: ") }
+            .flatMap { $0.split(separator: " ").last }.flatMap { Int($0) })
+        let appointments = try #require(number(after: "appointments (pending_review): "), "\(out)")
+        print("scale-out: one of two app instances killed under load (8 connections, 6 s): \(failed) failed of \(requests) requests")
+
+        #expect(requests > 50, "\(out)")
+        // Only what was in flight at the killed instance can fail (in its workers or its accept queue:
+        // nginx never passes a POST that was sent on to the other instance), never more than wrk had open.
+        #expect(failed <= connections, "\(out)")
+        // Every recorded message has exactly one reply and booked exactly once; no slot twice. (wrk
+        // does not count the requests still open when it stops; the server answered them.)
+        #expect(inbound >= requests - failed && inbound <= requests + connections, "\(out)")
+        #expect(replies == inbound && appointments == inbound, "\(out)")
+        #expect(out.contains("double-booked starts: 0"), "\(out)")
+
+        // New requests reach the surviving instance.
+        let url = "\(try stack.env.appURL)/api/health"
+        let after = (0..<20).map { _ in (try? httpGet(url).status) ?? -1 }
+        #expect(after.allSatisfy { $0 == 200 }, "\(after)")
+    }
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+func tcpAccepts(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
