@@ -247,6 +247,24 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.sent(from: sender).count == 1)
     }
 
+    /// The same with a timeout: Twilio records the reminder but the answer never arrives in time.
+    @Test func aTimeoutAfterTwilioRecordedTheReminderIsNotSentTwice() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws)
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Ivo")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date())
+        let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: Date().addingTimeInterval(3600))
+        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"hang","seconds":3,"after":true,"count":1,"to":"\#(phone)"}"#)
+        let impatient = try HTTPClient(connectTimeoutMS: 1000, timeoutMS: 1000)
+        let summary = try ReminderJob.run(w.conn, http: impatient, config: w.config(), retry: RetryPolicy(maxAttempts: 3, baseSeconds: 0.05))
+        #expect(summary.sent == 1 && summary.failed == 0, "\(summary)")
+        let got = try w.sent(from: sender).filter { $0["to"] as? String == "whatsapp:\(phone)" }
+        #expect(got.count == 1, "\(got)")
+        #expect(try w.logRows(appt).map(\.status) == ["sent"])
+    }
+
     @Test func whenTwilioSaysTheWindowClosedTheReminderGoesAsTheTemplateOrIsSkipped() throws {
         let w = try JobsWorld()
         let now = Date()

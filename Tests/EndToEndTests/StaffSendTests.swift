@@ -22,9 +22,9 @@ struct StaffClient {
         var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
     }
 
-    func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> Answer {
+    func call(_ method: String, _ path: String, _ body: [String: Any]? = nil, headers: [(String, String)] = []) throws -> Answer {
         var request = HTTPRequest(method: method, url: try clinic.appURL + path,
-                                  headers: [("Authorization", "Bearer \(token)"), ("X-Account-Id", String(clinic.workspaceID))])
+                                  headers: [("Authorization", "Bearer \(token)"), ("X-Account-Id", String(clinic.workspaceID))] + headers)
         if let body {
             request.body = [UInt8](try JSONSerialization.data(withJSONObject: body))
             request.headers.append(("Content-Type", "application/json"))
@@ -163,11 +163,18 @@ struct StaffSendTests {
         #expect(try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/reject").status == 409)
     }
 
-    @Test("provision against the sandbox: subaccount + number + webhooks, linked")
+    @Test("provision against the sandbox: subaccount + number + webhooks, linked; the same Idempotency-Key answers the same sender")
     func provision() throws {
         let c = try StaffClient()
-        let r = try c.call("POST", "/api/whatsapp/provision", ["clinic_name": c.clinic.name, "country": "US", "area_code": String(Int.random(in: 200...999))])
+        let body: [String: Any] = ["clinic_name": c.clinic.name, "country": "US", "area_code": String(Int.random(in: 200...999))]
+        let key = [("Idempotency-Key", "provision-\(c.clinic.name)")]
+        let r = try c.call("POST", "/api/whatsapp/provision", body, headers: key)
         #expect(r.status == 201, "\(r.text)")
+        let again = try c.call("POST", "/api/whatsapp/provision", body, headers: key)
+        #expect(again.status == 201 && again.json["id"] as? Int == r.json["id"] as? Int, "\(again.text)")
+        let ours = (try JSONSerialization.jsonObject(with: Data(try c.clinic.sandbox("GET", "/sandbox/accounts").body)) as? [String: Any])?["accounts"]
+            as? [[String: Any]] ?? []
+        #expect(ours.filter { $0["friendly_name"] as? String == "MedSync \(c.clinic.name)" }.count == 1)
         let sub = try #require(r.json["twilio_subaccount_sid"] as? String)
         let number = try #require(r.json["phone_number"] as? String)
         #expect(r.json["is_active"] as? Bool == true)
