@@ -26,9 +26,10 @@ import Synchronization
 ///                                             concurrency?, url?} → {requested, delivered, failed, skipped, first_failures}
 ///   GET    /sandbox/callbacks?message_sid=    status callbacks sent (url, params, signature, response_status)
 ///   POST   /sandbox/faults                    {api: twilio_messages|twilio_delivery|twilio_accounts|twilio_numbers|
-///                                             twilio_buy|gemini, kind: http|hang|slow|twilio_error|invalid_json, status?,
+///                                             twilio_buy|twilio_list|gemini, kind: http|hang|slow|twilio_error|invalid_json, status?,
 ///                                             code?, seconds?, count? (1), account_sid?, to?, contains?, after?}
-///                                             (twilio_buy: number purchases only; twilio_accounts: create and close;
+///                                             (twilio_buy: number purchases only; twilio_list: the Messages list;
+///                                             twilio_accounts: create and close;
 ///                                             contains: for Twilio, the acting account's FriendlyName — or the one
 ///                                             requested for a new subaccount; after: true on twilio_messages/twilio_buy
 ///                                             records the message or buys the number first, then answers the fault)
@@ -406,7 +407,8 @@ struct ControlAPI: Sendable {
 
     // MARK: faults and settings
 
-    static let apis: Set<String> = ["twilio_messages", "twilio_delivery", "twilio_accounts", "twilio_numbers", "twilio_buy", "gemini"]
+    static let apis: Set<String> = ["twilio_messages", "twilio_delivery", "twilio_accounts", "twilio_numbers", "twilio_buy",
+                                    "twilio_list", "gemini"]
 
     /// {"api": "twilio_messages"|"twilio_delivery"|"twilio_accounts"|"twilio_numbers"|"gemini",
     ///  "kind": "http"|"hang"|"slow"|"twilio_error"|"invalid_json", "status"?: 429, "code"?: 63016,

@@ -283,6 +283,7 @@ struct TwilioAPI: Sendable {
         case .failure(let f): return f.response
         case .success(let a): account = a
         }
+        if let f = fault("twilio_list", account: account) { return f }
         let q = r.queryItems
         let to = Form.first(q, "To"), from = Form.first(q, "From")
         var lower: Date? = nil, upper: Date? = nil

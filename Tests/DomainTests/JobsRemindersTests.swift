@@ -265,6 +265,28 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.logRows(appt).map(\.status) == ["sent"])
     }
 
+    /// When Twilio's Messages list cannot be read after an ambiguous failure, nobody knows whether the
+    /// reminder went out: it is recorded failed (twilio_unknown), never sent again.
+    @Test func anAmbiguousFailureWhoseListCannotBeReadIsNeverResent() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws, subaccount: true)
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Eli")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date())
+        let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: Date().addingTimeInterval(3600))
+        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"http","status":502,"after":true,"count":1,"to":"\#(phone)"}"#)
+        try w.control("POST", "/sandbox/faults", #"{"api":"twilio_list","kind":"http","status":503,"count":10,"account_sid":"\#(sender.accountSID)"}"#)
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), retry: RetryPolicy(maxAttempts: 3, baseSeconds: 0.05))
+        #expect(summary.sent == 0 && summary.failed == 1 && summary.released == 0, "\(summary)")
+        #expect(try w.logRows(appt).map { "\($0.status)/\($0.reason ?? "")" } == ["failed/twilio_unknown"])
+        #expect(try w.sent(from: sender).count == 1)
+        // The next run does not try again either.
+        _ = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config())
+        #expect(try w.sent(from: sender).count == 1)
+        _ = try w.control("DELETE", "/sandbox/faults?account_sid=\(sender.accountSID)")
+    }
+
     @Test func whenTwilioSaysTheWindowClosedTheReminderGoesAsTheTemplateOrIsSkipped() throws {
         let w = try JobsWorld()
         let now = Date()
