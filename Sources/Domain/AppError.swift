@@ -4,11 +4,14 @@ public struct AppError: Error, Sendable, Equatable, CustomStringConvertible {
     public let status: Int
     public let code: String
     public let message: String
+    /// Seconds after which a retry may succeed (429/503); sent as `Retry-After`.
+    public let retryAfter: Int?
 
-    public init(status: Int, code: String, message: String) {
+    public init(status: Int, code: String, message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public static let notFound = AppError(status: 404, code: "not_found", message: "Not found.")

@@ -10,15 +10,20 @@ final class AppContext {
     private let databaseURL: String
     private var connection: PGConnection?
     private var httpClient: HTTPClient?
+    /// Sign-in limits; their hash gate is shared by every worker of the process (main.swift).
+    let authLimits: StaffAuth.Limits
     /// `{name}` captures of the current route (set by the router for each request).
     var params: [String: String] = [:]
+    /// "METHOD /pattern" of the route being handled (set by the router; the role matrix's key).
+    var route: String = ""
 
-    init(config: Config) {
+    init(config: Config, hashGate: HashGate? = nil) {
         self.config = config
         // DATABASE_URL with the session limits (DatabaseSession); one libpq cannot parse is kept as it
         // is, for the connection attempt to report.
         let url = config.databaseURL?.value ?? ""
         self.databaseURL = url.isEmpty ? url : ((try? config.databaseSession.conninfo(url)) ?? url)
+        self.authLimits = StaffAuth.Limits(config: config, hashGate: hashGate)
     }
 
     /// The worker's connection, connected on first use; it reconnects by itself when the server

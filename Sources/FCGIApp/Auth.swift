@@ -3,21 +3,76 @@ import FastCGI
 import Foundation
 
 // Authentication and authorization for the staff API:
-//   Authorization: Bearer <token>  → the user (401 unauthorized when missing, unknown or revoked);
+//   Authorization: Bearer <token>  → the user (401 unauthorized when missing, unknown or revoked;
+//                                    401 token_expired when unused for MEDSYNC_TOKEN_TTL_SECONDS);
 //   X-Account-Id: <workspace id>   → the user's membership there (403 forbidden when not a member);
-//   admin routes                   → owner or admin_doctor (403 forbidden for doctor and staff).
+//   the route                      → the role matrix below (403 forbidden for a role it does not list).
 // Every use case then reads and writes only rows of that workspace: another workspace's ids are 404.
+
+/// The role matrix: which roles may call each workspace route ("METHOD /pattern" as registered).
+/// This table is the only place roles are decided; `staffActor` enforces it for the route being
+/// handled, and a route missing from it is refused to everyone. The README's role table is this
+/// table (a test compares them).
+enum RoleMatrix {
+    static let everyone: Set<Role> = Set(Role.allCases)
+    static let admins: Set<Role> = [.owner, .adminDoctor]
+
+    static let table: [String: Set<Role>] = [
+        "POST /api/whatsapp/send": everyone,
+        "POST /api/whatsapp/send-template": everyone,
+        "GET /api/whatsapp/templates": everyone,
+        "GET /api/whatsapp/conversations": everyone,
+        "GET /api/whatsapp/conversations/{id}": everyone,
+        "DELETE /api/whatsapp/conversations/{id}": everyone,
+        "GET /api/whatsapp/conversations/{id}/messages": everyone,
+        "POST /api/whatsapp/conversations/{id}/handoff": everyone,
+        "POST /api/whatsapp/conversations/{id}/resume-bot": everyone,
+        "GET /api/whatsapp/pending-appointments": everyone,
+        "POST /api/whatsapp/pending-appointments/{id}/accept": everyone,
+        "POST /api/whatsapp/pending-appointments/{id}/reject": everyone,
+        "GET /api/whatsapp/reminder-settings": everyone,
+        "PUT /api/whatsapp/reminder-settings": admins,
+        "GET /api/whatsapp/senders": everyone,
+        "POST /api/whatsapp/link-existing": admins,
+        "POST /api/whatsapp/provision": admins,
+        "POST /api/whatsapp/senders/{id}/deactivate": admins,
+        "POST /api/whatsapp/senders/{id}/make-primary": admins,
+        "POST /api/whatsapp/bundle/preview": everyone,
+        "POST /api/whatsapp/bundle/send": admins,
+        "GET /api/whatsapp/bundle/{id}": everyone,
+        "GET /api/whatsapp/audit-log": admins,
+    ]
+
+    /// Routes that need no workspace role: public ones (login, webhooks with their signature,
+    /// health, the API document, metrics with its own check) and the signed-in user's own ones.
+    static let outsideWorkspaces: Set<String> = [
+        "POST /api/auth/login", "POST /api/auth/logout", "POST /api/auth/password", "GET /api/me",
+        "GET /api/health", "POST /api/webhooks/whatsapp", "POST /api/webhooks/whatsapp/status",
+        "GET /api/openapi.json", "GET /metrics",
+    ]
+
+    /// 403 `forbidden` unless `role` may call `route`.
+    static func authorize(_ role: Role, route: String) throws {
+        let allowed = table[route] ?? []
+        guard allowed.contains(role) else {
+            let names = Role.allCases.filter(allowed.contains).map(\.rawValue)
+            throw AppError.forbidden(names.isEmpty
+                ? "No role may call this route."
+                : "This action needs the \(names.joined(separator: " or ")) role; you are \(role.rawValue).")
+        }
+    }
+}
 
 /// The user behind the request's bearer token.
 func authenticatedUser(_ request: Request, _ ctx: AppContext) throws -> (userID: Int64, token: String) {
-    try StaffAuth.user(ctx.db(), authorization: request.header("authorization"))
+    try StaffAuth.user(ctx.db(), authorization: request.header("authorization"), tokenTTL: ctx.config.tokenTTLSeconds)
 }
 
-/// The acting member of the workspace named by `X-Account-Id`; `admin: true` also requires the
-/// owner or admin_doctor role.
-func staffActor(_ request: Request, _ ctx: AppContext, admin: Bool = false) throws -> StaffActor {
+/// The acting member of the workspace named by `X-Account-Id`, allowed by the role matrix to call
+/// the route being handled.
+func staffActor(_ request: Request, _ ctx: AppContext) throws -> StaffActor {
     let user = try authenticatedUser(request, ctx)
     let actor = try StaffAuth.actor(ctx.db(), userID: user.userID, accountHeader: request.header("x-account-id"))
-    if admin { try actor.requireAdmin() }
+    try RoleMatrix.authorize(actor.role, route: ctx.route)
     return actor
 }

@@ -34,7 +34,17 @@ final class Metrics: @unchecked Sendable {
     /// In the master, once the child of `slot` has exited.
     func retire(slot: Int) { store.retire(slot: slot) }
 
+    /// Methods kept as labels; any other method a client sends is counted as "other", so the label
+    /// set stays bounded whatever arrives.
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    static func methodLabel(_ method: String) -> String {
+        let upper = method.uppercased()
+        return knownMethods.contains(upper) ? upper : "other"
+    }
+
     func observe(method: String, route: String, status: Int, seconds: Double) {
+        let method = Metrics.methodLabel(method)
         lock.lock()
         defer { lock.unlock() }
         store.record(slot: slot, key: "\(method)\t\(route)\t\(status)", seconds: seconds, bucketLimits: Metrics.buckets)

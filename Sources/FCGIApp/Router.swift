@@ -60,7 +60,8 @@ struct Router: Sendable {
             return response
         }
         ctx.params = params
-        defer { ctx.params = [:] }
+        ctx.route = "\(route.method) \(route.pattern)"
+        defer { ctx.params = [:]; ctx.route = "" }
         do {
             return try route.handler(request, ctx)
         } catch {
@@ -123,5 +124,10 @@ struct Router: Sendable {
 
 extension Response {
     /// An AppError as `{"error":{"code":"...","message":"..."}}` with its status.
-    static func error(_ e: AppError) -> Response { .error(e.status, code: e.code, message: e.message) }
+    /// `retryAfter` becomes a `Retry-After` header (seconds).
+    static func error(_ e: AppError) -> Response {
+        var response = Response.error(e.status, code: e.code, message: e.message)
+        if let seconds = e.retryAfter { response.headers.append(("Retry-After", String(max(1, seconds)))) }
+        return response
+    }
 }

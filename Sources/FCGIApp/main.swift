@@ -57,9 +57,11 @@ func runServer() -> Int32 {
         // In a child, still single-threaded: curl_global_init before any thread starts.
         HTTPClient.globalInit()
         Metrics.shared.use(slot: slot)
+        // One cap on concurrent password hashes for the whole child, shared by its worker threads.
+        let hashGate = HashGate(limit: config.passwordHashConcurrency)
         do {
             _ = try server.serve(listenFD: listenFD) {
-                let ctx = AppContext(config: config)
+                let ctx = AppContext(config: config, hashGate: hashGate)
                 return { request in router.handleMeasured(request, ctx) }  // handle + Metrics (Metrics.swift)
             }
         } catch {

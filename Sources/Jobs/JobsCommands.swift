@@ -15,6 +15,20 @@ enum JobsCommands {
         return try Tokens.create(conn, userID: found.id, name: name)
     }
 
+    /// Sets a user's password; the database revokes every token of the user. Returns how many were live.
+    static func setPassword(_ conn: PGConnection, user: String, password: String) throws -> Int {
+        guard let found = try Users.find(conn, idOrEmail: user) else {
+            throw AppError.notFound("user_not_found", "no user \(user)")
+        }
+        let hash = try hashPassword(password)
+        return try conn.transaction {
+            let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+                                      [PGValue(found.id)]).first?.int("n") ?? 0
+            try Users.setPassword(conn, userID: found.id, passwordHash: hash)
+            return live
+        }
+    }
+
     static func hashPassword(_ password: String) throws -> String {
         guard password.count >= 8 else {
             throw AppError.invalid("weak_password", "a password needs at least 8 characters")

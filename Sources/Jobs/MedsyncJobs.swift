@@ -131,7 +131,34 @@ struct WorkspaceCommand: ParsableCommand {
 
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Create users and their memberships.", subcommands: [Create.self])
+        commandName: "user", abstract: "Create users and their memberships; set passwords.", subcommands: [Create.self, SetPassword.self])
+
+    struct SetPassword: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-password",
+            abstract: "Set a user's password; every API token of the user is revoked. Prints how many were.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "User email or id.") var user: String
+        @Option(help: "The new password (visible in ps; prefer --password-env).") var password: String?
+        @Option(name: .customLong("password-env"), help: "Read the new password from this environment variable.")
+        var passwordEnv: String?
+
+        func validate() throws {
+            if (password == nil) == (passwordEnv == nil) { throw ValidationError("give --password or --password-env") }
+        }
+
+        func run() throws {
+            var secret = password ?? ""
+            if let passwordEnv {
+                guard let value = ProcessInfo.processInfo.environment[passwordEnv], !value.isEmpty else {
+                    throw ValidationError("environment variable \(passwordEnv) is empty")
+                }
+                secret = value
+            }
+            let revoked = try withDatabase(database) { try JobsCommands.setPassword($0, user: user, password: secret) }
+            print("revoked \(revoked) token\(revoked == 1 ? "" : "s")")
+        }
+    }
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(

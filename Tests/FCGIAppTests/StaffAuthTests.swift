@@ -15,7 +15,7 @@ final class StaffWorld {
     let router = Router.medsync()
     static let fernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
 
-    init(environment extra: [String: String] = [:]) throws {
+    init(environment extra: [String: String] = [:], hashGate: HashGate? = nil) throws {
         url = try TestDatabase.create()
         conn = try PGConnection(url)
         var env = ["DATABASE_URL": url, "MEDSYNC_FERNET_KEY": StaffWorld.fernetKey,
@@ -23,12 +23,14 @@ final class StaffWorld {
                    "TWILIO_AUTH_TOKEN": "master-token", "TWILIO_API_BASE_URL": "http://127.0.0.1:9"]
         env.merge(extra) { $1 }
         config = try Config.load(environment: env, dotEnvPath: nil)
-        ctx = AppContext(config: config)
+        ctx = AppContext(config: config, hashGate: hashGate)
     }
 
     struct Answer {
         let status: Int
         let body: [UInt8]
+        var headers: [(String, String)] = []
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
         var text: String { String(decoding: body, as: UTF8.self) }
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
         var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
@@ -47,7 +49,7 @@ final class StaffWorld {
             h["Content-Type"] = "application/json"
         }
         let r = router.handle(Request(method: method, uri: uri, headers: h, remoteAddress: remote, body: bytes), ctx)
-        return Answer(status: r.status, body: r.body)
+        return Answer(status: r.status, body: r.body, headers: r.headers)
     }
 
     func workspace(_ name: String, timezone: String = "UTC") throws -> Int64 {

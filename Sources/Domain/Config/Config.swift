@@ -61,6 +61,11 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case maxBodyBytes = "MEDSYNC_MAX_BODY_BYTES"
         case sendRate = "MEDSYNC_SEND_RATE"
         case sqlDir = "MEDSYNC_SQL_DIR"
+        case tokenTTLSeconds = "MEDSYNC_TOKEN_TTL_SECONDS"
+        case loginWindowSeconds = "MEDSYNC_LOGIN_WINDOW_SECONDS"
+        case loginMaxFailures = "MEDSYNC_LOGIN_MAX_FAILURES"
+        case loginMaxFailuresPerAddress = "MEDSYNC_LOGIN_MAX_FAILURES_PER_ADDRESS"
+        case passwordHashConcurrency = "MEDSYNC_PASSWORD_HASH_CONCURRENCY"
 
         /// Values that are never printed (a DATABASE_URL may carry a password).
         public var isSecret: Bool {
@@ -88,6 +93,11 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .maxBodyBytes: return "1048576"
             case .sendRate: return "80"
             case .sqlDir: return "sql"
+            case .tokenTTLSeconds: return "2592000"
+            case .loginWindowSeconds: return "900"
+            case .loginMaxFailures: return "5"
+            case .loginMaxFailuresPerAddress: return "20"
+            case .passwordHashConcurrency: return "2"
             default: return nil
             }
         }
@@ -130,6 +140,16 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     /// Outbound messages per second (Twilio's WhatsApp throughput).
     public let sendRate: Int
     public let sqlDir: String
+    /// API tokens expire this many seconds after their last use.
+    public let tokenTTLSeconds: Int
+    /// Failed logins count within this window; reaching a limit locks for a window (doubling).
+    public let loginWindowSeconds: Int
+    /// Failed logins per account (email) within the window before it is locked.
+    public let loginMaxFailures: Int
+    /// Failed logins per client address within the window before it is locked.
+    public let loginMaxFailuresPerAddress: Int
+    /// PBKDF2 password hashes one process runs at once; more wait briefly, then 503 `auth_busy`.
+    public let passwordHashConcurrency: Int
 
     /// Effective raw values (environment over .env over defaults), empty strings dropped.
     private let values: [String: String]
@@ -220,6 +240,11 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         maxBodyBytes = try positiveInt(.maxBodyBytes)
         sendRate = try positiveInt(.sendRate)
         sqlDir = text(.sqlDir)!
+        tokenTTLSeconds = try positiveInt(.tokenTTLSeconds)
+        loginWindowSeconds = try positiveInt(.loginWindowSeconds)
+        loginMaxFailures = try positiveInt(.loginMaxFailures)
+        loginMaxFailuresPerAddress = try positiveInt(.loginMaxFailuresPerAddress)
+        passwordHashConcurrency = try positiveInt(.passwordHashConcurrency)
     }
 
     /// Throws one error naming every listed variable that is unset (defaults count as set).

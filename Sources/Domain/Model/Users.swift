@@ -68,6 +68,13 @@ public enum Users {
         return try find(conn, email: idOrEmail)
     }
 
+    /// Replaces the user's password hash; the trigger of migration 0005 revokes every token of the user.
+    public static func setPassword(_ conn: PGConnection, userID: Int64, passwordHash: String) throws {
+        guard try conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", [PGValue(userID), PGValue(passwordHash)]) == 1 else {
+            throw AppError.notFound("user_not_found", "user \(userID) does not exist")
+        }
+    }
+
     /// The stored password hash of a user found by email (login), nil when none.
     public static func passwordHash(_ conn: PGConnection, email: String) throws -> (user: User, hash: String?)? {
         guard let row = try conn.query("SELECT " + columns + ", password_hash FROM users WHERE lower(email) = lower($1)",

@@ -147,7 +147,6 @@ public enum Bundles {
 
     /// Validates and enqueues a batch and its recipients (sent later by `medsync-jobs bundles`).
     public static func send(_ conn: PGConnection, actor: StaffActor, _ input: SendInput) throws -> Enqueued {
-        try actor.requireAdmin()
         guard input.consentConfirmed == true else {
             throw AppError(status: 400, code: "no_consent",
                            message: "consent_confirmed must be true: confirm every recipient agreed to receive WhatsApp messages.")

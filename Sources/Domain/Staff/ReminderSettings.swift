@@ -65,7 +65,6 @@ public enum ReminderSettings {
     }
 
     public static func put(_ conn: PGConnection, actor: StaffActor, _ update: Update) throws -> Value {
-        try actor.requireAdmin()
         return try conn.transaction {
             var v = try get(conn, workspaceID: actor.workspaceID)
             if let x = update.enabled { v.enabled = x }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Who is acting: an authenticated user, the workspace named by `X-Account-Id` (of which the user
 /// is a member) and the user's role there. Every staff use case takes one and touches only rows of
-/// `workspaceID`, so ids of another workspace are simply not found (404).
+/// `workspaceID`, so ids of another workspace are simply not found (404). Which roles may do what is
+/// decided by the API's role matrix (medsync-fcgi's Auth.swift), before a use case runs.
 public struct StaffActor: Sendable, Equatable {
     public let userID: Int64
     public let workspaceID: Int64
@@ -12,13 +13,6 @@ public struct StaffActor: Sendable, Equatable {
         self.userID = userID
         self.workspaceID = workspaceID
         self.role = role
-    }
-
-    /// Owner and admin doctor only (senders, provisioning, bundles, settings); 403 `forbidden` otherwise.
-    public func requireAdmin() throws(AppError) {
-        guard role.isAdmin else {
-            throw AppError.forbidden("This action needs the owner or admin_doctor role; you are \(role.rawValue).")
-        }
     }
 }
 

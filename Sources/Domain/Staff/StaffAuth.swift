@@ -19,18 +19,84 @@ public enum StaffAuth {
         public let workspaces: [WorkspaceRole]
     }
 
-    /// Email + password → a new API token. Wrong email and wrong password answer the same 401.
-    public static func login(_ conn: PGConnection, email: String, password: String) throws -> LoginResult {
+    /// What bounds sign-ins: the failed-login counter, the cap on hashes running at once, and the
+    /// lifetime of the tokens handed out.
+    public struct Limits: Sendable {
+        public let throttle: LoginThrottle
+        public let hashGate: HashGate
+        public let tokenTTL: Int
+
+        public init(throttle: LoginThrottle, hashGate: HashGate, tokenTTL: Int) {
+            self.throttle = throttle
+            self.hashGate = hashGate
+            self.tokenTTL = tokenTTL
+        }
+
+        /// From the configuration, with a gate of its own (a process shares one: see medsync-fcgi's main).
+        public init(config: Config, hashGate: HashGate? = nil) {
+            self.init(throttle: LoginThrottle(config: config),
+                      hashGate: hashGate ?? HashGate(limit: config.passwordHashConcurrency), tokenTTL: config.tokenTTLSeconds)
+        }
+    }
+
+    /// Email + password → a new API token. Wrong email and wrong password answer the same 401; a
+    /// locked account or address answers 429 `too_many_attempts` with Retry-After before any hash
+    /// is computed; too many hashes at once answer 503 `auth_busy`.
+    public static func login(_ conn: PGConnection, email: String, password: String, address: String = "",
+                             limits: Limits) throws -> LoginResult {
         let invalid = AppError(status: 401, code: "invalid_credentials", message: "The email or password is wrong.")
         guard !email.isEmpty, !password.isEmpty else { throw invalid }
-        guard let found = try Users.passwordHash(conn, email: email), let hash = found.hash else {
-            // Same work as a real check, so timing does not tell which emails exist.
-            _ = PasswordHash.verify(password, against: dummyHash)
+        let keys = LoginThrottle.Keys(email: email, address: address)
+        try limits.throttle.check(conn, keys)
+        let found = try Users.passwordHash(conn, email: email)
+        let ok = try limits.hashGate.run {
+            guard let found, let hash = found.hash else {
+                // Same work as a real check, so timing does not tell which emails exist.
+                _ = PasswordHash.verify(password, against: dummyHash)
+                return false
+            }
+            return PasswordHash.verify(password, against: hash)
+        }
+        guard ok, let found else {
+            try limits.throttle.recordFailure(conn, keys)
             throw invalid
         }
-        guard PasswordHash.verify(password, against: hash) else { throw invalid }
-        let token = try Tokens.create(conn, userID: found.user.id, name: "login")
+        try limits.throttle.recordSuccess(conn, keys)
+        let token = try Tokens.create(conn, userID: found.user.id, name: "login", ttl: limits.tokenTTL)
         return LoginResult(token: token, user: found.user, workspaces: try workspaces(conn, userID: found.user.id))
+    }
+
+    public struct PasswordChanged: Sendable, Encodable {
+        /// A fresh token for the caller: the change revoked every token of the user, this one included.
+        public let token: String
+        public let revokedTokens: Int
+        enum CodingKeys: String, CodingKey { case token, revokedTokens = "revoked_tokens" }
+    }
+
+    /// The signed-in user changes their password: `current` must match (a wrong one counts as a
+    /// failed sign-in of the account), `new` needs 8 to 1024 characters. Every token of the user is
+    /// revoked (by the database trigger of migration 0005); the answer carries a new one.
+    public static func changePassword(_ conn: PGConnection, userID: Int64, current: String, new: String,
+                                      address: String = "", limits: Limits) throws -> PasswordChanged {
+        guard new.count >= 8 else { throw AppError.invalid("weak_password", "new_password: at least 8 characters.") }
+        guard new.utf8.count <= 1024 else { throw AppError.validation("new_password", "at most 1024 bytes.") }
+        guard let user = try Users.find(conn, id: userID) else { throw AppError.unauthorized }
+        let keys = LoginThrottle.Keys(email: user.email, address: address)
+        try limits.throttle.check(conn, keys)
+        let stored = try Users.passwordHash(conn, email: user.email)?.hash
+        let ok = try limits.hashGate.run { stored.map { PasswordHash.verify(current, against: $0) } ?? false }
+        guard ok else {
+            try limits.throttle.recordFailure(conn, keys)
+            throw AppError(status: 403, code: "wrong_password", message: "current_password is not your password.")
+        }
+        let hash = try limits.hashGate.run { PasswordHash.hash(new) }
+        return try conn.transaction {
+            let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+                                      [PGValue(userID)]).first?.int("n") ?? 0
+            try Users.setPassword(conn, userID: userID, passwordHash: hash)
+            let token = try Tokens.create(conn, userID: userID, name: "login", ttl: limits.tokenTTL)
+            return PasswordChanged(token: token, revokedTokens: live)
+        }
     }
 
     static let dummyHash = PasswordHash.hash("not a password of anyone")
@@ -48,8 +114,9 @@ public enum StaffAuth {
         try Memberships.list(conn, userID: userID).map { WorkspaceRole(id: $0.workspaceID, name: $0.workspaceName, role: $0.role.rawValue) }
     }
 
-    /// The user of an `Authorization: Bearer …` header value; 401 when missing, malformed, unknown or revoked.
-    public static func user(_ conn: PGConnection, authorization: String?) throws -> (userID: Int64, token: String) {
+    /// The user of an `Authorization: Bearer …` header value; 401 when missing, malformed, unknown or
+    /// revoked, 401 `token_expired` when unused for longer than `tokenTTL` seconds (each use extends it).
+    public static func user(_ conn: PGConnection, authorization: String?, tokenTTL: Int = Tokens.defaultTTL) throws -> (userID: Int64, token: String) {
         guard let header = authorization?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
             throw AppError.unauthorized("Send Authorization: Bearer <token>.")
         }
@@ -58,10 +125,14 @@ public enum StaffAuth {
             throw AppError.unauthorized("The Authorization header must be \"Bearer <token>\".")
         }
         let token = parts[1].trimmingCharacters(in: .whitespaces)
-        guard let userID = try Tokens.authenticate(conn, token: token) else {
+        switch try Tokens.check(conn, token: token, ttl: tokenTTL) {
+        case .valid(let userID):
+            return (userID, token)
+        case .expired:
+            throw AppError(status: 401, code: "token_expired", message: "The token expired; sign in again.")
+        case .invalid:
             throw AppError.unauthorized("The token is invalid or was revoked.")
         }
-        return (userID, token)
     }
 
     /// The acting member: `X-Account-Id` must be a workspace id the user belongs to (403 otherwise).

@@ -5,6 +5,7 @@ import Foundation
 func registerStaffRoutes(_ r: inout Router) {
     r.post("/api/auth/login", staffLogin)
     r.post("/api/auth/logout", staffLogout)
+    r.post("/api/auth/password", staffChangePassword)
     r.get("/api/me", staffMe)
 
     r.post("/api/whatsapp/send", staffSend)
@@ -46,7 +47,22 @@ struct LoginBody: Decodable { let email: String; let password: String }
 
 @Sendable func staffLogin(_ request: Request, _ ctx: AppContext) throws -> Response {
     let body: LoginBody = try request.decodeJSON()
-    return .json(200, try StaffAuth.login(ctx.db(), email: body.email, password: body.password))
+    // REMOTE_ADDR is nginx's $remote_addr (the TCP peer), which a client cannot forge; see LoginThrottle.
+    return .json(200, try StaffAuth.login(ctx.db(), email: body.email, password: body.password,
+                                          address: request.remoteAddress, limits: ctx.authLimits))
+}
+
+struct ChangePasswordBody: Decodable {
+    let currentPassword: String
+    let newPassword: String
+    enum CodingKeys: String, CodingKey { case currentPassword = "current_password", newPassword = "new_password" }
+}
+
+@Sendable func staffChangePassword(_ request: Request, _ ctx: AppContext) throws -> Response {
+    let user = try authenticatedUser(request, ctx)
+    let body: ChangePasswordBody = try request.decodeJSON()
+    return .json(200, try StaffAuth.changePassword(ctx.db(), userID: user.userID, current: body.currentPassword,
+                                                   new: body.newPassword, address: request.remoteAddress, limits: ctx.authLimits))
 }
 
 @Sendable func staffLogout(_ request: Request, _ ctx: AppContext) throws -> Response {

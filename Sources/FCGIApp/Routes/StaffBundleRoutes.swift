@@ -17,7 +17,7 @@ import Foundation
 }
 
 @Sendable func staffBundleSend(_ request: Request, _ ctx: AppContext) throws -> Response {
-    let actor = try staffActor(request, ctx, admin: true)
+    let actor = try staffActor(request, ctx)
     let input: Bundles.SendInput = try request.decodeJSON()
     return .json(202, try Bundles.send(ctx.db(), actor: actor, input))
 }

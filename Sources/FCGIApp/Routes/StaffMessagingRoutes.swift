@@ -109,7 +109,7 @@ struct TemplateView: Encodable {
 }
 
 @Sendable func staffPutReminderSettings(_ request: Request, _ ctx: AppContext) throws -> Response {
-    let actor = try staffActor(request, ctx, admin: true)
+    let actor = try staffActor(request, ctx)
     let update: ReminderSettings.Update = try request.decodeJSON()
     return .json(200, try ReminderSettings.put(ctx.db(), actor: actor, update))
 }
@@ -117,7 +117,7 @@ struct TemplateView: Encodable {
 // MARK: audit
 
 @Sendable func staffAuditLog(_ request: Request, _ ctx: AppContext) throws -> Response {
-    let actor = try staffActor(request, ctx, admin: true)
+    let actor = try staffActor(request, ctx)
     let q = try queryParams(request)
     let before = try q["before"].flatMap { s -> Int64? in
         guard !s.isEmpty else { return nil }

@@ -15,7 +15,7 @@ struct LinkBody: Decodable {
 }
 
 @Sendable func staffLinkExisting(_ request: Request, _ ctx: AppContext) throws -> Response {
-    let actor = try staffActor(request, ctx, admin: true)
+    let actor = try staffActor(request, ctx)
     let b: LinkBody = try request.decodeJSON()
     let conn = ctx.db()
     let sender = try Senders.link(conn, http: ctx.http(), config: ctx.config, workspaceID: actor.workspaceID, .init(
@@ -33,7 +33,7 @@ struct ProvisionBody: Decodable {
 }
 
 @Sendable func staffProvision(_ request: Request, _ ctx: AppContext) throws -> Response {
-    let actor = try staffActor(request, ctx, admin: true)
+    let actor = try staffActor(request, ctx)
     let b: ProvisionBody = try request.decodeJSON()
     let conn = ctx.db()
     let sender = try Senders.provision(conn, http: ctx.http(), config: ctx.config, workspaceID: actor.workspaceID,
@@ -45,7 +45,7 @@ struct ProvisionBody: Decodable {
 }
 
 @Sendable func staffDeactivateSender(_ request: Request, _ ctx: AppContext) throws -> Response {
-    let actor = try staffActor(request, ctx, admin: true)
+    let actor = try staffActor(request, ctx)
     let conn = ctx.db()
     let sender = try Senders.deactivate(conn, workspaceID: actor.workspaceID, id: ctx.id())
     try Audit.record(conn, actor, action: "sender.deactivate", targetType: "sender", targetID: String(sender.id),
@@ -54,7 +54,7 @@ struct ProvisionBody: Decodable {
 }
 
 @Sendable func staffMakePrimary(_ request: Request, _ ctx: AppContext) throws -> Response {
-    let actor = try staffActor(request, ctx, admin: true)
+    let actor = try staffActor(request, ctx)
     let conn = ctx.db()
     let sender = try Senders.makePrimary(conn, workspaceID: actor.workspaceID, id: ctx.id())
     try Audit.record(conn, actor, action: "sender.make_primary", targetType: "sender", targetID: String(sender.id),
