@@ -25,6 +25,7 @@ schemas = {
     "WorkspaceRole": obj({"id": I, "name": S, "role": {"type": "string", "enum": ["owner", "admin_doctor", "doctor", "staff"]}}),
     "Me": obj({"user": ref("User"), "workspaces": arr(ref("WorkspaceRole"))}),
     "LoginResult": obj({"token": S, "user": ref("User"), "workspaces": arr(ref("WorkspaceRole"))}),
+    "PasswordChanged": obj({"token": S, "revoked_tokens": {"type": "integer"}}),
     "SendResult": obj({"message_id": I, "conversation_id": I, "twilio_sid": S, "status": S, "content_sid": nullable(S)}),
     "Template": obj({"id": S, "variables": arr(S), "bodies": smap(), "content_sids": smap()}),
     "Patient": obj({"id": I, "name": nullable(S), "phone": S, "preferred_language": S, "consent_whatsapp": B}),
@@ -65,7 +66,7 @@ def ok(status, schema, desc="OK"):
     return {str(status): {"description": desc, "content": {"application/json": {"schema": schema}}}}
 def errors(*codes):
     return {str(c): {"description": d, "content": {"application/json": {"schema": ref("Error")}}}
-            for c, d in [(400, "validation_failed (names the field) or another 400 code"), (401, "unauthorized"),
+            for c, d in [(400, "validation_failed (names the field) or another 400 code"), (401, "unauthorized, or token_expired (unused for MEDSYNC_TOKEN_TTL_SECONDS)"),
                          (403, "forbidden: not a member of X-Account-Id, or the role is not enough"), (404, "not_found (includes ids of another workspace)"),
                          (409, "conflict (stable code in error.code)"), (413, "payload_too_large: the body is over the limit"),
                          (415, "unsupported_media_type: the body's Content-Type is not the one documented"),
@@ -74,6 +75,11 @@ def errors(*codes):
                          (504, "twilio_unavailable (no answer from Twilio)")]
             if c in codes}
 staff = [{"bearer": [], "account": []}]
+retry_after = {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}
+throttled = {"429": {"description": "too_many_attempts: failed sign-ins of the account or address (nginx: too many requests)",
+                     "headers": retry_after, "content": {"application/json": {"schema": ref("Error")}}},
+             "503": {"description": "auth_busy: too many password checks at once", "headers": retry_after,
+                     "content": {"application/json": {"schema": ref("Error")}}}}
 idp = [{"name": "id", "in": "path", "required": True, "schema": I}]
 def q(name, schema=S, desc=""): return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
 items = lambda s: obj({"items": arr(s)})
@@ -83,7 +89,12 @@ paths = {
     "/api/ping": {"get": {"summary": "Liveness of the workers alone (no database)", "security": [], "responses": ok(200, obj({"status": S}))}},
     "/api/auth/login": {"post": {"summary": "Email + password → API token", "security": [],
                                  "requestBody": jbody(obj({"email": S, "password": S}, ["email", "password"])),
-                                 "responses": {**ok(200, ref("LoginResult")), **errors(400, 401)}}},
+                                 "responses": {**ok(200, ref("LoginResult")), **errors(400, 401), **throttled}}},
+    "/api/auth/password": {"post": {"summary": "Change the signed-in user's password; revokes every token of the user, answers a new one",
+                                    "security": [{"bearer": []}],
+                                    "requestBody": jbody(obj({"current_password": S, "new_password": S}, ["current_password", "new_password"])),
+                                    "responses": {**ok(200, ref("PasswordChanged")), **errors(400, 401), **throttled,
+                                                  "403": {"description": "wrong_password", "content": {"application/json": {"schema": ref("Error")}}}}}},
     "/api/auth/logout": {"post": {"summary": "Revoke the bearer token", "security": [{"bearer": []}], "responses": {**ok(204, None, "revoked"), **errors(401)}}},
     "/api/me": {"get": {"summary": "The user, workspaces and roles", "security": [{"bearer": []}], "responses": {**ok(200, ref("Me")), **errors(401)}}},
     "/api/whatsapp/send": {"post": {"summary": "Freeform message (inside the 24-hour window only)", "security": staff,
