@@ -61,6 +61,7 @@ import TestSupport
             .replacingOccurrences(of: "listen [::]:443 ssl http2;", with: "")
         try site.write(toFile: "\(dir)/site.conf", atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(atPath: "\(projectRoot)/nginx/fastcgi_medsync.conf", toPath: "\(dir)/snippets/fastcgi_medsync.conf")
+        try FileManager.default.copyItem(atPath: "\(projectRoot)/nginx/tls_medsync.conf", toPath: "\(dir)/snippets/tls_medsync.conf")
         try FileManager.default.copyItem(atPath: "/etc/nginx/fastcgi_params", toPath: "\(dir)/fastcgi_params")
         let main = """
         pid \(dir)/nginx.pid;

@@ -51,6 +51,7 @@ struct ProductionSiteTests {
             }
             try site.write(toFile: "\(dir)/site.conf", atomically: true, encoding: .utf8)
             try FileManager.default.copyItem(atPath: "\(projectRoot)/nginx/fastcgi_medsync.conf", toPath: "\(dir)/snippets/fastcgi_medsync.conf")
+            try FileManager.default.copyItem(atPath: "\(projectRoot)/nginx/tls_medsync.conf", toPath: "\(dir)/snippets/tls_medsync.conf")
             try FileManager.default.copyItem(atPath: "/etc/nginx/fastcgi_params", toPath: "\(dir)/fastcgi_params")
             for sub in ["body", "fcgi", "proxy", "uwsgi", "scgi"] {
                 try FileManager.default.createDirectory(atPath: "\(dir)/tmp/\(sub)", withIntermediateDirectories: true)
@@ -64,6 +65,9 @@ struct ProductionSiteTests {
             events { worker_connections 256; }
             http {
                 include /etc/nginx/mime.types;
+                # What Debian's /etc/nginx/nginx.conf sets at the http level, where the site is included.
+                ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+                ssl_prefer_server_ciphers on;
                 client_body_temp_path \(dir)/tmp/body; fastcgi_temp_path \(dir)/tmp/fcgi; proxy_temp_path \(dir)/tmp/proxy;
                 uwsgi_temp_path \(dir)/tmp/uwsgi; scgi_temp_path \(dir)/tmp/scgi; access_log \(dir)/access.log;
                 include \(dir)/site.conf;
