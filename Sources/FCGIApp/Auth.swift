@@ -47,7 +47,7 @@ enum RoleMatrix {
     /// health, the API document, metrics with its own check) and the signed-in user's own ones.
     static let outsideWorkspaces: Set<String> = [
         "POST /api/auth/login", "POST /api/auth/logout", "POST /api/auth/password", "GET /api/me",
-        "GET /api/health", "POST /api/webhooks/whatsapp", "POST /api/webhooks/whatsapp/status",
+        "GET /api/health", "GET /api/ping", "POST /api/webhooks/whatsapp", "POST /api/webhooks/whatsapp/status",
         "GET /api/openapi.json", "GET /metrics",
     ]
 
