@@ -18,6 +18,8 @@ DT = {"type": "string", "format": "date-time"}
 def nullable(s): return {"anyOf": [s, {"type": "null"}]}
 def arr(s): return {"type": "array", "items": s}
 def smap(): return {"type": "object", "additionalProperties": {"type": "string"}}
+# An id in a request body: a JSON number or a string of digits (the product guide's clients send strings).
+ID = {"anyOf": [{"type": "integer", "format": "int64", "minimum": 1}, {"type": "string", "pattern": "^[0-9]{1,18}$"}]}
 
 schemas = {
     "Error": obj({"error": obj({"code": S, "message": S}, ["code", "message"])}, ["error"]),
@@ -27,8 +29,9 @@ schemas = {
     "LoginResult": obj({"token": S, "user": ref("User"), "workspaces": arr(ref("WorkspaceRole"))}),
     "PasswordChanged": obj({"token": S, "revoked_tokens": {"type": "integer"}}),
     "SendResult": obj({"message_id": I, "conversation_id": I, "twilio_sid": S, "status": S, "content_sid": nullable(S)}),
-    "Template": obj({"id": S, "variables": arr(S), "bodies": smap(), "content_sids": smap()}),
-    "Patient": obj({"id": I, "name": nullable(S), "phone": S, "preferred_language": S, "consent_whatsapp": B}),
+    "Template": obj({"id": S, "category": {"type": "string", "enum": ["utility", "marketing"]},
+                     "variables": arr(S), "required_variables": arr(S), "bodies": smap(), "content_sids": smap()}),
+    "Patient": obj({"id": I, "name": nullable(S), "phone": S, "preferred_language": nullable(S), "consent_whatsapp": B}),
     "Message": obj({"id": I, "direction": {"type": "string", "enum": ["inbound", "outbound"]}, "body": S, "status": S,
                     "twilio_sid": nullable(S), "error_code": nullable(I), "error_message": nullable(S), "template_key": nullable(S),
                     "media": S, "created_at": DT, "updated_at": DT}),
@@ -49,7 +52,8 @@ schemas = {
     "Recipient": obj({"name": nullable(S), "phone": S, "language": nullable(S), "fields": smap()}, ["phone"]),
     "BundlePreview": obj({"recipients": arr(ref("Recipient")), "rejected": arr(obj({"row": {"type": "integer"}, "reason": S, "values": smap()})),
                           "duplicates_merged": {"type": "integer"}, "total_rows": {"type": "integer"}, "columns": arr(S), "fields": arr(S)}),
-    "BundleEnqueued": obj({"batch_id": I, "status": S, "total": {"type": "integer"}}),
+    "BundleEnqueued": obj({"batch_id": I, "status": S, "total": {"type": "integer"},
+                           "invalid": arr(obj({"index": {"type": "integer"}, "phone": S, "reason": S}))}),
     "BundleProgress": obj({"id": I, "status": S, "body": S, "sender_id": I, "total": {"type": "integer"},
                            "counts": {"type": "object", "additionalProperties": {"type": "integer"}}, "created_at": DT,
                            "started_at": nullable(DT), "completed_at": nullable(DT),
@@ -99,12 +103,13 @@ paths = {
     "/api/me": {"get": {"summary": "The user, workspaces and roles", "security": [{"bearer": []}], "responses": {**ok(200, ref("Me")), **errors(401)}}},
     "/api/whatsapp/send": {"post": {"summary": "Freeform message (inside the 24-hour window only)", "security": staff,
         "description": "Errors: patient_not_found (404), no_consent (422), no_active_sender (409), window_closed (409, use /api/whatsapp/send-template), twilio_error (502).",
-        "requestBody": jbody(obj({"patient_id": I, "body": S}, ["patient_id", "body"])),
+        "requestBody": jbody(obj({"patient_id": ID, "body": S}, ["patient_id", "body"])),
         "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent"}}}},
     "/api/whatsapp/send-template": {"post": {"summary": "In-app template; ContentSid when mapped (allowed outside the window)", "security": staff,
-        "requestBody": jbody(obj({"patient_id": I, "template_id": S, "variables": smap(), "language": {"type": "string", "enum": ["en", "es"]}}, ["patient_id", "template_id"])),
+        "description": "variables as the product guide names them: date and time (or when), patient_name; doctor_name and clinic_name are filled from the patient's appointment and the clinic when not given. missing_variables (400) names what is missing.",
+        "requestBody": jbody(obj({"patient_id": ID, "template_id": S, "variables": smap(), "language": {"type": "string", "enum": ["en", "es"]}}, ["patient_id", "template_id"])),
         "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent"}}}},
-    "/api/whatsapp/templates": {"get": {"summary": "Templates with variables and the workspace's Content SIDs", "security": staff,
+    "/api/whatsapp/templates": {"get": {"summary": "Templates with category, variables and the workspace's Content SIDs", "security": staff,
         "responses": {**ok(200, obj({"templates": arr(ref("Template"))})), **errors(401, 403)}}},
     "/api/whatsapp/conversations": {"get": {"summary": "Inbox, newest first", "security": staff,
         "parameters": [q("q", S, "search patient name, phone and message text"), q("cursor", S, "next_cursor of the previous page"),
@@ -124,10 +129,10 @@ paths = {
         "responses": {**ok(200, items(ref("Appointment"))), **errors(401, 403)}}},
     "/api/whatsapp/pending-appointments/{id}/accept": {"post": {"summary": "Confirm + appt_confirmed WhatsApp in the patient's language", "security": staff,
         "parameters": idp, "responses": {**ok(200, ref("ReviewOutcome")), **errors(401, 403, 404, 409)}}},
-    "/api/whatsapp/pending-appointments/{id}/reject": {"post": {"summary": "Cancel + notice to the patient", "security": staff,
+    "/api/whatsapp/pending-appointments/{id}/reject": {"post": {"summary": "Cancel + a declined notice to the patient offering free times (a reply with a number books one)", "security": staff,
         "parameters": idp, "responses": {**ok(200, ref("ReviewOutcome")), **errors(401, 403, 404, 409)}}},
     "/api/whatsapp/reminder-settings": {
-        "get": {"summary": "Reminder settings (defaults when never set)", "security": staff, "responses": {**ok(200, ref("ReminderSettings")), **errors(401, 403)}},
+        "get": {"summary": "Reminder settings (defaults when never set: disabled, reminder_default, 24 h, es)", "security": staff, "responses": {**ok(200, ref("ReminderSettings")), **errors(401, 403)}},
         "put": {"summary": "Change reminder settings (owner/admin_doctor); missing fields keep their value", "security": staff,
                 "requestBody": jbody(ref("ReminderSettings")), "responses": {**ok(200, ref("ReminderSettings")), **errors(400, 401, 403)}}},
     "/api/whatsapp/senders": {"get": {"summary": "The workspace's senders", "security": staff, "responses": {**ok(200, items(ref("Sender"))), **errors(401, 403)}}},
@@ -153,7 +158,8 @@ paths = {
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": obj({"file": {"type": "string", "contentMediaType": "application/octet-stream"},
                                                                                               "default_country_code": S}, ["file"])}}},
         "responses": {**ok(200, ref("BundlePreview")), **errors(400, 401, 403, 413)}}},
-    "/api/whatsapp/bundle/send": {"post": {"summary": "Enqueue a bundle (owner/admin_doctor, ≤ 250 recipients, consent_confirmed)", "security": staff,
+    "/api/whatsapp/bundle/send": {"post": {"summary": "Enqueue a bundle of the valid recipients (owner/admin_doctor, ≤ 250 valid recipients, consent_confirmed); invalid ones are listed in the answer", "security": staff,
+        "description": "400 codes: no_consent, validation_failed, no_valid_recipients, too_many_recipients, unknown_placeholders.",
         "requestBody": jbody(obj({"body": S, "recipients": arr(ref("Recipient")), "consent_confirmed": B}, ["body", "recipients", "consent_confirmed"])),
         "responses": {**ok(202, ref("BundleEnqueued")), **errors(400, 401, 403, 409)}}},
     "/api/whatsapp/bundle/{id}": {"get": {"summary": "Bundle progress per recipient", "security": staff, "parameters": idp,

@@ -23,7 +23,7 @@ import TestSupport
             return nil
         }
         #expect(code { _ = try Templates.render(key: "appt_reminder", language: "en", variables: ["patient_name": "Ana"]) }
-                == "missing_variables: The template appt_reminder needs: doctor_name, when.")
+                == "missing_variables: The template appt_reminder needs: doctor_name, date, time.")
         #expect(code { _ = try Templates.render(key: "nope", language: "en", variables: [:]) }?.hasPrefix("unknown_template") == true)
         #expect(code { _ = try Templates.render(key: "custom", language: "fr", variables: ["message": "x"]) }?.hasPrefix("unsupported_language") == true)
         // Free text fills what it knows and leaves the rest as written.

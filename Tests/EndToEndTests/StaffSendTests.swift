@@ -261,7 +261,9 @@ struct StaffSendTests {
         #expect(r.status == 200, "\(r.text)")
         #expect((r.json["appointment"] as? [String: Any])?["status"] as? String == "cancelled")
         #expect((r.json["notification"] as? [String: Any])?["sent"] as? Bool == true)
-        #expect(try c.received(phone).contains { ($0["body"] as? String)?.contains("needs to be rescheduled") == true })
+        // The product guide: the patient is told the request was declined (not asked to reschedule).
+        #expect(try c.received(phone).contains { ($0["body"] as? String)?.hasPrefix("Sorry, the clinic could not confirm your appointment") == true })
+        #expect(try !c.received(phone).contains { ($0["body"] as? String)?.contains("needs to be rescheduled") == true })
         #expect(try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/accept").status == 409)
     }
 

@@ -99,10 +99,16 @@ import TestSupport
         let a = try w.workspace("A")
         let owner = try w.member("o@a.example", workspace: a, role: .owner)
         let got = w.call("GET", "/api/whatsapp/reminder-settings", token: owner.token, account: a)
-        #expect(got.json["enabled"] as? Bool == true)
+        // The product guide's defaults: reminders off until the clinic turns them on, reminder_default.
+        #expect(got.json["enabled"] as? Bool == false)
         #expect(got.json["hours_before"] as? Int == 24)
-        #expect(got.json["template_key"] as? String == "appt_reminder")
+        #expect(got.json["template_key"] as? String == "reminder_default")
         #expect(got.json["language"] as? String == "es")
+        let guideDefault = w.call("PUT", "/api/whatsapp/reminder-settings", token: owner.token, account: a,
+                                  json: ["template_key": "reminder_default", "enabled": true])
+        #expect(guideDefault.status == 200, "\(guideDefault.text)")
+        #expect(guideDefault.json["template_key"] as? String == "reminder_default")
+        #expect(guideDefault.json["enabled"] as? Bool == true)
         for (body, field) in [(["hours_before": 0] as [String: Any], "hours_before"), (["hours_before": 73], "hours_before"),
                               (["language": "fr"], "language"), (["template_key": "nope"], "template_key"),
                               (["custom_message": "Hi {patient} {when}"], "custom_message"), (["template_key": "custom"], "custom_message")] {

@@ -293,8 +293,9 @@ public struct InboundService {
             UPDATE patients
                SET preferred_language = $6,
                    consent_whatsapp = COALESCE($7::bool, consent_whatsapp),
-                   consent_updated_at = CASE WHEN $7::bool IS NULL THEN consent_updated_at ELSE now() END
-             WHERE id = $9 AND (preferred_language <> $6 OR $7::bool IS NOT NULL)
+                   consent_updated_at = CASE WHEN $7::bool IS NULL THEN consent_updated_at ELSE now() END,
+                   consent_source = CASE WHEN $7::bool IS NULL THEN consent_source ELSE 'whatsapp' END
+             WHERE id = $9 AND (preferred_language IS DISTINCT FROM $6 OR $7::bool IS NOT NULL)
             """, [PGValue(sender.workspaceID), PGValue(conversationID), PGValue(decision.reply), PGValue(messageID),
                   PGValue(decision.pending?.json), PGValue(decision.language), PGValue(decision.consent),
                   PGValue(decision.handoff), PGValue(patientID)])

@@ -47,6 +47,12 @@ public enum InboundReplies {
         es(language) ? "Esa no es una de las opciones." : "That is not one of the options."
     }
 
+    /// Staff rejected the appointment the patient asked for (followed by free times, if any).
+    public static func declined(_ label: String, language: String) -> String {
+        es(language) ? "Lo sentimos, la clínica no pudo confirmar tu cita de \(label)."
+            : "Sorry, the clinic could not confirm your appointment \(label)."
+    }
+
     public static func cancelled(_ label: String, language: String) -> String {
         es(language) ? "Listo, cancelamos tu cita de \(label). Si quieres otra, escríbenos."
             : "Done, your appointment \(label) is cancelled. Write to us if you want a new one."

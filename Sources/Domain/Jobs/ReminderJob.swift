@@ -44,6 +44,8 @@ public enum ReminderJob {
         let hoursBefore: Int
         let templateKey: String
         let customMessage: String?
+        /// For patients without a preferred language.
+        let language: String
     }
 
     public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
@@ -56,16 +58,18 @@ public enum ReminderJob {
         let pacer = SendPacer(rate: config.sendRate)
         var budget = options.limit ?? Int.max
 
-        // A workspace without a reminder_settings row has the defaults (enabled, 24 h, appt_reminder).
+        // A workspace without a reminder_settings row has the product guide's defaults: reminders off.
         let workspaces = try conn.query("""
-            SELECT w.id, w.timezone, COALESCE(s.hours_before, 24) AS hours_before,
-                   COALESCE(s.template_key, 'appt_reminder') AS template_key, s.custom_message
-              FROM workspaces w LEFT JOIN reminder_settings s ON s.workspace_id = w.id
-             WHERE COALESCE(s.enabled, true) AND ($1::bigint IS NULL OR w.id = $1)
+            SELECT w.id, w.timezone, s.hours_before, s.template_key, s.custom_message, s.language
+              FROM workspaces w JOIN reminder_settings s ON s.workspace_id = w.id
+             WHERE s.enabled AND ($1::bigint IS NULL OR w.id = $1)
              ORDER BY w.id
-            """, [PGValue(options.workspaceID)]).map {
-            Settings(workspaceID: $0.int64("id")!, timezone: $0.string("timezone")!, hoursBefore: $0.int("hours_before")!,
-                     templateKey: $0.string("template_key")!, customMessage: $0.string("custom_message"))
+            """, [PGValue(options.workspaceID)]).compactMap { row -> Settings? in
+            guard let id = row.int64("id") else { return nil }
+            let d = ReminderSettings.Value.defaults
+            return Settings(workspaceID: id, timezone: row.string("timezone") ?? "UTC", hoursBefore: row.int("hours_before") ?? d.hoursBefore,
+                            templateKey: row.string("template_key") ?? d.templateKey, customMessage: row.string("custom_message"),
+                            language: row.string("language") ?? d.language)
         }
 
         // A run killed during a Twilio call left its claim `sending`: after 15 minutes (far beyond a
@@ -118,7 +122,8 @@ public enum ReminderJob {
                 }
                 if reason == nil { summary.due += 1 }
 
-                let language = row.string("preferred_language") ?? "en"
+                // A patient without a language of their own gets the reminder language of the settings.
+                let language = row.string("preferred_language") ?? ws.language
                 let variables = [
                     "patient_name": row.string("patient_name").flatMap { $0.isEmpty ? nil : $0 } ?? (language == "es" ? "paciente" : "there"),
                     "doctor_name": row.string("doctor_name") ?? (language == "es" ? "su médico" : "your doctor"),
@@ -190,8 +195,7 @@ public enum ReminderJob {
         if let custom = ws.customMessage, !custom.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             return Templates.fill(custom, variables)
         }
-        let key = Templates.template(ws.templateKey) == nil ? "appt_reminder" : ws.templateKey
-        return try Templates.render(key: key, language: language, variables: variables)
+        return try Templates.render(key: ReminderSettings.templateKey(ws.templateKey), language: language, variables: variables)
     }
 
     struct Outcome {
@@ -208,7 +212,7 @@ public enum ReminderJob {
         // Outside the window only a Meta Content template may go: the workspace's reminder template,
         // else appt_reminder, when mapped to a Content SID.
         func templateRoute() -> PreparedOutbound? {
-            let key = [ws.templateKey, "appt_reminder"].first {
+            let key = [ReminderSettings.templateKey(ws.templateKey), "appt_reminder"].first {
                 Templates.template($0) != nil
                     && ((try? Templates.contentSid(conn, workspaceID: ws.workspaceID, key: $0, language: language)) ?? nil) != nil
             }

@@ -113,7 +113,7 @@ public enum Outbound {
             body = try Templates.render(key: key, language: language, variables: variables)
             if let sid = try Templates.contentSid(conn, workspaceID: request.workspaceID, key: key, language: language) {
                 contentSid = sid
-                contentVariables = Templates.contentVariables(key: key, variables: variables)
+                contentVariables = Templates.contentVariables(key: key, variables: variables, language: language)
             }
         }
 

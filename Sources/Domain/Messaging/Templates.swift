@@ -10,11 +10,18 @@ public struct MessageTemplate: Sendable, Equatable, Encodable {
     public let variables: [String]
     /// Body per language ("en", "es") with `{variable}` placeholders.
     public let bodies: [String: String]
+    /// Meta's template category (`utility` or `marketing`), as the product guide lists it.
+    public let category: String
+    /// The variables the product guide's clients send (`date` and `time` stand for `{when}`;
+    /// `doctor_name` and `clinic_name` are filled from the appointment and the clinic when not given).
+    public let guideVariables: [String]
 
-    public init(key: String, variables: [String], bodies: [String: String]) {
+    public init(key: String, variables: [String], bodies: [String: String], category: String = "utility", guideVariables: [String]? = nil) {
         self.key = key
         self.variables = variables
         self.bodies = bodies
+        self.category = category
+        self.guideVariables = guideVariables ?? variables
     }
 }
 
@@ -27,34 +34,34 @@ public enum Templates {
             bodies: [
                 "en": "Hi {patient_name}, this is a reminder of your appointment with {doctor_name} {when}. Reply to this message if you need to change it.",
                 "es": "Hola {patient_name}, le recordamos su cita con {doctor_name} {when}. Responda a este mensaje si necesita cambiarla.",
-            ]),
+            ], guideVariables: ["patient_name", "date", "time"]),
         MessageTemplate(
             key: "appt_confirmed", variables: ["patient_name", "doctor_name", "when", "clinic_name"],
             bodies: [
                 "en": "Hi {patient_name}, your appointment with {doctor_name} {when} at {clinic_name} is confirmed.",
                 "es": "Hola {patient_name}, su cita con {doctor_name} {when} en {clinic_name} está confirmada.",
-            ]),
+            ], guideVariables: ["patient_name", "date", "time", "doctor_name"]),
         MessageTemplate(
             key: "followup", variables: ["patient_name", "doctor_name"],
             bodies: [
                 "en": "Hi {patient_name}, how are you feeling after your visit with {doctor_name}? Reply here if you have any questions.",
                 "es": "Hola {patient_name}, ¿cómo se siente después de su consulta con {doctor_name}? Responda aquí si tiene alguna pregunta.",
-            ]),
+            ], guideVariables: ["patient_name"]),
         MessageTemplate(
             key: "pre_visit", variables: ["patient_name", "when", "clinic_name"],
             bodies: [
                 "en": "Hi {patient_name}, before your appointment {when} at {clinic_name}: please arrive 10 minutes early and bring your ID and any recent test results.",
                 "es": "Hola {patient_name}, antes de su cita {when} en {clinic_name}: llegue 10 minutos antes y traiga su identificación y sus estudios recientes.",
-            ]),
+            ], guideVariables: ["patient_name", "date"]),
         MessageTemplate(
             key: "reschedule", variables: ["patient_name", "doctor_name", "when"],
             bodies: [
                 "en": "Hi {patient_name}, your appointment with {doctor_name} {when} needs to be rescheduled. Reply with a time that suits you.",
                 "es": "Hola {patient_name}, necesitamos cambiar su cita con {doctor_name} {when}. Responda con un horario que le convenga.",
-            ]),
+            ], guideVariables: ["patient_name", "date"]),
         MessageTemplate(
             key: "custom", variables: ["message"],
-            bodies: ["en": "{message}", "es": "{message}"]),
+            bodies: ["en": "{message}", "es": "{message}"], category: "marketing"),
     ]
 
     public static func list() -> [MessageTemplate] { all }
@@ -70,11 +77,32 @@ public enum Templates {
         guard let body = t.bodies[language] else {
             throw AppError(status: 400, code: "unsupported_language", message: "Templates exist in \(languages.joined(separator: " and ")), not \"\(language)\".")
         }
+        let variables = completed(variables, language: language)
         let missing = t.variables.filter { (variables[$0] ?? "").isEmpty }
         guard missing.isEmpty else {
-            throw AppError(status: 400, code: "missing_variables", message: "The template \(key) needs: \(missing.joined(separator: ", ")).")
+            // Named as the guide's clients send them: {when} is `date` (and `time`).
+            var names: [String] = []
+            for m in missing {
+                let dateTime = t.guideVariables.filter { $0 == "date" || $0 == "time" }
+                let asked = m == "when" ? (dateTime.isEmpty ? ["date"] : dateTime) : [m]
+                for n in asked where !names.contains(n) { names.append(n) }
+            }
+            throw AppError(status: 400, code: "missing_variables", message: "The template \(key) needs: \(names.joined(separator: ", ")).")
         }
         return fill(body, variables)
+    }
+
+    /// The guide's `date` and `time` as `{when}` ("on 3 Dec at 9:00" / "el 3 dic a las 9:00") when
+    /// `when` is not given; every other variable as given.
+    public static func completed(_ variables: [String: String], language: String) -> [String: String] {
+        var v = variables
+        let date = (v["date"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let time = (v["time"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        if (v["when"] ?? "").isEmpty, !date.isEmpty {
+            let es = language == "es"
+            v["when"] = (es ? "el \(date)" : "on \(date)") + (time.isEmpty ? "" : (es ? " a las \(time)" : " at \(time)"))
+        }
+        return v
     }
 
     /// Replaces `{name}` for every given variable; unknown placeholders stay as written.
@@ -104,8 +132,9 @@ public enum Templates {
     }
 
     /// ContentVariables for a Content SID template: {"1": first variable, "2": second, …}.
-    public static func contentVariables(key: String, variables: [String: String]) -> [String: String] {
+    public static func contentVariables(key: String, variables: [String: String], language: String = "en") -> [String: String] {
         guard let t = template(key) else { return [:] }
+        let variables = completed(variables, language: language)
         var out: [String: String] = [:]
         for (i, name) in t.variables.enumerated() { out[String(i + 1)] = variables[name] ?? "" }
         return out

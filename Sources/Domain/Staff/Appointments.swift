@@ -52,6 +52,16 @@ public enum StaffAppointments {
         return View(row: row)
     }
 
+    /// Up to three free times for a declined request, the same doctor's first, never the declined time itself.
+    static func declinedOffer(_ conn: PGConnection, workspaceID: Int64, appointment: View, timeZone: String, language: String,
+                              now: Date) throws -> PendingOffer? {
+        let free = try FreeSlots.compute(conn, workspaceID: workspaceID, from: now, days: 14, limit: 300)
+            .filter { !($0.doctorUserID == appointment.doctorID && $0.startsAt == appointment.startsAt) }
+        let sameDoctor = free.filter { $0.doctorUserID == appointment.doctorID }
+        let slots = FreeSlots.offer(sameDoctor.isEmpty ? free : sameDoctor, count: 3)
+        return slots.isEmpty ? nil : PendingOffer.make(slots, timeZone: timeZone, language: language, now: now)
+    }
+
     public struct Notification: Sendable, Encodable {
         public let sent: Bool
         public let messageID: Int64?
@@ -104,15 +114,24 @@ public enum StaffAppointments {
             "clinic_name": tz?.string("clinic") ?? "",
         ]
         let request: OutboundRequest
+        var offer: PendingOffer? = nil
         if accept {
             request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
                                       content: .template(key: "appt_confirmed", language: lang, variables: variables), sentByUserID: actor.userID)
         } else {
+            // The request was declined: say so, and offer free times (a reply with a number books one).
+            offer = try declinedOffer(conn, workspaceID: actor.workspaceID, appointment: appointment,
+                                      timeZone: tz?.string("timezone") ?? "UTC", language: lang, now: now)
+            let text = InboundReplies.offer(InboundReplies.declined(when, language: lang), offer, language: lang)
             request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
-                                      content: .template(key: "reschedule", language: lang, variables: variables), sentByUserID: actor.userID)
+                                      content: .freeform(text), sentByUserID: actor.userID)
         }
         do {
             let r = try Outbound.send(conn, http: http, config: config, request, now: now)
+            if let offer {
+                try conn.execute("UPDATE whatsapp_conversations SET pending_intent = $3::jsonb WHERE workspace_id = $1 AND id = $2",
+                                 [PGValue(actor.workspaceID), PGValue(r.conversationID), .json(offer.json)])
+            }
             return Outcome(appointment: appointment, notification: Notification(sent: true, messageID: r.messageID, error: nil))
         } catch let e as AppError {
             return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": e.code, "message": e.message]))

@@ -138,14 +138,24 @@ public enum Bundles {
         }
     }
 
+    /// A recipient of a send request that was not queued, and why.
+    public struct InvalidRecipient: Sendable, Encodable, Equatable {
+        public let index: Int          // 0-based position in `recipients`
+        public let phone: String
+        public let reason: String
+    }
+
     public struct Enqueued: Sendable, Encodable {
         public let batchID: Int64
         public let status: String
         public let total: Int
-        enum CodingKeys: String, CodingKey { case status, total, batchID = "batch_id" }
+        /// Recipients left out (invalid phone or language); the valid ones are queued.
+        public let invalid: [InvalidRecipient]
+        enum CodingKeys: String, CodingKey { case status, total, invalid, batchID = "batch_id" }
     }
 
-    /// Validates and enqueues a batch and its recipients (sent later by `medsync-jobs bundles`).
+    /// Validates and enqueues a batch of the valid recipients (sent later by `medsync-jobs bundles`);
+    /// the invalid ones are answered back, listed. The product guide's rule: up to 250 valid recipients.
     public static func send(_ conn: PGConnection, actor: StaffActor, _ input: SendInput) throws -> Enqueued {
         guard input.consentConfirmed == true else {
             throw AppError(status: 400, code: "no_consent",
@@ -157,12 +167,16 @@ public enum Bundles {
         guard !input.recipients.isEmpty else { throw AppError.validation("recipients", "at least one recipient.") }
         var seen = Set<String>()
         var recipients: [Recipient] = []
+        var invalid: [InvalidRecipient] = []
         for (i, r) in input.recipients.enumerated() {
             guard let phone = Phone.normalize(r.phone) else {
-                throw AppError.validation("recipients[\(i)].phone", "\"\(r.phone.prefix(40))\" is not an E.164 number.")
+                invalid.append(InvalidRecipient(index: i, phone: String(r.phone.prefix(40)),
+                                                reason: "not an E.164 number (use international format, e.g. +5215512345678)"))
+                continue
             }
             if let l = r.language, !l.isEmpty, !Templates.languages.contains(l) {
-                throw AppError.validation("recipients[\(i)].language", "en or es.")
+                invalid.append(InvalidRecipient(index: i, phone: phone, reason: "unknown language \"\(l.prefix(20))\": use en or es"))
+                continue
             }
             if seen.insert(phone).inserted {
                 var x = r
@@ -170,6 +184,10 @@ public enum Bundles {
                 x.language = (r.language?.isEmpty ?? true) ? nil : r.language
                 recipients.append(x)
             }
+        }
+        guard !recipients.isEmpty else {
+            throw AppError(status: 400, code: "no_valid_recipients",
+                           message: "None of the \(input.recipients.count) recipients has a valid E.164 phone and language; nothing was queued.")
         }
         guard recipients.count <= maxRecipients else {
             throw AppError(status: 400, code: "too_many_recipients",
@@ -196,8 +214,8 @@ public enum Bundles {
                   FROM jsonb_to_recordset($3::jsonb) AS r(name text, phone text, language text, fields jsonb)
                 """, [PGValue(batch), PGValue(actor.workspaceID), json])
             try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
-                             details: ["recipients": String(recipients.count), "sender_id": String(sender.id)])
-            return Enqueued(batchID: batch, status: "queued", total: recipients.count)
+                             details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
+            return Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid)
         }
     }
 

@@ -12,7 +12,16 @@ public enum ReminderSettings {
             case enabled, language
             case hoursBefore = "hours_before", templateKey = "template_key", customMessage = "custom_message"
         }
-        public static let defaults = Value(enabled: true, hoursBefore: 24, templateKey: "appt_reminder", customMessage: nil, language: "es")
+        /// The product guide's defaults: off until the clinic turns reminders on.
+        public static let defaults = Value(enabled: false, hoursBefore: 24, templateKey: defaultTemplateKey, customMessage: nil, language: "es")
+    }
+
+    /// The guide's default template key: the appt_reminder template.
+    public static let defaultTemplateKey = "reminder_default"
+
+    /// The template a stored key sends: `reminder_default` is appt_reminder; unknown keys fall back to it too.
+    public static func templateKey(_ stored: String) -> String {
+        stored == defaultTemplateKey || Templates.template(stored) == nil ? "appt_reminder" : stored
     }
 
     /// A PUT body: every field optional; what is missing keeps its value.
@@ -39,17 +48,20 @@ public enum ReminderSettings {
 
     public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> Value {
         try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES ($1) ON CONFLICT DO NOTHING", [PGValue(workspaceID)])
-        let row = try conn.query("SELECT enabled, hours_before, template_key, custom_message, language FROM reminder_settings WHERE workspace_id = $1",
-                                 [PGValue(workspaceID)]).first!
-        return Value(enabled: row.bool("enabled") ?? true, hoursBefore: row.int("hours_before") ?? 24,
-                     templateKey: row.string("template_key") ?? "appt_reminder", customMessage: row.string("custom_message"),
-                     language: row.string("language") ?? "es")
+        guard let row = try conn.query("SELECT enabled, hours_before, template_key, custom_message, language FROM reminder_settings WHERE workspace_id = $1",
+                                       [PGValue(workspaceID)]).first else {
+            throw AppError.notFound("not_found", "There is no workspace \(workspaceID).")
+        }
+        let d = Value.defaults
+        return Value(enabled: row.bool("enabled") ?? d.enabled, hoursBefore: row.int("hours_before") ?? d.hoursBefore,
+                     templateKey: row.string("template_key") ?? d.templateKey, customMessage: row.string("custom_message"),
+                     language: row.string("language") ?? d.language)
     }
 
     public static func validate(_ v: Value) throws(AppError) {
         guard (1...72).contains(v.hoursBefore) else { throw AppError.validation("hours_before", "must be between 1 and 72.") }
-        guard Templates.template(v.templateKey) != nil else {
-            throw AppError.validation("template_key", "one of \(Templates.all.map(\.key).joined(separator: ", ")).")
+        guard v.templateKey == defaultTemplateKey || Templates.template(v.templateKey) != nil else {
+            throw AppError.validation("template_key", "one of \(([defaultTemplateKey] + Templates.all.map(\.key)).joined(separator: ", ")).")
         }
         guard Templates.languages.contains(v.language) else { throw AppError.validation("language", "en or es.") }
         if let m = v.customMessage {

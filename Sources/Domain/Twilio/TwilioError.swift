@@ -19,7 +19,12 @@ public struct TwilioError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A human explanation of the code (falls back to Twilio's message).
-    public var explanation: String { code.flatMap(TwilioError.explanation(for:)) ?? message }
+    public var explanation: String {
+        if let text = code.flatMap(TwilioError.explanation(for:)) { return text }
+        // A 401 without Twilio's code (e.g. from a proxy in front of the API) means the same as 20003.
+        if httpStatus == 401, let text = TwilioError.explanation(for: 20003) { return text }
+        return message
+    }
 
     /// Worth retrying later with backoff: rate limits (429 / 20429) and Twilio's 5xx answers.
     public var isRetryable: Bool { httpStatus == 429 || code == 20429 || (500..<600).contains(httpStatus) }
@@ -35,8 +40,9 @@ public struct TwilioError: Error, Sendable, Equatable, CustomStringConvertible {
             return "The patient has not written in the last 24 hours, so WhatsApp only allows an approved template "
                 + "(not free text). Send a template message instead."
         case 63112:
-            return "WhatsApp (Meta) has disabled or blocked this sender's business account. Check the sender in the "
-                + "Twilio console / WhatsApp Manager before sending again."
+            return "Meta has disabled the WhatsApp Business Account of this sender, often after a billing lapse "
+                + "(an unpaid or zero Twilio balance). Recharge the Twilio account, then open a ticket with Twilio support "
+                + "to have the account enabled again; check the sender in WhatsApp Manager before sending again."
         case 63024:
             return "The recipient cannot receive WhatsApp messages (the number has no WhatsApp account or is not "
                 + "a valid recipient)."
@@ -47,8 +53,9 @@ public struct TwilioError: Error, Sendable, Equatable, CustomStringConvertible {
         case 63007:
             return "The sending number is not a WhatsApp sender of this Twilio account (or subaccount)."
         case 20003:
-            return "Twilio rejected the account credentials: the account SID or auth token is wrong, or the "
-                + "account is suspended."
+            return "Twilio rejected the account credentials (HTTP 401): the account SID or auth token is wrong, "
+                + "or the account has a zero balance (Twilio suspends an account that runs out of credit: recharge it) "
+                + "or is suspended."
         case 20429:
             return "Twilio's rate limit was reached (too many requests). The message can be retried shortly."
         case 21610:

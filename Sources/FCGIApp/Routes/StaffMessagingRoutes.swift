@@ -4,16 +4,16 @@ import Foundation
 
 // MARK: send
 
-struct SendBody: Decodable { let patient_id: Int64; let body: String }
+struct SendBody: Decodable { let patient_id: FlexibleID; let body: String }
 
 @Sendable func staffSend(_ request: Request, _ ctx: AppContext) throws -> Response {
     let actor = try staffActor(request, ctx)
     let b: SendBody = try request.decodeJSON()
-    return .json(201, try StaffSend.send(ctx.db(), http: ctx.http(), config: ctx.config, actor: actor, patientID: b.patient_id, body: b.body))
+    return .json(201, try StaffSend.send(ctx.db(), http: ctx.http(), config: ctx.config, actor: actor, patientID: b.patient_id.value, body: b.body))
 }
 
 struct SendTemplateBody: Decodable {
-    let patient_id: Int64
+    let patient_id: FlexibleID
     let template_id: String
     let variables: [String: String]?
     let language: String?
@@ -22,13 +22,17 @@ struct SendTemplateBody: Decodable {
 @Sendable func staffSendTemplate(_ request: Request, _ ctx: AppContext) throws -> Response {
     let actor = try staffActor(request, ctx)
     let b: SendTemplateBody = try request.decodeJSON()
-    return .json(201, try StaffSend.sendTemplate(ctx.db(), http: ctx.http(), config: ctx.config, actor: actor, patientID: b.patient_id,
+    return .json(201, try StaffSend.sendTemplate(ctx.db(), http: ctx.http(), config: ctx.config, actor: actor, patientID: b.patient_id.value,
                                                  templateKey: b.template_id, language: b.language, variables: b.variables ?? [:]))
 }
 
 struct TemplateView: Encodable {
     let id: String
+    let category: String
+    /// Placeholders of the bodies, in ContentVariables order ("1", "2", …).
     let variables: [String]
+    /// What the product guide's clients send (`date`/`time` for `when`; doctor and clinic filled in).
+    let required_variables: [String]
     let bodies: [String: String]
     let content_sids: [String: String]
 }
@@ -42,7 +46,8 @@ struct TemplateView: Encodable {
         for lang in Templates.languages {
             if let sid = try Templates.contentSid(conn, workspaceID: actor.workspaceID, key: t.key, language: lang) { sids[lang] = sid }
         }
-        items.append(TemplateView(id: t.key, variables: t.variables, bodies: t.bodies, content_sids: sids))
+        items.append(TemplateView(id: t.key, category: t.category, variables: t.variables, required_variables: t.guideVariables,
+                                  bodies: t.bodies, content_sids: sids))
     }
     return .json(200, ["templates": items])
 }

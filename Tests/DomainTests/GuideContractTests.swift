@@ -1,0 +1,150 @@
+import Domain
+import Foundation
+import Testing
+import TestSupport
+
+private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
+
+/// Where the product guide's contract and ours differed (issue 12): templates, troubleshooting hints.
+@Suite struct GuideTemplateTests {
+    @Test func templatesTakeTheGuidesDateAndTimeForWhen() throws {
+        let en = try Templates.render(key: "appt_confirmed", language: "en", variables: [
+            "patient_name": "Ana", "date": "3 Dec", "time": "9:00 AM", "doctor_name": "Dr. Ruiz", "clinic_name": "Clínica Norte"])
+        #expect(en == "Hi Ana, your appointment with Dr. Ruiz on 3 Dec at 9:00 AM at Clínica Norte is confirmed.")
+        let es = try Templates.render(key: "reschedule", language: "es", variables: ["patient_name": "Ana", "date": "3 dic", "doctor_name": "Dra. Vega"])
+        #expect(es == "Hola Ana, necesitamos cambiar su cita con Dra. Vega el 3 dic. Responda con un horario que le convenga.")
+        // `when` still works and wins over date/time.
+        let when = try Templates.render(key: "pre_visit", language: "en", variables: [
+            "patient_name": "Bo", "when": "tomorrow at 9:00 AM", "date": "ignored", "clinic_name": "C"])
+        #expect(when.contains("before your appointment tomorrow at 9:00 AM at C"))
+        // Content SIDs get the same composed value.
+        #expect(Templates.contentVariables(key: "appt_reminder", variables: ["patient_name": "Ana", "doctor_name": "X", "date": "3 dic", "time": "9:00"],
+                                           language: "es") == ["1": "Ana", "2": "X", "3": "el 3 dic a las 9:00"])
+    }
+
+    @Test func missingVariablesAreNamedAsTheGuideNamesThem() {
+        var message = ""
+        do { _ = try Templates.render(key: "appt_reminder", language: "en", variables: ["patient_name": "Ana", "doctor_name": "X"]) } catch {
+            message = error.message
+        }
+        #expect(message == "The template appt_reminder needs: date, time.")
+    }
+
+    @Test func everyTemplateHasTheGuidesCategoryAndVariables() {
+        let byKey = Dictionary(uniqueKeysWithValues: Templates.list().map { ($0.key, $0) })
+        #expect(byKey["appt_reminder"]?.guideVariables == ["patient_name", "date", "time"])
+        #expect(byKey["appt_confirmed"]?.guideVariables == ["patient_name", "date", "time", "doctor_name"])
+        #expect(byKey["followup"]?.guideVariables == ["patient_name"])
+        #expect(byKey["pre_visit"]?.guideVariables == ["patient_name", "date"])
+        #expect(byKey["reschedule"]?.guideVariables == ["patient_name", "date"])
+        #expect(byKey["custom"]?.category == "marketing")
+        for key in ["appt_reminder", "appt_confirmed", "followup", "pre_visit", "reschedule"] { #expect(byKey[key]?.category == "utility") }
+    }
+
+    @Test func troubleshootingHintsForA401AndForA63112() {
+        let wrong = TwilioError(httpStatus: 401, code: 20003, message: "Authenticate", moreInfo: nil).explanation
+        #expect(wrong.contains("wrong") && wrong.contains("zero balance"), "\(wrong)")
+        let bare = TwilioError(httpStatus: 401, code: nil, message: "Unauthorized", moreInfo: nil).explanation
+        #expect(bare.contains("zero balance"), "\(bare)")
+        let meta = TwilioError.explanation(for: 63112) ?? ""
+        #expect(meta.contains("disabled the WhatsApp Business Account") && meta.contains("billing lapse"), "\(meta)")
+        #expect(meta.contains("Recharge") && meta.contains("open a ticket"), "\(meta)")
+        // What staff read when a send is refused, and what the status callback stores on the message.
+        #expect(StaffSend.appError(TwilioError(httpStatus: 400, code: 63112, message: "x", moreInfo: nil)).message.contains("billing lapse"))
+        #expect(StaffSend.appError(TwilioError(httpStatus: 401, code: 20003, message: "x", moreInfo: nil)).message.contains("zero balance"))
+        #expect(StatusCallback.explanation(for: 63112).contains("open a ticket"))
+    }
+}
+
+/// `medsync-jobs reminders` with the guide's defaults, against a fresh database and the sandbox.
+@Suite struct GuideReminderTests {
+    @Test func aNewClinicSendsNoRemindersUntilItTurnsThemOnThenReminderDefaultSendsTheReminder() throws {
+        let w = try JobsWorld()
+        let now = utc("2026-06-10T08:00:00Z")
+        // As `medsync-jobs workspace create` makes it.
+        let ws = try Workspaces.create(w.conn, name: "Clínica \(UUID().uuidString.prefix(6))", timezone: "UTC").id
+        let sender = try w.sender(ws)
+        let doctor = try w.doctor(ws, name: "Dr. Ruiz")
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Tom", language: "en")
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-600))
+        _ = try w.appointment(ws, patient: patient, doctor: doctor, startsAt: utc("2026-06-10T11:00:00Z"))
+
+        let off = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
+        #expect(off.workspaces == 0 && off.sent == 0, "\(off)")
+        #expect(try w.sent(from: sender).isEmpty)
+        #expect(try w.conn.query("SELECT count(*) AS n FROM reminder_log").first?.int("n") == 0)
+
+        let settings = try ReminderSettings.put(w.conn, actor: StaffActor(userID: doctor, workspaceID: ws, role: .owner), .init(enabled: true))
+        #expect(settings.templateKey == "reminder_default")
+        let on = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
+        #expect(on.sent == 1, "\(on)")
+        #expect(try w.sent(from: sender).map { $0["body"] as? String }
+                == ["Hi Tom, this is a reminder of your appointment with Dr. Ruiz today at 11:00 AM. Reply to this message if you need to change it."])
+    }
+
+    @Test func aPatientWithoutALanguageIsRemindedInTheReminderLanguage() throws {
+        let w = try JobsWorld()
+        let now = utc("2026-06-10T08:00:00Z")
+        let ws = try w.workspace()
+        try w.conn.execute("UPDATE reminder_settings SET language = 'es' WHERE workspace_id = $1", [PGValue(ws)])
+        let sender = try w.sender(ws)
+        let doctor = try w.doctor(ws, name: "Dr. Ruiz")
+        var phones: [String] = []
+        for (name, language) in [("Lola", nil), ("Tom", "en" as String?)] {
+            let phone = JobsWorld.randomPhone()
+            let patient = try w.patient(ws, phone: phone, name: name)
+            try w.conn.execute("UPDATE patients SET preferred_language = $2 WHERE id = $1", [PGValue(patient), PGValue(language)])
+            try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-600))
+            _ = try w.appointment(ws, patient: patient, doctor: doctor, startsAt: utc("2026-06-10T11:00:00Z").addingTimeInterval(Double(phones.count) * 1800))
+            phones.append(phone)
+        }
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
+        #expect(summary.sent == 2, "\(summary)")
+        let sent = try w.sent(from: sender)
+        #expect(sent.first { $0["to"] as? String == "whatsapp:\(phones[0])" }?["body"] as? String
+                == "Hola Lola, le recordamos su cita con Dr. Ruiz hoy a las 11:00. Responda a este mensaje si necesita cambiarla.")
+        #expect((sent.first { $0["to"] as? String == "whatsapp:\(phones[1])" }?["body"] as? String)?.hasPrefix("Hi Tom") == true)
+    }
+}
+
+/// Migration 0007 keeps what existing clinics had and gives new ones the guide's defaults.
+@Suite struct GuideMigrationTests {
+    @Test func existingWorkspacesKeepTheirReminderChoicesNewOnesStartWithRemindersOff() throws {
+        let source = TestDatabase.sqlDirectory
+        let dir = NSTemporaryDirectory() + "medsync-mig-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: source).filter { $0.hasSuffix(".sql") }
+        func number(_ f: String) -> Int { Int(f.prefix { $0.isNumber }) ?? 0 }
+        for f in files where number(f) < 7 { try FileManager.default.copyItem(atPath: "\(source)/\(f)", toPath: "\(dir)/\(f)") }
+        let conn = try PGConnection(try TestDatabase.create(migrated: false))
+        _ = try Migrator(directory: dir).migrate(conn)
+
+        func workspace(_ name: String) throws -> Int64 {
+            try #require(try conn.query("INSERT INTO workspaces (name) VALUES ($1) RETURNING id", [PGValue(name)]).first?.int64("id"))
+        }
+        let neverSaved = try workspace("Never saved")
+        let savedOff = try workspace("Saved off")
+        try conn.execute("INSERT INTO reminder_settings (workspace_id, enabled) VALUES ($1, false)", [PGValue(savedOff)])
+        let savedOn = try workspace("Saved on")
+        try conn.execute("INSERT INTO reminder_settings (workspace_id, enabled, template_key) VALUES ($1, true, 'followup')", [PGValue(savedOn)])
+        try conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+14155550100')", [PGValue(savedOn)])
+
+        for f in files where number(f) >= 7 { try FileManager.default.copyItem(atPath: "\(source)/\(f)", toPath: "\(dir)/\(f)") }
+        _ = try Migrator(directory: dir).migrate(conn)
+        func settings(_ ws: Int64) throws -> (Bool?, String?) {
+            let row = try #require(try conn.query("SELECT enabled, template_key FROM reminder_settings WHERE workspace_id = $1", [PGValue(ws)]).first)
+            return (row.bool("enabled"), row.string("template_key"))
+        }
+        #expect(try settings(neverSaved) == (true, "appt_reminder"))
+        #expect(try settings(savedOff) == (false, "appt_reminder"))
+        #expect(try settings(savedOn) == (true, "followup"))
+        #expect(try conn.query("SELECT preferred_language FROM patients").first?.string("preferred_language") == "en")
+
+        let fresh = try Workspaces.create(conn, name: "Brand new", timezone: "UTC")
+        #expect(try settings(fresh.id) == (false, "reminder_default"))
+        try conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+14155550101')", [PGValue(fresh.id)])
+        #expect(try conn.query("SELECT preferred_language FROM patients WHERE workspace_id = $1", [PGValue(fresh.id)]).first?.isNull("preferred_language") == true)
+    }
+}
