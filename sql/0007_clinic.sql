@@ -44,3 +44,24 @@ ALTER TABLE appointments ADD COLUMN created_by_user_id bigint REFERENCES users (
 -- Who last changed a patient's consent: 'whatsapp' (the patient: STOP / START), 'staff', 'bundle'.
 -- Staff turn consent back on for a patient who opted out by STOP only with an explicit confirmation.
 ALTER TABLE patients ADD COLUMN consent_source text CHECK (consent_source IN ('whatsapp', 'staff', 'bundle'));
+
+-- A workspace never loses its last owner: demoting or removing an owner leaves another one (the
+-- workspace row is locked first, so two owners removed at once cannot both pass). Deleting the
+-- workspace itself takes its memberships with it.
+CREATE FUNCTION memberships_keep_an_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.role <> 'owner' OR (TG_OP = 'UPDATE' AND NEW.role = 'owner' AND NEW.workspace_id = OLD.workspace_id) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM workspaces WHERE id = OLD.workspace_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM memberships WHERE workspace_id = OLD.workspace_id AND role = 'owner') THEN
+        RAISE EXCEPTION 'workspace % must keep at least one owner', OLD.workspace_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'memberships_last_owner';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER memberships_keep_an_owner AFTER UPDATE OF role, workspace_id OR DELETE ON memberships
+    FOR EACH ROW EXECUTE FUNCTION memberships_keep_an_owner();
