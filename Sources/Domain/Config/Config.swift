@@ -97,7 +97,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .loginWindowSeconds: return "900"
             case .loginMaxFailures: return "5"
             case .loginMaxFailuresPerAddress: return "20"
-            case .passwordHashConcurrency: return "2"
+            case .passwordHashConcurrency: return "1"
             default: return nil
             }
         }

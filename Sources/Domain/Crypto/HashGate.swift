@@ -3,13 +3,14 @@ import Dispatch
 /// A process-wide cap on PBKDF2 password hashes running at once (each is ~0.1 s of one core): a
 /// counting semaphore shared by every worker thread. A caller over the cap waits up to `wait`
 /// seconds for a slot, then gets 503 `auth_busy` with `Retry-After`, so a login storm cannot take
-/// every core from the webhooks.
+/// every core from the webhooks. The wait is short on purpose: a sign-in waiting for a slot holds a
+/// worker thread, and a storm of them would otherwise leave no thread for the webhooks.
 public final class HashGate: Sendable {
     public let limit: Int
     public let wait: Double
     private let slots: DispatchSemaphore
 
-    public init(limit: Int, wait: Double = 1.0) {
+    public init(limit: Int, wait: Double = 0.1) {
         self.limit = max(1, limit)
         self.wait = wait
         slots = DispatchSemaphore(value: self.limit)
