@@ -287,6 +287,26 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         _ = try w.control("DELETE", "/sandbox/faults?account_sid=\(sender.accountSID)")
     }
 
+    /// A start time whose text → Date → text round trip is a microsecond off (2027-01-08 21:45:33.916674):
+    /// the claim compares the start as PostgreSQL wrote it, so the reminder is claimed and sent
+    /// (it used to count as "claimed elsewhere" and never go out).
+    @Test func aStartTimeThatDoesNotRoundTripThroughDoubleIsStillClaimed() throws {
+        let w = try JobsWorld()
+        let ws = try w.workspace()
+        let sender = try w.sender(ws)
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(ws, phone: phone, name: "Uma")
+        let start = Date(timeIntervalSince1970: 1_799_444_733.916674)
+        let now = start.addingTimeInterval(-3600)
+        try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-60))
+        let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: start)
+        #expect(try w.conn.query("SELECT starts_at::text AS t FROM appointments WHERE id = $1", [PGValue(appt)]).first?.string("t")
+                == "2027-01-08 21:45:33.916674+00")
+        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
+        #expect(summary.sent == 1 && summary.claimedElsewhere == 0, "\(summary)")
+        #expect(try w.logRows(appt).map(\.status) == ["sent"])
+    }
+
     @Test func whenTwilioSaysTheWindowClosedTheReminderGoesAsTheTemplateOrIsSkipped() throws {
         let w = try JobsWorld()
         let now = Date()

@@ -151,7 +151,10 @@ public enum ReminderJob {
                     ON CONFLICT ON CONSTRAINT reminder_log_once DO NOTHING
                     RETURNING id
                     """, [PGValue(ws.workspaceID), PGValue(appointmentID), PGValue(kind),
-                          PGValue(reason == nil ? "sending" : "skipped"), PGValue(reason), PGValue(startsAt)])
+                          PGValue(reason == nil ? "sending" : "skipped"), PGValue(reason),
+                          // The start as PostgreSQL wrote it: a Date round trip can be a microsecond off,
+                          // and the claim would then match nothing ("claimed elsewhere", never sent).
+                          PGValue(row.string("starts_at"))])
                 guard let logID = claim.first?.int64("id") else {
                     if reason == nil { summary.claimedElsewhere += 1 }
                     continue
