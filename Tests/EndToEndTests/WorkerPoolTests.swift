@@ -108,6 +108,18 @@ import TestSupport
         }
     }
 
+    @Test func childrenStopWhenTheMasterIsKilled() throws {
+        let master = try startOwnMaster(["MEDSYNC_PROCESSES": "2"])
+        defer { _ = try? stack.stack("app-start") }
+        try waitUntil("the pool has 2 children") { childProcesses(of: master.pid).count == 2 }
+        let children = childProcesses(of: master.pid)
+        master.signal(SIGKILL)
+        #expect(master.wait() == 128 + SIGKILL)
+        // PR_SET_PDEATHSIG: each orphan gets SIGTERM, answers what it holds and exits.
+        try waitUntil("the orphaned children exit") { children.allSatisfy { !isRunning($0) } }
+        #expect(master.stderr.contains("\(children[0]) received SIGTERM"), "\(master.stderr.suffix(2000))")
+    }
+
     /// medsync_http_requests_total of GET /api/health answered 200, from a /metrics body.
     func healthCount(_ metrics: String) -> Int? {
         let prefix = "medsync_http_requests_total{method=\"GET\",route=\"/api/health\",status=\"200\"} "
@@ -179,6 +191,12 @@ func childProcesses(of parent: pid_t) -> [pid_t] {
         if fields.count > 1, pid_t(fields[1]) == parent, fields[0] != "Z" { children.append(pid) }
     }
     return children.sorted()
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+func isRunning(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
 }
 
 /// The numbers of a wrk run's report.
