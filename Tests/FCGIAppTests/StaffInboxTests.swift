@@ -47,8 +47,13 @@ import TestSupport
         #expect(w.call("GET", "/api/whatsapp/conversations?q=%25", token: doc.token, account: a).items.isEmpty)
         #expect(w.call("GET", "/api/whatsapp/conversations?cursor=garbage", token: doc.token, account: a).errorCode == "validation_failed")
 
-        // Polling the list: `since` the previous page's server_time answers only what changed.
-        let polledAt = try #require(w.call("GET", "/api/whatsapp/conversations", token: doc.token, account: a).json["server_time"] as? String)
+        // Polling the list: `since` answers only the conversations changed after it. (server_time is
+        // whole seconds, so a poll may see again what changed within that second; here `since` is the
+        // last change's exact time, as PostgreSQL prints it.)
+        #expect(w.call("GET", "/api/whatsapp/conversations", token: doc.token, account: a).json["server_time"] is String)
+        let lastChange = try #require(try w.conn.query("SELECT max(updated_at)::text AS t FROM whatsapp_conversations WHERE workspace_id = $1",
+                                                       [PGValue(a)]).first?.string("t"))
+        let polledAt = try #require(lastChange.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
         #expect(w.call("GET", "/api/whatsapp/conversations?since=\(polledAt)", token: doc.token, account: a).items.isEmpty)
         #expect(w.call("GET", "/api/whatsapp/conversations?since=yesterday", token: doc.token, account: a).errorCode == "validation_failed")
 
