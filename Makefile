@@ -1,6 +1,8 @@
 # MedSync WhatsApp. The two commands: `make run` and `make test` (see README.md).
 SHELL := /bin/bash
-.PHONY: run up down test build release deps bench clean
+.PHONY: run up down test fuzz build release deps bench clean
+# Seconds each libFuzzer target runs under `make fuzz` (`make fuzz FUZZ_SECONDS=600`).
+FUZZ_SECONDS ?= 60
 
 run: deps release
 	@scripts/stack up
@@ -18,6 +20,9 @@ down:
 
 test:
 	@scripts/test
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz run
 
 deps:
 	@scripts/stack deps

@@ -11,8 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // Bundle uploads: CSV parsing and XLSX (a zip of XML parts read with Foundation's XMLParser).
-        .package(url: "https://github.com/swiftcsv/SwiftCSV", exact: "0.10.0"),
+        // Bundle uploads: XLSX is a zip of XML parts read with Foundation's XMLParser (CSV has a
+        // bounded parser of our own in BundleFile.swift).
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
@@ -30,7 +30,7 @@ let package = Package(
         // Everything both binaries share; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
             "CLibPQ", "CCurl", "COpenSSL",
-            .product(name: "SwiftCSV", package: "SwiftCSV"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
 
         // The OpenAPI document is one JSON file, compiled into the binary.
@@ -48,3 +48,13 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Domain", "TestSupport"]),
     ]
 )
+
+// libFuzzer targets (Fuzz/<Target>/), only when MEDSYNC_FUZZ is set: they have no `main` of their own
+// (libFuzzer's is linked by `-sanitize=fuzzer`), so an ordinary build must not see them. scripts/fuzz
+// builds them in .build-fuzz with `-sanitize=fuzzer,address`; see Fuzz/README.md.
+if Context.environment["MEDSYNC_FUZZ"] != nil {
+    for name in ["FuzzForm", "FuzzMultipart", "FuzzCSV", "FuzzXLSX", "FuzzJSON", "FuzzSignatureURL"] {
+        package.products.append(.executable(name: name, targets: [name]))
+        package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain"], path: "Fuzz/\(name)"))
+    }
+}

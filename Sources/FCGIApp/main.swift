@@ -18,6 +18,7 @@ import Foundation
 //   MEDSYNC_REQUEST_TIMEOUT seconds after which a request still running is logged as slow: method,
 //                           path without query, elapsed (15; 0 off). The request is not killed.
 //   MEDSYNC_MAX_BODY_BYTES  larger request bodies get 413 (1048576)
+//   MEDSYNC_MAX_UPLOAD_BYTES  the same for /api/whatsapp/bundle/ (5242880; nginx allows the same)
 //   MEDSYNC_DB_CONNECT_TIMEOUT_S, MEDSYNC_DB_STATEMENT_TIMEOUT_MS, MEDSYNC_DB_IDLE_TX_TIMEOUT_MS
 //                           limits of each database session (5, 15000, 30000; 0 ms: no limit)
 // SIGTERM/SIGINT to the master: every child stops accepting, answers what it holds and exits; the
@@ -39,6 +40,7 @@ func runServer() -> Int32 {
     let server = FastCGIServer(listen: config.listen, workers: config.workers, maxBodyBytes: config.maxBodyBytes)
     server.maxRequests = config.maxRequests
     server.slowRequestAfter = config.requestTimeout > 0 ? .seconds(config.requestTimeout) : nil
+    server.bodyLimits.allow(config.maxUploadBytes, under: uploadRoutePrefix)
     let listenFD: Int32
     do {
         let (fd, description) = try server.openListenSocket()

@@ -36,6 +36,8 @@ public final class FastCGIServer: @unchecked Sendable {
     public var maxRequests = 0
     /// A request still running after this long gets one slow-log line (method, path, elapsed); nil: none.
     public var slowRequestAfter: Duration?
+    /// Per-route body limits (default `maxBodyBytes`); set before `serve`.
+    public var bodyLimits: BodyLimits
     /// Connections waiting for a free worker (the kernel caps it at net.core.somaxconn).
     public var backlog: Int32 = 1024
     /// How often an idle worker looks at the stop flag.
@@ -45,6 +47,7 @@ public final class FastCGIServer: @unchecked Sendable {
         self.listen = listen
         self.workers = max(1, workers)
         self.maxBodyBytes = max(0, maxBodyBytes)
+        self.bodyLimits = BodyLimits(defaultBytes: maxBodyBytes)
     }
 
     /// Opens the socket and serves in this process until SIGTERM/SIGINT.
@@ -81,10 +84,10 @@ public final class FastCGIServer: @unchecked Sendable {
         signal(SIGUSR1, SIG_IGN)
 
         let pool = Pool(workers: workers, maxRequests: maxRequests)
-        let maxBody = maxBodyBytes
+        let limits = bodyLimits
         for index in 0..<workers {
             let thread = Thread {
-                Worker(index: index, listenFD: listenFD, maxBodyBytes: maxBody, pool: pool).run(makeHandler())
+                Worker(index: index, listenFD: listenFD, bodyLimits: limits, pool: pool).run(makeHandler())
             }
             thread.name = "fcgi-worker-\(index)"
             thread.start()
@@ -264,7 +267,7 @@ final class FCGIRequestHandle {
 struct Worker {
     let index: Int
     let listenFD: Int32
-    let maxBodyBytes: Int
+    let bodyLimits: BodyLimits
     let pool: Pool
 
     func run(_ handler: (Request) -> Response) {
@@ -302,11 +305,12 @@ struct Worker {
         var request = Self.request(from: params)
         pool.begin(index, method: request.method, path: request.path)
         let response: Response
+        let maxBodyBytes = bodyLimits.bytes(forPath: request.path)
         if let declared = params["CONTENT_LENGTH"].flatMap({ Int($0) }), declared > maxBodyBytes {
             // Refused from the declared length without reading the body (nginx copes: it reads the
             // response while it sends, verified with 8 MB bodies).
             response = Self.tooLarge(maxBodyBytes)
-        } else if let body = readBody(raw.pointee.in) {
+        } else if let body = readBody(raw.pointee.in, limit: maxBodyBytes) {
             request.body = body
             response = handler(request)
         } else {
@@ -353,8 +357,8 @@ struct Worker {
         return request
     }
 
-    /// Reads FCGI_STDIN to its end; nil when it holds more than `maxBodyBytes`.
-    func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?) -> [UInt8]? {
+    /// Reads FCGI_STDIN to its end; nil when it holds more than `limit` bytes.
+    func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit maxBodyBytes: Int) -> [UInt8]? {
         var body: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {

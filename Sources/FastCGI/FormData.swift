@@ -13,7 +13,8 @@ public struct FormData: Sendable {
 
     /// Parses `a=1&b=x+y&b=%C3%A9`: `+` is a space, `%XX` a byte, the decoded bytes must be UTF-8.
     /// Empty segments (`a=1&&b=2`) are skipped; `a` and `a=` are both an empty value.
-    /// Throws `malformed_form` for a bad `%` escape and `invalid_utf8` for bytes that are not UTF-8.
+    /// Throws `malformed_form` for a bad `%` escape, `invalid_utf8` for bytes that are not UTF-8 and
+    /// `nul_character` for a NUL (raw or `%00`).
     public static func parse(_ body: [UInt8]) throws(BodyError) -> FormData {
         var pairs: [(String, String)] = []
         for segment in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
@@ -57,6 +58,7 @@ public struct FormData: Sendable {
                 i += 1
             }
         }
+        guard !out.contains(0) else { throw .nulCharacter("the form data contains a NUL character (%00), which is not accepted") }
         guard let s = String(validating: out, as: UTF8.self) else {
             throw .invalidUTF8("the form data is not valid UTF-8")
         }

@@ -62,7 +62,8 @@ public struct Request: Sendable {
     }
 
     /// The body decoded as JSON (whatever Content-Type says: browsers' `fetch` sends text/plain by
-    /// default). Syntax and shape errors are `malformed_json`; a body that is not UTF-8 is `invalid_utf8`.
+    /// default). Syntax and shape errors are `malformed_json`; a body that is not UTF-8 is `invalid_utf8`;
+    /// a NUL character (a raw 0 byte or a `\u0000` escape) is `nul_character`.
     public func decodeJSON<T: Decodable>(_ type: T.Type = T.self) throws(BodyError) -> T {
         return try JSONBody.decode(type, from: body)
     }
@@ -74,12 +75,41 @@ enum JSONBody {
         guard String(validating: body, as: UTF8.self) != nil else {
             throw .invalidUTF8("the JSON body is not valid UTF-8")
         }
+        let value: T
         do {
-            return try JSONDecoder.medsync.decode(T.self, from: Data(body))
+            value = try JSONDecoder.medsync.decode(T.self, from: Data(body))
         } catch let error as DecodingError {
             throw .malformedJSON(describe(error))
         } catch {
             throw .malformedJSON("the request body is not valid JSON")
+        }
+        // Valid JSON holds no raw NUL, but a string may carry one as \u0000.
+        guard !containsNUL(body) else {
+            throw .nulCharacter("the JSON body contains a NUL character (\\u0000), which is not accepted")
+        }
+        return value
+    }
+
+    /// A raw 0 byte, or a `\u0000` escape. A backslash always starts a two-character
+    /// escape, so `\\u0000` (an escaped backslash, then text) is correctly not one.
+    static func containsNUL(_ body: [UInt8]) -> Bool {
+        body.withUnsafeBufferPointer { p in
+            var i = 0
+            while i < p.count {
+                switch p[i] {
+                case 0:
+                    return true
+                case UInt8(ascii: "\\"):
+                    if i + 5 < p.count, p[i + 1] == UInt8(ascii: "u"), p[i + 2] == UInt8(ascii: "0"), p[i + 3] == UInt8(ascii: "0"),
+                       p[i + 4] == UInt8(ascii: "0"), p[i + 5] == UInt8(ascii: "0") {
+                        return true
+                    }
+                    i += 2
+                default:
+                    i += 1
+                }
+            }
+            return false
         }
     }
 

@@ -24,7 +24,8 @@ import TestSupport
     }
 
     @Test func bodyOverTheAppLimitGets413() throws {
-        // Over MEDSYNC_MAX_BODY_BYTES (1 MiB) but under nginx's 12m: the app refuses it with its JSON error.
+        // Over the 1 MiB limit nginx and the app share: refused with the API's JSON error (nginx's error_page;
+        // HostileUploadTests.bodyLimitsInTheApp checks the app's own limit past nginx).
         let body = [UInt8](repeating: UInt8(ascii: "a"), count: 2 << 20)
         let r = try http(HTTPRequest(method: "POST", url: "\(try env.appURL)/api/health",
                                      headers: [("Content-Type", "application/octet-stream")], body: body))

@@ -59,6 +59,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case dbStatementTimeoutMS = "MEDSYNC_DB_STATEMENT_TIMEOUT_MS"
         case dbIdleTxTimeoutMS = "MEDSYNC_DB_IDLE_TX_TIMEOUT_MS"
         case maxBodyBytes = "MEDSYNC_MAX_BODY_BYTES"
+        case maxUploadBytes = "MEDSYNC_MAX_UPLOAD_BYTES"
         case sendRate = "MEDSYNC_SEND_RATE"
         case sqlDir = "MEDSYNC_SQL_DIR"
         case tokenTTLSeconds = "MEDSYNC_TOKEN_TTL_SECONDS"
@@ -91,6 +92,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .dbStatementTimeoutMS: return "15000"
             case .dbIdleTxTimeoutMS: return "30000"
             case .maxBodyBytes: return "1048576"
+            case .maxUploadBytes: return "5242880"
             case .sendRate: return "80"
             case .sqlDir: return "sql"
             case .tokenTTLSeconds: return "2592000"
@@ -137,6 +139,8 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     /// 0 disables the limit.
     public let dbIdleTxTimeoutMS: Int
     public let maxBodyBytes: Int
+    /// The body limit of the bundle upload route (`/api/whatsapp/bundle/`); nginx allows the same.
+    public let maxUploadBytes: Int
     /// Outbound messages per second (Twilio's WhatsApp throughput).
     public let sendRate: Int
     public let sqlDir: String
@@ -238,6 +242,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         dbStatementTimeoutMS = try nonNegativeInt(.dbStatementTimeoutMS)
         dbIdleTxTimeoutMS = try nonNegativeInt(.dbIdleTxTimeoutMS)
         maxBodyBytes = try positiveInt(.maxBodyBytes)
+        maxUploadBytes = try positiveInt(.maxUploadBytes)
         sendRate = try positiveInt(.sendRate)
         sqlDir = text(.sqlDir)!
         tokenTTLSeconds = try positiveInt(.tokenTTLSeconds)

@@ -26,3 +26,7 @@ import Foundation
     let actor = try staffActor(request, ctx)
     return .json(200, try Bundles.progress(ctx.db(), workspaceID: actor.workspaceID, id: ctx.id()))
 }
+
+/// The routes under this prefix may send `MEDSYNC_MAX_UPLOAD_BYTES` (5 MiB), the others
+/// `MEDSYNC_MAX_BODY_BYTES` (1 MiB); nginx has a location with the same limit.
+let uploadRoutePrefix = "/api/whatsapp/bundle/"
