@@ -53,8 +53,9 @@ let package = Package(
 // (libFuzzer's is linked by `-sanitize=fuzzer`), so an ordinary build must not see them. scripts/fuzz
 // builds them in .build-fuzz with `-sanitize=fuzzer,address`; see Fuzz/README.md.
 if Context.environment["MEDSYNC_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
     for name in ["FuzzForm", "FuzzMultipart", "FuzzCSV", "FuzzXLSX", "FuzzJSON", "FuzzSignatureURL"] {
         package.products.append(.executable(name: name, targets: [name]))
-        package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain"], path: "Fuzz/\(name)"))
+        package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain", "FuzzSupport"], path: "Fuzz/\(name)"))
     }
 }

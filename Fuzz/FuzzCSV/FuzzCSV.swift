@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import FuzzSupport
 
 // libFuzzer target: the CSV reader of bundle uploads and the preview built from its table, as
 // POST /api/whatsapp/bundle/preview runs them. A table that comes back is within every limit.
@@ -14,4 +15,9 @@ public func fuzzCSV(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         _ = try? JSONEncoder().encode(preview)
     }
     return 0
+}
+
+@_cdecl("FuzzCSV_main")
+public func fuzzCSVMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv) { fuzzCSV($0, $1) }
 }

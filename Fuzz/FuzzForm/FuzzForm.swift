@@ -1,4 +1,5 @@
 import FastCGI
+import FuzzSupport
 
 // libFuzzer target: application/x-www-form-urlencoded bodies and query strings (FormData, Request.form,
 // Request.queryItems). Beyond "never traps": a parsed value never holds a NUL, and percent-encoding
@@ -32,4 +33,9 @@ func percentEncoded(_ s: String) -> [UInt8] {
         out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]]
     }
     return out
+}
+
+@_cdecl("FuzzForm_main")
+public func fuzzFormMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv) { fuzzForm($0, $1) }
 }

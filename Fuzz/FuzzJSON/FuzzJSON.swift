@@ -1,6 +1,7 @@
 import Domain
 import FastCGI
 import Foundation
+import FuzzSupport
 
 // libFuzzer target: JSON request bodies as the handlers read them (Request.decodeJSON: UTF-8 and NUL
 // checks, JSONDecoder, the error messages naming the field). The body types of the API: the Domain
@@ -51,4 +52,9 @@ public func fuzzJSON(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         for r in input.recipients { noNUL(r.name, r.phone, r.language) }
     } catch {}
     return 0
+}
+
+@_cdecl("FuzzJSON_main")
+public func fuzzJSONMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv) { fuzzJSON($0, $1) }
 }

@@ -1,4 +1,5 @@
 import FastCGI
+import FuzzSupport
 
 // libFuzzer target: multipart/form-data (MultipartParser, Request.multipart). The input's first line
 // (up to "\n", at most 300 bytes) is the Content-Type header; the rest is the body. Every part found
@@ -15,4 +16,9 @@ public func fuzzMultipart(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     }
     _ = try? Request(method: "POST", uri: "/api/whatsapp/bundle/preview", headers: ["Content-Type": contentType], body: body).multipart()
     return 0
+}
+
+@_cdecl("FuzzMultipart_main")
+public func fuzzMultipartMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv) { fuzzMultipart($0, $1) }
 }

@@ -1,5 +1,6 @@
 import Domain
 import FastCGI
+import FuzzSupport
 
 // libFuzzer target: the URL a Twilio signature is checked over, rebuilt from TWILIO_WEBHOOK_BASE_URL or
 // X-Forwarded-Proto/-Host (or Host) and REQUEST_URI, then the signature check itself over the form
@@ -26,4 +27,9 @@ public func fuzzSignatureURL(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     precondition(TwilioSignature.isValid(signature: signature, authToken: token, url: url, params: params), "own signature refused")
     _ = TwilioSignature.isValid(signature: lines[6], authToken: token, url: url, params: params)
     return 0
+}
+
+@_cdecl("FuzzSignatureURL_main")
+public func fuzzSignatureURLMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv) { fuzzSignatureURL($0, $1) }
 }

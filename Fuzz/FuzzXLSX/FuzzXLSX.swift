@@ -1,5 +1,6 @@
 @testable import Domain
 import Foundation
+import FuzzSupport
 
 // libFuzzer target: the XLSX reader of bundle uploads. An input starting like a zip goes through the
 // whole reader (ZIPFoundation with the uncompressed budget, workbook, shared strings, sheet); any other
@@ -20,4 +21,9 @@ public func fuzzXLSX(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     precondition(table.header.count <= BundleFile.maxColumns && table.rows.allSatisfy { $0.count <= BundleFile.maxColumns }, "too wide")
     if let preview = try? Bundles.preview(table) { _ = try? JSONEncoder().encode(preview) }
     return 0
+}
+
+@_cdecl("FuzzXLSX_main")
+public func fuzzXLSXMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv) { fuzzXLSX($0, $1) }
 }

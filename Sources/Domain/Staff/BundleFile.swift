@@ -188,10 +188,7 @@ public enum BundleFile {
     // MARK: XLSX
 
     public static func xlsx(_ bytes: [UInt8]) throws -> Table {
-        let archive: Archive
-        do { archive = try Archive(data: Data(bytes), accessMode: .read) } catch {
-            throw fail("The .xlsx file is not a valid zip archive.")
-        }
+        let archive = try openArchive(bytes)
         var budget = maxUncompressedBytes
         func read(_ path: String) throws -> Data? {
             guard let entry = archive[path] else { return nil }
@@ -221,6 +218,7 @@ public enum BundleFile {
 
     /// A worksheet's XML into a table, with the shared strings it refers to.
     static func sheet(_ xmlData: Data, shared: [String]) throws -> Table {
+        guard isUTF8(xmlData) else { throw fail("The worksheet is not UTF-8 XML.") }
         let parser = SheetParser(shared: shared)
         let xml = XMLParser(data: xmlData)
         xml.delegate = parser
@@ -230,6 +228,45 @@ public enum BundleFile {
         guard parsed else { throw fail("The worksheet XML cannot be read.") }
         guard let header = parser.builder.header else { throw fail("The worksheet is empty.") }
         return Table(header: header, rows: parser.builder.rows)
+    }
+
+    /// The upload as a read-only zip archive. Not ZIPFoundation's in-memory `Archive(data:)`: it traps
+    /// ("Range requires lowerBound <= upperBound" in MemoryFile.readData) when an entry's offset points
+    /// past the end of the data — FuzzXLSX found it with a 300-byte file. Its file-backed archive reads
+    /// with fread, which merely comes up short; so the bytes go to a temporary file that is unlinked as
+    /// soon as the archive holds it open (nothing stays on disk).
+    static func openArchive(_ bytes: [UInt8]) throws -> Archive {
+        var template = Array((NSTemporaryDirectory() + "/medsync-upload-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else {
+            throw AppError(status: 500, code: "upload_storage_failed", message: "The upload could not be stored for reading; retry later.")
+        }
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { unlink(path) }
+        let written = bytes.withUnsafeBytes { buf -> Bool in
+            var offset = 0
+            while offset < buf.count {
+                let n = write(fd, buf.baseAddress?.advanced(by: offset), buf.count - offset)
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }
+        close(fd)
+        guard written else {
+            throw AppError(status: 500, code: "upload_storage_failed", message: "The upload could not be stored for reading; retry later.")
+        }
+        do { return try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+            throw fail("The .xlsx file is not a valid zip archive.")
+        }
+    }
+
+    /// Whether an XML part is UTF-8 (as Excel writes every part). Foundation's XMLParser traps in
+    /// `_NSXMLParserStartElementNs` on an element name that is not UTF-8 (FuzzXLSX found it with
+    /// `<\xFF\xFF/v>` in a worksheet), so nothing else reaches it.
+    static func isUTF8(_ data: Data) -> Bool {
+        data.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
     }
 
     struct BombError: Error {}
@@ -257,6 +294,7 @@ public enum BundleFile {
         var found: [[String: String]] = []
         init(element: String) { self.element = element }
         static func collect(_ data: Data, element: String) -> [[String: String]] {
+            guard isUTF8(data) else { return [] }
             let c = AttributeCollector(element: element)
             let p = XMLParser(data: data)
             p.delegate = c
@@ -277,6 +315,7 @@ public enum BundleFile {
         var inT = false
         var inSI = false
         static func parse(_ data: Data) -> [String] {
+            guard isUTF8(data) else { return [] }
             let s = SharedStringsParser()
             let p = XMLParser(data: data)
             p.delegate = s
