@@ -11,9 +11,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // Bundle uploads: XLSX is a zip of XML parts read with Foundation's XMLParser (CSV has a
-        // bounded parser of our own in BundleFile.swift).
-        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
         // One system-library target per C library, found by pkg-config.
@@ -21,6 +18,9 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Bundle uploads: an .xlsx is a zip of XML parts, read by Domain's ZipArchive with zlib and
+        // Foundation's XMLParser (CSV has a bounded parser of our own).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Linux calls Swift cannot make directly (variadic prctl) for the worker pool; headers only.
         .systemLibrary(name: "CLinux"),
 
@@ -30,7 +30,7 @@ let package = Package(
         // Everything both binaries share; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
             "CLibPQ", "CCurl", "COpenSSL",
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            "CZlib",
         ]),
 
         // The OpenAPI document is one JSON file, compiled into the binary.

@@ -76,3 +76,34 @@ import TestSupport
         #expect(code { try BundleFile.csv(Array("\n\n  \n".utf8)) } == "invalid_file")
     }
 }
+
+/// Inputs FuzzXLSX found (kept in Fuzz/corpus/FuzzXLSX): each once trapped or hung a worker.
+@Suite struct BundleFuzzRegressionTests {
+    func corpus(_ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: "\(projectRoot)/Fuzz/corpus/FuzzXLSX/\(name)")))
+    }
+
+    func code(_ data: [UInt8]) -> String? {
+        do { _ = try BundleFile.read(data: data, filename: "x.xlsx", contentType: nil); return nil } catch let e as AppError { return e.code } catch { return "\(error)" }
+    }
+
+    @Test func entryOffsetPastTheDataIsInvalid() throws {
+        // ZIPFoundation's in-memory archive trapped here (Range requires lowerBound <= upperBound).
+        #expect(code(try corpus("crash-memoryfile-offset-past-end.xlsx")) == "invalid_file")
+    }
+
+    @Test func truncatedDeflateStreamIsInvalidNotAHang() throws {
+        // ZIPFoundation's inflate loop spun forever once the input ran out before the stream's end.
+        #expect(code(try corpus("timeout-truncated-deflate-stream.xlsx")) == "invalid_file")
+        let whole = TestXlsx.storedZip([("xl/worksheets/sheet1.xml", Array("<worksheet/>".utf8))])
+        #expect(code(Array(whole.prefix(whole.count - 30))) == "invalid_file")
+    }
+
+    @Test func nonUTF8ElementNameIsInvalid() throws {
+        // Foundation's XMLParser trapped in _NSXMLParserStartElementNs on this worksheet.
+        let xml = try corpus("crash-xmlparser-non-utf8-element-name.xml")
+        #expect(throws: AppError.self) { try BundleFile.sheet(Data(xml), shared: []) }
+        let inZip = TestXlsx.storedZip([("xl/worksheets/sheet1.xml", xml)])
+        #expect(code(inZip) == "invalid_file")
+    }
+}

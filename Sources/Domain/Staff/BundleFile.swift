@@ -1,5 +1,4 @@
 import Foundation
-import ZIPFoundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -188,24 +187,18 @@ public enum BundleFile {
     // MARK: XLSX
 
     public static func xlsx(_ bytes: [UInt8]) throws -> Table {
-        let archive = try openArchive(bytes)
+        let archive: ZipArchive
+        do { archive = try ZipArchive(bytes) } catch { throw fail("The .xlsx file is not a valid zip archive.") }
         var budget = maxUncompressedBytes
         func read(_ path: String) throws -> Data? {
             guard let entry = archive[path] else { return nil }
-            guard entry.uncompressedSize <= UInt64(budget) else { throw tooLarge() }
-            var out = Data()
             do {
-                _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    budget -= chunk.count
-                    if budget < 0 { throw BombError() }
-                    out.append(chunk)
-                }
-            } catch is BombError {
+                return Data(try archive.extract(entry, budget: &budget))
+            } catch .overBudget {
                 throw tooLarge()
             } catch {
                 throw fail("The .xlsx file is damaged (\(path)).")
             }
-            return out
         }
         let shared = try read("xl/sharedStrings.xml").map(SharedStringsParser.parse) ?? []
         guard shared.count <= maxSharedStrings else {
@@ -230,38 +223,6 @@ public enum BundleFile {
         return Table(header: header, rows: parser.builder.rows)
     }
 
-    /// The upload as a read-only zip archive. Not ZIPFoundation's in-memory `Archive(data:)`: it traps
-    /// ("Range requires lowerBound <= upperBound" in MemoryFile.readData) when an entry's offset points
-    /// past the end of the data — FuzzXLSX found it with a 300-byte file. Its file-backed archive reads
-    /// with fread, which merely comes up short; so the bytes go to a temporary file that is unlinked as
-    /// soon as the archive holds it open (nothing stays on disk).
-    static func openArchive(_ bytes: [UInt8]) throws -> Archive {
-        var template = Array((NSTemporaryDirectory() + "/medsync-upload-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else {
-            throw AppError(status: 500, code: "upload_storage_failed", message: "The upload could not be stored for reading; retry later.")
-        }
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { unlink(path) }
-        let written = bytes.withUnsafeBytes { buf -> Bool in
-            var offset = 0
-            while offset < buf.count {
-                let n = write(fd, buf.baseAddress?.advanced(by: offset), buf.count - offset)
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
-        close(fd)
-        guard written else {
-            throw AppError(status: 500, code: "upload_storage_failed", message: "The upload could not be stored for reading; retry later.")
-        }
-        do { return try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
-            throw fail("The .xlsx file is not a valid zip archive.")
-        }
-    }
-
     /// Whether an XML part is UTF-8 (as Excel writes every part). Foundation's XMLParser traps in
     /// `_NSXMLParserStartElementNs` on an element name that is not UTF-8 (FuzzXLSX found it with
     /// `<\xFF\xFF/v>` in a worksheet), so nothing else reaches it.
@@ -269,13 +230,12 @@ public enum BundleFile {
         data.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
     }
 
-    struct BombError: Error {}
     static func tooLarge() -> AppError {
         AppError(status: 413, code: "file_too_large", message: "The .xlsx file expands to more than \(maxUncompressedBytes / 1024 / 1024) MB; it is refused.")
     }
 
     /// The first sheet of the workbook (workbook.xml + its rels), else the first xl/worksheets/sheet*.xml.
-    static func firstSheetPath(archive: Archive, read: (String) throws -> Data?) throws -> String {
+    static func firstSheetPath(archive: ZipArchive, read: (String) throws -> Data?) throws -> String {
         if let wb = try read("xl/workbook.xml"), let rels = try read("xl/_rels/workbook.xml.rels") {
             let first = AttributeCollector.collect(wb, element: "sheet").first
             let rid = first?["r:id"] ?? first?.first { $0.key.hasSuffix(":id") }?.value
@@ -284,7 +244,7 @@ public enum BundleFile {
                 if archive[path] != nil { return path }
             }
         }
-        let sheets = archive.map(\.path).filter { $0.hasPrefix("xl/worksheets/sheet") && $0.hasSuffix(".xml") }.sorted()
+        let sheets = archive.entries.map(\.path).filter { $0.hasPrefix("xl/worksheets/sheet") && $0.hasSuffix(".xml") }.sorted()
         guard let first = sheets.first else { throw fail("The .xlsx file has no worksheet.") }
         return first
     }
