@@ -27,9 +27,9 @@ public enum TestDatabase {
         defer { _ = try? conn.execute("SELECT pg_advisory_unlock($1)", [PGValue(lockKey)]) }
         if migrated {
             try ensureTemplate(conn, admin: admin)
-            try conn.execute("CREATE DATABASE \(name) TEMPLATE \(templateName)")
+            try conn.execute(PGQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(templateName)"))
         } else {
-            try conn.execute("CREATE DATABASE \(name) TEMPLATE template0")
+            try conn.execute(PGQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE template0"))
         }
         return try PGConnection.conninfo(admin, database: name)
     }
@@ -40,7 +40,7 @@ public enum TestDatabase {
         guard let name = conninfo.split(separator: " ").last(where: { $0.hasPrefix("dbname=") })?
             .dropFirst("dbname=".count).trimmingCharacters(in: CharacterSet(charactersIn: "'")),
             name.hasPrefix("t_") else { return }
-        try conn.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        try conn.execute(PGQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
     }
 
     /// Creates (or rebuilds, when sql/ changed) the migrated template. Called with the lock held.
@@ -52,14 +52,15 @@ public enum TestDatabase {
             """, [PGValue(templateName)])
         if let row = existing.first {
             if row.string("fingerprint") == fingerprint { return }
-            try conn.execute("DROP DATABASE \(templateName) WITH (FORCE)")
+            try conn.execute(PGQuery(unsafeSQL: "DROP DATABASE \(templateName) WITH (FORCE)"))
         }
-        try conn.execute("CREATE DATABASE \(templateName) TEMPLATE template0")
+        try conn.execute(PGQuery(unsafeSQL: "CREATE DATABASE \(templateName) TEMPLATE template0"))
         do {
             let template = try PGConnection(try PGConnection.conninfo(admin, database: templateName))
             try Migrator(directory: sqlDirectory).migrate(template)
         }   // the template's connection closes here: CREATE DATABASE ... TEMPLATE needs it unused
+        // Identifiers cannot be binds: these names are made here (t_ + hex, a constant), hence unsafeSQL.
         // The comment marks the template complete; a crash before this line leaves it to be rebuilt.
-        try conn.execute("COMMENT ON DATABASE \(templateName) IS '\(fingerprint)'")   // hex only: safe literal
+        try conn.execute(PGQuery(unsafeSQL: "COMMENT ON DATABASE \(templateName) IS '\(fingerprint)'"))   // hex only: safe literal
     }
 }

@@ -4,27 +4,51 @@ import Foundation
 /// One connection to PostgreSQL. Owns its `PGconn` (`PQconnectdb`, `PQfinish` in `deinit`).
 ///
 /// Not `Sendable`: libpq allows one thread per connection, so each worker thread owns one.
-/// Every value is a `$n` parameter of `PQexecParams` (text format). When the server went away the
+/// Every value is a `$n` parameter (text format). When the server went away the
 /// connection is reset (`PQreset`) before the next statement, and a statement that failed because
 /// the connection was lost outside a transaction is retried once on the fresh connection.
 /// The session runs in UTC (`TimeZone`), so `timestamptz` text is always `...+00`.
+///
+/// Prepared statements: a data statement (SELECT, INSERT, UPDATE, DELETE, WITH, VALUES) is prepared
+/// once per session under a generated name (`PQprepare`) and then run by name (`PQexecPrepared`),
+/// so PostgreSQL parses and plans it once instead of on every call. The cache is keyed by the SQL
+/// text, bounded (`statementCacheCapacity`, least recently used evicted and `DEALLOCATE`d), emptied
+/// when the session is re-established (the names die with it), and a statement the server no longer
+/// knows (`26000`) or whose plan changed result type after a migration (`0A000`) is prepared again
+/// once, outside a transaction. Transaction control and other utility statements run unnamed.
 public final class PGConnection {
     private let conninfo: String
     private var conn: OpaquePointer?
+    /// Most prepared statements one session keeps.
+    public let statementCacheCapacity: Int
+    private var statements: [String: PreparedStatement] = [:]
+    private var statementSerial = 0
+    private var useClock = 0
+    /// Names of statements dropped from the cache inside a transaction, deallocated after it.
+    private var pendingDeallocations: [String] = []
+    /// How many statements this connection prepared (`PQprepare` calls that succeeded).
+    public private(set) var preparations = 0
+
+    private struct PreparedStatement {
+        let name: String
+        var lastUse: Int
+    }
     /// 0 outside a transaction; 1 inside BEGIN; n > 1 inside nested savepoints.
     public private(set) var transactionDepth = 0
     /// How many times the connection was re-established after the server went away.
     public private(set) var reconnects = 0
 
     /// Connects now; throws a `.connectionFailure` PGError when the server is unreachable.
-    public init(_ conninfo: String) throws {
+    public init(_ conninfo: String, statementCacheCapacity: Int = 256) throws {
         self.conninfo = conninfo
+        self.statementCacheCapacity = max(0, statementCacheCapacity)
         try ensureConnected()
     }
 
     /// Connects on the first statement (for a worker that must start while the database is down).
-    public init(lazy conninfo: String) {
+    public init(lazy conninfo: String, statementCacheCapacity: Int = 256) {
         self.conninfo = conninfo
+        self.statementCacheCapacity = max(0, statementCacheCapacity)
     }
 
     deinit {
@@ -44,24 +68,41 @@ public final class PGConnection {
 
     // MARK: statements
 
-    /// Runs one statement with `$1...$n` parameters and returns its rows.
+    /// Runs one statement and returns its rows: `try conn.query("SELECT id FROM t WHERE x = \(x)")`.
     @discardableResult
-    public func query(_ sql: String, _ params: [PGValue] = []) throws -> PGResult {
+    public func query(_ query: PGQuery) throws -> PGResult {
         try ensureConnected()
         do {
-            return try run(sql, params)
+            return try run(query.sql, query.binds)
         } catch let error as PGError where error.isConnectionFailure && transactionDepth == 0 && !isConnected {
             // The server went away (restart, pg_terminate_backend, network): nothing of this
             // statement can have been kept by a dead session, so one retry on a fresh connection.
             try ensureConnected()
-            return try run(sql, params)
+            return try run(query.sql, query.binds)
         }
     }
 
     /// Runs one statement and returns the number of rows it affected.
     @discardableResult
+    public func execute(_ query: PGQuery) throws -> Int {
+        try self.query(query).rowsAffected
+    }
+
+    /// The older entry point: SQL text with `$1...$n` and its parameters, through the same
+    /// prepared-statement cache. Kept for callers not yet written with `PGQuery`.
+    /// Disfavored, so that a string literal alone (`conn.query("... \(x)")`) is a `PGQuery` whose
+    /// interpolations are binds, never text pasted into the SQL.
+    @_disfavoredOverload
+    @discardableResult
+    public func query(_ sql: String, _ params: [PGValue] = []) throws -> PGResult {
+        try query(PGQuery(unsafeSQL: sql, binds: params))
+    }
+
+    /// The older entry point of `execute`; see `query(_:_:)`.
+    @_disfavoredOverload
+    @discardableResult
     public func execute(_ sql: String, _ params: [PGValue] = []) throws -> Int {
-        try query(sql, params).rowsAffected
+        try query(PGQuery(unsafeSQL: sql, binds: params)).rowsAffected
     }
 
     /// Runs a script of several statements without parameters (`PQexec`); for migration files only.
@@ -77,17 +118,17 @@ public final class PGConnection {
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {
             let name = "medsync_sp\(transactionDepth)"
-            try execute("SAVEPOINT \(name)")
+            try execute(PGQuery(unsafeSQL: "SAVEPOINT \(name)"))
             transactionDepth += 1
             do {
                 let value = try body()
                 transactionDepth -= 1
-                try execute("RELEASE SAVEPOINT \(name)")
+                try execute(PGQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
                 return value
             } catch {
                 transactionDepth -= 1
-                _ = try? execute("ROLLBACK TO SAVEPOINT \(name)")
-                _ = try? execute("RELEASE SAVEPOINT \(name)")
+                _ = try? execute(PGQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
+                _ = try? execute(PGQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
                 throw error
             }
         }
@@ -99,11 +140,13 @@ public final class PGConnection {
         } catch {
             transactionDepth = 0
             if isConnected { _ = try? execute("ROLLBACK") }
+            deallocatePending()
             throw error
         }
         do {
             let result = try query("COMMIT")
             transactionDepth = 0
+            deallocatePending()
             // COMMIT of a transaction in which a statement failed (and the error was swallowed)
             // is silently a ROLLBACK: report it instead of pretending the work was saved.
             if let tag = PQcmdStatus(result.handle), String(cString: tag) == "ROLLBACK" {
@@ -132,6 +175,7 @@ public final class PGConnection {
             guard PQstatus(conn) == CONNECTION_OK else { throw connectionError(conn) }
             reconnects += 1
             transactionDepth = 0
+            forgetStatements()
         } else {
             guard let fresh = PQconnectdb(conninfo) else {
                 throw PGError(code: .connectionFailure, serverMessage: "PQconnectdb: out of memory")
@@ -142,6 +186,7 @@ public final class PGConnection {
                 throw error
             }
             conn = fresh
+            forgetStatements()
         }
         try prepareSession()
     }
@@ -164,17 +209,118 @@ public final class PGConnection {
 
     // MARK: execution
 
+    /// Runs a statement by its prepared name when it is cacheable, else unnamed.
     private func run(_ sql: String, _ params: [PGValue]) throws -> PGResult {
+        guard statementCacheCapacity > 0, PGConnection.isPreparable(sql) else { return try runUnnamed(sql, params) }
+        let name = try preparedName(sql)
+        do {
+            return try runPrepared(name, sql, params)
+        } catch let error as PGError where PGConnection.isStalePreparedStatement(error) {
+            statements[sql] = nil
+            if error.sqlState == "0A000" { forgetLater(name) }
+            // Inside a transaction the error aborted it: the caller's transaction fails, the next
+            // call prepares afresh. Outside one, prepare again and run once more.
+            guard transactionDepth == 0 else { throw error }
+            deallocatePending()
+            return try runPrepared(try preparedName(sql), sql, params)
+        }
+    }
+
+    /// 26000: the session no longer knows the name (someone ran DISCARD/DEALLOCATE ALL);
+    /// 0A000 "cached plan must not change result type": a migration changed a table under a
+    /// prepared `SELECT *`-like statement.
+    static func isStalePreparedStatement(_ error: PGError) -> Bool {
+        error.sqlState == "26000"
+            || (error.sqlState == "0A000" && error.serverMessage.contains("cached plan must not change result type"))
+    }
+
+    /// Data statements are prepared; transaction control, SET, DDL and the like run unnamed.
+    static func isPreparable(_ sql: String) -> Bool {
+        var keyword = ""
+        for ch in sql.utf8 {
+            if ch == 32 || ch == 9 || ch == 10 || ch == 13 || ch == 40 {   // space, tab, newlines, "("
+                if keyword.isEmpty { continue } else { break }
+            }
+            guard keyword.utf8.count < 8 else { return false }
+            keyword.unicodeScalars.append(Unicode.Scalar(ch >= 97 && ch <= 122 ? ch - 32 : ch))
+        }
+        switch keyword {
+        case "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "MERGE": return true
+        default: return false
+        }
+    }
+
+    /// The name of the session's prepared statement for `sql`, preparing it (and evicting the least
+    /// recently used one when the cache is full) on first use.
+    private func preparedName(_ sql: String) throws -> String {
         guard let conn else { throw PGConnection.notConnected }
+        useClock += 1
+        if var cached = statements[sql] {
+            cached.lastUse = useClock
+            statements[sql] = cached
+            return cached.name
+        }
+        if statements.count >= statementCacheCapacity,
+           let (oldestSQL, oldest) = statements.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            statements[oldestSQL] = nil
+            forgetLater(oldest.name)
+            if transactionDepth == 0 { deallocatePending() }
+        }
+        statementSerial += 1
+        let name = "medsync_\(statementSerial)"
+        _ = try checked(PQprepare(conn, name, sql, 0, nil), statement: sql)
+        preparations += 1
+        statements[sql] = PreparedStatement(name: name, lastUse: useClock)
+        return name
+    }
+
+    private func runPrepared(_ name: String, _ sql: String, _ params: [PGValue]) throws -> PGResult {
+        guard let conn else { throw PGConnection.notConnected }
+        return try withCParams(params) { count, values in
+            try checked(PQexecPrepared(conn, name, count, values, nil, nil, 0), statement: sql)
+        }
+    }
+
+    private func runUnnamed(_ sql: String, _ params: [PGValue]) throws -> PGResult {
+        guard let conn else { throw PGConnection.notConnected }
+        return try withCParams(params) { count, values in
+            try checked(PQexecParams(conn, sql, count, nil, values, nil, nil, 0), statement: sql)
+        }
+    }
+
+    private func withCParams(_ params: [PGValue],
+                             _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) throws -> PGResult) throws -> PGResult {
         let cParams: [UnsafeMutablePointer<CChar>?] = params.map { $0.text.flatMap { strdup($0) } }
         defer { for p in cParams { free(p) } }
-        let raw: OpaquePointer? = cParams.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(conn, sql, Int32(params.count), nil, values.baseAddress, nil, nil, 0)
+        return try cParams.withUnsafeBufferPointer { buffer in
+            try buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                try body(Int32(params.count), values.baseAddress)
             }
         }
-        return try checked(raw, statement: sql)
     }
+
+    /// The session died or was replaced: its prepared statements died with it.
+    private func forgetStatements() {
+        statements.removeAll(keepingCapacity: true)
+        pendingDeallocations.removeAll()
+    }
+
+    private func forgetLater(_ name: String) { pendingDeallocations.append(name) }
+
+    /// `DEALLOCATE`s the statements dropped from the cache; outside a transaction only (an aborted
+    /// transaction would refuse it). A failure here only leaves a statement in the session.
+    private func deallocatePending() {
+        guard let conn, transactionDepth == 0, !pendingDeallocations.isEmpty, PQstatus(conn) == CONNECTION_OK else { return }
+        let names = pendingDeallocations
+        pendingDeallocations.removeAll()
+        for name in names {
+            // `name` is one this connection generated (`medsync_<n>`), never outside text.
+            _ = try? checked(PQexec(conn, "DEALLOCATE \(name)"), statement: "DEALLOCATE")
+        }
+    }
+
+    /// The statements this connection has prepared in the current session, keyed by SQL text (for tests).
+    public var preparedStatementNames: [String: String] { statements.mapValues(\.name) }
 
     /// Wraps a `PGresult` in its owner, then turns an error status into a `PGError`.
     private func checked(_ raw: OpaquePointer?, statement: String) throws -> PGResult {

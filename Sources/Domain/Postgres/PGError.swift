@@ -37,6 +37,8 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     public let constraint: String?
     /// The statement that failed, first line, for the logs.
     public let statement: String?
+    /// The column a `decode_failed` error is about.
+    public internal(set) var column: String?
 
     public init(code: Code, sqlState: String? = nil, serverMessage: String, detail: String? = nil,
                 constraint: String? = nil, statement: String? = nil) {
@@ -62,6 +64,18 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         }
         self.init(code: code, sqlState: sqlState, serverMessage: serverMessage, detail: detail,
                   constraint: constraint, statement: statement)
+    }
+
+    /// A column that could not be decoded: names the column and what was wrong, never the value.
+    static func decodeFailure(column: String, _ problem: String) -> PGError {
+        var error = PGError(code: .decodeFailed, serverMessage: "column \"\(column)\": \(problem)")
+        error.column = column
+        return error
+    }
+
+    /// A statement expected to return a row returned none.
+    static func noRow(statement: String?) -> PGError {
+        PGError(code: .decodeFailed, serverMessage: "the statement returned no row", statement: statement)
     }
 
     public var isUniqueViolation: Bool { code == .uniqueViolation }
