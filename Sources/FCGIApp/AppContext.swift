@@ -30,7 +30,7 @@ final class AppContext {
     /// went away (`PGConnection`), so the first request after PostgreSQL is back succeeds.
     func db() -> PGConnection {
         if let connection { return connection }
-        let fresh = PGConnection(lazy: databaseURL)
+        let fresh = PGConnection(lazy: databaseURL, statementCacheCapacity: config.statementCache)
         connection = fresh
         return fresh
     }

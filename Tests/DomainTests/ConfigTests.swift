@@ -22,6 +22,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
         #expect(c.maxBodyBytes == 1_048_576)
         #expect(c.sendRate == 80)
         #expect(c.sqlDir == "sql")
+        #expect(c.statementCache == 256)
         #expect(c.allowedOrigins == [])
         #expect(c.databaseURL == nil)
         #expect(c.twilioAccountSID == nil)
@@ -61,6 +62,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
             "MEDSYNC_MAX_BODY_BYTES": "2048",
             "MEDSYNC_SEND_RATE": "10",
             "MEDSYNC_SQL_DIR": "/opt/medsync/sql",
+            "MEDSYNC_PG_STATEMENT_CACHE": "0",
         ]
         let c = try Config.load(environment: env, dotEnvPath: nil, requiring: Config.Key.allCases)
         #expect(c.databaseURL?.value == "postgresql://app:pw@/medsync?host=/run/pg")
@@ -79,6 +81,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
         #expect(c.maxBodyBytes == 2048)
         #expect(c.sendRate == 10)
         #expect(c.sqlDir == "/opt/medsync/sql")
+        #expect(c.statementCache == 0)
         #expect(try c.string(.twilioAuthToken) == "tok")
     }
 
@@ -153,6 +156,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
         ("MEDSYNC_MAX_BODY_BYTES", "1MB"), ("MEDSYNC_SEND_RATE", "1.5"), ("GEMINI_TIMEOUT_MS", "8s"),
         ("TWILIO_API_BASE_URL", "api.twilio.com"), ("GEMINI_API_BASE_URL", "ftp://x"),
         ("TWILIO_WEBHOOK_BASE_URL", "not a url"), ("ALLOWED_ORIGINS", "https://ok.example,nope"),
+        ("MEDSYNC_PG_STATEMENT_CACHE", "-1"), ("MEDSYNC_PG_STATEMENT_CACHE", "many"),
     ])
     func malformedValuesNameTheVariable(name: String, value: String) {
         #expect {

@@ -67,6 +67,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case loginMaxFailures = "MEDSYNC_LOGIN_MAX_FAILURES"
         case loginMaxFailuresPerAddress = "MEDSYNC_LOGIN_MAX_FAILURES_PER_ADDRESS"
         case passwordHashConcurrency = "MEDSYNC_PASSWORD_HASH_CONCURRENCY"
+        case statementCache = "MEDSYNC_PG_STATEMENT_CACHE"
 
         /// Values that are never printed (a DATABASE_URL may carry a password).
         public var isSecret: Bool {
@@ -100,6 +101,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .loginMaxFailures: return "5"
             case .loginMaxFailuresPerAddress: return "20"
             case .passwordHashConcurrency: return "1"
+            case .statementCache: return "256"
             default: return nil
             }
         }
@@ -154,6 +156,9 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     public let loginMaxFailuresPerAddress: Int
     /// PBKDF2 password hashes one process runs at once; more wait briefly, then 503 `auth_busy`.
     public let passwordHashConcurrency: Int
+    /// Prepared statements each PostgreSQL connection keeps (0: every statement unnamed, e.g. behind
+    /// a pooler in transaction mode that cannot keep a session's prepared statements).
+    public let statementCache: Int
 
     /// Effective raw values (environment over .env over defaults), empty strings dropped.
     private let values: [String: String]
@@ -250,6 +255,11 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         loginMaxFailures = try positiveInt(.loginMaxFailures)
         loginMaxFailuresPerAddress = try positiveInt(.loginMaxFailuresPerAddress)
         passwordHashConcurrency = try positiveInt(.passwordHashConcurrency)
+        let cache = text(.statementCache) ?? "256"
+        guard let cacheSize = Int(cache), cacheSize >= 0, cacheSize <= 100_000 else {
+            throw .invalid(.statementCache, "must be an integer from 0 to 100000", got: cache)
+        }
+        statementCache = cacheSize
     }
 
     /// Throws one error naming every listed variable that is unset (defaults count as set).
