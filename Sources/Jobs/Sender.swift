@@ -71,8 +71,8 @@ struct SenderCommand: ParsableCommand {
             phoneNumber: phone, displayName: name, subaccountSID: subaccountSID, subaccountToken: subaccountToken))
         try conn.execute("""
             INSERT INTO audit_log (workspace_id, action, target_type, target_id, details)
-            VALUES ($1, 'sender.link', 'sender', $2, jsonb_build_object('phone_number', $3::text, 'via', 'medsync-jobs'))
-            """, [PGValue(workspaceID), PGValue(String(sender.id)), PGValue(sender.phoneNumber)])
+            VALUES (\(workspaceID), 'sender.link', 'sender', \(String(sender.id)), jsonb_build_object('phone_number', \(sender.phoneNumber)::text, 'via', 'medsync-jobs'))
+            """)
         return sender
     }
 }

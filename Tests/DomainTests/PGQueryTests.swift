@@ -153,7 +153,7 @@ struct PGQueryDatabaseTests {
         #expect(onServer.keys.filter { $0 == sql }.count == 1)
         #expect(conn.preparations == 2)   // this statement and the pg_prepared_statements query
         // Transaction control runs unnamed.
-        try conn.transaction { try conn.execute("SELECT 1 AS one") }
+        _ = try conn.transaction { try conn.execute("SELECT 1 AS one") }
         #expect(try serverStatements(conn).keys.allSatisfy { !["BEGIN", "COMMIT"].contains($0) })
     }
 

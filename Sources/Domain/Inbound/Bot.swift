@@ -88,11 +88,11 @@ extension InboundService {
     func history(conversationID: Int64) throws -> [GeminiTurn] {
         let rows = try conn.query("""
             SELECT direction, body FROM whatsapp_messages
-             WHERE conversation_id = $1 AND body <> ''
+             WHERE conversation_id = \(conversationID) AND body <> ''
              ORDER BY created_at DESC, id DESC LIMIT 8
-            """, [PGValue(conversationID)])
-        return rows.reversed().map {
-            GeminiTurn(role: $0.string("direction") == "inbound" ? .user : .model, text: $0.string("body") ?? "")
+            """)
+        return try rows.reversed().map {
+            GeminiTurn(role: try $0.decode(String?.self, "direction") == "inbound" ? .user : .model, text: try $0.decode(String?.self, "body") ?? "")
         }
     }
 

@@ -95,15 +95,15 @@ public struct SenderRoute: Sendable {
                    w.timezone, COALESCE(NULLIF(w.clinic_name, ''), w.name) AS clinic_name,
                    concat_ws(E'\\n', NULLIF(w.clinic_info, ''), 'Address: ' || NULLIF(w.address, ''), 'Phone: ' || NULLIF(w.phone, '')) AS clinic_info
               FROM whatsapp_senders s JOIN workspaces w ON w.id = s.workspace_id
-             WHERE s.phone_number = $1
+             WHERE s.phone_number = \(phone)
              ORDER BY s.is_active DESC, s.id DESC LIMIT 1
-            """, [PGValue(phone)])
-        guard let r = rows.first, let id = r.int64("id"), let ws = r.int64("workspace_id") else { return nil }
-        return SenderRoute(senderID: id, workspaceID: ws, phone: r.string("phone_number") ?? phone,
-                           isActive: r.bool("is_active") ?? false, subaccountSID: r.string("twilio_subaccount_sid"),
-                           subaccountTokenEnc: r.string("twilio_subaccount_token_enc"),
-                           timezone: r.string("timezone") ?? "UTC", clinicName: r.string("clinic_name") ?? "the clinic",
-                           clinicInfo: r.string("clinic_info") ?? "")
+            """)
+        guard let r = rows.first, let id = try r.decode(Int64?.self, "id"), let ws = try r.decode(Int64?.self, "workspace_id") else { return nil }
+        return SenderRoute(senderID: id, workspaceID: ws, phone: try r.decode(String?.self, "phone_number") ?? phone,
+                           isActive: try r.decode(Bool?.self, "is_active") ?? false, subaccountSID: try r.decode(String?.self, "twilio_subaccount_sid"),
+                           subaccountTokenEnc: try r.decode(String?.self, "twilio_subaccount_token_enc"),
+                           timezone: try r.decode(String?.self, "timezone") ?? "UTC", clinicName: try r.decode(String?.self, "clinic_name") ?? "the clinic",
+                           clinicInfo: try r.decode(String?.self, "clinic_info") ?? "")
     }
 }
 
@@ -215,9 +215,9 @@ public struct InboundService {
         let rows = try conn.query("""
             SELECT m.id, r.body AS reply FROM whatsapp_messages m
               LEFT JOIN whatsapp_messages r ON r.in_reply_to_id = m.id AND r.workspace_id = m.workspace_id
-             WHERE m.twilio_sid = $1 AND m.workspace_id = $2
-            """, [PGValue(sid), PGValue(workspaceID)])
-        return InboundOutcome(kind: .duplicate, reply: rows.first?.string("reply"), messageID: rows.first?.int64("id"))
+             WHERE m.twilio_sid = \(sid) AND m.workspace_id = \(workspaceID)
+            """)
+        return InboundOutcome(kind: .duplicate, reply: try rows.first?.decode(String?.self, "reply"), messageID: try rows.first?.decode(Int64?.self, "id"))
     }
 
     struct State {
@@ -247,34 +247,33 @@ public struct InboundService {
         let rows = try conn.query("""
             WITH p AS (
                 INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
-                VALUES ($1, $2, NULLIF($3, ''), true, now(), $4)
+                VALUES (\(sender.workspaceID), \(m.from), NULLIF(\(String(m.profileName.prefix(200))), ''), true, now(), \(detected ?? "en"))
                 ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
                 RETURNING id, consent_whatsapp, preferred_language
             ), c AS (
                 INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at, last_message_at, unread_count)
-                SELECT $1, p.id, $5, now(), now(), 1 FROM p
+                SELECT \(sender.workspaceID), p.id, \(sender.senderID), now(), now(), 1 FROM p
                 ON CONFLICT (patient_id, sender_id) DO UPDATE
                    SET last_inbound_at = now(), last_message_at = now(),
                        unread_count = whatsapp_conversations.unread_count + 1, deleted_at = NULL
                 RETURNING id, state, pending_intent
             ), m AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
-                SELECT $1, c.id, 'inbound', $6, $7::jsonb, $8, 'received' FROM c
+                SELECT \(sender.workspaceID), c.id, 'inbound', \(m.body), \(PGJSON(m.mediaJSON))::jsonb, \(m.sid), 'received' FROM c
                 ON CONFLICT (twilio_sid) DO NOTHING
                 RETURNING id
             )
             SELECT p.id AS patient_id, p.consent_whatsapp, p.preferred_language, c.id AS conversation_id, c.state,
                    c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id
               FROM p, c
-            """, [PGValue(sender.workspaceID), PGValue(m.from), PGValue(String(m.profileName.prefix(200))),
-                  PGValue(detected ?? "en"), PGValue(sender.senderID), PGValue(m.body), .json(m.mediaJSON), PGValue(m.sid)])
-        guard let r = rows.first, let patientID = r.int64("patient_id"), let conversationID = r.int64("conversation_id") else {
+            """)
+        guard let r = rows.first, let patientID = try r.decode(Int64?.self, "patient_id"), let conversationID = try r.decode(Int64?.self, "conversation_id") else {
             throw AppError.internal
         }
-        guard let messageID = r.int64("message_id") else { throw Duplicate() }
+        guard let messageID = try r.decode(Int64?.self, "message_id") else { throw Duplicate() }
         let state = State(patientID: patientID, conversationID: conversationID, messageID: messageID,
-                          consent: r.bool("consent_whatsapp") ?? true, language: r.string("preferred_language") ?? "en",
-                          conversationState: r.string("state") ?? "bot", pending: PendingOffer.parse(r.string("pending_intent")))
+                          consent: try r.decode(Bool?.self, "consent_whatsapp") ?? true, language: try r.decode(String?.self, "preferred_language") ?? "en",
+                          conversationState: try r.decode(String?.self, "state") ?? "bot", pending: PendingOffer.parse(try r.decode(String?.self, "pending_intent")))
         let decision = try decide(m, state: state, sender: sender, detected: detected)
         if decision.reply == nil && decision.consent == nil && !decision.handoff {
             return InboundOutcome(kind: .silent, messageID: messageID, usedGemini: decision.usedGemini, botFailure: decision.botFailure)
@@ -282,23 +281,21 @@ public struct InboundService {
         try conn.query("""
             WITH r AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
-                SELECT $1, $2, 'outbound', $3, 'sent', $4 WHERE $3::text IS NOT NULL
+                SELECT \(sender.workspaceID), \(conversationID), 'outbound', \(decision.reply), 'sent', \(messageID) WHERE \(decision.reply)::text IS NOT NULL
                 RETURNING id
             ), c AS (
                 UPDATE whatsapp_conversations
-                   SET pending_intent = $5::jsonb, last_message_at = now(),
-                       state = CASE WHEN $8::bool THEN 'handoff' ELSE state END
-                 WHERE id = $2
+                   SET pending_intent = \(decision.pending?.json)::jsonb, last_message_at = now(),
+                       state = CASE WHEN \(decision.handoff)::bool THEN 'handoff' ELSE state END
+                 WHERE id = \(conversationID)
             )
             UPDATE patients
-               SET preferred_language = $6,
-                   consent_whatsapp = COALESCE($7::bool, consent_whatsapp),
-                   consent_updated_at = CASE WHEN $7::bool IS NULL THEN consent_updated_at ELSE now() END,
-                   consent_source = CASE WHEN $7::bool IS NULL THEN consent_source ELSE 'whatsapp' END
-             WHERE id = $9 AND (preferred_language IS DISTINCT FROM $6 OR $7::bool IS NOT NULL)
-            """, [PGValue(sender.workspaceID), PGValue(conversationID), PGValue(decision.reply), PGValue(messageID),
-                  PGValue(decision.pending?.json), PGValue(decision.language), PGValue(decision.consent),
-                  PGValue(decision.handoff), PGValue(patientID)])
+               SET preferred_language = \(decision.language),
+                   consent_whatsapp = COALESCE(\(decision.consent)::bool, consent_whatsapp),
+                   consent_updated_at = CASE WHEN \(decision.consent)::bool IS NULL THEN consent_updated_at ELSE now() END,
+                   consent_source = CASE WHEN \(decision.consent)::bool IS NULL THEN consent_source ELSE 'whatsapp' END
+             WHERE id = \(patientID) AND (preferred_language IS DISTINCT FROM \(decision.language) OR \(decision.consent)::bool IS NOT NULL)
+            """)
         return InboundOutcome(kind: decision.reply == nil ? .silent : .replied, reply: decision.reply, messageID: messageID,
                               appointmentID: decision.appointmentID, usedGemini: decision.usedGemini, botFailure: decision.botFailure)
     }
@@ -375,20 +372,19 @@ public struct InboundService {
             // other transaction and, if it booked the slot, inserts nothing (no savepoint, no aborted transaction).
             let id = try conn.query("""
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
-                SELECT $1, $2, $3, $4, $5, 'pending_review', $6, 'Booked over WhatsApp'
+                SELECT \(sender.workspaceID), \(state.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(state.messageID), 'Booked over WhatsApp'
                  WHERE NOT EXISTS (SELECT 1 FROM appointments
-                                    WHERE doctor_id = $3 AND status <> 'cancelled' AND starts_at < $5 AND ends_at > $4)
+                                    WHERE doctor_id = \(chosen.doctorID) AND status <> 'cancelled' AND starts_at < \(chosen.slot.endsAt) AND ends_at > \(chosen.slot.startsAt))
                 ON CONFLICT DO NOTHING
                 RETURNING id
-                """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(chosen.doctorID),
-                      PGValue(chosen.slot.startsAt), PGValue(chosen.slot.endsAt), PGValue(state.messageID)]).first?.int64("id")
+                """).first?.decode(Int64?.self, "id")
             if let id {
                 // A reschedule: the appointment it replaces is cancelled in the same transaction.
                 if let old = rescheduleOf {
                     try conn.execute("""
                         UPDATE appointments SET status = 'cancelled', cancelled_at = now()
-                         WHERE id = $1 AND workspace_id = $2 AND patient_id = $3 AND status <> 'cancelled'
-                        """, [PGValue(old), PGValue(sender.workspaceID), PGValue(state.patientID)])
+                         WHERE id = \(old) AND workspace_id = \(sender.workspaceID) AND patient_id = \(state.patientID) AND status <> 'cancelled'
+                        """)
                 }
                 return Decision(reply: InboundReplies.booked(label, language: language), language: language, pending: nil,
                                 appointmentID: id)
@@ -406,11 +402,11 @@ public struct InboundService {
         let rows = try conn.query("""
             UPDATE appointments SET status = 'cancelled', cancelled_at = now()
              WHERE id = (SELECT id FROM appointments
-                          WHERE workspace_id = $1 AND patient_id = $2 AND status <> 'cancelled' AND starts_at > $3
+                          WHERE workspace_id = \(sender.workspaceID) AND patient_id = \(state.patientID) AND status <> 'cancelled' AND starts_at > \(now)
                           ORDER BY starts_at LIMIT 1 FOR UPDATE)
             RETURNING starts_at
-            """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(now)])
-        guard let at = rows.first?.date("starts_at") else {
+            """)
+        guard let at = try rows.first?.decode(Date?.self, "starts_at") else {
             return Decision(reply: InboundReplies.nothingToCancel(language: language), language: language, pending: nil)
         }
         let label = LocalTime.describe(at, timeZone: sender.timezone, language: language, now: now)
@@ -421,10 +417,10 @@ public struct InboundService {
     func reschedule(state: State, sender: SenderRoute, offer: PendingOffer?, language: String, now: Date) throws -> Decision {
         let next = try conn.query("""
             SELECT id, starts_at FROM appointments
-             WHERE workspace_id = $1 AND patient_id = $2 AND status <> 'cancelled' AND starts_at > $3
+             WHERE workspace_id = \(sender.workspaceID) AND patient_id = \(state.patientID) AND status <> 'cancelled' AND starts_at > \(now)
              ORDER BY starts_at LIMIT 1
-            """, [PGValue(sender.workspaceID), PGValue(state.patientID), PGValue(now)]).first
-        guard let id = next?.int64("id"), let at = next?.date("starts_at") else {
+            """).first
+        guard let id = try next?.decode(Int64?.self, "id"), let at = try next?.decode(Date?.self, "starts_at") else {
             return Decision(reply: InboundReplies.offer(InboundReplies.nothingToMove(language: language), offer, language: language),
                             language: language, pending: offer)
         }

@@ -49,23 +49,24 @@ public enum BundleJob {
 
         let batches = try conn.query("""
             SELECT id, workspace_id, sender_id, body FROM bundle_batches
-             WHERE status <> 'completed' AND ($1::bigint IS NULL OR workspace_id = $1)
+             WHERE status <> 'completed' AND (\(options.workspaceID)::bigint IS NULL OR workspace_id = \(options.workspaceID))
              ORDER BY created_at, id
-            """, [PGValue(options.workspaceID)]).map {
-            Batch(id: $0.int64("id")!, workspaceID: $0.int64("workspace_id")!, senderID: $0.int64("sender_id")!,
-                  body: $0.string("body")!)
+            """).map {
+            Batch(id: try $0.decode(Int64.self, "id"), workspaceID: try $0.decode(Int64.self, "workspace_id"), senderID: try $0.decode(Int64.self, "sender_id"),
+                  body: try $0.decode(String.self, "body"))
         }
         if options.dryRun {
             for b in batches {
                 summary.batches += 1
                 for r in try conn.query("""
                     SELECT name, phone, language, fields::text AS fields FROM bundle_recipients
-                     WHERE batch_id = $1 AND status = 'queued' ORDER BY id
-                    """, [PGValue(b.id)]) where budget > 0 {
+                     WHERE batch_id = \(b.id) AND status = 'queued' ORDER BY id
+                    """) where budget > 0 {
                     budget -= 1
-                    let text = render(b.body, name: r.string("name"), phone: r.string("phone")!, language: r.string("language"),
-                                      fieldsJSON: r.string("fields"))
-                    summary.plan.append("batch \(b.id) → \(r.string("phone")!): \(text)")
+                    let phone = try r.decode(String.self, "phone")
+                    let text = render(b.body, name: try r.decode(String?.self, "name"), phone: phone, language: try r.decode(String?.self, "language"),
+                                      fieldsJSON: try r.decode(String?.self, "fields"))
+                    summary.plan.append("batch \(b.id) → \(phone): \(text)")
                 }
             }
             summary.durationMS = milliseconds(since: started)
@@ -75,15 +76,13 @@ public enum BundleJob {
         var senderOrder: [Int64] = []
         for b in batches where !senderOrder.contains(b.senderID) { senderOrder.append(b.senderID) }
         for senderID in senderOrder where budget > 0 {
-            let locked = try conn.query("SELECT pg_try_advisory_lock($1::int, $2::int) AS ok",
-                                        [PGValue(lockNamespace), PGValue(Int32(truncatingIfNeeded: senderID))]).first?.bool("ok") ?? false
+            let locked = try conn.query("SELECT pg_try_advisory_lock(\(lockNamespace)::int, \(Int32(truncatingIfNeeded: senderID))::int) AS ok").first?.decode(Bool?.self, "ok") ?? false
             guard locked else {
                 summary.sendersBusy += 1
                 continue
             }
             defer {
-                _ = try? conn.query("SELECT pg_advisory_unlock($1::int, $2::int)",
-                                    [PGValue(lockNamespace), PGValue(Int32(truncatingIfNeeded: senderID))])
+                _ = try? conn.query("SELECT pg_advisory_unlock(\(lockNamespace)::int, \(Int32(truncatingIfNeeded: senderID))::int)")
             }
             let pacer = SendPacer(rate: config.sendRate)
             for batch in batches where batch.senderID == senderID && budget > 0 {
@@ -100,11 +99,10 @@ public enum BundleJob {
                          log: JobLogger) throws {
         // Still open? (another run may have finished it since the list was read.)
         let open = try conn.transaction { () throws -> Bool in
-            guard try conn.query("SELECT id FROM bundle_batches WHERE id = $1 AND status <> 'completed' FOR UPDATE SKIP LOCKED",
-                                 [PGValue(batch.id)]).first != nil else { return false }
+            guard try conn.query("SELECT id FROM bundle_batches WHERE id = \(batch.id) AND status <> 'completed' FOR UPDATE SKIP LOCKED").first != nil else { return false }
             try conn.execute("""
-                UPDATE bundle_batches SET status = 'sending', started_at = COALESCE(started_at, now()) WHERE id = $1
-                """, [PGValue(batch.id)])
+                UPDATE bundle_batches SET status = 'sending', started_at = COALESCE(started_at, now()) WHERE id = \(batch.id)
+                """)
             return true
         }
         guard open else { return }
@@ -115,8 +113,8 @@ public enum BundleJob {
             UPDATE bundle_recipients
                SET status = 'unknown',
                    error_message = 'The run sending this message stopped during the Twilio call; it may or may not have been delivered. Check before sending again.'
-             WHERE batch_id = $1 AND status = 'sending'
-            """, [PGValue(batch.id)])
+             WHERE batch_id = \(batch.id) AND status = 'sending'
+            """)
         if stale > 0 {
             summary.unknown += stale
             log("bundles: batch \(batch.id): \(stale) recipient(s) interrupted by an earlier run marked unknown")
@@ -129,83 +127,80 @@ public enum BundleJob {
             let claimed = try conn.query("""
                 UPDATE bundle_recipients SET status = 'sending', claimed_at = now(), attempts = attempts + 1
                  WHERE id = (SELECT id FROM bundle_recipients
-                              WHERE batch_id = $1 AND status = 'queued' AND next_attempt_at <= now()
+                              WHERE batch_id = \(batch.id) AND status = 'queued' AND next_attempt_at <= now()
                               ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
                 RETURNING id, name, phone, language, fields::text AS fields, attempts, ambiguous_since
-                """, [PGValue(batch.id)]).first
+                """).first
             guard let r = claimed else {
                 pacer.completed()
                 // Nothing due now: wait for a retry that is scheduled, or finish.
                 let wait = try conn.query("""
                     SELECT EXTRACT(EPOCH FROM (min(next_attempt_at) - now()))::float8 AS seconds
-                      FROM bundle_recipients WHERE batch_id = $1 AND status = 'queued'
-                    """, [PGValue(batch.id)]).first?.double("seconds")
+                      FROM bundle_recipients WHERE batch_id = \(batch.id) AND status = 'queued'
+                    """).first?.decode(Double?.self, "seconds")
                 guard let wait else { break }
                 clock.sleep(seconds: min(max(wait, 0.01), 60))
                 continue
             }
             budget -= 1
-            guard let recipientID = r.int64("id"), let attempts = r.int("attempts"), let phone = r.string("phone") else {
-                throw AppError(status: 500, code: "bad_row", message: "A bundle recipient row of batch \(batch.id) lacks its id, attempts or phone.")
-            }
-            let text = render(batch.body, name: r.string("name"), phone: phone, language: r.string("language"),
-                              fieldsJSON: r.string("fields"))
-            let outcome = try sendOne(conn, http: http, config: config, batch: batch, name: r.string("name"), phone: phone,
-                                      language: r.string("language"), text: text, ambiguousSince: r.date("ambiguous_since"),
+            // A row lacking its id, attempts or phone is a decode_failed error naming the column, not a trap.
+            let recipientID = try r.decode(Int64.self, "id")
+            let attempts = try r.decode(Int.self, "attempts")
+            let phone = try r.decode(String.self, "phone")
+            let text = render(batch.body, name: try r.decode(String?.self, "name"), phone: phone, language: try r.decode(String?.self, "language"),
+                              fieldsJSON: try r.decode(String?.self, "fields"))
+            let outcome = try sendOne(conn, http: http, config: config, batch: batch, name: r.decode(String?.self, "name"), phone: phone,
+                                      language: r.decode(String?.self, "language"), text: text, ambiguousSince: r.decode(Date?.self, "ambiguous_since"),
                                       lastAttempt: attempts >= retry.maxAttempts)
             pacer.completed()
             switch outcome {
             case .sent(let sid, let messageID):
                 summary.sent += 1
                 try conn.execute("""
-                    UPDATE bundle_recipients SET status = 'sent', twilio_sid = $2, message_id = $3, sent_at = now(),
-                           error_code = NULL, error_message = NULL, ambiguous_since = NULL WHERE id = $1
-                    """, [PGValue(recipientID), PGValue(sid), PGValue(messageID)])
+                    UPDATE bundle_recipients SET status = 'sent', twilio_sid = \(sid), message_id = \(messageID), sent_at = now(),
+                           error_code = NULL, error_message = NULL, ambiguous_since = NULL WHERE id = \(recipientID)
+                    """)
             case .ambiguous(let code, let message) where attempts < retry.maxAttempts:
                 // It may have gone out: the next attempt asks Twilio's Messages list first (since this claim).
                 summary.retries += 1
                 let delay = retry.delay(afterAttempt: attempts)
                 try conn.execute("""
-                    UPDATE bundle_recipients SET status = 'queued', error_code = $2, error_message = $3,
-                           next_attempt_at = now() + make_interval(secs => $4),
-                           ambiguous_since = COALESCE(ambiguous_since, claimed_at) WHERE id = $1
-                    """, [PGValue(recipientID), PGValue(code), PGValue(message), PGValue(delay)])
+                    UPDATE bundle_recipients SET status = 'queued', error_code = \(code), error_message = \(message),
+                           next_attempt_at = now() + make_interval(secs => \(delay)),
+                           ambiguous_since = COALESCE(ambiguous_since, claimed_at) WHERE id = \(recipientID)
+                    """)
             case .skipped(let reason):
                 summary.skipped += 1
-                try conn.execute("UPDATE bundle_recipients SET status = 'skipped', error_message = $2 WHERE id = $1",
-                                 [PGValue(recipientID), PGValue(reason)])
+                try conn.execute("UPDATE bundle_recipients SET status = 'skipped', error_message = \(reason) WHERE id = \(recipientID)")
             case .retryable(let code, let message) where attempts < retry.maxAttempts:
                 summary.retries += 1
                 let delay = retry.delay(afterAttempt: attempts)
                 try conn.execute("""
-                    UPDATE bundle_recipients SET status = 'queued', error_code = $2, error_message = $3,
-                           next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1
-                    """, [PGValue(recipientID), PGValue(code), PGValue(message), PGValue(delay)])
+                    UPDATE bundle_recipients SET status = 'queued', error_code = \(code), error_message = \(message),
+                           next_attempt_at = now() + make_interval(secs => \(delay)) WHERE id = \(recipientID)
+                    """)
             case .retryable(let code, let message), .failed(let code, let message), .ambiguous(let code, let message):
                 summary.failed += 1
-                try conn.execute("UPDATE bundle_recipients SET status = 'failed', error_code = $2, error_message = $3 WHERE id = $1",
-                                 [PGValue(recipientID), PGValue(code), PGValue(message)])
+                try conn.execute("UPDATE bundle_recipients SET status = 'failed', error_code = \(code), error_message = \(message) WHERE id = \(recipientID)")
             case .unknown(let message):
                 summary.unknown += 1
-                try conn.execute("UPDATE bundle_recipients SET status = 'unknown', error_message = $2 WHERE id = $1",
-                                 [PGValue(recipientID), PGValue(message)])
+                try conn.execute("UPDATE bundle_recipients SET status = 'unknown', error_message = \(message) WHERE id = \(recipientID)")
             }
             try updateCounts(conn, batch.id)
         }
 
         let left = try conn.query("""
-            SELECT count(*) FILTER (WHERE status IN ('queued', 'sending')) AS open FROM bundle_recipients WHERE batch_id = $1
-            """, [PGValue(batch.id)]).first?.int("open") ?? 0
+            SELECT count(*) FILTER (WHERE status IN ('queued', 'sending')) AS open FROM bundle_recipients WHERE batch_id = \(batch.id)
+            """).first?.decode(Int?.self, "open") ?? 0
         if left == 0 {
             try conn.execute("""
-                UPDATE bundle_batches SET status = 'completed', completed_at = now() WHERE id = $1 AND status <> 'completed'
-                """, [PGValue(batch.id)])
+                UPDATE bundle_batches SET status = 'completed', completed_at = now() WHERE id = \(batch.id) AND status <> 'completed'
+                """)
             try updateCounts(conn, batch.id)
             summary.completed += 1
-            let c = try conn.query("SELECT sent_count, failed_count, skipped_count, unknown_count FROM bundle_batches WHERE id = $1",
-                                   [PGValue(batch.id)]).first!
-            log("bundles: batch \(batch.id) completed: sent=\(c.int("sent_count")!) failed=\(c.int("failed_count")!) "
-                + "skipped=\(c.int("skipped_count")!) unknown=\(c.int("unknown_count")!)")
+            let c = try conn.query("SELECT sent_count, failed_count, skipped_count, unknown_count FROM bundle_batches WHERE id = \(batch.id)").one()
+            log("bundles: batch \(batch.id) completed: sent=\(try c.decode(Int.self, "sent_count")) failed=\(try c.decode(Int.self, "failed_count")) "
+                + "skipped=\(try c.decode(Int.self, "skipped_count")) unknown=\(try c.decode(Int.self, "unknown_count"))")
         }
     }
 
@@ -219,9 +214,9 @@ public enum BundleJob {
                            count(*) FILTER (WHERE status = 'failed') AS failed,
                            count(*) FILTER (WHERE status = 'skipped') AS skipped,
                            count(*) FILTER (WHERE status = 'unknown') AS unknown
-                      FROM bundle_recipients WHERE batch_id = $1) c
-             WHERE b.id = $1
-            """, [PGValue(batchID)])
+                      FROM bundle_recipients WHERE batch_id = \(batchID)) c
+             WHERE b.id = \(batchID)
+            """)
     }
 
     enum Outcome {
@@ -240,17 +235,17 @@ public enum BundleJob {
                         language: String?, text: String, ambiguousSince: Date? = nil, lastAttempt: Bool = false) throws -> Outcome {
         let patient = try conn.query("""
             INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
-            VALUES ($1, $2, $3, COALESCE($4, 'en'), true, now())
+            VALUES (\(batch.workspaceID), \(phone), \(name), COALESCE(\(language), 'en'), true, now())
             ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
             RETURNING id, consent_whatsapp, consent_updated_at
-            """, [PGValue(batch.workspaceID), PGValue(phone), PGValue(name), PGValue(language)]).first!
-        if patient.bool("consent_whatsapp") != true {
-            return .skipped(patient.isNull("consent_updated_at") ? "no_consent" : "opted_out")
+            """).one()
+        if try patient.decode(Bool?.self, "consent_whatsapp") != true {
+            return .skipped(try patient.decode(Date?.self, "consent_updated_at") == nil ? "no_consent" : "opted_out")
         }
         let prepared: PreparedOutbound
         do {
             prepared = try Outbound.prepare(conn, OutboundRequest(
-                workspaceID: batch.workspaceID, patientID: patient.int64("id")!, content: .freeform(text),
+                workspaceID: batch.workspaceID, patientID: patient.decode(Int64.self, "id"), content: .freeform(text),
                 sentByUserID: nil, senderID: batch.senderID, checkWindow: false))
         } catch let error as AppError {
             return .failed(code: nil, message: "\(error.code): \(error.message)")

@@ -62,14 +62,14 @@ public enum ReminderJob {
         let workspaces = try conn.query("""
             SELECT w.id, w.timezone, s.hours_before, s.template_key, s.custom_message, s.language
               FROM workspaces w JOIN reminder_settings s ON s.workspace_id = w.id
-             WHERE s.enabled AND ($1::bigint IS NULL OR w.id = $1)
+             WHERE s.enabled AND (\(options.workspaceID)::bigint IS NULL OR w.id = \(options.workspaceID))
              ORDER BY w.id
-            """, [PGValue(options.workspaceID)]).compactMap { row -> Settings? in
-            guard let id = row.int64("id") else { return nil }
+            """).compactMap { row -> Settings? in
+            guard let id = try row.decode(Int64?.self, "id") else { return nil }
             let d = ReminderSettings.Value.defaults
-            return Settings(workspaceID: id, timezone: row.string("timezone") ?? "UTC", hoursBefore: row.int("hours_before") ?? d.hoursBefore,
-                            templateKey: row.string("template_key") ?? d.templateKey, customMessage: row.string("custom_message"),
-                            language: row.string("language") ?? d.language)
+            return Settings(workspaceID: id, timezone: try row.decode(String?.self, "timezone") ?? "UTC", hoursBefore: try row.decode(Int?.self, "hours_before") ?? d.hoursBefore,
+                            templateKey: try row.decode(String?.self, "template_key") ?? d.templateKey, customMessage: try row.decode(String?.self, "custom_message"),
+                            language: try row.decode(String?.self, "language") ?? d.language)
         }
 
         // A run killed during a Twilio call left its claim `sending`: after 15 minutes (far beyond a
@@ -77,8 +77,8 @@ public enum ReminderJob {
         if !options.dryRun {
             summary.interrupted = try conn.execute("""
                 UPDATE reminder_log SET status = 'failed', reason = 'interrupted'
-                 WHERE status = 'sending' AND created_at < $1 AND ($2::bigint IS NULL OR workspace_id = $2)
-                """, [PGValue(now.addingTimeInterval(-15 * 60)), PGValue(options.workspaceID)])
+                 WHERE status = 'sending' AND created_at < \(now.addingTimeInterval(-15 * 60)) AND (\(options.workspaceID)::bigint IS NULL OR workspace_id = \(options.workspaceID))
+                """)
         }
 
         for ws in workspaces where budget > 0 {
@@ -98,35 +98,38 @@ public enum ReminderJob {
                   FROM appointments a
                   JOIN patients p ON p.workspace_id = a.workspace_id AND p.id = a.patient_id
                   LEFT JOIN users u ON u.id = a.doctor_id
-                 WHERE a.workspace_id = $1 AND a.status IN ('confirmed', 'cancelled')
-                   AND a.starts_at > $2 AND a.starts_at <= $3
+                 WHERE a.workspace_id = \(ws.workspaceID) AND a.status IN ('confirmed', 'cancelled')
+                   AND a.starts_at > \(lookback) AND a.starts_at <= \(horizon)
                    AND NOT EXISTS (SELECT 1 FROM reminder_log l
-                                    WHERE l.appointment_id = a.id AND l.kind = $4 AND l.scheduled_for = a.starts_at)
+                                    WHERE l.appointment_id = a.id AND l.kind = \(kind) AND l.scheduled_for = a.starts_at)
                  ORDER BY a.starts_at, a.id
-                """, [PGValue(ws.workspaceID), PGValue(lookback), PGValue(horizon), PGValue(kind)])
+                """)
 
             for row in rows {
                 guard budget > 0 else { break }
-                let appointmentID = row.int64("id")!
-                let startsAt = row.date("starts_at")!
-                let phone = row.string("phone")!
+                let appointmentID = try row.decode(Int64.self, "id")
+                let startsAt = try row.decode(Date.self, "starts_at")
+                // The start as PostgreSQL wrote it, for the claim below: a Date round trip can be a
+                // microsecond off, and the claim would then match nothing ("claimed elsewhere", never sent).
+                let startsAtText = try row.decode(String.self, "starts_at")
+                let phone = try row.decode(String.self, "phone")
                 // Why not to send, if so.
                 var reason: String? = nil
-                if row.string("status") == "cancelled" {
+                if try row.decode(String?.self, "status") == "cancelled" {
                     reason = "cancelled"
                 } else if startsAt <= now {
                     reason = "past"
-                } else if row.bool("consent_whatsapp") != true {
+                } else if try row.decode(Bool?.self, "consent_whatsapp") != true {
                     // Consent that was recorded and then withdrawn is an opt-out (STOP); never given is no consent.
-                    reason = row.isNull("consent_updated_at") ? "no_consent" : "opted_out"
+                    reason = try row.decode(Date?.self, "consent_updated_at") == nil ? "no_consent" : "opted_out"
                 }
                 if reason == nil { summary.due += 1 }
 
                 // A patient without a language of their own gets the reminder language of the settings.
-                let language = row.string("preferred_language") ?? ws.language
+                let language = try row.decode(String?.self, "preferred_language") ?? ws.language
                 let variables = [
-                    "patient_name": row.string("patient_name").flatMap { $0.isEmpty ? nil : $0 } ?? (language == "es" ? "paciente" : "there"),
-                    "doctor_name": row.string("doctor_name") ?? (language == "es" ? "su médico" : "your doctor"),
+                    "patient_name": try row.decode(String?.self, "patient_name").flatMap { $0.isEmpty ? nil : $0 } ?? (language == "es" ? "paciente" : "there"),
+                    "doctor_name": try row.decode(String?.self, "doctor_name") ?? (language == "es" ? "su médico" : "your doctor"),
                     "when": LocalTime.describe(startsAt, timeZone: ws.timezone, language: language, now: now),
                 ]
 
@@ -146,16 +149,12 @@ public enum ReminderJob {
                 // appointment so a reschedule or cancel since the SELECT is honoured.
                 let claim = try conn.query("""
                     INSERT INTO reminder_log (workspace_id, appointment_id, kind, scheduled_for, status, reason)
-                    SELECT a.workspace_id, a.id, $3, a.starts_at, $4, $5 FROM appointments a
-                     WHERE a.workspace_id = $1 AND a.id = $2 AND a.starts_at = $6
+                    SELECT a.workspace_id, a.id, \(kind), a.starts_at, \(reason == nil ? "sending" : "skipped"), \(reason) FROM appointments a
+                     WHERE a.workspace_id = \(ws.workspaceID) AND a.id = \(appointmentID) AND a.starts_at = \(startsAtText)
                     ON CONFLICT ON CONSTRAINT reminder_log_once DO NOTHING
                     RETURNING id
-                    """, [PGValue(ws.workspaceID), PGValue(appointmentID), PGValue(kind),
-                          PGValue(reason == nil ? "sending" : "skipped"), PGValue(reason),
-                          // The start as PostgreSQL wrote it: a Date round trip can be a microsecond off,
-                          // and the claim would then match nothing ("claimed elsewhere", never sent).
-                          PGValue(row.string("starts_at"))])
-                guard let logID = claim.first?.int64("id") else {
+                    """)
+                guard let logID = try claim.first?.decode(Int64?.self, "id") else {
                     if reason == nil { summary.claimedElsewhere += 1 }
                     continue
                 }
@@ -164,22 +163,21 @@ public enum ReminderJob {
                     continue
                 }
                 budget -= 1
-                let outcome = try send(conn, http: http, config: config, ws: ws, patientID: row.int64("patient_id")!,
+                let outcome = try send(conn, http: http, config: config, ws: ws, patientID: row.decode(Int64.self, "patient_id"),
                                        language: language, variables: variables, now: now, pacer: pacer, retry: retry,
                                        clock: clock)
                 if outcome.status == "release" {
                     // Twilio was throttling, failing (5xx) or unreachable: nothing went out, so the claim
                     // is given back and the next run tries again (until the appointment is past).
-                    try conn.execute("DELETE FROM reminder_log WHERE id = $1 AND status = 'sending'", [PGValue(logID)])
+                    try conn.execute("DELETE FROM reminder_log WHERE id = \(logID) AND status = 'sending'")
                     summary.released += 1
                     log("reminders: appointment \(appointmentID) not sent (\(outcome.reason ?? "")); will be retried by the next run")
                     continue
                 }
                 try conn.execute("""
-                    UPDATE reminder_log SET status = $2, reason = $3, twilio_sid = $4, error_code = $5, message_id = $6
-                     WHERE id = $1
-                    """, [PGValue(logID), PGValue(outcome.status), PGValue(outcome.reason), PGValue(outcome.sid),
-                          PGValue(outcome.errorCode), PGValue(outcome.messageID)])
+                    UPDATE reminder_log SET status = \(outcome.status), reason = \(outcome.reason), twilio_sid = \(outcome.sid), error_code = \(outcome.errorCode), message_id = \(outcome.messageID)
+                     WHERE id = \(logID)
+                    """)
                 switch outcome.status {
                 case "sent": summary.sent += 1
                 case "skipped": summary.skipped[outcome.reason ?? "skipped", default: 0] += 1

@@ -77,10 +77,9 @@ public enum Outbound {
     /// The checks of `send`, without calling Twilio: patient, consent, sender, template, window.
     public static func prepare(_ conn: PGConnection, _ request: OutboundRequest, now: Date = Date()) throws -> PreparedOutbound {
         guard let patient = try conn.query(
-            "SELECT phone, consent_whatsapp FROM patients WHERE workspace_id = $1 AND id = $2",
-            [PGValue(request.workspaceID), PGValue(request.patientID)]).first
+            "SELECT phone, consent_whatsapp FROM patients WHERE workspace_id = \(request.workspaceID) AND id = \(request.patientID)").first
         else { throw AppError(status: 404, code: "patient_not_found", message: "There is no such patient in this workspace.") }
-        guard patient.bool("consent_whatsapp") == true else {
+        guard try patient.decode(Bool?.self, "consent_whatsapp") == true else {
             throw AppError(status: 422, code: "no_consent",
                            message: "The patient has not given consent to receive WhatsApp messages (or opted out).")
         }
@@ -120,15 +119,15 @@ public enum Outbound {
         // Read only: a send refused here leaves no trace (the conversation is created or shown again
         // when a message is actually recorded).
         let conversation = try conn.query("""
-            SELECT id, last_inbound_at FROM whatsapp_conversations WHERE workspace_id = $1 AND patient_id = $2 AND sender_id = $3
-            """, [PGValue(request.workspaceID), PGValue(request.patientID), PGValue(sender.id)]).first
+            SELECT id, last_inbound_at FROM whatsapp_conversations WHERE workspace_id = \(request.workspaceID) AND patient_id = \(request.patientID) AND sender_id = \(sender.id)
+            """).first
         if contentSid == nil && request.checkWindow {
-            let last = conversation?.date("last_inbound_at")
+            let last = try conversation?.decode(Date?.self, "last_inbound_at")
             if last.map({ now.timeIntervalSince($0) > windowSeconds }) ?? true { throw windowClosed }
         }
         return PreparedOutbound(
-            workspaceID: request.workspaceID, patientID: request.patientID, patientPhone: patient.string("phone")!,
-            sender: sender, conversationID: conversation?.int64("id"), body: body, templateKey: templateKey,
+            workspaceID: request.workspaceID, patientID: request.patientID, patientPhone: try patient.decode(String.self, "phone"),
+            sender: sender, conversationID: try conversation?.decode(Int64?.self, "id"), body: body, templateKey: templateKey,
             contentSid: contentSid, contentVariables: contentVariables, sentByUserID: request.sentByUserID)
     }
 
@@ -171,17 +170,15 @@ public enum Outbound {
     static func record(_ conn: PGConnection, _ p: PreparedOutbound, sid: String?, status: String, errorCode: Int?,
                        errorMessage: String?) throws -> (messageID: Int64, conversationID: Int64) {
         let conversationID = try conn.query("""
-            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_message_at) VALUES ($1, $2, $3, now())
+            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_message_at) VALUES (\(p.workspaceID), \(p.patientID), \(p.sender.id), now())
             ON CONFLICT (patient_id, sender_id) DO UPDATE SET deleted_at = NULL, last_message_at = now()
             RETURNING id
-            """, [PGValue(p.workspaceID), PGValue(p.patientID), PGValue(p.sender.id)]).first!.int64("id")!
+            """).one().decode(Int64.self, "id")
         let row = try conn.query("""
             INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status, error_code,
                                            error_message, template_key, content_sid, sent_by_user_id)
-            VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
-            """, [PGValue(p.workspaceID), PGValue(conversationID), PGValue(p.body), PGValue(sid), PGValue(status),
-                  PGValue(errorCode), PGValue(errorMessage), PGValue(p.templateKey), PGValue(p.contentSid),
-                  PGValue(p.sentByUserID)]).first!
-        return (row.int64("id")!, conversationID)
+            VALUES (\(p.workspaceID), \(conversationID), 'outbound', \(p.body), \(sid), \(status), \(errorCode), \(errorMessage), \(p.templateKey), \(p.contentSid), \(p.sentByUserID)) RETURNING id
+            """).one()
+        return (try row.decode(Int64.self, "id"), conversationID)
     }
 }

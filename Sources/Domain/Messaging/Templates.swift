@@ -143,9 +143,8 @@ public enum Templates {
     /// The Meta Content SID the workspace maps to `key` in `language` (`workspaces.content_sids`), if any.
     public static func contentSid(_ conn: PGConnection, workspaceID: Int64, key: String, language: String) throws -> String? {
         let r = try conn.query(
-            "SELECT content_sids -> $2 ->> $3 AS sid FROM workspaces WHERE id = $1",
-            [PGValue(workspaceID), PGValue(key), PGValue(language)])
-        guard let sid = r.first?.string("sid"), !sid.isEmpty else { return nil }
+            "SELECT content_sids -> \(key) ->> \(language) AS sid FROM workspaces WHERE id = \(workspaceID)")
+        guard let sid = try r.first?.decode(String?.self, "sid"), !sid.isEmpty else { return nil }
         return sid
     }
 }

@@ -22,28 +22,28 @@ public struct SenderAccount: Sendable, Equatable {
         self.subaccountTokenEncrypted = subaccountTokenEncrypted
     }
 
-    static let columns = "id, workspace_id, phone_number, is_primary, is_active, twilio_subaccount_sid, twilio_subaccount_token_enc"
+    static let columns: SQLFragment = "id, workspace_id, phone_number, is_primary, is_active, twilio_subaccount_sid, twilio_subaccount_token_enc"
 
-    init(row: PGRow) {
-        id = row.int64("id")!
-        workspaceID = row.int64("workspace_id")!
-        phoneNumber = row.string("phone_number")!
-        isPrimary = row.bool("is_primary") ?? false
-        isActive = row.bool("is_active") ?? false
-        subaccountSID = row.string("twilio_subaccount_sid")
-        subaccountTokenEncrypted = row.string("twilio_subaccount_token_enc")
+    init(row: PGRow) throws {
+        id = try row.decode(Int64.self, "id")
+        workspaceID = try row.decode(Int64.self, "workspace_id")
+        phoneNumber = try row.decode(String.self, "phone_number")
+        isPrimary = try row.decode(Bool?.self, "is_primary") ?? false
+        isActive = try row.decode(Bool?.self, "is_active") ?? false
+        subaccountSID = try row.decode(String?.self, "twilio_subaccount_sid")
+        subaccountTokenEncrypted = try row.decode(String?.self, "twilio_subaccount_token_enc")
     }
 
     /// The workspace's primary active sender, if it has one.
     public static func primary(_ conn: PGConnection, workspaceID: Int64) throws -> SenderAccount? {
-        try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1 AND is_active AND is_primary",
-                       [PGValue(workspaceID)]).first.map(SenderAccount.init(row:))
+        try conn.query("SELECT \(unescaped: columns) FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active AND is_primary")
+            .first.map(SenderAccount.init(row:))
     }
 
     /// A sender of the workspace by id (active or not).
     public static func find(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> SenderAccount? {
-        try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1 AND id = $2",
-                       [PGValue(workspaceID), PGValue(id)]).first.map(SenderAccount.init(row:))
+        try conn.query("SELECT \(unescaped: columns) FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND id = \(id)")
+            .first.map(SenderAccount.init(row:))
     }
 }
 

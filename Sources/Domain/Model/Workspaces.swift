@@ -6,16 +6,16 @@ public struct Workspace: Sendable, Equatable, Codable {
     public let timezone: String
     public let createdAt: Date
 
-    init(row: PGRow) {
-        id = row.int64("id") ?? 0
-        name = row.string("name") ?? ""
-        timezone = row.string("timezone") ?? "UTC"
-        createdAt = row.date("created_at") ?? Date(timeIntervalSince1970: 0)
+    init(row: PGRow) throws {
+        id = try row.decode(Int64.self, "id")
+        name = try row.decode(String.self, "name")
+        timezone = try row.decode(String.self, "timezone")
+        createdAt = try row.decode(Date.self, "created_at")
     }
 }
 
 public enum Workspaces {
-    static let columns = "id, name, timezone, created_at"
+    static let columns: SQLFragment = "id, name, timezone, created_at"
 
     /// Creates a workspace (clinic) with default reminder settings. The timezone must be an IANA
     /// name PostgreSQL knows (`pg_timezone_names`), e.g. `America/Mexico_City`.
@@ -26,26 +26,27 @@ public enum Workspaces {
         }
         try validateTimezone(conn, timezone)
         return try conn.transaction {
-            let rows = try conn.query(
-                "INSERT INTO workspaces (name, timezone, clinic_name) VALUES ($1, $2, $1) RETURNING " + columns,
-                [PGValue(name), PGValue(timezone)])
-            let workspace = Workspace(row: rows[0])
-            try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES ($1)", [PGValue(workspace.id)])
+            let row = try conn.query("""
+                INSERT INTO workspaces (name, timezone, clinic_name) VALUES (\(name), \(timezone), \(name))
+                RETURNING \(unescaped: columns)
+                """).one()
+            let workspace = try Workspace(row: row)
+            try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES (\(workspace.id))")
             return workspace
         }
     }
 
     public static func list(_ conn: PGConnection) throws -> [Workspace] {
-        try conn.query("SELECT " + columns + " FROM workspaces ORDER BY id").map(Workspace.init(row:))
+        try conn.query("SELECT \(unescaped: columns) FROM workspaces ORDER BY id").map(Workspace.init(row:))
     }
 
     public static func get(_ conn: PGConnection, id: Int64) throws -> Workspace? {
-        try conn.query("SELECT " + columns + " FROM workspaces WHERE id = $1", [PGValue(id)]).first.map(Workspace.init(row:))
+        try conn.query("SELECT \(unescaped: columns) FROM workspaces WHERE id = \(id)").first.map(Workspace.init(row:))
     }
 
     public static func validateTimezone(_ conn: PGConnection, _ timezone: String) throws {
         guard !timezone.isEmpty,
-              try conn.query("SELECT 1 FROM pg_timezone_names WHERE name = $1", [PGValue(timezone)]).count == 1 else {
+              try conn.query("SELECT 1 FROM pg_timezone_names WHERE name = \(timezone)").count == 1 else {
             throw AppError.invalid("invalid_timezone", "unknown timezone \"\(timezone)\": use an IANA name such as America/Mexico_City")
         }
     }

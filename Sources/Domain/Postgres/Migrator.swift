@@ -61,8 +61,8 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ conn: PGConnection) throws -> [String] {
         let all = try migrations()
-        try conn.execute("SELECT pg_advisory_lock($1)", [PGValue(Migrator.advisoryLockKey)])
-        defer { _ = try? conn.execute("SELECT pg_advisory_unlock($1)", [PGValue(Migrator.advisoryLockKey)]) }
+        try conn.execute("SELECT pg_advisory_lock(\(Migrator.advisoryLockKey))")
+        defer { _ = try? conn.execute("SELECT pg_advisory_unlock(\(Migrator.advisoryLockKey))") }
         try conn.execute("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version     text PRIMARY KEY,
@@ -72,7 +72,7 @@ public struct Migrator: Sendable {
             """)
         var applied: [String: String] = [:]
         for row in try conn.query("SELECT version, checksum FROM schema_migrations") {
-            applied[row.string("version") ?? ""] = row.string("checksum") ?? ""
+            applied[try row.decode(String.self, "version")] = try row.decode(String.self, "checksum")
         }
         var done: [String] = []
         for migration in all {
@@ -86,8 +86,7 @@ public struct Migrator: Sendable {
             }
             try conn.transaction {
                 try conn.executeScript(migration.sql)
-                try conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
-                                 [PGValue(migration.version), PGValue(migration.checksum)])
+                try conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES (\(migration.version), \(migration.checksum))")
             }
             done.append(migration.version)
         }

@@ -49,9 +49,14 @@ extension PGQuery: ExpressibleByStringInterpolation {
 
         public mutating func appendLiteral(_ literal: String) { sql += literal }
 
-        /// A value: the next `$n` (an optional one: `nil` is SQL NULL).
+        /// A value: the next `$n`.
         public mutating func appendInterpolation<Value: PGEncodable>(_ value: Value) {
             bind(value.pgValue)
+        }
+
+        /// An optional value: `nil` is SQL NULL.
+        public mutating func appendInterpolation<Value: PGEncodable>(_ value: Value?) {
+            bind(value?.pgValue ?? .null)
         }
 
         /// Constant SQL, verbatim.
@@ -115,8 +120,13 @@ public struct PGJSON: PGEncodable, Sendable {
     public var pgValue: PGValue { PGValue(text: text) }
 }
 
-/// A value that can be an element of an array parameter.
-public protocol PGArrayElement: PGEncodable {}
+/// A value that can be an element of an array parameter (its text; nil is a NULL element).
+public protocol PGArrayElement {
+    var pgArrayElementText: String? { get }
+}
+extension PGArrayElement where Self: PGEncodable {
+    public var pgArrayElementText: String? { pgValue.text }
+}
 extension String: PGArrayElement {}
 extension Substring: PGArrayElement {}
 extension Int: PGArrayElement {}
@@ -125,17 +135,15 @@ extension Int64: PGArrayElement {}
 extension Bool: PGArrayElement {}
 extension Double: PGArrayElement {}
 extension Date: PGArrayElement {}
-/// `nil` is SQL NULL.
-extension Optional: PGEncodable where Wrapped: PGEncodable {
-    public var pgValue: PGValue { self?.pgValue ?? .null }
+extension Optional: PGArrayElement where Wrapped: PGArrayElement {
+    public var pgArrayElementText: String? { self?.pgArrayElementText }
 }
-extension Optional: PGArrayElement where Wrapped: PGArrayElement {}
 
 /// An array parameter, sent as one `$n` in PostgreSQL's array text format (cast in SQL where the
 /// element type is not clear from the context: `\(ids)::bigint[]`). Every element is quoted and
 /// escaped, NULL elements stay NULL, so no element can change the array's shape.
 extension Array: PGEncodable where Element: PGArrayElement {
-    public var pgValue: PGValue { PGValue(text: PGValue.arrayLiteral(map(\.pgValue.text))) }
+    public var pgValue: PGValue { PGValue(text: PGValue.arrayLiteral(map(\.pgArrayElementText))) }
 }
 
 extension PGValue {

@@ -47,8 +47,8 @@ public enum FreeSlots {
     /// Free slots of the next `days` local days (today included), earliest first, at most `limit`.
     public static func compute(_ conn: PGConnection, workspaceID: Int64, from: Date, days: Int, limit: Int = 500) throws -> [Slot] {
         let rows = try conn.query(sql, [PGValue(workspaceID), PGValue(from), PGValue(max(days, 1)), PGValue(limit)])
-        return rows.compactMap { row in
-            guard let doctor = row.int64("doctor_id"), let s = row.date("starts_at"), let e = row.date("ends_at") else { return nil }
+        return try rows.compactMap { row in
+            guard let doctor = try row.decode(Int64?.self, "doctor_id"), let s = try row.decode(Date?.self, "starts_at"), let e = try row.decode(Date?.self, "ends_at") else { return nil }
             return Slot(doctorUserID: doctor, startsAt: s, endsAt: e)
         }
     }

@@ -17,21 +17,21 @@ public enum StaffAppointments {
             case id, status, reason, patient
             case startsAt = "starts_at", endsAt = "ends_at", doctorID = "doctor_id", doctorName = "doctor_name", createdAt = "created_at"
         }
-        init(row: PGRow) {
-            id = row.int64("id")!
-            status = row.string("status")!
-            startsAt = row.date("starts_at")!
-            endsAt = row.date("ends_at")!
-            reason = row.string("reason")
-            patient = Conversations.PatientView(id: row.int64("p_id")!, name: row.string("p_name"), phone: row.string("p_phone")!,
-                                                preferredLanguage: row.string("p_lang") ?? "en", consentWhatsapp: row.bool("p_consent") ?? false)
-            doctorID = row.int64("doctor_id")
-            doctorName = row.string("doctor_name")
-            createdAt = row.date("created_at")!
+        init(row: PGRow) throws {
+            id = try row.decode(Int64.self, "id")
+            status = try row.decode(String.self, "status")
+            startsAt = try row.decode(Date.self, "starts_at")
+            endsAt = try row.decode(Date.self, "ends_at")
+            reason = try row.decode(String?.self, "reason")
+            patient = Conversations.PatientView(id: try row.decode(Int64.self, "p_id"), name: try row.decode(String?.self, "p_name"), phone: try row.decode(String.self, "p_phone"),
+                                                preferredLanguage: try row.decode(String?.self, "p_lang") ?? "en", consentWhatsapp: try row.decode(Bool?.self, "p_consent") ?? false)
+            doctorID = try row.decode(Int64?.self, "doctor_id")
+            doctorName = try row.decode(String?.self, "doctor_name")
+            createdAt = try row.decode(Date.self, "created_at")
         }
     }
 
-    static let select = """
+    static let select: SQLFragment = """
         SELECT a.id, a.status, a.starts_at, a.ends_at, a.reason, a.doctor_id, a.created_at,
                COALESCE(u.name, u.email) AS doctor_name,
                p.id AS p_id, p.name AS p_name, p.phone AS p_phone, p.preferred_language AS p_lang, p.consent_whatsapp AS p_consent
@@ -41,15 +41,15 @@ public enum StaffAppointments {
         """
 
     public static func pending(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try conn.query(select + " WHERE a.workspace_id = $1 AND a.status = 'pending_review' ORDER BY a.starts_at, a.id LIMIT 500",
-                       [PGValue(workspaceID)]).map(View.init(row:))
+        try conn.query("\(unescaped: select) WHERE a.workspace_id = \(workspaceID) AND a.status = 'pending_review' ORDER BY a.starts_at, a.id LIMIT 500")
+            .map(View.init(row:))
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
-        guard let row = try conn.query(select + " WHERE a.workspace_id = $1 AND a.id = $2", [PGValue(workspaceID), PGValue(id)]).first else {
+        guard let row = try conn.query("\(unescaped: select) WHERE a.workspace_id = \(workspaceID) AND a.id = \(id)").first else {
             throw AppError.notFound("not_found", "There is no appointment \(id) in this workspace.")
         }
-        return View(row: row)
+        return try View(row: row)
     }
 
     /// Up to three free times for a declined request, the same doctor's first, never the declined time itself.
@@ -89,10 +89,10 @@ public enum StaffAppointments {
         let appointment: View = try conn.transaction {
             let n = try conn.execute("""
                 UPDATE appointments
-                   SET status = $3, reviewed_by_user_id = $4, reviewed_at = now(),
-                       cancelled_at = CASE WHEN $3 = 'cancelled' THEN now() ELSE cancelled_at END
-                 WHERE workspace_id = $1 AND id = $2 AND status = 'pending_review'
-                """, [PGValue(actor.workspaceID), PGValue(id), PGValue(accept ? "confirmed" : "cancelled"), PGValue(actor.userID)])
+                   SET status = \(accept ? "confirmed" : "cancelled"), reviewed_by_user_id = \(actor.userID), reviewed_at = now(),
+                       cancelled_at = CASE WHEN \(accept ? "confirmed" : "cancelled") = 'cancelled' THEN now() ELSE cancelled_at END
+                 WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND status = 'pending_review'
+                """)
             let current = try get(conn, workspaceID: actor.workspaceID, id: id)   // 404 for another workspace's id
             guard n == 1 else {
                 throw AppError.conflict("appointment_not_pending",
@@ -103,15 +103,14 @@ public enum StaffAppointments {
             return current
         }
         // The decision stands even when WhatsApp fails; the outcome says what happened to the message.
-        let tz = try conn.query("SELECT timezone, COALESCE(clinic_name, name) AS clinic FROM workspaces WHERE id = $1",
-                                [PGValue(actor.workspaceID)]).first
+        let tz = try conn.query("SELECT timezone, COALESCE(clinic_name, name) AS clinic FROM workspaces WHERE id = \(actor.workspaceID)").first
         let lang = appointment.patient.preferredLanguage == "es" ? "es" : "en"
-        let when = LocalTime.describe(appointment.startsAt, timeZone: tz?.string("timezone") ?? "UTC", language: lang, now: now)
+        let when = LocalTime.describe(appointment.startsAt, timeZone: try tz?.decode(String?.self, "timezone") ?? "UTC", language: lang, now: now)
         let variables = [
             "patient_name": appointment.patient.name?.nilIfEmpty ?? (lang == "es" ? "paciente" : "there"),
             "doctor_name": appointment.doctorName?.nilIfEmpty ?? (lang == "es" ? "su médico" : "your doctor"),
             "when": when,
-            "clinic_name": tz?.string("clinic") ?? "",
+            "clinic_name": try tz?.decode(String?.self, "clinic") ?? "",
         ]
         let request: OutboundRequest
         var offer: PendingOffer? = nil

@@ -6,9 +6,8 @@ public enum Audit {
                               targetID: String?, details: [String: String] = [:]) throws {
         try conn.execute("""
             INSERT INTO audit_log (workspace_id, user_id, action, target_type, target_id, details)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-            """, [PGValue(actor.workspaceID), PGValue(actor.userID), PGValue(action), PGValue(targetType),
-                  PGValue(targetID), .json(StaffJSON.encode(details))])
+            VALUES (\(actor.workspaceID), \(actor.userID), \(action), \(targetType), \(targetID), \(PGJSON(StaffJSON.encode(details)))::jsonb)
+            """)
     }
 
     public struct Entry: Sendable, Encodable {
@@ -32,14 +31,14 @@ public enum Audit {
         try conn.query("""
             SELECT a.id, a.user_id, u.email, a.action, a.target_type, a.target_id, a.details::text AS details, a.created_at
               FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
-             WHERE a.workspace_id = $1 AND ($2::bigint IS NULL OR a.id < $2)
-             ORDER BY a.id DESC LIMIT $3
-            """, [PGValue(workspaceID), PGValue(before), PGValue(limit)]).map { row in
-            let details = (row.string("details").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any])?
+             WHERE a.workspace_id = \(workspaceID) AND (\(before)::bigint IS NULL OR a.id < \(before))
+             ORDER BY a.id DESC LIMIT \(limit)
+            """).map { row in
+            let details = (try row.decode(String?.self, "details").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any])?
                 .mapValues { "\($0)" } ?? [:]
-            return Entry(id: row.int64("id")!, userID: row.int64("user_id"), userEmail: row.string("email"),
-                         action: row.string("action")!, targetType: row.string("target_type"), targetID: row.string("target_id"),
-                         details: details, createdAt: row.date("created_at")!)
+            return Entry(id: try row.decode(Int64.self, "id"), userID: try row.decode(Int64?.self, "user_id"), userEmail: try row.decode(String?.self, "email"),
+                         action: try row.decode(String.self, "action"), targetType: try row.decode(String?.self, "target_type"), targetID: try row.decode(String?.self, "target_id"),
+                         details: details, createdAt: try row.decode(Date.self, "created_at"))
         }
     }
 }

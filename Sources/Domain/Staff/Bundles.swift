@@ -205,14 +205,14 @@ public enum Bundles {
         }
         return try conn.transaction {
             let batch = try conn.query("""
-                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES ($1, $2, $3, $4, $5) RETURNING id
-                """, [PGValue(actor.workspaceID), PGValue(sender.id), PGValue(actor.userID), PGValue(body), PGValue(recipients.count)]).first!.int64("id")!
+                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
+                """).one().decode(Int64.self, "id")
             let json = try PGValue.json(encoding: recipients)
             try conn.execute("""
                 INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
-                SELECT $1, $2, r.name, r.phone, r.language, COALESCE(r.fields, '{}')
-                  FROM jsonb_to_recordset($3::jsonb) AS r(name text, phone text, language text, fields jsonb)
-                """, [PGValue(batch), PGValue(actor.workspaceID), json])
+                SELECT \(batch), \(actor.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')
+                  FROM jsonb_to_recordset(\(json)::jsonb) AS r(name text, phone text, language text, fields jsonb)
+                """)
             try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
                              details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
             return Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid)
@@ -255,24 +255,24 @@ public enum Bundles {
     public static func progress(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> Progress {
         guard let b = try conn.query("""
             SELECT id, status, body, sender_id, total_count, created_at, started_at, completed_at FROM bundle_batches
-             WHERE workspace_id = $1 AND id = $2
-            """, [PGValue(workspaceID), PGValue(id)]).first else {
+             WHERE workspace_id = \(workspaceID) AND id = \(id)
+            """).first else {
             throw AppError.notFound("not_found", "There is no bundle \(id) in this workspace.")
         }
         let rows = try conn.query("""
             SELECT id, name, phone, status, attempts, twilio_sid, error_code, error_message, sent_at FROM bundle_recipients
-             WHERE workspace_id = $1 AND batch_id = $2 ORDER BY id
-            """, [PGValue(workspaceID), PGValue(id)])
+             WHERE workspace_id = \(workspaceID) AND batch_id = \(id) ORDER BY id
+            """)
         var counts: [String: Int] = ["queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0, "unknown": 0]
-        let recipients = rows.map { r in
-            let status = r.string("status") ?? "queued"
+        let recipients = try rows.map { r in
+            let status = try r.decode(String?.self, "status") ?? "queued"
             counts[status, default: 0] += 1
-            return RecipientProgress(id: r.int64("id")!, name: r.string("name"), phone: r.string("phone")!, status: status,
-                                     attempts: r.int("attempts") ?? 0, twilioSID: r.string("twilio_sid"), errorCode: r.int("error_code"),
-                                     errorMessage: r.string("error_message"), sentAt: r.date("sent_at"))
+            return RecipientProgress(id: try r.decode(Int64.self, "id"), name: try r.decode(String?.self, "name"), phone: try r.decode(String.self, "phone"), status: status,
+                                     attempts: try r.decode(Int?.self, "attempts") ?? 0, twilioSID: try r.decode(String?.self, "twilio_sid"), errorCode: try r.decode(Int?.self, "error_code"),
+                                     errorMessage: try r.decode(String?.self, "error_message"), sentAt: try r.decode(Date?.self, "sent_at"))
         }
-        return Progress(id: id, status: b.string("status")!, body: b.string("body")!, senderID: b.int64("sender_id")!,
-                        total: b.int("total_count") ?? recipients.count, counts: counts, createdAt: b.date("created_at")!,
-                        startedAt: b.date("started_at"), completedAt: b.date("completed_at"), recipients: recipients)
+        return Progress(id: id, status: try b.decode(String.self, "status"), body: try b.decode(String.self, "body"), senderID: try b.decode(Int64.self, "sender_id"),
+                        total: try b.decode(Int?.self, "total_count") ?? recipients.count, counts: counts, createdAt: try b.decode(Date.self, "created_at"),
+                        startedAt: try b.decode(Date?.self, "started_at"), completedAt: try b.decode(Date?.self, "completed_at"), recipients: recipients)
     }
 }

@@ -32,18 +32,18 @@ public enum Conversations {
             case twilioSID = "twilio_sid", errorCode = "error_code", errorMessage = "error_message", templateKey = "template_key"
             case media, createdAt = "created_at", updatedAt = "updated_at"
         }
-        init(row: PGRow, prefix: String = "") {
-            id = row.int64(prefix + "id")!
-            direction = row.string(prefix + "direction") ?? ""
-            body = row.string(prefix + "body") ?? ""
-            status = row.string(prefix + "status") ?? ""
-            twilioSID = row.string(prefix + "twilio_sid")
-            errorCode = row.int(prefix + "error_code")
-            errorMessage = row.string(prefix + "error_message")
-            templateKey = row.string(prefix + "template_key")
-            media = row.string(prefix + "media") ?? "[]"
-            createdAt = row.date(prefix + "created_at")!
-            updatedAt = row.date(prefix + "updated_at")!
+        init(row: PGRow, prefix: String = "") throws {
+            id = try row.decode(Int64.self, prefix + "id")
+            direction = try row.decode(String?.self, prefix + "direction") ?? ""
+            body = try row.decode(String?.self, prefix + "body") ?? ""
+            status = try row.decode(String?.self, prefix + "status") ?? ""
+            twilioSID = try row.decode(String?.self, prefix + "twilio_sid")
+            errorCode = try row.decode(Int?.self, prefix + "error_code")
+            errorMessage = try row.decode(String?.self, prefix + "error_message")
+            templateKey = try row.decode(String?.self, prefix + "template_key")
+            media = try row.decode(String?.self, prefix + "media") ?? "[]"
+            createdAt = try row.decode(Date.self, prefix + "created_at")
+            updatedAt = try row.decode(Date.self, prefix + "updated_at")
         }
     }
 
@@ -81,7 +81,7 @@ public enum Conversations {
         enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor", serverTime = "server_time" }
     }
 
-    static let select = """
+    static let select: SQLFragment = """
         SELECT c.id, c.sender_id, c.state, c.unread_count, c.last_message_at, c.last_inbound_at,
                (extract(epoch FROM COALESCE(c.last_message_at, c.created_at)) * 1000000)::bigint AS sort_us,
                p.id AS p_id, p.name AS p_name, p.phone AS p_phone, p.preferred_language AS p_lang, p.consent_whatsapp AS p_consent,
@@ -93,16 +93,16 @@ public enum Conversations {
           LEFT JOIN LATERAL (SELECT * FROM whatsapp_messages WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1) m ON true
         """
 
-    static func view(_ row: PGRow, now: Date) -> View {
-        let lastIn = row.date("last_inbound_at")
+    static func view(_ row: PGRow, now: Date) throws -> View {
+        let lastIn = try row.decode(Date?.self, "last_inbound_at")
         let ends = lastIn.map { $0.addingTimeInterval(Outbound.windowSeconds) }
         return View(
-            id: row.int64("id")!,
-            patient: PatientView(id: row.int64("p_id")!, name: row.string("p_name"), phone: row.string("p_phone")!,
-                                 preferredLanguage: row.string("p_lang") ?? "en", consentWhatsapp: row.bool("p_consent") ?? false),
-            senderID: row.int64("sender_id")!, state: row.string("state") ?? "bot", unreadCount: row.int("unread_count") ?? 0,
-            lastMessage: row.isNull("m_id") ? nil : MessageView(row: row, prefix: "m_"),
-            lastMessageAt: row.date("last_message_at"),
+            id: try row.decode(Int64.self, "id"),
+            patient: PatientView(id: try row.decode(Int64.self, "p_id"), name: try row.decode(String?.self, "p_name"), phone: try row.decode(String.self, "p_phone"),
+                                 preferredLanguage: try row.decode(String?.self, "p_lang") ?? "en", consentWhatsapp: try row.decode(Bool?.self, "p_consent") ?? false),
+            senderID: try row.decode(Int64.self, "sender_id"), state: try row.decode(String?.self, "state") ?? "bot", unreadCount: try row.decode(Int?.self, "unread_count") ?? 0,
+            lastMessage: try row.decode(Int64?.self, "m_id") == nil ? nil : try MessageView(row: row, prefix: "m_"),
+            lastMessageAt: try row.decode(Date?.self, "last_message_at"),
             window: Window(open: ends.map { $0 > now } ?? false, endsAt: ends))
     }
 
@@ -112,7 +112,7 @@ public enum Conversations {
     public static func list(_ conn: PGConnection, workspaceID: Int64, q: String?, cursor: String?, since: String? = nil, limit: Int,
                             now: Date = Date()) throws -> Page<View> {
         let limit = min(max(limit, 1), 100)
-        let serverTime = try conn.query("SELECT now() AS t").first?.date("t")
+        let serverTime = try conn.query("SELECT now() AS t").one().decode(Date.self, "t")
         var changedAfter: Date? = nil
         if let since, !since.isEmpty {
             guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since) else {
@@ -131,32 +131,32 @@ public enum Conversations {
             afterID = id
         }
         let pattern = q.flatMap { $0.trimmingCharacters(in: .whitespaces).nilIfEmpty }.map { "%" + likeEscape($0) + "%" }
-        let rows = try conn.query(select + """
-             WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
-               AND ($2::bigint IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id)
-                                           < ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::bigint))
-               AND ($4::text IS NULL OR p.name ILIKE $4 OR p.phone ILIKE $4
-                    OR EXISTS (SELECT 1 FROM whatsapp_messages s WHERE s.conversation_id = c.id AND s.body ILIKE $4))
-               AND ($6::timestamptz IS NULL OR c.updated_at > $6)
+        let rows = try conn.query("""
+            \(unescaped: select)
+             WHERE c.workspace_id = \(workspaceID) AND c.deleted_at IS NULL
+               AND (\(afterMicros)::bigint IS NULL OR (COALESCE(c.last_message_at, c.created_at), c.id)
+                                           < ('epoch'::timestamptz + \(afterMicros)::bigint * interval '1 microsecond', \(afterID)::bigint))
+               AND (\(pattern)::text IS NULL OR p.name ILIKE \(pattern)::text OR p.phone ILIKE \(pattern)::text
+                    OR EXISTS (SELECT 1 FROM whatsapp_messages s WHERE s.conversation_id = c.id AND s.body ILIKE \(pattern)::text))
+               AND (\(changedAfter)::timestamptz IS NULL OR c.updated_at > \(changedAfter)::timestamptz)
              ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC
-             LIMIT $5
-            """, [PGValue(workspaceID), PGValue(afterMicros), PGValue(afterID), PGValue(pattern), PGValue(limit + 1), PGValue(changedAfter)])
-        var items = rows.map { view($0, now: now) }
+             LIMIT \(limit + 1)
+            """)
+        var items = try rows.map { try view($0, now: now) }
         var next: String? = nil
         if items.count > limit {
             items.removeLast()
             let last = rows[limit - 1]
-            next = "\(last.int64("sort_us")!)_\(last.int64("id")!)"
+            next = "\(try last.decode(Int64.self, "sort_us"))_\(try last.decode(Int64.self, "id"))"
         }
         return Page(items: items, nextCursor: next, serverTime: serverTime)
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64, now: Date = Date()) throws -> View {
-        guard let row = try conn.query(select + " WHERE c.workspace_id = $1 AND c.id = $2 AND c.deleted_at IS NULL",
-                                       [PGValue(workspaceID), PGValue(id)]).first else {
+        guard let row = try conn.query("\(unescaped: select) WHERE c.workspace_id = \(workspaceID) AND c.id = \(id) AND c.deleted_at IS NULL").first else {
             throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.")
         }
-        return view(row, now: now)
+        return try view(row, now: now)
     }
 
     public struct MessagesPage: Sendable, Encodable {
@@ -173,17 +173,18 @@ public enum Conversations {
                                 since: String?, limit: Int) throws -> MessagesPage {
         _ = try get(conn, workspaceID: workspaceID, id: conversationID)
         let limit = min(max(limit, 1), 200)
-        let serverTime = try conn.query("SELECT now() AS t").first!.date("t")!
-        let cols = "id, direction, body, status, twilio_sid, error_code, error_message, template_key, media::text AS media, created_at, updated_at"
+        let serverTime = try conn.query("SELECT now() AS t").one().decode(Date.self, "t")
+        let cols: SQLFragment = "id, direction, body, status, twilio_sid, error_code, error_message, template_key, media::text AS media, created_at, updated_at"
         if let since, !since.isEmpty {
             guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since) else {
                 throw AppError.validation("since", "an ISO 8601 time such as 2026-01-31T10:00:00Z.")
             }
             let rows = try conn.query("""
-                SELECT \(cols) FROM whatsapp_messages WHERE workspace_id = $1 AND conversation_id = $2 AND updated_at > $3
-                 ORDER BY created_at, id LIMIT $4
-                """, [PGValue(workspaceID), PGValue(conversationID), PGValue(date), PGValue(limit)])
-            return MessagesPage(items: rows.map { MessageView(row: $0) }, nextCursor: nil, serverTime: serverTime)
+                SELECT \(unescaped: cols) FROM whatsapp_messages
+                 WHERE workspace_id = \(workspaceID) AND conversation_id = \(conversationID) AND updated_at > \(date)
+                 ORDER BY created_at, id LIMIT \(limit)
+                """)
+            return MessagesPage(items: try rows.map { try MessageView(row: $0) }, nextCursor: nil, serverTime: serverTime)
         }
         var before: Int64? = nil
         if let cursor, !cursor.isEmpty {
@@ -191,26 +192,25 @@ public enum Conversations {
             before = id
         }
         let rows = try conn.query("""
-            SELECT \(cols) FROM whatsapp_messages WHERE workspace_id = $1 AND conversation_id = $2 AND ($3::bigint IS NULL OR id < $3)
-             ORDER BY id DESC LIMIT $4
-            """, [PGValue(workspaceID), PGValue(conversationID), PGValue(before), PGValue(limit + 1)])
-        var items = rows.map { MessageView(row: $0) }
+            SELECT \(unescaped: cols) FROM whatsapp_messages
+             WHERE workspace_id = \(workspaceID) AND conversation_id = \(conversationID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
+             ORDER BY id DESC LIMIT \(limit + 1)
+            """)
+        var items = try rows.map { try MessageView(row: $0) }
         var next: String? = nil
         if items.count > limit {
             items.removeLast()
-            next = String(items.last!.id)
+            next = items.last.map { String($0.id) }
         }
         if before == nil {
-            try conn.execute("UPDATE whatsapp_conversations SET unread_count = 0 WHERE workspace_id = $1 AND id = $2 AND unread_count <> 0",
-                             [PGValue(workspaceID), PGValue(conversationID)])
+            try conn.execute("UPDATE whatsapp_conversations SET unread_count = 0 WHERE workspace_id = \(workspaceID) AND id = \(conversationID) AND unread_count <> 0")
         }
         return MessagesPage(items: items.reversed(), nextCursor: next, serverTime: serverTime)
     }
 
     /// Hides the conversation from the inbox (messages are kept; a new message brings it back).
     public static func delete(_ conn: PGConnection, actor: StaffActor, id: Int64) throws {
-        let n = try conn.execute("UPDATE whatsapp_conversations SET deleted_at = now() WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL",
-                                 [PGValue(actor.workspaceID), PGValue(id)])
+        let n = try conn.execute("UPDATE whatsapp_conversations SET deleted_at = now() WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL")
         guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
         try Audit.record(conn, actor, action: "conversation.delete", targetType: "conversation", targetID: String(id))
     }
@@ -218,9 +218,9 @@ public enum Conversations {
     /// `handoff`: the bot stays quiet, staff answer; `bot`: the bot answers again.
     public static func setState(_ conn: PGConnection, actor: StaffActor, id: Int64, state: String) throws -> View {
         let n = try conn.execute("""
-            UPDATE whatsapp_conversations SET state = $3, pending_intent = CASE WHEN $3 = 'handoff' THEN NULL ELSE pending_intent END
-             WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL
-            """, [PGValue(actor.workspaceID), PGValue(id), PGValue(state)])
+            UPDATE whatsapp_conversations SET state = \(state), pending_intent = CASE WHEN \(state) = 'handoff' THEN NULL ELSE pending_intent END
+             WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL
+            """)
         guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
         try Audit.record(conn, actor, action: state == "handoff" ? "conversation.handoff" : "conversation.resume_bot",
                          targetType: "conversation", targetID: String(id))

@@ -47,15 +47,14 @@ public enum ReminderSettings {
     public static let customPlaceholders: Set<String> = ["patient_name", "when", "doctor_name"]
 
     public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> Value {
-        try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES ($1) ON CONFLICT DO NOTHING", [PGValue(workspaceID)])
-        guard let row = try conn.query("SELECT enabled, hours_before, template_key, custom_message, language FROM reminder_settings WHERE workspace_id = $1",
-                                       [PGValue(workspaceID)]).first else {
+        try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES (\(workspaceID)) ON CONFLICT DO NOTHING")
+        guard let row = try conn.query("SELECT enabled, hours_before, template_key, custom_message, language FROM reminder_settings WHERE workspace_id = \(workspaceID)").first else {
             throw AppError.notFound("not_found", "There is no workspace \(workspaceID).")
         }
         let d = Value.defaults
-        return Value(enabled: row.bool("enabled") ?? d.enabled, hoursBefore: row.int("hours_before") ?? d.hoursBefore,
-                     templateKey: row.string("template_key") ?? d.templateKey, customMessage: row.string("custom_message"),
-                     language: row.string("language") ?? d.language)
+        return Value(enabled: try row.decode(Bool?.self, "enabled") ?? d.enabled, hoursBefore: try row.decode(Int?.self, "hours_before") ?? d.hoursBefore,
+                     templateKey: try row.decode(String?.self, "template_key") ?? d.templateKey, customMessage: try row.decode(String?.self, "custom_message"),
+                     language: try row.decode(String?.self, "language") ?? d.language)
     }
 
     public static func validate(_ v: Value) throws(AppError) {
@@ -86,10 +85,9 @@ public enum ReminderSettings {
             if let x = update.language { v.language = x }
             try validate(v)
             try conn.execute("""
-                UPDATE reminder_settings SET enabled = $2, hours_before = $3, template_key = $4, custom_message = $5, language = $6, updated_by = $7
-                 WHERE workspace_id = $1
-                """, [PGValue(actor.workspaceID), PGValue(v.enabled), PGValue(v.hoursBefore), PGValue(v.templateKey),
-                      PGValue(v.customMessage), PGValue(v.language), PGValue(actor.userID)])
+                UPDATE reminder_settings SET enabled = \(v.enabled), hours_before = \(v.hoursBefore), template_key = \(v.templateKey), custom_message = \(v.customMessage), language = \(v.language), updated_by = \(actor.userID)
+                 WHERE workspace_id = \(actor.workspaceID)
+                """)
             try Audit.record(conn, actor, action: "reminder_settings.update", targetType: "workspace", targetID: String(actor.workspaceID),
                              details: ["enabled": String(v.enabled), "hours_before": String(v.hoursBefore), "template_key": v.templateKey,
                                        "language": v.language])

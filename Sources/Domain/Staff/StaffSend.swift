@@ -31,20 +31,20 @@ public enum StaffSend {
                    COALESCE(NULLIF(w.clinic_name, ''), w.name) AS clinic_name,
                    (SELECT COALESCE(NULLIF(u.name, ''), u.email) FROM appointments a JOIN users u ON u.id = a.doctor_id
                      WHERE a.workspace_id = w.id AND a.patient_id = p.id AND a.status <> 'cancelled'
-                     ORDER BY a.starts_at < $3::timestamptz, abs(extract(epoch FROM a.starts_at - $3::timestamptz)) LIMIT 1) AS doctor_name
-              FROM workspaces w JOIN patients p ON p.workspace_id = w.id AND p.id = $2
-             WHERE w.id = $1
-            """, [PGValue(actor.workspaceID), PGValue(patientID), PGValue(now)]).first
+                     ORDER BY a.starts_at < \(now)::timestamptz, abs(extract(epoch FROM a.starts_at - \(now)::timestamptz)) LIMIT 1) AS doctor_name
+              FROM workspaces w JOIN patients p ON p.workspace_id = w.id AND p.id = \(patientID)
+             WHERE w.id = \(actor.workspaceID)
+            """).first
         let lang: String
-        if let language, !language.isEmpty { lang = language } else { lang = context?.string("language") ?? "en" }
+        if let language, !language.isEmpty { lang = language } else { lang = try context?.decode(String?.self, "language") ?? "en" }
         guard Templates.languages.contains(lang) else { throw AppError.validation("language", "en or es.") }
         // The product guide's clients send patient_name, date and time: the doctor (of the patient's
         // next appointment, else the latest) and the clinic are filled in when not given.
         var filled = variables
         if (filled["doctor_name"] ?? "").isEmpty {
-            filled["doctor_name"] = context?.string("doctor_name") ?? (lang == "es" ? "su médico" : "your doctor")
+            filled["doctor_name"] = try context?.decode(String?.self, "doctor_name") ?? (lang == "es" ? "su médico" : "your doctor")
         }
-        if (filled["clinic_name"] ?? "").isEmpty, let clinic = context?.string("clinic_name") { filled["clinic_name"] = clinic }
+        if (filled["clinic_name"] ?? "").isEmpty, let clinic = try context?.decode(String?.self, "clinic_name") { filled["clinic_name"] = clinic }
         return try run(conn, http: http, config: config, actor: actor, action: "whatsapp.send_template",
                        details: ["template_id": templateKey, "language": lang],
                        OutboundRequest(workspaceID: actor.workspaceID, patientID: patientID,
