@@ -19,8 +19,13 @@ public func fuzzSignatureURL(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let base = lines[4].isEmpty ? nil : lines[4]
     guard let url = WebhookVerifier.publicURL(requestURI: lines[0], headers: headers, baseURL: base) else { return 0 }
     let uri = lines[0].hasPrefix("/") ? lines[0] : "/" + lines[0]
-    precondition(url.hasSuffix(uri), "the signed URL lost the request URI")
-    if base == nil { precondition(url.hasPrefix("http://") || url.hasPrefix("https://"), "the signed URL has another scheme") }
+    // Compared as UTF-8 bytes (what is signed): a Host starting with a combining mark joins the "/"
+    // before it into one Character, so String.hasPrefix("http://") is false for a correct URL (the
+    // first thing this target found — a wrong check, not a wrong URL).
+    precondition(url.utf8.reversed().starts(with: uri.utf8.reversed()), "the signed URL lost the request URI")
+    if base == nil {
+        precondition(url.utf8.starts(with: "http://".utf8) || url.utf8.starts(with: "https://".utf8), "the signed URL has another scheme")
+    }
     let params = (try? FormData.parse(lines[5]))?.pairs ?? []
     let token = "0123456789abcdef0123456789abcdef"
     let signature = TwilioSignature.compute(authToken: token, url: url, params: params)
