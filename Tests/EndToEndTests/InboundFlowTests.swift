@@ -181,17 +181,19 @@ struct InboundFlowTests {
         #expect(try clinic.geminiCalls().first?["fault"] as? String == "invalid_json")
     }
 
-    @Test("Gemini hangs → the fallback answers within GEMINI_TIMEOUT_MS + 1 s")
+    /// The deadline, not the model, ends the wait: the model hangs 6 s past GEMINI_TIMEOUT_MS and the
+    /// answer comes well before that, inside Twilio's 15 s (a margin of 4 s for a loaded test machine).
+    @Test("Gemini hangs → the fallback answers at GEMINI_TIMEOUT_MS, before the model and before Twilio gives up")
     func geminiHang() throws {
         let clinic = try StackClinic()
         let deadlineMS = Int(clinic.env.values["GEMINI_TIMEOUT_MS"] ?? "") ?? 8000
         let marker = "plum\(Int.random(in: 1000...9999))"
-        try clinic.fault(["api": "gemini", "kind": "hang", "seconds": Double(deadlineMS) / 1000 + 5, "contains": marker])
+        try clinic.fault(["api": "gemini", "kind": "hang", "seconds": Double(deadlineMS) / 1000 + 6, "contains": marker])
         let started = Date()
         let r = try clinic.say(StackClinic.patient(), "hello \(marker), can I book?")
         let elapsed = Date().timeIntervalSince(started)
         #expect(r.replies.first?.contains("Available times:\n1. ") == true)
-        #expect(elapsed < Double(deadlineMS) / 1000 + 1, "answered after \(elapsed) s")
+        #expect(elapsed < min(Double(deadlineMS) / 1000 + 4, 15), "answered after \(elapsed) s")
     }
 
     @Test("20 concurrent deliveries of one MessageSid → one message row, at most one appointment, the same reply")
