@@ -6,6 +6,7 @@ extension Router {
         registerHealthRoutes(&r)
         registerWebhookRoutes(&r)
         registerStaffRoutes(&r)
+        registerClinicRoutes(&r)
         return r
     }
 }

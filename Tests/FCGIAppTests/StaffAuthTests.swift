@@ -178,6 +178,8 @@ final class StaffWorld {
             ("PUT", "/api/whatsapp/reminder-settings", ["hours_before": 12]),
             ("POST", "/api/whatsapp/bundle/send", ["body": "hi", "recipients": [["phone": "+14155550123"]], "consent_confirmed": true]),
             ("GET", "/api/whatsapp/audit-log", nil),
+            ("PUT", "/api/clinic", ["clinic_name": "Renamed"]),
+            ("PUT", "/api/whatsapp/templates/followup/content-sids", ["en": "HX" + String(repeating: "0", count: 32)]),
             ("POST", "/api/whatsapp/senders/\(sender)/deactivate", nil),
         ]
         for (method, path, json) in calls {
@@ -192,5 +194,11 @@ final class StaffWorld {
         // Everyone may read.
         #expect(w.call("GET", "/api/whatsapp/senders", token: user.token, account: a).status == 200)
         #expect(w.call("GET", "/api/whatsapp/reminder-settings", token: user.token, account: a).status == 200)
+        for path in ["/api/clinic", "/api/doctors", "/api/patients", "/api/appointments", "/api/members"] {
+            #expect(w.call("GET", path, token: user.token, account: a).status == 200, "\(role) GET \(path)")
+        }
+        // Members are managed by owners only (admin doctors included in the refusal).
+        let add = w.call("POST", "/api/members", token: user.token, account: a, json: ["email": "n@a.example", "role": "staff", "password": "0123456789ab"])
+        #expect(add.status == (role == .owner ? 201 : 403), "\(role) POST /api/members: \(add.text)")
     }
 }

@@ -10,7 +10,11 @@ import TestSupport
 @Suite struct StaffIsolationTests {
     struct Tenant {
         let ws: Int64, owner: (id: Int64, token: String), sender: Int64, patient: Int64, conversation: Int64, appointment: Int64, batch: Int64
+        let doctor: Int64
     }
+
+    /// Every staff route outside the WhatsApp prefix that the sweep covers too.
+    static let clinicPrefixes = ["/api/clinic", "/api/doctors", "/api/patients", "/api/appointments", "/api/members"]
 
     static func tenant(_ w: StaffWorld, _ name: String, senderPhone: String, patientPhone: String) throws -> Tenant {
         let ws = try w.workspace(name)
@@ -23,7 +27,11 @@ import TestSupport
         let batch = try Bundles.send(w.conn, actor: actor, .init(body: "\(name) secret bundle {name}",
                                                               recipients: [.init(name: "\(name) Secret Patient", phone: patientPhone, language: "en")],
                                                               consentConfirmed: true)).batchID
-        return Tenant(ws: ws, owner: owner, sender: sender, patient: patient, conversation: conversation, appointment: appointment, batch: batch)
+        let doctor = try w.member("doctor@\(name.lowercased()).example", workspace: ws, role: .doctor).id
+        try w.conn.execute("INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time) VALUES ($1, $2, 1, '09:00', '13:00')",
+                           [PGValue(ws), PGValue(doctor)])
+        return Tenant(ws: ws, owner: owner, sender: sender, patient: patient, conversation: conversation, appointment: appointment, batch: batch,
+                      doctor: doctor)
     }
 
     static func multipart(_ csv: String) -> ([UInt8], String) {
@@ -39,15 +47,20 @@ import TestSupport
         let b = try Self.tenant(w, "Bravo", senderPhone: "+34911000001", patientPhone: "+34911000000")
         let secrets = ["Bravo", "+34911000000", "+34911000001"]
 
-        let routes = w.router.routes.filter { $0.pattern.hasPrefix("/api/whatsapp/") }
+        let routes = w.router.routes.filter { r in r.pattern.hasPrefix("/api/whatsapp/") || Self.clinicPrefixes.contains { r.pattern.hasPrefix($0) } }
         #expect(routes.count >= 20)
         for route in routes {
             var path = route.pattern
-            let hasID = path.contains("{id}")
+            let hasID = path.contains("{id}") || path.contains("{user_id}")
             if path.hasPrefix("/api/whatsapp/conversations/") { path = path.replacingOccurrences(of: "{id}", with: String(b.conversation)) }
             if path.hasPrefix("/api/whatsapp/pending-appointments/") { path = path.replacingOccurrences(of: "{id}", with: String(b.appointment)) }
             if path.hasPrefix("/api/whatsapp/senders/") { path = path.replacingOccurrences(of: "{id}", with: String(b.sender)) }
             if path.hasPrefix("/api/whatsapp/bundle/") { path = path.replacingOccurrences(of: "{id}", with: String(b.batch)) }
+            if path.hasPrefix("/api/doctors/") { path = path.replacingOccurrences(of: "{id}", with: String(b.doctor)) }
+            if path.hasPrefix("/api/patients/") { path = path.replacingOccurrences(of: "{id}", with: String(b.patient)) }
+            if path.hasPrefix("/api/appointments/") { path = path.replacingOccurrences(of: "{id}", with: String(b.appointment)) }
+            if path.hasPrefix("/api/members/") { path = path.replacingOccurrences(of: "{user_id}", with: String(b.doctor)) }
+            path = path.replacingOccurrences(of: "{template_id}", with: "appt_reminder")
             #expect(!path.contains("{"), "a test id is missing for \(route.pattern)")
 
             var json: Any? = nil
@@ -64,6 +77,19 @@ import TestSupport
                 let (m, ct) = Self.multipart("name,phone\nz,+14155559999\n")
                 body = m
                 headers["Content-Type"] = ct
+            default: break
+            }
+            switch (route.method, route.pattern) {
+            case ("PUT", "/api/clinic"): json = ["clinic_name": "Stolen"]
+            case ("PUT", "/api/whatsapp/templates/{template_id}/content-sids"): json = ["en": "HX" + String(repeating: "ab", count: 16)]
+            case ("PUT", "/api/doctors/{id}/availability"): json = ["weekly": [] as [Any]]
+            case ("POST", "/api/patients"): json = ["phone": "+14155557777", "name": "New"]
+            case ("PATCH", "/api/patients/{id}"): json = ["name": "Renamed", "consent_whatsapp": false]
+            case ("POST", "/api/appointments"): json = ["patient_id": b.patient, "doctor_id": b.doctor, "starts_at": "2030-01-07T09:00:00Z"]
+            case ("POST", "/api/appointments/{id}/cancel"): json = ["notify": false]
+            case ("POST", "/api/appointments/{id}/reschedule"): json = ["starts_at": "2030-01-07T10:00:00Z"]
+            case ("POST", "/api/members"): json = ["email": "new@alpha.example", "role": "staff", "password": "a long enough password"]
+            case ("PATCH", "/api/members/{user_id}"): json = ["role": "staff"]
             default: break
             }
             let r = w.call(route.method, path, token: a.owner.token, account: a.ws, json: json, body: body, headers: headers)
@@ -88,6 +114,16 @@ import TestSupport
         #expect(s.bool("is_active") == true)
         #expect(s.bool("is_primary") == true)
         #expect(try w.conn.query("SELECT hours_before FROM reminder_settings WHERE workspace_id = $1", [PGValue(b.ws)]).first?.int("hours_before") == 24)
+        let clinic = try #require(try w.conn.query("SELECT clinic_name, content_sids::text AS sids FROM workspaces WHERE id = $1", [PGValue(b.ws)]).first)
+        #expect(clinic.string("clinic_name") == "Bravo")
+        #expect(clinic.string("sids") == "{}")
+        #expect(try w.conn.query("SELECT count(*) AS n FROM doctor_availability WHERE doctor_id = $1", [PGValue(b.doctor)]).first?.int("n") == 1)
+        let bp = try #require(try w.conn.query("SELECT name, consent_whatsapp FROM patients WHERE id = $1", [PGValue(b.patient)]).first)
+        #expect(bp.string("name") == "Bravo Secret Patient")
+        #expect(bp.bool("consent_whatsapp") == true)
+        #expect(try w.conn.query("SELECT count(*) AS n FROM appointments WHERE workspace_id = $1", [PGValue(b.ws)]).first?.int("n") == 1)
+        #expect(try w.conn.query("SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", [PGValue(b.doctor), PGValue(b.ws)])
+                .first?.string("role") == "doctor")
         #expect(try w.conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE workspace_id = $1", [PGValue(b.ws)]).first?.int("n") == 1)
         // A's own list shows A's conversation only.
         let list = w.call("GET", "/api/whatsapp/conversations", token: a.owner.token, account: a.ws)

@@ -14,7 +14,8 @@ public struct Slot: Sendable, Equatable, Codable {
 }
 
 /// Free appointment slots: doctors' weekly availability (local to the workspace's timezone) cut
-/// into `slot_minutes` pieces, minus every non-cancelled appointment that overlaps, strictly after `from`.
+/// into `slot_minutes` pieces, minus every non-cancelled appointment and every time off that
+/// overlaps, strictly after `from`.
 public enum FreeSlots {
     /// One query: the calendar arithmetic (local days, DST) is PostgreSQL's `AT TIME ZONE`.
     static let sql = """
@@ -31,6 +32,7 @@ public enum FreeSlots {
                    a.slot_minutes
               FROM days
               JOIN doctor_availability a ON a.workspace_id = $1 AND a.weekday = extract(dow FROM days.day)
+                                        AND ($5::bigint IS NULL OR a.doctor_id = $5)
              CROSS JOIN LATERAL generate_series(0, (extract(epoch FROM a.end_time - a.start_time)::int / 60) / a.slot_minutes - 1) AS k
         )
         SELECT DISTINCT s.doctor_id, s.starts_at, s.starts_at + make_interval(mins => s.slot_minutes) AS ends_at
@@ -40,13 +42,19 @@ public enum FreeSlots {
                             WHERE ap.doctor_id = s.doctor_id AND ap.status <> 'cancelled'
                               AND ap.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
                               AND ap.ends_at > s.starts_at)
+           AND NOT EXISTS (SELECT 1 FROM doctor_time_off t
+                            WHERE t.workspace_id = $1 AND t.doctor_id = s.doctor_id
+                              AND t.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
+                              AND t.ends_at > s.starts_at)
          ORDER BY s.starts_at, s.doctor_id
          LIMIT $4
         """
 
-    /// Free slots of the next `days` local days (today included), earliest first, at most `limit`.
-    public static func compute(_ conn: PGConnection, workspaceID: Int64, from: Date, days: Int, limit: Int = 500) throws -> [Slot] {
-        let rows = try conn.query(sql, [PGValue(workspaceID), PGValue(from), PGValue(max(days, 1)), PGValue(limit)])
+    /// Free slots of the next `days` local days (today included), earliest first, at most `limit`;
+    /// of one doctor when `doctorID` is given.
+    public static func compute(_ conn: PGConnection, workspaceID: Int64, from: Date, days: Int, limit: Int = 500,
+                               doctorID: Int64? = nil) throws -> [Slot] {
+        let rows = try conn.query(sql, [PGValue(workspaceID), PGValue(from), PGValue(max(days, 1)), PGValue(limit), PGValue(doctorID)])
         return try rows.compactMap { row in
             guard let doctor = try row.decode(Int64?.self, "doctor_id"), let s = try row.decode(Date?.self, "starts_at"), let e = try row.decode(Date?.self, "ends_at") else { return nil }
             return Slot(doctorUserID: doctor, startsAt: s, endsAt: e)

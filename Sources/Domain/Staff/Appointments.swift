@@ -103,45 +103,71 @@ public enum StaffAppointments {
             return current
         }
         // The decision stands even when WhatsApp fails; the outcome says what happened to the message.
-        let tz = try conn.query("SELECT timezone, COALESCE(clinic_name, name) AS clinic FROM workspaces WHERE id = \(actor.workspaceID)").first
-        let lang = appointment.patient.preferredLanguage == "es" ? "es" : "en"
-        let when = LocalTime.describe(appointment.startsAt, timeZone: try tz?.decode(String?.self, "timezone") ?? "UTC", language: lang, now: now)
-        let variables = [
-            "patient_name": appointment.patient.name?.nilIfEmpty ?? (lang == "es" ? "paciente" : "there"),
-            "doctor_name": appointment.doctorName?.nilIfEmpty ?? (lang == "es" ? "su médico" : "your doctor"),
-            "when": when,
-            "clinic_name": try tz?.decode(String?.self, "clinic") ?? "",
-        ]
-        let request: OutboundRequest
         var offer: PendingOffer? = nil
-        if accept {
-            request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
-                                      content: .template(key: "appt_confirmed", language: lang, variables: variables), sentByUserID: actor.userID)
-        } else {
+        let sent = notifyTracked(conn, http: http, config: config, actor: actor, appointment: appointment, now: now) { variables, lang in
+            if accept { return .template(key: "appt_confirmed", language: lang, variables: variables) }
             // The request was declined: say so, and offer free times (a reply with a number books one).
             offer = try declinedOffer(conn, workspaceID: actor.workspaceID, appointment: appointment,
-                                      timeZone: tz?.string("timezone") ?? "UTC", language: lang, now: now)
-            let text = InboundReplies.offer(InboundReplies.declined(when, language: lang), offer, language: lang)
-            request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
-                                      content: .freeform(text), sentByUserID: actor.userID)
+                                      timeZone: variables["_timezone"] ?? "UTC", language: lang, now: now)
+            return .freeform(InboundReplies.offer(InboundReplies.declined(variables["when"] ?? "", language: lang), offer, language: lang))
+        }
+        if let offer, let conversationID = sent.conversationID {
+            try conn.execute("""
+                UPDATE whatsapp_conversations SET pending_intent = \(PGJSON(offer.json))::jsonb
+                 WHERE workspace_id = \(actor.workspaceID) AND id = \(conversationID)
+                """)
+        }
+        return Outcome(appointment: appointment, notification: sent.notification)
+    }
+
+    /// Sends the patient a notice about `appointment` (content built from the appointment's variables
+    /// and the patient's language) and says what happened; a failure never undoes the change itself.
+    static func notify(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, appointment: View, now: Date,
+                       content: ([String: String], String) throws -> OutboundContent) -> Notification {
+        notifyTracked(conn, http: http, config: config, actor: actor, appointment: appointment, now: now, content: content).notification
+    }
+
+    static func notifyTracked(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, appointment: View, now: Date,
+                              content: ([String: String], String) throws -> OutboundContent) -> (notification: Notification, conversationID: Int64?) {
+        func failed(_ code: String, _ message: String) -> (Notification, Int64?) {
+            (Notification(sent: false, messageID: nil, error: ["code": code, "message": message]), nil)
         }
         do {
+            let ws = try conn.query("""
+                SELECT w.timezone, COALESCE(NULLIF(w.clinic_name, ''), w.name) AS clinic, COALESCE(p.preferred_language, s.language, w.default_language) AS lang
+                  FROM workspaces w JOIN patients p ON p.workspace_id = w.id AND p.id = \(appointment.patient.id)
+                  LEFT JOIN reminder_settings s ON s.workspace_id = w.id
+                 WHERE w.id = \(actor.workspaceID)
+                """).first
+            let lang = try ws?.decode(String?.self, "lang") == "es" ? "es" : "en"
+            let timezone = try ws?.decode(String?.self, "timezone") ?? "UTC"
+            let when = LocalTime.describe(appointment.startsAt, timeZone: timezone, language: lang, now: now)
+            let p = LocalTime.parts(appointment.startsAt, timeZone: timezone)
+            let variables = [
+                "patient_name": appointment.patient.name?.nilIfEmpty ?? (lang == "es" ? "paciente" : "there"),
+                "doctor_name": appointment.doctorName?.nilIfEmpty ?? (lang == "es" ? "su médico" : "your doctor"),
+                "when": when,
+                "date": String(format: "%04d-%02d-%02d", p.year, p.month, p.day),
+                "time": LocalTime.clock(p, language: lang),
+                "clinic_name": try ws?.decode(String?.self, "clinic") ?? "",
+                "_timezone": timezone,
+            ]
+            let request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
+                                          content: try content(variables, lang), sentByUserID: actor.userID)
             let r = try Outbound.send(conn, http: http, config: config, request, now: now)
-            if let offer {
-                try conn.execute("UPDATE whatsapp_conversations SET pending_intent = $3::jsonb WHERE workspace_id = $1 AND id = $2",
-                                 [PGValue(actor.workspaceID), PGValue(r.conversationID), .json(offer.json)])
-            }
-            return Outcome(appointment: appointment, notification: Notification(sent: true, messageID: r.messageID, error: nil))
+            return (Notification(sent: true, messageID: r.messageID, error: nil), r.conversationID)
         } catch let e as AppError {
-            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": e.code, "message": e.message]))
+            return failed(e.code, e.message)
         } catch let e as TwilioError {
             let a = StaffSend.appError(e)
-            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": a.code, "message": a.message]))
+            return failed(a.code, a.message)
         } catch let e as TwilioTransportError {
             let a = StaffSend.appError(e)
-            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": a.code, "message": a.message]))
+            return failed(a.code, a.message)
         } catch let e as ConfigError {
-            return Outcome(appointment: appointment, notification: Notification(sent: false, messageID: nil, error: ["code": "twilio_not_configured", "message": e.message]))
+            return failed("twilio_not_configured", e.message)
+        } catch {
+            return failed("internal_error", "The notice could not be sent.")
         }
     }
 }

@@ -151,7 +151,9 @@ public enum Bundles {
         public let total: Int
         /// Recipients left out (invalid phone or language); the valid ones are queued.
         public let invalid: [InvalidRecipient]
-        enum CodingKeys: String, CodingKey { case status, total, invalid, batchID = "batch_id" }
+        /// The next `medsync-jobs bundles` run picks the batch up by then (`Bundles.startWithinSeconds`).
+        public let expectedStartBy: Date
+        enum CodingKeys: String, CodingKey { case status, total, invalid, batchID = "batch_id", expectedStartBy = "expected_start_by" }
     }
 
     /// Validates and enqueues a batch of the valid recipients (sent later by `medsync-jobs bundles`);
@@ -215,7 +217,8 @@ public enum Bundles {
                 """)
             try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
                              details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
-            return Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid)
+            return Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
+                            expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
         }
     }
 
@@ -245,10 +248,13 @@ public enum Bundles {
         public let createdAt: Date
         public let startedAt: Date?
         public let completedAt: Date?
+        /// While queued: the time by which the next bundles run has picked it up.
+        public let expectedStartBy: Date?
         public let recipients: [RecipientProgress]
         enum CodingKeys: String, CodingKey {
             case id, status, body, total, counts, recipients
             case senderID = "sender_id", createdAt = "created_at", startedAt = "started_at", completedAt = "completed_at"
+            case expectedStartBy = "expected_start_by"
         }
     }
 
@@ -271,8 +277,11 @@ public enum Bundles {
                                      attempts: try r.decode(Int?.self, "attempts") ?? 0, twilioSID: try r.decode(String?.self, "twilio_sid"), errorCode: try r.decode(Int?.self, "error_code"),
                                      errorMessage: try r.decode(String?.self, "error_message"), sentAt: try r.decode(Date?.self, "sent_at"))
         }
-        return Progress(id: id, status: try b.decode(String.self, "status"), body: try b.decode(String.self, "body"), senderID: try b.decode(Int64.self, "sender_id"),
-                        total: try b.decode(Int?.self, "total_count") ?? recipients.count, counts: counts, createdAt: try b.decode(Date.self, "created_at"),
-                        startedAt: try b.decode(Date?.self, "started_at"), completedAt: try b.decode(Date?.self, "completed_at"), recipients: recipients)
+        let status = try b.decode(String.self, "status")
+        let createdAt = try b.decode(Date.self, "created_at")
+        return Progress(id: id, status: status, body: try b.decode(String.self, "body"), senderID: try b.decode(Int64.self, "sender_id"),
+                        total: try b.decode(Int?.self, "total_count") ?? recipients.count, counts: counts, createdAt: createdAt,
+                        startedAt: try b.decode(Date?.self, "started_at"), completedAt: try b.decode(Date?.self, "completed_at"),
+                        expectedStartBy: status == "queued" ? expectedStart(createdAt: createdAt, now: Date()) : nil, recipients: recipients)
     }
 }

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Past bundle batches with their counts, newest first, and when a queued batch starts: the
+/// `medsync-bundles.timer` fires every 10 seconds (systemd/medsync-bundles.timer), so a batch queued
+/// now is picked up within `startWithinSeconds`.
+extension Bundles {
+    public static let startWithinSeconds = 15
+
+    public struct BatchSummary: Sendable, Encodable {
+        public let id: Int64
+        public let status: String
+        public let body: String
+        public let senderID: Int64
+        public let createdBy: Int64?
+        public let total: Int
+        public let counts: [String: Int]
+        public let createdAt: Date
+        public let startedAt: Date?
+        public let completedAt: Date?
+        /// While queued: the time by which the next bundles run has picked it up.
+        public let expectedStartBy: Date?
+        enum CodingKeys: String, CodingKey {
+            case id, status, body, total, counts
+            case senderID = "sender_id", createdBy = "created_by", createdAt = "created_at", startedAt = "started_at"
+            case completedAt = "completed_at", expectedStartBy = "expected_start_by"
+        }
+    }
+
+    public struct BatchPage: Sendable, Encodable {
+        public let items: [BatchSummary]
+        public let nextCursor: String?
+        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
+    }
+
+    /// Newest first; `before` is the `next_cursor` of the previous page.
+    public static func history(_ conn: PGConnection, workspaceID: Int64, before: Int64?, limit: Int, now: Date = Date()) throws -> BatchPage {
+        let limit = min(max(limit, 1), 100)
+        let rows = try conn.query("""
+            SELECT b.id, b.status, b.body, b.sender_id, b.created_by, b.total_count, b.created_at, b.started_at, b.completed_at,
+                   COALESCE((SELECT jsonb_object_agg(status, n)::text FROM (
+                       SELECT r.status, count(*) AS n FROM bundle_recipients r WHERE r.batch_id = b.id GROUP BY r.status) c), '{}') AS counts
+              FROM bundle_batches b
+             WHERE b.workspace_id = $1 AND ($2::bigint IS NULL OR b.id < $2)
+             ORDER BY b.id DESC LIMIT $3
+            """, [PGValue(workspaceID), PGValue(before), PGValue(limit + 1)])
+        let items = rows.prefix(limit).compactMap { r -> BatchSummary? in
+            guard let id = r.int64("id"), let status = r.string("status"), let sender = r.int64("sender_id"), let created = r.date("created_at") else {
+                return nil
+            }
+            var counts: [String: Int] = ["queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0, "unknown": 0]
+            if let text = r.string("counts"), let decoded = try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8)) {
+                counts.merge(decoded) { $1 }
+            }
+            return BatchSummary(id: id, status: status, body: r.string("body") ?? "", senderID: sender, createdBy: r.int64("created_by"),
+                                total: r.int("total_count") ?? 0, counts: counts, createdAt: created, startedAt: r.date("started_at"),
+                                completedAt: r.date("completed_at"),
+                                expectedStartBy: status == "queued" ? expectedStart(createdAt: created, now: now) : nil)
+        }
+        return BatchPage(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.id) } : nil)
+    }
+
+    /// When a queued batch starts at the latest: `startWithinSeconds` after it was queued (or after
+    /// now, for a batch that waited longer, e.g. while the timer was stopped).
+    public static func expectedStart(createdAt: Date, now: Date) -> Date {
+        let due = createdAt.addingTimeInterval(Double(startWithinSeconds))
+        return due > now ? due : now.addingTimeInterval(Double(startWithinSeconds))
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// Staff accounts of a workspace through the API: list (every member), add, change role and remove
+/// (owners only, by the role matrix). The schema keeps at least one owner (`memberships_keep_an_owner`).
+public enum Members {
+    public struct View: Sendable, Encodable, Equatable {
+        public let userID: Int64
+        public let email: String
+        public let name: String?
+        public let role: String
+        public let createdAt: Date
+        enum CodingKeys: String, CodingKey { case email, name, role, userID = "user_id", createdAt = "created_at" }
+    }
+
+    static let select = """
+        SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+        """
+
+    static func view(_ r: PGRow) -> View? {
+        guard let id = r.int64("id"), let email = r.string("email"), let role = r.string("role"), let created = r.date("created_at") else { return nil }
+        return View(userID: id, email: email, name: r.string("name"), role: role, createdAt: created)
+    }
+
+    public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
+        try conn.query(select + " WHERE m.workspace_id = $1 ORDER BY m.created_at, u.id", [PGValue(workspaceID)]).compactMap(view)
+    }
+
+    static func get(_ conn: PGConnection, workspaceID: Int64, userID: Int64) throws -> View {
+        guard let v = try conn.query(select + " WHERE m.workspace_id = $1 AND m.user_id = $2", [PGValue(workspaceID), PGValue(userID)]).first.flatMap(view) else {
+            throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
+        }
+        return v
+    }
+
+    static func role(_ raw: String) throws -> Role {
+        guard let r = Role(rawValue: raw) else {
+            throw AppError.validation("role", Role.allCases.map(\.rawValue).joined(separator: ", ") + ".")
+        }
+        return r
+    }
+
+    public struct AddInput: Sendable, Decodable {
+        public var email: String
+        public var name: String?
+        public var role: String
+        public var password: String?
+        public init(email: String, name: String? = nil, role: String, password: String? = nil) {
+            self.email = email
+            self.name = name
+            self.role = role
+            self.password = password
+        }
+    }
+
+    public static let minimumPasswordLength = 10
+
+    /// A new user gets the name and password; an existing user (same email) is added to the workspace
+    /// as they are (their name and password are theirs: never changed here).
+    public static func add(_ conn: PGConnection, actor: StaffActor, _ input: AddInput) throws -> (member: View, created: Bool) {
+        guard let email = Users.normalizeEmail(input.email) else { throw AppError.validation("email", "not an email address.") }
+        let role = try role(input.role)
+        let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (name?.count ?? 0) <= 200 else { throw AppError.validation("name", "at most 200 characters.") }
+        let existing = try Users.find(conn, email: email)
+        var hash: String? = nil
+        if existing == nil {
+            guard let password = input.password, password.count >= minimumPasswordLength, password.count <= 200 else {
+                throw AppError.validation("password", "a new user needs a password of \(minimumPasswordLength) to 200 characters.")
+            }
+            hash = PasswordHash.hash(password)
+        }
+        return try conn.transaction {
+            let inserted = try conn.query("""
+                INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) ON CONFLICT (lower(email)) DO NOTHING RETURNING id
+                """, [PGValue(email), PGValue(name?.isEmpty == true ? nil : name), PGValue(hash)]).first?.int64("id")
+            guard let userID = try inserted ?? conn.query("SELECT id FROM users WHERE lower(email) = lower($1)", [PGValue(email)]).first?.int64("id") else {
+                throw AppError.internal
+            }
+            guard try conn.query("""
+                INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, $3) ON CONFLICT (user_id, workspace_id) DO NOTHING RETURNING user_id
+                """, [PGValue(userID), PGValue(actor.workspaceID), PGValue(role.rawValue)]).count == 1 else {
+                throw AppError.conflict("already_member", "\(email) is already a member of this workspace.")
+            }
+            try Audit.record(conn, actor, action: "member.add", targetType: "user", targetID: String(userID),
+                             details: ["role": role.rawValue, "new_user": String(inserted != nil)])
+            return (try get(conn, workspaceID: actor.workspaceID, userID: userID), inserted != nil)
+        }
+    }
+
+    static func lastOwner(_ e: PGError) -> AppError? {
+        e.constraint == "memberships_last_owner"
+            ? AppError.conflict("last_owner", "A workspace keeps at least one owner: make another member owner first.") : nil
+    }
+
+    public static func setRole(_ conn: PGConnection, actor: StaffActor, userID: Int64, role raw: String) throws -> View {
+        let role = try role(raw)
+        do {
+            return try conn.transaction {
+                guard try conn.execute("UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2",
+                                       [PGValue(actor.workspaceID), PGValue(userID), PGValue(role.rawValue)]) == 1 else {
+                    throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
+                }
+                try Audit.record(conn, actor, action: "member.role", targetType: "user", targetID: String(userID), details: ["role": role.rawValue])
+                return try get(conn, workspaceID: actor.workspaceID, userID: userID)
+            }
+        } catch let e as PGError {
+            throw lastOwner(e) ?? e
+        }
+    }
+
+    public static func remove(_ conn: PGConnection, actor: StaffActor, userID: Int64) throws {
+        do {
+            try conn.transaction {
+                guard try conn.execute("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+                                       [PGValue(actor.workspaceID), PGValue(userID)]) == 1 else {
+                    throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
+                }
+                try Audit.record(conn, actor, action: "member.remove", targetType: "user", targetID: String(userID))
+            }
+        } catch let e as PGError {
+            throw lastOwner(e) ?? e
+        }
+    }
+}
