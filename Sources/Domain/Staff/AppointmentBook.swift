@@ -26,11 +26,16 @@ public enum AppointmentBook {
         if let s = f.status, !statuses.contains(s) { throw AppError.validation("status", statuses.joined(separator: ", ") + ".") }
         if let from = f.from, let to = f.to, to <= from { throw AppError.validation("to", "must be after from.") }
         let from = f.from ?? (f.to == nil ? now : nil)
-        return try conn.query(StaffAppointments.select + """
-             WHERE a.workspace_id = $1 AND ($2::timestamptz IS NULL OR a.starts_at >= $2) AND ($3::timestamptz IS NULL OR a.starts_at < $3)
-               AND ($4::text IS NULL OR a.status = $4) AND ($5::bigint IS NULL OR a.doctor_id = $5) AND ($6::bigint IS NULL OR a.patient_id = $6)
+        return try conn.query("""
+            \(unescaped: StaffAppointments.select)
+             WHERE a.workspace_id = \(workspaceID)
+               AND (\(from)::timestamptz IS NULL OR a.starts_at >= \(from)::timestamptz)
+               AND (\(f.to)::timestamptz IS NULL OR a.starts_at < \(f.to)::timestamptz)
+               AND (\(f.status)::text IS NULL OR a.status = \(f.status)::text)
+               AND (\(f.doctorID)::bigint IS NULL OR a.doctor_id = \(f.doctorID)::bigint)
+               AND (\(f.patientID)::bigint IS NULL OR a.patient_id = \(f.patientID)::bigint)
              ORDER BY a.starts_at, a.id LIMIT 500
-            """, [PGValue(workspaceID), PGValue(from), PGValue(f.to), PGValue(f.status), PGValue(f.doctorID), PGValue(f.patientID)])
+            """)
             .map(StaffAppointments.View.init(row:))
     }
 
@@ -65,16 +70,16 @@ public enum AppointmentBook {
         let reason = input.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (reason?.count ?? 0) <= 500 else { throw AppError.validation("reason", "at most 500 characters.") }
         let id: Int64 = try conn.transaction {
-            guard try conn.query("SELECT 1 FROM patients WHERE workspace_id = $1 AND id = $2", [PGValue(actor.workspaceID), PGValue(input.patientID)]).count == 1 else {
+            guard try conn.query("SELECT 1 FROM patients WHERE workspace_id = \(actor.workspaceID) AND id = \(input.patientID)").count == 1 else {
                 throw AppError.notFound("patient_not_found", "There is no patient \(input.patientID) in this workspace.")
             }
             guard let slot = try conn.query("""
                 SELECT COALESCE((SELECT a.slot_minutes FROM doctor_availability a, workspaces w
                                   WHERE w.id = m.workspace_id AND a.workspace_id = w.id AND a.doctor_id = m.user_id
-                                    AND a.weekday = extract(dow FROM $3::timestamptz AT TIME ZONE w.timezone)
+                                    AND a.weekday = extract(dow FROM \(input.startsAt)::timestamptz AT TIME ZONE w.timezone)
                                   ORDER BY a.start_time LIMIT 1), 30) AS minutes
-                  FROM memberships m WHERE m.workspace_id = $1 AND m.user_id = $2 AND m.role IN ('doctor', 'admin_doctor')
-                """, [PGValue(actor.workspaceID), PGValue(input.doctorID), PGValue(input.startsAt)]).first?.int("minutes") else {
+                  FROM memberships m WHERE m.workspace_id = \(actor.workspaceID) AND m.user_id = \(input.doctorID) AND m.role IN ('doctor', 'admin_doctor')
+                """).first?.decode(Int.self, "minutes") else {
                 throw AppError.notFound("doctor_not_found", "There is no doctor \(input.doctorID) in this workspace.")
             }
             let ends = input.endsAt ?? input.startsAt.addingTimeInterval(Double(slot) * 60)
@@ -83,13 +88,14 @@ public enum AppointmentBook {
             guard let row = try conn.query("""
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, reason,
                                           reviewed_by_user_id, reviewed_at, created_by_user_id)
-                VALUES ($1, $2, $3, $4, $5, 'confirmed', $6, $7, now(), $7)
+                VALUES (\(actor.workspaceID), \(input.patientID), \(input.doctorID), \(input.startsAt), \(ends), 'confirmed',
+                        \(reason?.isEmpty == true ? nil : reason), \(actor.userID), now(), \(actor.userID))
                 ON CONFLICT (doctor_id, starts_at) WHERE status <> 'cancelled' DO NOTHING
                 RETURNING id
-                """, [PGValue(actor.workspaceID), PGValue(input.patientID), PGValue(input.doctorID), PGValue(input.startsAt), PGValue(ends),
-                      PGValue(reason?.isEmpty == true ? nil : reason), PGValue(actor.userID)]).first, let id = row.int64("id") else {
+                """).first else {
                 throw slotTaken
             }
+            let id = try row.decode(Int64.self, "id")
             try Audit.record(conn, actor, action: "appointment.create", targetType: "appointment", targetID: String(id),
                              details: ["doctor_id": String(input.doctorID), "patient_id": String(input.patientID)])
             return id
@@ -108,8 +114,8 @@ public enum AppointmentBook {
         let appointment: StaffAppointments.View = try conn.transaction {
             let n = try conn.execute("""
                 UPDATE appointments SET status = 'cancelled', cancelled_at = now()
-                 WHERE workspace_id = $1 AND id = $2 AND status <> 'cancelled'
-                """, [PGValue(actor.workspaceID), PGValue(id)])
+                 WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND status <> 'cancelled'
+                """)
             let current = try StaffAppointments.get(conn, workspaceID: actor.workspaceID, id: id)
             guard n == 1 else { throw AppError.conflict("appointment_cancelled", "Appointment \(id) is already cancelled.") }
             try Audit.record(conn, actor, action: "appointment.cancel", targetType: "appointment", targetID: String(id))
@@ -129,18 +135,17 @@ public enum AppointmentBook {
     public static func reschedule(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, id: Int64, startsAt: Date,
                                   endsAt: Date?, notify: Bool, now: Date = Date()) throws -> Outcome {
         let appointment: StaffAppointments.View = try conn.transaction {
-            guard let row = try conn.query("SELECT status, starts_at, ends_at FROM appointments WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
-                                           [PGValue(actor.workspaceID), PGValue(id)]).first,
-                  let status = row.string("status"), let oldStart = row.date("starts_at"), let oldEnd = row.date("ends_at") else {
+            guard let row = try conn.query("SELECT status, starts_at, ends_at FROM appointments WHERE workspace_id = \(actor.workspaceID) AND id = \(id) FOR UPDATE").first else {
                 throw AppError.notFound("not_found", "There is no appointment \(id) in this workspace.")
             }
+            let status = try row.decode(String.self, "status")
+            let oldStart = try row.decode(Date.self, "starts_at"), oldEnd = try row.decode(Date.self, "ends_at")
             guard status != "cancelled" else { throw AppError.conflict("appointment_cancelled", "Appointment \(id) is cancelled; book a new one.") }
             let ends = endsAt ?? startsAt.addingTimeInterval(oldEnd.timeIntervalSince(oldStart))
             guard ends > startsAt else { throw AppError.validation("ends_at", "must be after starts_at.") }
             do {
                 try conn.transaction {
-                    try conn.execute("UPDATE appointments SET starts_at = $3, ends_at = $4 WHERE workspace_id = $1 AND id = $2",
-                                     [PGValue(actor.workspaceID), PGValue(id), PGValue(startsAt), PGValue(ends)])
+                    try conn.execute("UPDATE appointments SET starts_at = \(startsAt), ends_at = \(ends) WHERE workspace_id = \(actor.workspaceID) AND id = \(id)")
                 }
             } catch let e as PGError where e.isUniqueViolation {
                 throw slotTaken

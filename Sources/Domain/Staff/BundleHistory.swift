@@ -40,20 +40,18 @@ extension Bundles {
                    COALESCE((SELECT jsonb_object_agg(status, n)::text FROM (
                        SELECT r.status, count(*) AS n FROM bundle_recipients r WHERE r.batch_id = b.id GROUP BY r.status) c), '{}') AS counts
               FROM bundle_batches b
-             WHERE b.workspace_id = $1 AND ($2::bigint IS NULL OR b.id < $2)
-             ORDER BY b.id DESC LIMIT $3
-            """, [PGValue(workspaceID), PGValue(before), PGValue(limit + 1)])
-        let items = rows.prefix(limit).compactMap { r -> BatchSummary? in
-            guard let id = r.int64("id"), let status = r.string("status"), let sender = r.int64("sender_id"), let created = r.date("created_at") else {
-                return nil
-            }
+             WHERE b.workspace_id = \(workspaceID) AND (\(before)::bigint IS NULL OR b.id < \(before)::bigint)
+             ORDER BY b.id DESC LIMIT \(limit + 1)
+            """)
+        let items = try rows.prefix(limit).map { r -> BatchSummary in
+            let id = try r.decode(Int64.self, "id"), status = try r.decode(String.self, "status")
+            let created = try r.decode(Date.self, "created_at")
             var counts: [String: Int] = ["queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0, "unknown": 0]
-            if let text = r.string("counts"), let decoded = try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8)) {
-                counts.merge(decoded) { $1 }
-            }
-            return BatchSummary(id: id, status: status, body: r.string("body") ?? "", senderID: sender, createdBy: r.int64("created_by"),
-                                total: r.int("total_count") ?? 0, counts: counts, createdAt: created, startedAt: r.date("started_at"),
-                                completedAt: r.date("completed_at"),
+            counts.merge(try r.decodeJSON([String: Int].self, "counts")) { $1 }
+            return BatchSummary(id: id, status: status, body: try r.decode(String?.self, "body") ?? "", senderID: try r.decode(Int64.self, "sender_id"),
+                                createdBy: try r.decode(Int64?.self, "created_by"),
+                                total: try r.decode(Int?.self, "total_count") ?? 0, counts: counts, createdAt: created,
+                                startedAt: try r.decode(Date?.self, "started_at"), completedAt: try r.decode(Date?.self, "completed_at"),
                                 expectedStartBy: status == "queued" ? expectedStart(createdAt: created, now: now) : nil)
         }
         return BatchPage(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.id) } : nil)

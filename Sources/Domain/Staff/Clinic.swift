@@ -54,18 +54,17 @@ public enum ClinicProfile {
         }
     }
 
-    static let columns = "id, name, COALESCE(NULLIF(clinic_name, ''), name) AS clinic_name, clinic_info, address, phone, timezone, default_language"
+    static let columns: SQLFragment = "id, name, COALESCE(NULLIF(clinic_name, ''), name) AS clinic_name, clinic_info, address, phone, timezone, default_language"
 
     static func view(_ row: PGRow) throws -> View {
-        guard let id = row.int64("id"), let name = row.string("name"), let clinicName = row.string("clinic_name") else {
-            throw AppError.internal
-        }
-        return View(id: id, name: name, clinicName: clinicName, clinicInfo: row.string("clinic_info"), address: row.string("address"),
-                    phone: row.string("phone"), timezone: row.string("timezone") ?? "UTC", defaultLanguage: row.string("default_language") ?? "es")
+        View(id: try row.decode(Int64.self, "id"), name: try row.decode(String.self, "name"), clinicName: try row.decode(String.self, "clinic_name"),
+             clinicInfo: try row.decode(String?.self, "clinic_info"), address: try row.decode(String?.self, "address"),
+             phone: try row.decode(String?.self, "phone"), timezone: try row.decode(String?.self, "timezone") ?? "UTC",
+             defaultLanguage: try row.decode(String?.self, "default_language") ?? "es")
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> View {
-        guard let row = try conn.query("SELECT " + columns + " FROM workspaces WHERE id = $1", [PGValue(workspaceID)]).first else {
+        guard let row = try conn.query("SELECT \(unescaped: columns) FROM workspaces WHERE id = \(workspaceID)").first else {
             throw AppError.notFound("not_found", "There is no workspace \(workspaceID).")
         }
         return try view(row)
@@ -104,21 +103,18 @@ public enum ClinicProfile {
         if u.timezone != nil { changed.append("timezone") }
         if u.defaultLanguage != nil { changed.append("default_language") }
         return try conn.transaction {
-            // $n IS NULL keeps a column; the *_set flags tell "clear" from "keep" for clearable ones.
+            // A NULL value keeps a column; the flags tell "clear" from "keep" for clearable ones.
             guard let row = try conn.query("""
                 UPDATE workspaces
-                   SET clinic_name = COALESCE($2, clinic_name),
-                       clinic_info = CASE WHEN $4::bool THEN $3 ELSE clinic_info END,
-                       address = CASE WHEN $6::bool THEN $5 ELSE address END,
-                       phone = CASE WHEN $8::bool THEN $7 ELSE phone END,
-                       timezone = COALESCE($9, timezone),
-                       default_language = COALESCE($10, default_language)
-                 WHERE id = $1
-                RETURNING
-                """ + " " + columns,
-                [PGValue(actor.workspaceID), PGValue(clinicName), PGValue(info ?? nil), PGValue(info != nil),
-                 PGValue(address ?? nil), PGValue(address != nil), PGValue(phone ?? nil), PGValue(phone != nil),
-                 PGValue(u.timezone), PGValue(u.defaultLanguage)]).first else {
+                   SET clinic_name = COALESCE(\(clinicName)::text, clinic_name),
+                       clinic_info = CASE WHEN \(info != nil)::bool THEN \(info ?? nil)::text ELSE clinic_info END,
+                       address = CASE WHEN \(address != nil)::bool THEN \(address ?? nil)::text ELSE address END,
+                       phone = CASE WHEN \(phone != nil)::bool THEN \(phone ?? nil)::text ELSE phone END,
+                       timezone = COALESCE(\(u.timezone)::text, timezone),
+                       default_language = COALESCE(\(u.defaultLanguage)::text, default_language)
+                 WHERE id = \(actor.workspaceID)
+                RETURNING \(unescaped: columns)
+                """).first else {
                 throw AppError.notFound("not_found", "There is no workspace \(actor.workspaceID).")
             }
             try Audit.record(conn, actor, action: "clinic.update", targetType: "workspace", targetID: String(actor.workspaceID),
@@ -172,17 +168,17 @@ public enum ContentSids {
             details[lang] = sid ?? "removed"
         }
         return try conn.transaction {
-            guard let row = try conn.query("SELECT content_sids -> $2::text AS sids FROM workspaces WHERE id = $1 FOR UPDATE",
-                                           [PGValue(actor.workspaceID), PGValue(templateKey)]).first else {
+            guard let row = try conn.query("SELECT content_sids -> \(templateKey)::text AS sids FROM workspaces WHERE id = \(actor.workspaceID) FOR UPDATE").first else {
                 throw AppError.notFound("not_found", "There is no workspace \(actor.workspaceID).")
             }
-            var sids = (row.string("sids").flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }) ?? [:]
+            var sids = try row.decodeJSON([String: String]?.self, "sids") ?? [:]
             for (lang, sid) in update.values { sids[lang] = sid }
+            let json = try PGValue.json(encoding: sids)
             try conn.execute("""
-                UPDATE workspaces SET content_sids = CASE WHEN $3::jsonb = '{}'::jsonb THEN content_sids - $2::text
-                                                          ELSE jsonb_set(content_sids, ARRAY[$2::text], $3::jsonb) END
-                 WHERE id = $1
-                """, [PGValue(actor.workspaceID), PGValue(templateKey), try PGValue.json(encoding: sids)])
+                UPDATE workspaces SET content_sids = CASE WHEN \(json)::jsonb = '{}'::jsonb THEN content_sids - \(templateKey)::text
+                                                          ELSE jsonb_set(content_sids, ARRAY[\(templateKey)::text], \(json)::jsonb) END
+                 WHERE id = \(actor.workspaceID)
+                """)
             try Audit.record(conn, actor, action: "template.content_sids", targetType: "template", targetID: templateKey, details: details)
             return sids
         }

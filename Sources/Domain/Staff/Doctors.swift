@@ -14,18 +14,17 @@ public enum Doctors {
     public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
         try conn.query("""
             SELECT u.id, u.name, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.workspace_id = $1 AND m.role IN ('doctor', 'admin_doctor')
+             WHERE m.workspace_id = \(workspaceID) AND m.role IN ('doctor', 'admin_doctor')
              ORDER BY COALESCE(NULLIF(u.name, ''), u.email), u.id
-            """, [PGValue(workspaceID)]).compactMap { row in
-            guard let id = row.int64("id"), let email = row.string("email"), let role = row.string("role") else { return nil }
-            return View(id: id, name: row.string("name"), email: email, role: role)
+            """).map { row in
+            View(id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"), email: try row.decode(String.self, "email"),
+                 role: try row.decode(String.self, "role"))
         }
     }
 
     /// The doctor `id` of the workspace; 404 for anyone else (another workspace's user, a staff member).
     static func require(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws {
-        guard try conn.query("SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2 AND role IN ('doctor', 'admin_doctor')",
-                             [PGValue(workspaceID), PGValue(id)]).count == 1 else {
+        guard try conn.query("SELECT 1 FROM memberships WHERE workspace_id = \(workspaceID) AND user_id = \(id) AND role IN ('doctor', 'admin_doctor')").count == 1 else {
             throw AppError.notFound("not_found", "There is no doctor \(id) in this workspace.")
         }
     }
@@ -93,21 +92,22 @@ public enum Doctors {
 
     public static func availability(_ conn: PGConnection, workspaceID: Int64, doctorID: Int64) throws -> AvailabilityView {
         try require(conn, workspaceID: workspaceID, id: doctorID)
-        let tz = try conn.query("SELECT timezone FROM workspaces WHERE id = $1", [PGValue(workspaceID)]).first?.string("timezone") ?? "UTC"
+        let tz = try conn.query("SELECT timezone FROM workspaces WHERE id = \(workspaceID)").first?.decode(String?.self, "timezone") ?? "UTC"
         let weekly = try conn.query("""
             SELECT weekday, to_char(start_time, 'HH24:MI') AS s, to_char(end_time, 'HH24:MI') AS e, slot_minutes
-              FROM doctor_availability WHERE workspace_id = $1 AND doctor_id = $2 ORDER BY weekday, start_time
-            """, [PGValue(workspaceID), PGValue(doctorID)]).compactMap { r -> WeeklyRange? in
-            guard let d = r.int("weekday"), let s = r.string("s"), let e = r.string("e") else { return nil }
-            return WeeklyRange(weekday: d, start: s, end: e == "00:00" ? "24:00" : e, slotMinutes: r.int("slot_minutes"))
+              FROM doctor_availability WHERE workspace_id = \(workspaceID) AND doctor_id = \(doctorID) ORDER BY weekday, start_time
+            """).map { r -> WeeklyRange in
+            let e = try r.decode(String.self, "e")
+            return WeeklyRange(weekday: try r.decode(Int.self, "weekday"), start: try r.decode(String.self, "s"), end: e == "00:00" ? "24:00" : e,
+                               slotMinutes: try r.decode(Int?.self, "slot_minutes"))
         }
         let off = try conn.query("""
-            SELECT to_char(starts_at AT TIME ZONE $3, 'YYYY-MM-DD"T"HH24:MI') AS f, to_char(ends_at AT TIME ZONE $3, 'YYYY-MM-DD"T"HH24:MI') AS t,
-                   reason, starts_at, ends_at
-              FROM doctor_time_off WHERE workspace_id = $1 AND doctor_id = $2 ORDER BY starts_at, id
-            """, [PGValue(workspaceID), PGValue(doctorID), PGValue(tz)]).compactMap { r -> TimeOffView? in
-            guard let f = r.string("f"), let t = r.string("t"), let s = r.date("starts_at"), let e = r.date("ends_at") else { return nil }
-            return TimeOffView(from: f, to: t, reason: r.string("reason"), startsAt: s, endsAt: e)
+            SELECT to_char(starts_at AT TIME ZONE \(tz)::text, 'YYYY-MM-DD"T"HH24:MI') AS f,
+                   to_char(ends_at AT TIME ZONE \(tz)::text, 'YYYY-MM-DD"T"HH24:MI') AS t, reason, starts_at, ends_at
+              FROM doctor_time_off WHERE workspace_id = \(workspaceID) AND doctor_id = \(doctorID) ORDER BY starts_at, id
+            """).map { r -> TimeOffView in
+            TimeOffView(from: try r.decode(String.self, "f"), to: try r.decode(String.self, "t"), reason: try r.decode(String?.self, "reason"),
+                        startsAt: try r.decode(Date.self, "starts_at"), endsAt: try r.decode(Date.self, "ends_at"))
         }
         return AvailabilityView(doctorID: doctorID, timezone: tz, weekly: weekly, timeOff: off)
     }
@@ -187,22 +187,23 @@ public enum Doctors {
             off.append(OffRow(from: from, to: to, reason: reason?.isEmpty == true ? nil : reason))
         }
         try conn.transaction {
-            try conn.execute("DELETE FROM doctor_availability WHERE workspace_id = $1 AND doctor_id = $2", [PGValue(actor.workspaceID), PGValue(doctorID)])
-            try conn.execute("DELETE FROM doctor_time_off WHERE workspace_id = $1 AND doctor_id = $2", [PGValue(actor.workspaceID), PGValue(doctorID)])
+            try conn.execute("DELETE FROM doctor_availability WHERE workspace_id = \(actor.workspaceID) AND doctor_id = \(doctorID)")
+            try conn.execute("DELETE FROM doctor_time_off WHERE workspace_id = \(actor.workspaceID) AND doctor_id = \(doctorID)")
             struct WeeklyRow: Encodable { let weekday: Int; let start: Int; let end: Int; let slot: Int }
             let weekly = try PGValue.json(encoding: ranges.map { WeeklyRow(weekday: $0.weekday, start: $0.start, end: $0.end, slot: $0.slot) })
             try conn.execute("""
                 INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes)
-                SELECT $1, $2, r.weekday, make_interval(mins => r.start)::time,
+                SELECT \(actor.workspaceID), \(doctorID), r.weekday, make_interval(mins => r.start)::time,
                        CASE WHEN r."end" = 1440 THEN '24:00'::time ELSE make_interval(mins => r."end")::time END, r.slot
-                  FROM jsonb_to_recordset($3::jsonb) AS r(weekday int, start int, "end" int, slot int)
-                """, [PGValue(actor.workspaceID), PGValue(doctorID), weekly])
+                  FROM jsonb_to_recordset(\(weekly)::jsonb) AS r(weekday int, start int, "end" int, slot int)
+                """)
+            let offJSON = try PGValue.json(encoding: off)
             try conn.execute("""
                 INSERT INTO doctor_time_off (workspace_id, doctor_id, starts_at, ends_at, reason)
-                SELECT $1, $2, r."from"::timestamp AT TIME ZONE w.timezone, r."to"::timestamp AT TIME ZONE w.timezone, r.reason
-                  FROM workspaces w, jsonb_to_recordset($3::jsonb) AS r("from" text, "to" text, reason text)
-                 WHERE w.id = $1
-                """, [PGValue(actor.workspaceID), PGValue(doctorID), try PGValue.json(encoding: off)])
+                SELECT w.id, \(doctorID), r."from"::timestamp AT TIME ZONE w.timezone, r."to"::timestamp AT TIME ZONE w.timezone, r.reason
+                  FROM workspaces w, jsonb_to_recordset(\(offJSON)::jsonb) AS r("from" text, "to" text, reason text)
+                 WHERE w.id = \(actor.workspaceID)
+                """)
             try Audit.record(conn, actor, action: "doctor.availability", targetType: "doctor", targetID: String(doctorID),
                              details: ["weekly": String(ranges.count), "time_off": String(off.count)])
         }
@@ -231,7 +232,7 @@ public enum Doctors {
     public static func freeSlots(_ conn: PGConnection, workspaceID: Int64, doctorID: Int64, from: Date, days: Int) throws -> FreeSlotsView {
         try require(conn, workspaceID: workspaceID, id: doctorID)
         guard (1...31).contains(days) else { throw AppError.validation("days", "1 to 31.") }
-        let tz = try conn.query("SELECT timezone FROM workspaces WHERE id = $1", [PGValue(workspaceID)]).first?.string("timezone") ?? "UTC"
+        let tz = try conn.query("SELECT timezone FROM workspaces WHERE id = \(workspaceID)").first?.decode(String?.self, "timezone") ?? "UTC"
         let slots = try FreeSlots.compute(conn, workspaceID: workspaceID, from: from, days: days, limit: 2000, doctorID: doctorID)
         return FreeSlotsView(doctorID: doctorID, timezone: tz, items: slots.map { s in
             let p = LocalTime.parts(s.startsAt, timeZone: tz)

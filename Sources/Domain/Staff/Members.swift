@@ -12,24 +12,24 @@ public enum Members {
         enum CodingKeys: String, CodingKey { case email, name, role, userID = "user_id", createdAt = "created_at" }
     }
 
-    static let select = """
+    static let select: SQLFragment = """
         SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
         """
 
-    static func view(_ r: PGRow) -> View? {
-        guard let id = r.int64("id"), let email = r.string("email"), let role = r.string("role"), let created = r.date("created_at") else { return nil }
-        return View(userID: id, email: email, name: r.string("name"), role: role, createdAt: created)
+    static func view(_ r: PGRow) throws -> View {
+        View(userID: try r.decode(Int64.self, "id"), email: try r.decode(String.self, "email"), name: try r.decode(String?.self, "name"),
+             role: try r.decode(String.self, "role"), createdAt: try r.decode(Date.self, "created_at"))
     }
 
     public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try conn.query(select + " WHERE m.workspace_id = $1 ORDER BY m.created_at, u.id", [PGValue(workspaceID)]).compactMap(view)
+        try conn.query("\(unescaped: select) WHERE m.workspace_id = \(workspaceID) ORDER BY m.created_at, u.id").map(view)
     }
 
     static func get(_ conn: PGConnection, workspaceID: Int64, userID: Int64) throws -> View {
-        guard let v = try conn.query(select + " WHERE m.workspace_id = $1 AND m.user_id = $2", [PGValue(workspaceID), PGValue(userID)]).first.flatMap(view) else {
+        guard let row = try conn.query("\(unescaped: select) WHERE m.workspace_id = \(workspaceID) AND m.user_id = \(userID)").first else {
             throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
         }
-        return v
+        return try view(row)
     }
 
     static func role(_ raw: String) throws -> Role {
@@ -71,14 +71,16 @@ public enum Members {
         }
         return try conn.transaction {
             let inserted = try conn.query("""
-                INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) ON CONFLICT (lower(email)) DO NOTHING RETURNING id
-                """, [PGValue(email), PGValue(name?.isEmpty == true ? nil : name), PGValue(hash)]).first?.int64("id")
-            guard let userID = try inserted ?? conn.query("SELECT id FROM users WHERE lower(email) = lower($1)", [PGValue(email)]).first?.int64("id") else {
+                INSERT INTO users (email, name, password_hash) VALUES (\(email), \(name?.isEmpty == true ? nil : name), \(hash))
+                ON CONFLICT (lower(email)) DO NOTHING RETURNING id
+                """).first?.decode(Int64.self, "id")
+            guard let userID = try inserted ?? conn.query("SELECT id FROM users WHERE lower(email) = lower(\(email))").first?.decode(Int64.self, "id") else {
                 throw AppError.internal
             }
             guard try conn.query("""
-                INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, $3) ON CONFLICT (user_id, workspace_id) DO NOTHING RETURNING user_id
-                """, [PGValue(userID), PGValue(actor.workspaceID), PGValue(role.rawValue)]).count == 1 else {
+                INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(userID), \(actor.workspaceID), \(role.rawValue))
+                ON CONFLICT (user_id, workspace_id) DO NOTHING RETURNING user_id
+                """).count == 1 else {
                 throw AppError.conflict("already_member", "\(email) is already a member of this workspace.")
             }
             try Audit.record(conn, actor, action: "member.add", targetType: "user", targetID: String(userID),
@@ -96,8 +98,7 @@ public enum Members {
         let role = try role(raw)
         do {
             return try conn.transaction {
-                guard try conn.execute("UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2",
-                                       [PGValue(actor.workspaceID), PGValue(userID), PGValue(role.rawValue)]) == 1 else {
+                guard try conn.execute("UPDATE memberships SET role = \(role.rawValue) WHERE workspace_id = \(actor.workspaceID) AND user_id = \(userID)") == 1 else {
                     throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
                 }
                 try Audit.record(conn, actor, action: "member.role", targetType: "user", targetID: String(userID), details: ["role": role.rawValue])
@@ -111,8 +112,7 @@ public enum Members {
     public static func remove(_ conn: PGConnection, actor: StaffActor, userID: Int64) throws {
         do {
             try conn.transaction {
-                guard try conn.execute("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2",
-                                       [PGValue(actor.workspaceID), PGValue(userID)]) == 1 else {
+                guard try conn.execute("DELETE FROM memberships WHERE workspace_id = \(actor.workspaceID) AND user_id = \(userID)") == 1 else {
                     throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
                 }
                 try Audit.record(conn, actor, action: "member.remove", targetType: "user", targetID: String(userID))

@@ -21,20 +21,19 @@ public enum Patients {
             case consentSource = "consent_source", optedOut = "opted_out", createdAt = "created_at"
         }
         init(row: PGRow) throws {
-            guard let id = row.int64("id"), let phone = row.string("phone"), let created = row.date("created_at") else { throw AppError.internal }
-            self.id = id
-            name = row.string("name")
-            self.phone = phone
-            preferredLanguage = row.string("preferred_language")
-            consentWhatsapp = row.bool("consent_whatsapp") ?? false
-            consentUpdatedAt = row.date("consent_updated_at")
-            consentSource = row.string("consent_source")
+            id = try row.decode(Int64.self, "id")
+            name = try row.decode(String?.self, "name")
+            phone = try row.decode(String.self, "phone")
+            preferredLanguage = try row.decode(String?.self, "preferred_language")
+            consentWhatsapp = try row.decode(Bool?.self, "consent_whatsapp") ?? false
+            consentUpdatedAt = try row.decode(Date?.self, "consent_updated_at")
+            consentSource = try row.decode(String?.self, "consent_source")
             optedOut = !consentWhatsapp && consentSource == "whatsapp"
-            createdAt = created
+            createdAt = try row.decode(Date.self, "created_at")
         }
     }
 
-    static let columns = "id, name, phone, preferred_language, consent_whatsapp, consent_updated_at, consent_source, created_at"
+    static let columns: SQLFragment = "id, name, phone, preferred_language, consent_whatsapp, consent_updated_at, consent_source, created_at"
 
     public struct Page: Sendable, Encodable {
         public let items: [View]
@@ -54,12 +53,13 @@ public enum Patients {
         let term = search?.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100)
         let pattern = term.flatMap { $0.isEmpty ? nil : "%" + likeEscape(String($0)) + "%" }
         let digits = term.map { $0.filter { $0.isASCII && $0.isNumber } }.flatMap { $0.isEmpty ? nil : "%" + String($0) + "%" }
-        let rows = try conn.query("SELECT " + columns + """
-             FROM patients
-             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR id < $2)
-               AND ($3::text IS NULL OR name ILIKE $3 OR ($4::text IS NOT NULL AND phone LIKE $4))
-             ORDER BY id DESC LIMIT $5
-            """, [PGValue(workspaceID), PGValue(before), PGValue(pattern), PGValue(digits), PGValue(limit + 1)])
+        let rows = try conn.query("""
+            SELECT \(unescaped: columns)
+              FROM patients
+             WHERE workspace_id = \(workspaceID) AND (\(before)::bigint IS NULL OR id < \(before)::bigint)
+               AND (\(pattern)::text IS NULL OR name ILIKE \(pattern)::text OR (\(digits)::text IS NOT NULL AND phone LIKE \(digits)::text))
+             ORDER BY id DESC LIMIT \(limit + 1)
+            """)
         let items = try rows.prefix(limit).map(View.init(row:))
         return Page(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.id) } : nil)
     }
@@ -107,10 +107,11 @@ public enum Patients {
         return try conn.transaction {
             guard let row = try conn.query("""
                 INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at, consent_source)
-                VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 'staff' END)
+                VALUES (\(actor.workspaceID), \(phone), \(name), \(lang), \(consent),
+                        CASE WHEN \(consent)::bool THEN now() END, CASE WHEN \(consent)::bool THEN 'staff' END)
                 ON CONFLICT (workspace_id, phone) DO NOTHING
-                RETURNING
-                """ + " " + columns, [PGValue(actor.workspaceID), PGValue(phone), PGValue(name), PGValue(lang), PGValue(consent)]).first else {
+                RETURNING \(unescaped: columns)
+                """).first else {
                 throw AppError.conflict("patient_exists", "A patient with the phone \(phone) already exists in this workspace.")
             }
             let view = try View(row: row)
@@ -140,21 +141,22 @@ public enum Patients {
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64, now: Date = Date()) throws -> Detail {
-        guard let row = try conn.query("SELECT " + columns + " FROM patients WHERE workspace_id = $1 AND id = $2", [PGValue(workspaceID), PGValue(id)]).first else {
+        guard let row = try conn.query("SELECT \(unescaped: columns) FROM patients WHERE workspace_id = \(workspaceID) AND id = \(id)").first else {
             throw AppError.notFound("not_found", "There is no patient \(id) in this workspace.")
         }
         let appointments = try conn.query("""
             SELECT a.id, a.status, a.starts_at, a.ends_at, a.doctor_id, COALESCE(NULLIF(u.name, ''), u.email) AS doctor_name
               FROM appointments a LEFT JOIN users u ON u.id = a.doctor_id
-             WHERE a.workspace_id = $1 AND a.patient_id = $2 AND a.status <> 'cancelled' AND a.ends_at > $3
+             WHERE a.workspace_id = \(workspaceID) AND a.patient_id = \(id) AND a.status <> 'cancelled' AND a.ends_at > \(now)
              ORDER BY a.starts_at, a.id LIMIT 100
-            """, [PGValue(workspaceID), PGValue(id), PGValue(now)]).compactMap { r -> AppointmentSummary? in
-            guard let aid = r.int64("id"), let status = r.string("status"), let s = r.date("starts_at"), let e = r.date("ends_at") else { return nil }
-            return AppointmentSummary(id: aid, status: status, startsAt: s, endsAt: e, doctorID: r.int64("doctor_id"), doctorName: r.string("doctor_name"))
+            """).map { r -> AppointmentSummary in
+            AppointmentSummary(id: try r.decode(Int64.self, "id"), status: try r.decode(String.self, "status"),
+                               startsAt: try r.decode(Date.self, "starts_at"), endsAt: try r.decode(Date.self, "ends_at"),
+                               doctorID: try r.decode(Int64?.self, "doctor_id"), doctorName: try r.decode(String?.self, "doctor_name"))
         }
         let conversations = try conn.query("""
-            SELECT id FROM whatsapp_conversations WHERE workspace_id = $1 AND patient_id = $2 AND deleted_at IS NULL ORDER BY id
-            """, [PGValue(workspaceID), PGValue(id)]).compactMap { $0.int64("id") }
+            SELECT id FROM whatsapp_conversations WHERE workspace_id = \(workspaceID) AND patient_id = \(id) AND deleted_at IS NULL ORDER BY id
+            """).map { try $0.decode(Int64.self, "id") }
         return Detail(patient: try View(row: row), upcomingAppointments: appointments, conversationIDs: conversations)
     }
 
@@ -191,8 +193,8 @@ public enum Patients {
         let name: String?? = try u.name.map { try cleanName($0) }
         let lang: String?? = try u.preferredLanguage.map { try language($0) }
         return try conn.transaction {
-            guard let current = try conn.query("SELECT " + columns + " FROM patients WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
-                                               [PGValue(actor.workspaceID), PGValue(id)]).first.map(View.init(row:)) else {
+            guard let current = try conn.query("SELECT \(unescaped: columns) FROM patients WHERE workspace_id = \(actor.workspaceID) AND id = \(id) FOR UPDATE")
+                    .first.map(View.init(row:)) else {
                 throw AppError.notFound("not_found", "There is no patient \(id) in this workspace.")
             }
             var consentChange: Bool? = nil
@@ -205,16 +207,14 @@ public enum Patients {
             }
             guard let row = try conn.query("""
                 UPDATE patients
-                   SET name = CASE WHEN $3::bool THEN $4 ELSE name END,
-                       preferred_language = CASE WHEN $5::bool THEN $6 ELSE preferred_language END,
-                       consent_whatsapp = COALESCE($7::bool, consent_whatsapp),
-                       consent_updated_at = CASE WHEN $7::bool IS NULL THEN consent_updated_at ELSE now() END,
-                       consent_source = CASE WHEN $7::bool IS NULL THEN consent_source ELSE 'staff' END
-                 WHERE workspace_id = $1 AND id = $2
-                RETURNING
-                """ + " " + columns,
-                [PGValue(actor.workspaceID), PGValue(id), PGValue(name != nil), PGValue(name ?? nil), PGValue(lang != nil), PGValue(lang ?? nil),
-                 PGValue(consentChange)]).first else {
+                   SET name = CASE WHEN \(name != nil)::bool THEN \(name ?? nil)::text ELSE name END,
+                       preferred_language = CASE WHEN \(lang != nil)::bool THEN \(lang ?? nil)::text ELSE preferred_language END,
+                       consent_whatsapp = COALESCE(\(consentChange)::bool, consent_whatsapp),
+                       consent_updated_at = CASE WHEN \(consentChange)::bool IS NULL THEN consent_updated_at ELSE now() END,
+                       consent_source = CASE WHEN \(consentChange)::bool IS NULL THEN consent_source ELSE 'staff' END
+                 WHERE workspace_id = \(actor.workspaceID) AND id = \(id)
+                RETURNING \(unescaped: columns)
+                """).first else {
                 throw AppError.notFound("not_found", "There is no patient \(id) in this workspace.")
             }
             var fields: [String] = []
