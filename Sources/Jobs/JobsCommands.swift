@@ -22,8 +22,7 @@ enum JobsCommands {
         }
         let hash = try hashPassword(password)
         return try conn.transaction {
-            let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
-                                      [PGValue(found.id)]).first?.int("n") ?? 0
+            let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = \(found.id) AND revoked_at IS NULL").first?.decode(Int?.self, "n") ?? 0
             try Users.setPassword(conn, userID: found.id, passwordHash: hash)
             return live
         }

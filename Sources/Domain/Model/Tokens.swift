@@ -26,8 +26,8 @@ public enum Tokens {
         }
         let token = prefix + Crypto.hex(Crypto.randomBytes(32))
         try conn.execute("""
-            INSERT INTO api_tokens (token_hash, user_id, name, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-            """, [PGValue(hash(token)), PGValue(userID), PGValue(name), PGValue(ttl)])
+            INSERT INTO api_tokens (token_hash, user_id, name, expires_at) VALUES (\(hash(token)), \(userID), \(name), now() + make_interval(secs => \(ttl)))
+            """)
         return token
     }
 
@@ -44,15 +44,15 @@ public enum Tokens {
         let rows = try conn.query("""
             WITH t AS (
                 SELECT id, user_id, last_used_at, expires_at > now() AS live
-                  FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL
+                  FROM api_tokens WHERE token_hash = \(hash(token)) AND revoked_at IS NULL
             ), touch AS (
-                UPDATE api_tokens a SET last_used_at = now(), expires_at = now() + make_interval(secs => $2) FROM t
+                UPDATE api_tokens a SET last_used_at = now(), expires_at = now() + make_interval(secs => \(ttl)) FROM t
                  WHERE a.id = t.id AND t.live AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
             )
             SELECT user_id, live FROM t
-            """, [PGValue(hash(token)), PGValue(ttl)])
+            """)
         guard let row = rows.first else { return .invalid }
-        guard let userID = row.int64("user_id"), let live = row.bool("live") else {
+        guard let userID = try row.decode(Int64?.self, "user_id"), let live = try row.decode(Bool?.self, "live") else {
             throw AppError(status: 500, code: "bad_token_row", message: "A stored token could not be read.")
         }
         return live ? .valid(userID: userID) : .expired
@@ -61,13 +61,12 @@ public enum Tokens {
     /// Revokes every live token of the user; returns how many.
     @discardableResult
     public static func revokeAll(_ conn: PGConnection, userID: Int64) throws -> Int {
-        try conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", [PGValue(userID)])
+        try conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE user_id = \(userID) AND revoked_at IS NULL")
     }
 
     /// Revokes a token (logout). Returns whether a live token was revoked.
     @discardableResult
     public static func revoke(_ conn: PGConnection, token: String) throws -> Bool {
-        try conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
-                         [PGValue(hash(token))]) == 1
+        try conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = \(hash(token)) AND revoked_at IS NULL") == 1
     }
 }

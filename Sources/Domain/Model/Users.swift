@@ -5,15 +5,15 @@ public struct User: Sendable, Equatable, Codable {
     public let email: String
     public let name: String?
 
-    init(row: PGRow) {
-        id = row.int64("id") ?? 0
-        email = row.string("email") ?? ""
-        name = row.string("name")
+    init(row: PGRow) throws {
+        id = try row.decode(Int64.self, "id")
+        email = try row.decode(String.self, "email")
+        name = try row.decode(String?.self, "name")
     }
 }
 
 public enum Users {
-    static let columns = "id, email, name"
+    static let columns: SQLFragment = "id, email, name"
 
     /// Lower-cased, trimmed; nil when it is not a plausible address.
     public static func normalizeEmail(_ email: String) -> String? {
@@ -38,28 +38,28 @@ public enum Users {
             }
             // Insert or reuse by the case-insensitive unique index; concurrent creates meet on it.
             let rows = try conn.query("""
-                INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3)
+                INSERT INTO users (email, name, password_hash) VALUES (\(email), \(name), \(passwordHash))
                 ON CONFLICT (lower(email)) DO UPDATE
                    SET name = COALESCE(EXCLUDED.name, users.name),
                        password_hash = COALESCE(EXCLUDED.password_hash, users.password_hash)
-                RETURNING
-                """ + " " + columns, [PGValue(email), PGValue(name), PGValue(passwordHash)])
-            let user = User(row: rows[0])
+                RETURNING \(unescaped: columns)
+                """)
+            let user = try User(row: rows.one())
             try conn.execute("""
-                INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, $3)
+                INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(user.id), \(workspaceID), \(role.rawValue))
                 ON CONFLICT (user_id, workspace_id) DO UPDATE SET role = EXCLUDED.role
-                """, [PGValue(user.id), PGValue(workspaceID), PGValue(role.rawValue)])
+                """)
             return user
         }
     }
 
     public static func find(_ conn: PGConnection, email: String) throws -> User? {
-        try conn.query("SELECT " + columns + " FROM users WHERE lower(email) = lower($1)",
-                       [PGValue(email.trimmingCharacters(in: .whitespacesAndNewlines))]).first.map(User.init(row:))
+        try conn.query("SELECT \(unescaped: columns) FROM users WHERE lower(email) = lower(\(email.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            .first.map(User.init(row:))
     }
 
     public static func find(_ conn: PGConnection, id: Int64) throws -> User? {
-        try conn.query("SELECT " + columns + " FROM users WHERE id = $1", [PGValue(id)]).first.map(User.init(row:))
+        try conn.query("SELECT \(unescaped: columns) FROM users WHERE id = \(id)").first.map(User.init(row:))
     }
 
     /// By numeric id or by email (operator commands take either).
@@ -70,16 +70,17 @@ public enum Users {
 
     /// Replaces the user's password hash; the trigger of migration 0005 revokes every token of the user.
     public static func setPassword(_ conn: PGConnection, userID: Int64, passwordHash: String) throws {
-        guard try conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", [PGValue(userID), PGValue(passwordHash)]) == 1 else {
+        guard try conn.execute("UPDATE users SET password_hash = \(passwordHash) WHERE id = \(userID)") == 1 else {
             throw AppError.notFound("user_not_found", "user \(userID) does not exist")
         }
     }
 
     /// The stored password hash of a user found by email (login), nil when none.
     public static func passwordHash(_ conn: PGConnection, email: String) throws -> (user: User, hash: String?)? {
-        guard let row = try conn.query("SELECT " + columns + ", password_hash FROM users WHERE lower(email) = lower($1)",
-                                       [PGValue(email.trimmingCharacters(in: .whitespacesAndNewlines))]).first else { return nil }
-        return (User(row: row), row.string("password_hash"))
+        guard let row = try conn.query("""
+            SELECT \(unescaped: columns), password_hash FROM users WHERE lower(email) = lower(\(email.trimmingCharacters(in: .whitespacesAndNewlines)))
+            """).first else { return nil }
+        return (try User(row: row), try row.decode(String?.self, "password_hash"))
     }
 }
 
@@ -92,18 +93,17 @@ public struct Membership: Sendable, Equatable, Codable {
 public enum Memberships {
     /// The user's role in the workspace, nil when not a member.
     public static func role(_ conn: PGConnection, userID: Int64, workspaceID: Int64) throws -> Role? {
-        try conn.query("SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2",
-                       [PGValue(userID), PGValue(workspaceID)]).first?.string("role").flatMap(Role.init(rawValue:))
+        try conn.query("SELECT role FROM memberships WHERE user_id = \(userID) AND workspace_id = \(workspaceID)").first?.decode(String?.self, "role").flatMap(Role.init(rawValue:))
     }
 
     /// Every workspace the user belongs to, by workspace id.
     public static func list(_ conn: PGConnection, userID: Int64) throws -> [Membership] {
         try conn.query("""
             SELECT m.workspace_id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-             WHERE m.user_id = $1 ORDER BY m.workspace_id
-            """, [PGValue(userID)]).compactMap { row in
-            guard let id = row.int64("workspace_id"), let role = row.string("role").flatMap(Role.init(rawValue:)) else { return nil }
-            return Membership(workspaceID: id, workspaceName: row.string("name") ?? "", role: role)
+             WHERE m.user_id = \(userID) ORDER BY m.workspace_id
+            """).compactMap { row in
+            guard let id = try row.decode(Int64?.self, "workspace_id"), let role = try row.decode(String?.self, "role").flatMap(Role.init(rawValue:)) else { return nil }
+            return Membership(workspaceID: id, workspaceName: try row.decode(String?.self, "name") ?? "", role: role)
         }
     }
 }

@@ -18,43 +18,45 @@ public struct Slot: Sendable, Equatable, Codable {
 /// overlaps, strictly after `from`.
 public enum FreeSlots {
     /// One query: the calendar arithmetic (local days, DST) is PostgreSQL's `AT TIME ZONE`.
-    static let sql = """
-        WITH w AS (
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = timezone) THEN timezone ELSE 'UTC' END AS tz
-              FROM workspaces WHERE id = $1
-        ), days AS (
-            SELECT w.tz, d::date AS day
-              FROM w, generate_series(($2::timestamptz AT TIME ZONE w.tz)::date,
-                                      ($2::timestamptz AT TIME ZONE w.tz)::date + ($3::int - 1), interval '1 day') AS d
-        ), slots AS (
-            SELECT a.doctor_id,
-                   (days.day + a.start_time + make_interval(mins => a.slot_minutes * k)) AT TIME ZONE days.tz AS starts_at,
-                   a.slot_minutes
-              FROM days
-              JOIN doctor_availability a ON a.workspace_id = $1 AND a.weekday = extract(dow FROM days.day)
-                                        AND ($5::bigint IS NULL OR a.doctor_id = $5)
-             CROSS JOIN LATERAL generate_series(0, (extract(epoch FROM a.end_time - a.start_time)::int / 60) / a.slot_minutes - 1) AS k
-        )
-        SELECT DISTINCT s.doctor_id, s.starts_at, s.starts_at + make_interval(mins => s.slot_minutes) AS ends_at
-          FROM slots s
-         WHERE s.starts_at > $2::timestamptz
-           AND NOT EXISTS (SELECT 1 FROM appointments ap
-                            WHERE ap.doctor_id = s.doctor_id AND ap.status <> 'cancelled'
-                              AND ap.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
-                              AND ap.ends_at > s.starts_at)
-           AND NOT EXISTS (SELECT 1 FROM doctor_time_off t
-                            WHERE t.workspace_id = $1 AND t.doctor_id = s.doctor_id
-                              AND t.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
-                              AND t.ends_at > s.starts_at)
-         ORDER BY s.starts_at, s.doctor_id
-         LIMIT $4
+    static func query(workspaceID: Int64, from: Date, days: Int, limit: Int, doctorID: Int64?) -> PGQuery {
         """
+            WITH w AS (
+                SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = timezone) THEN timezone ELSE 'UTC' END AS tz
+                  FROM workspaces WHERE id = \(workspaceID)
+            ), days AS (
+                SELECT w.tz, d::date AS day
+                  FROM w, generate_series((\(from)::timestamptz AT TIME ZONE w.tz)::date,
+                                          (\(from)::timestamptz AT TIME ZONE w.tz)::date + (\(max(days, 1))::int - 1), interval '1 day') AS d
+            ), slots AS (
+                SELECT a.doctor_id,
+                       (days.day + a.start_time + make_interval(mins => a.slot_minutes * k)) AT TIME ZONE days.tz AS starts_at,
+                       a.slot_minutes
+                  FROM days
+                  JOIN doctor_availability a ON a.workspace_id = \(workspaceID) AND a.weekday = extract(dow FROM days.day)
+                                            AND (\(doctorID)::bigint IS NULL OR a.doctor_id = \(doctorID)::bigint)
+                 CROSS JOIN LATERAL generate_series(0, (extract(epoch FROM a.end_time - a.start_time)::int / 60) / a.slot_minutes - 1) AS k
+            )
+            SELECT DISTINCT s.doctor_id, s.starts_at, s.starts_at + make_interval(mins => s.slot_minutes) AS ends_at
+              FROM slots s
+             WHERE s.starts_at > \(from)::timestamptz
+               AND NOT EXISTS (SELECT 1 FROM appointments ap
+                                WHERE ap.doctor_id = s.doctor_id AND ap.status <> 'cancelled'
+                                  AND ap.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
+                                  AND ap.ends_at > s.starts_at)
+               AND NOT EXISTS (SELECT 1 FROM doctor_time_off t
+                                WHERE t.workspace_id = \(workspaceID) AND t.doctor_id = s.doctor_id
+                                  AND t.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
+                                  AND t.ends_at > s.starts_at)
+             ORDER BY s.starts_at, s.doctor_id
+             LIMIT \(limit)
+            """
+    }
 
     /// Free slots of the next `days` local days (today included), earliest first, at most `limit`;
     /// of one doctor when `doctorID` is given.
     public static func compute(_ conn: PGConnection, workspaceID: Int64, from: Date, days: Int, limit: Int = 500,
                                doctorID: Int64? = nil) throws -> [Slot] {
-        let rows = try conn.query(sql, [PGValue(workspaceID), PGValue(from), PGValue(max(days, 1)), PGValue(limit), PGValue(doctorID)])
+        let rows = try conn.query(query(workspaceID: workspaceID, from: from, days: days, limit: limit, doctorID: doctorID))
         return try rows.compactMap { row in
             guard let doctor = try row.decode(Int64?.self, "doctor_id"), let s = try row.decode(Date?.self, "starts_at"), let e = try row.decode(Date?.self, "ends_at") else { return nil }
             return Slot(doctorUserID: doctor, startsAt: s, endsAt: e)

@@ -209,7 +209,7 @@ public enum Bundles {
             let batch = try conn.query("""
                 INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
                 """).one().decode(Int64.self, "id")
-            let json = try PGValue.json(encoding: recipients)
+            let json = try PGJSON(encoding: recipients)
             try conn.execute("""
                 INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
                 SELECT \(batch), \(actor.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')

@@ -50,9 +50,9 @@ public struct LoginThrottle: Sendable {
     public func check(_ conn: PGConnection, _ keys: Keys) throws {
         let rows = try conn.query("""
             SELECT ceil(extract(epoch FROM max(locked_until) - now()))::bigint AS wait FROM login_throttle
-             WHERE ((scope = 'account' AND key = $1) OR (scope = 'address' AND key = $2)) AND locked_until > now()
-            """, [PGValue(keys.account), PGValue(keys.address)])
-        if let wait = rows.first?.int("wait"), wait > 0 { throw LoginThrottle.tooMany(wait) }
+             WHERE ((scope = 'account' AND key = \(keys.account)) OR (scope = 'address' AND key = \(keys.address))) AND locked_until > now()
+            """)
+        if let wait = try rows.first?.decode(Int?.self, "wait"), wait > 0 { throw LoginThrottle.tooMany(wait) }
     }
 
     /// Counts one failure for both keys and locks whichever reached its limit. Returns the lock's
@@ -67,23 +67,23 @@ public struct LoginThrottle: Sendable {
             // One statement per key: counts within the window (a new window once it passed), then
             // locks at the limit; the row lock of the upsert orders concurrent failures.
             let rows = try conn.query("""
-                INSERT INTO login_throttle AS t (scope, key, failures, window_start) VALUES ($1, $2, 1, now())
+                INSERT INTO login_throttle AS t (scope, key, failures, window_start) VALUES (\(scope), \(key), 1, now())
                 ON CONFLICT (scope, key) DO UPDATE SET
-                    failures = CASE WHEN t.window_start < now() - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END,
-                    window_start = CASE WHEN t.window_start < now() - make_interval(secs => $3) THEN now() ELSE t.window_start END,
+                    failures = CASE WHEN t.window_start < now() - make_interval(secs => \(window)) THEN 1 ELSE t.failures + 1 END,
+                    window_start = CASE WHEN t.window_start < now() - make_interval(secs => \(window)) THEN now() ELSE t.window_start END,
                     lockouts = CASE WHEN t.locked_until < now() - interval '1 day' THEN 0 ELSE t.lockouts END
                 RETURNING failures, lockouts
-                """, [PGValue(scope), PGValue(key), PGValue(window)])
-            guard let failures = rows.first?.int("failures"), let lockouts = rows.first?.int("lockouts") else {
+                """)
+            guard let failures = try rows.first?.decode(Int?.self, "failures"), let lockouts = try rows.first?.decode(Int?.self, "lockouts") else {
                 throw AppError(status: 500, code: "bad_throttle_row", message: "The sign-in counter could not be read.")
             }
             guard failures >= limit else { continue }
             let seconds = min(LoginThrottle.maxLockSeconds, window << min(lockouts, 16))
             try conn.execute("""
-                UPDATE login_throttle SET locked_until = now() + make_interval(secs => $3), lockouts = lockouts + 1,
+                UPDATE login_throttle SET locked_until = now() + make_interval(secs => \(seconds)), lockouts = lockouts + 1,
                        failures = 0, window_start = now()
-                 WHERE scope = $1 AND key = $2
-                """, [PGValue(scope), PGValue(key), PGValue(seconds)])
+                 WHERE scope = \(scope) AND key = \(key)
+                """)
             locked = max(locked ?? 0, seconds)
         }
         // Now and then, forget keys that have been quiet for a day (sprayed emails would pile up).
@@ -98,6 +98,6 @@ public struct LoginThrottle: Sendable {
 
     /// A successful sign-in: the account starts afresh (the address keeps its count).
     public func recordSuccess(_ conn: PGConnection, _ keys: Keys) throws {
-        try conn.execute("DELETE FROM login_throttle WHERE scope = 'account' AND key = $1", [PGValue(keys.account)])
+        try conn.execute("DELETE FROM login_throttle WHERE scope = 'account' AND key = \(keys.account)")
     }
 }

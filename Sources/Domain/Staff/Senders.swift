@@ -24,35 +24,36 @@ public enum Senders {
             case twilioSubaccountSID = "twilio_subaccount_sid", phoneNumberSID = "phone_number_sid"
             case createdAt = "created_at", deactivatedAt = "deactivated_at"
         }
-        init(row: PGRow) {
-            id = row.int64("id")!
-            phoneNumber = row.string("phone_number")!
-            displayName = row.string("display_name") ?? ""
-            isActive = row.bool("is_active") ?? false
-            isPrimary = row.bool("is_primary") ?? false
-            slot = row.int("slot")
-            twilioSubaccountSID = row.string("twilio_subaccount_sid")
-            phoneNumberSID = row.string("phone_number_sid")
-            createdAt = row.date("created_at")!
-            deactivatedAt = row.date("deactivated_at")
+        init(row: PGRow) throws {
+            id = try row.decode(Int64.self, "id")
+            phoneNumber = try row.decode(String.self, "phone_number")
+            displayName = try row.decode(String?.self, "display_name") ?? ""
+            isActive = try row.decode(Bool?.self, "is_active") ?? false
+            isPrimary = try row.decode(Bool?.self, "is_primary") ?? false
+            slot = try row.decode(Int?.self, "slot")
+            twilioSubaccountSID = try row.decode(String?.self, "twilio_subaccount_sid")
+            phoneNumberSID = try row.decode(String?.self, "phone_number_sid")
+            createdAt = try row.decode(Date.self, "created_at")
+            deactivatedAt = try row.decode(Date?.self, "deactivated_at")
         }
     }
 
-    static let columns = """
+    static let columns: SQLFragment = """
         id, phone_number, display_name, is_active, is_primary, slot, twilio_subaccount_sid, phone_number_sid, created_at, deactivated_at
         """
 
     public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1"
-                       + " ORDER BY is_active DESC, is_primary DESC, slot NULLS LAST, id", [PGValue(workspaceID)]).map(View.init(row:))
+        try conn.query("""
+            SELECT \(unescaped: columns) FROM whatsapp_senders WHERE workspace_id = \(workspaceID)
+             ORDER BY is_active DESC, is_primary DESC, slot NULLS LAST, id
+            """).map(View.init(row:))
     }
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
-        guard let row = try conn.query("SELECT " + columns + " FROM whatsapp_senders WHERE workspace_id = $1 AND id = $2",
-                                       [PGValue(workspaceID), PGValue(id)]).first else {
+        guard let row = try conn.query("SELECT \(unescaped: columns) FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND id = \(id)").first else {
             throw AppError.notFound("not_found", "There is no sender \(id) in this workspace.")
         }
-        return View(row: row)
+        return try View(row: row)
     }
 
     public struct LinkInput: Sendable {
@@ -167,17 +168,15 @@ public enum Senders {
         }
         return try conn.transaction {
             // Serialize links of one workspace so the checks below stay true until commit.
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext($1))", [PGValue(String(workspaceID))])
-            if let existing = try conn.query("SELECT workspace_id FROM whatsapp_senders WHERE phone_number = $1 AND is_active",
-                                             [PGValue(bare)]).first {
-                if existing.int64("workspace_id") == workspaceID {
+            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            if let existing = try conn.query("SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(bare) AND is_active").first {
+                if try existing.decode(Int64?.self, "workspace_id") == workspaceID {
                     throw AppError.conflict("already_linked", "\(bare) is already linked to this workspace.")
                 }
                 throw AppError.conflict("linked_to_other_workspace",
                                         "This number is linked to another workspace; it must be deactivated there first.")
             }
-            let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = $1 AND is_active",
-                                        [PGValue(workspaceID)]).first?.int("n") ?? 0
+            let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
             guard active < maxActive else {
                 throw AppError.conflict("too_many_senders",
                                         "A workspace can have at most \(maxActive) active senders; deactivate one first.")
@@ -186,11 +185,11 @@ public enum Senders {
                 let row = try conn.query("""
                     INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid,
                                                   twilio_subaccount_token_enc, phone_number_sid)
-                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING
-                    """ + " " + columns, [PGValue(workspaceID), PGValue(bare), PGValue(name), PGValue(sid), PGValue(encrypted),
-                          PGValue(input.phoneNumberSID)]).first
+                    VALUES (\(workspaceID), \(bare), \(name), \(sid), \(encrypted), \(input.phoneNumberSID))
+                    RETURNING \(unescaped: columns)
+                    """).first
                 guard let row else { throw AppError.internal }
-                return View(row: row)
+                return try View(row: row)
             } catch let e as PGError where e.isUniqueViolation {
                 // Another workspace linked the same number at the same moment.
                 throw AppError.conflict("linked_to_other_workspace", "This number was just linked to another workspace.")
@@ -201,16 +200,15 @@ public enum Senders {
     /// Deactivates a sender; when it was the primary, the active sender in the lowest slot becomes primary.
     public static func deactivate(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
         try conn.transaction {
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext($1))", [PGValue(String(workspaceID))])
+            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             let sender = try get(conn, workspaceID: workspaceID, id: id)
             guard sender.isActive else { throw AppError.conflict("sender_inactive", "Sender \(id) is already inactive.") }
-            try conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE workspace_id = $1 AND id = $2",
-                             [PGValue(workspaceID), PGValue(id)])
+            try conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE workspace_id = \(workspaceID) AND id = \(id)")
             if sender.isPrimary {
                 try conn.execute("""
                     UPDATE whatsapp_senders SET is_primary = true
-                     WHERE id = (SELECT id FROM whatsapp_senders WHERE workspace_id = $1 AND is_active ORDER BY slot, id LIMIT 1)
-                    """, [PGValue(workspaceID)])
+                     WHERE id = (SELECT id FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active ORDER BY slot, id LIMIT 1)
+                    """)
             }
             return try get(conn, workspaceID: workspaceID, id: id)
         }
@@ -218,16 +216,14 @@ public enum Senders {
 
     public static func makePrimary(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
         try conn.transaction {
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext($1))", [PGValue(String(workspaceID))])
+            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             let sender = try get(conn, workspaceID: workspaceID, id: id)
             guard sender.isActive else {
                 throw AppError.conflict("sender_inactive", "Sender \(id) is inactive; only an active sender can be primary.")
             }
             if sender.isPrimary { return sender }
-            try conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = $1 AND is_primary",
-                             [PGValue(workspaceID)])
-            try conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE workspace_id = $1 AND id = $2",
-                             [PGValue(workspaceID), PGValue(id)])
+            try conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = \(workspaceID) AND is_primary")
+            try conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE workspace_id = \(workspaceID) AND id = \(id)")
             return try get(conn, workspaceID: workspaceID, id: id)
         }
     }
@@ -275,8 +271,7 @@ public enum Senders {
             throw AppError(status: 500, code: "fernet_key_missing",
                            message: "MEDSYNC_FERNET_KEY is not configured, so subaccount credentials cannot be stored.")
         }
-        let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = $1 AND is_active",
-                                    [PGValue(workspaceID)]).first?.int("n") ?? 0
+        let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
         guard active < maxActive else {
             throw AppError.conflict("too_many_senders", "A workspace can have at most \(maxActive) active senders; deactivate one first.")
         }
@@ -301,9 +296,8 @@ public enum Senders {
             let client = master.acting(as: account.sid, authToken: account.authToken)
             let numbers = try client.searchAvailableNumbers(country: country, areaCode: area, limit: 20)
             // Skip numbers another workspace already uses here (e.g. bought elsewhere and linked by hand).
-            let linked = Set(try conn.query("SELECT phone_number FROM whatsapp_senders WHERE is_active AND phone_number = ANY($1::text[])",
-                                            [PGValue("{" + numbers.map(\.phoneNumber).joined(separator: ",") + "}")])
-                .compactMap { $0.string("phone_number") })
+            let linked = Set(try conn.query("SELECT phone_number FROM whatsapp_senders WHERE is_active AND phone_number = ANY(\(numbers.map(\.phoneNumber))::text[])")
+                .compactMap { try $0.decode(String?.self, "phone_number") })
             guard let number = numbers.first(where: { !linked.contains($0.phoneNumber) && Phone.isE164($0.phoneNumber) }) else {
                 throw AppError.conflict("no_numbers_available",
                                         "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")
@@ -388,18 +382,18 @@ enum Provisioning {
         // A run whose process died long ago no longer blocks the workspace (its SIDs stay on the record).
         try conn.execute("""
             UPDATE sender_provisionings SET status = 'failed', error_code = 'abandoned'
-             WHERE workspace_id = $1 AND status = 'running' AND updated_at < now() - make_interval(secs => $2)
-            """, [PGValue(workspaceID), PGValue(abandonAfterSeconds)])
+             WHERE workspace_id = \(workspaceID) AND status = 'running' AND updated_at < now() - make_interval(secs => \(abandonAfterSeconds))
+            """)
         if let key, let row = try conn.query("""
-            SELECT id, request, status, sender_id FROM sender_provisionings WHERE workspace_id = $1 AND idempotency_key = $2
-            """, [PGValue(workspaceID), PGValue(key)]).first {
-            guard row.string("request") == request else {
+            SELECT id, request, status, sender_id FROM sender_provisionings WHERE workspace_id = \(workspaceID) AND idempotency_key = \(key)
+            """).first {
+            guard try row.decode(String?.self, "request") == request else {
                 throw AppError(status: 422, code: "idempotency_key_reused", message:
                     "This Idempotency-Key was used for a different provisioning request; use a new key for a new request.")
             }
-            switch row.string("status") {
+            switch try row.decode(String?.self, "status") {
             case "completed":
-                guard let sender = row.int64("sender_id") else {
+                guard let sender = try row.decode(Int64?.self, "sender_id") else {
                     throw AppError(status: 409, code: "provisioned_sender_gone", message: "The sender this key provisioned no longer exists.")
                 }
                 return .replay(senderID: sender)
@@ -407,14 +401,14 @@ enum Provisioning {
                 throw inProgress
             default:
                 // Failed (and undone): the same key may try again.
-                try conn.execute("DELETE FROM sender_provisionings WHERE id = $1 AND status = 'failed'", [PGValue(row.int64("id"))])
+                try conn.execute("DELETE FROM sender_provisionings WHERE id = \(row.decode(Int64?.self, "id")) AND status = 'failed'")
             }
         }
         do {
             let row = try conn.query("""
-                INSERT INTO sender_provisionings (workspace_id, idempotency_key, request) VALUES ($1, $2, $3) RETURNING id
-                """, [PGValue(workspaceID), PGValue(key ?? "auto-" + Crypto.hex(Crypto.randomBytes(12))), PGValue(request)]).first
-            guard let id = row?.int64("id") else { throw AppError.internal }
+                INSERT INTO sender_provisionings (workspace_id, idempotency_key, request) VALUES (\(workspaceID), \(key ?? "auto-" + Crypto.hex(Crypto.randomBytes(12))), \(request)) RETURNING id
+                """).first
+            guard let id = try row?.decode(Int64?.self, "id") else { throw AppError.internal }
             return .started(id)
         } catch let e as PGError where e.isUniqueViolation {
             // Another provisioning of this workspace is running (or the same key raced us).
@@ -426,22 +420,19 @@ enum Provisioning {
         "A number is being provisioned for this workspace right now; wait for it to finish, then list the senders.")
 
     static func note(_ conn: PGConnection, _ id: Int64, subaccountSID: String) throws {
-        try conn.execute("UPDATE sender_provisionings SET subaccount_sid = $2 WHERE id = $1", [PGValue(id), PGValue(subaccountSID)])
+        try conn.execute("UPDATE sender_provisionings SET subaccount_sid = \(subaccountSID) WHERE id = \(id)")
     }
 
     static func note(_ conn: PGConnection, _ id: Int64, numberSID: String, phoneNumber: String) throws {
-        try conn.execute("UPDATE sender_provisionings SET number_sid = $2, phone_number = $3 WHERE id = $1",
-                         [PGValue(id), PGValue(numberSID), PGValue(phoneNumber)])
+        try conn.execute("UPDATE sender_provisionings SET number_sid = \(numberSID), phone_number = \(phoneNumber) WHERE id = \(id)")
     }
 
     static func complete(_ conn: PGConnection, _ id: Int64, senderID: Int64) throws {
-        try conn.execute("UPDATE sender_provisionings SET status = 'completed', sender_id = $2 WHERE id = $1",
-                         [PGValue(id), PGValue(senderID)])
+        try conn.execute("UPDATE sender_provisionings SET status = 'completed', sender_id = \(senderID) WHERE id = \(id)")
     }
 
     static func fail(_ conn: PGConnection, _ id: Int64, code: String, cleanup: String) throws {
-        try conn.execute("UPDATE sender_provisionings SET status = 'failed', error_code = $2, cleanup = $3 WHERE id = $1",
-                         [PGValue(id), PGValue(code), PGValue(String(cleanup.prefix(2000)))])
+        try conn.execute("UPDATE sender_provisionings SET status = 'failed', error_code = \(code), cleanup = \(String(cleanup.prefix(2000))) WHERE id = \(id)")
     }
 }
 

@@ -91,8 +91,7 @@ public enum StaffAuth {
         }
         let hash = try limits.hashGate.run { PasswordHash.hash(new) }
         return try conn.transaction {
-            let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
-                                      [PGValue(userID)]).first?.int("n") ?? 0
+            let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = \(userID) AND revoked_at IS NULL").first?.decode(Int?.self, "n") ?? 0
             try Users.setPassword(conn, userID: userID, passwordHash: hash)
             let token = try Tokens.create(conn, userID: userID, name: "login", ttl: limits.tokenTTL)
             return PasswordChanged(token: token, revokedTokens: live)

@@ -26,11 +26,11 @@ public enum StatusCallback {
         let rows = try conn.query("""
             SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM whatsapp_senders
              WHERE twilio_subaccount_token_enc IS NOT NULL
-               AND (twilio_subaccount_sid = $1 OR phone_number = $2)
-             ORDER BY (twilio_subaccount_sid = $1) DESC, is_active DESC, id DESC LIMIT 1
-            """, [PGValue(accountSID ?? ""), PGValue(from ?? "")])
-        guard let row = rows.first, let sid = row.string("twilio_subaccount_sid"),
-              let enc = row.string("twilio_subaccount_token_enc") else { return nil }
+               AND (twilio_subaccount_sid = \(accountSID ?? "") OR phone_number = \(from ?? ""))
+             ORDER BY (twilio_subaccount_sid = \(accountSID ?? "")) DESC, is_active DESC, id DESC LIMIT 1
+            """)
+        guard let row = rows.first, let sid = try row.decode(String?.self, "twilio_subaccount_sid"),
+              let enc = try row.decode(String?.self, "twilio_subaccount_token_enc") else { return nil }
         return (sid, enc)
     }
 
@@ -61,19 +61,18 @@ public enum StatusCallback {
         let final = status == "failed" || status == "undelivered"
         let rows = try conn.query("""
             UPDATE whatsapp_messages m
-               SET status = $2,
-                   error_code = CASE WHEN $5::bool THEN COALESCE($3::int, m.error_code) ELSE m.error_code END,
-                   error_message = CASE WHEN $5::bool AND $3::int IS NOT NULL THEN $4 ELSE m.error_message END
+               SET status = \(status),
+                   error_code = CASE WHEN \(final)::bool THEN COALESCE(\(code)::int, m.error_code) ELSE m.error_code END,
+                   error_message = CASE WHEN \(final)::bool AND \(code)::int IS NOT NULL THEN \(code.map(explanation(for:))) ELSE m.error_message END
               FROM whatsapp_conversations c JOIN whatsapp_senders s ON s.id = c.sender_id
-             WHERE m.twilio_sid = $1 AND c.id = m.conversation_id
-               AND COALESCE(s.twilio_subaccount_sid, $6) = $7
+             WHERE m.twilio_sid = \(sid) AND c.id = m.conversation_id
+               AND COALESCE(s.twilio_subaccount_sid, \(masterAccountSID)) = \(account)
             RETURNING m.status
-            """, [PGValue(sid), PGValue(status), PGValue(code), PGValue(code.map(explanation(for:))), PGValue(final),
-                  PGValue(masterAccountSID), PGValue(account)])
+            """)
         guard let row = rows.first else {
             log("warning: status callback for MessageSid \(sid) (\(status)) that account \(account) did not send: ignored")
             return Outcome(found: false, status: nil)
         }
-        return Outcome(found: true, status: row.string("status"))
+        return Outcome(found: true, status: try row.decode(String?.self, "status"))
     }
 }
