@@ -26,7 +26,7 @@ public enum Tokens {
         }
         let token = prefix + Crypto.hex(Crypto.randomBytes(32))
         try conn.execute("""
-            INSERT INTO api_tokens (token_hash, user_id, name, expires_at) VALUES (\(hash(token)), \(userID), \(name), now() + make_interval(secs => \(ttl)))
+            INSERT INTO api_tokens (token_hash, user_id, name, expires_at) VALUES (\(PGBytea(hash(token))), \(userID), \(name), now() + make_interval(secs => \(ttl)))
             """)
         return token
     }
@@ -44,7 +44,7 @@ public enum Tokens {
         let rows = try conn.query("""
             WITH t AS (
                 SELECT id, user_id, last_used_at, expires_at > now() AS live
-                  FROM api_tokens WHERE token_hash = \(hash(token)) AND revoked_at IS NULL
+                  FROM api_tokens WHERE token_hash = \(PGBytea(hash(token))) AND revoked_at IS NULL
             ), touch AS (
                 UPDATE api_tokens a SET last_used_at = now(), expires_at = now() + make_interval(secs => \(ttl)) FROM t
                  WHERE a.id = t.id AND t.live AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
@@ -67,6 +67,6 @@ public enum Tokens {
     /// Revokes a token (logout). Returns whether a live token was revoked.
     @discardableResult
     public static func revoke(_ conn: PGConnection, token: String) throws -> Bool {
-        try conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = \(hash(token)) AND revoked_at IS NULL") == 1
+        try conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = \(PGBytea(hash(token))) AND revoked_at IS NULL") == 1
     }
 }

@@ -94,14 +94,14 @@ public final class PGConnection {
     /// interpolations are binds, never text pasted into the SQL.
     @_disfavoredOverload
     @discardableResult
-    public func query(_ sql: String, _ params: [PGValue] = []) throws -> PGResult {
+    public func query(_ sql: String, _ params: [PGValue]) throws -> PGResult {
         try query(PGQuery(unsafeSQL: sql, binds: params))
     }
 
     /// The older entry point of `execute`; see `query(_:_:)`.
     @_disfavoredOverload
     @discardableResult
-    public func execute(_ sql: String, _ params: [PGValue] = []) throws -> Int {
+    public func execute(_ sql: String, _ params: [PGValue]) throws -> Int {
         try query(PGQuery(unsafeSQL: sql, binds: params)).rowsAffected
     }
 
