@@ -41,14 +41,10 @@ public enum ClinicProfile {
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            func clearable(_ key: CodingKeys) throws -> String?? {
-                guard c.contains(key) else { return .none }
-                return try c.decodeNil(forKey: key) ? .some(nil) : .some(try c.decode(String.self, forKey: key))
-            }
             clinicName = try c.decodeIfPresent(String.self, forKey: .clinicName)
-            clinicInfo = try clearable(.clinicInfo)
-            address = try clearable(.address)
-            phone = try clearable(.phone)
+            clinicInfo = try c.decodeClearable(.clinicInfo)
+            address = try c.decodeClearable(.address)
+            phone = try c.decodeClearable(.phone)
             timezone = try c.decodeIfPresent(String.self, forKey: .timezone)
             defaultLanguage = try c.decodeIfPresent(String.self, forKey: .defaultLanguage)
         }
@@ -146,7 +142,7 @@ public enum ContentSids {
             let c = try decoder.container(keyedBy: Key.self)
             var v: [String: String?] = [:]
             for key in c.allKeys {
-                v[key.stringValue] = try c.decodeNil(forKey: key) ? .some(nil) : .some(try c.decode(String.self, forKey: key))
+                v[key.stringValue] = try c.decodeClearable(key)
             }
             values = v
         }

@@ -28,3 +28,12 @@ public struct FlexibleID: Decodable, Sendable, Equatable, Hashable {
         return n
     }
 }
+
+extension KeyedDecodingContainer {
+    /// A PATCH-style field: absent → `.none` (leave it), JSON null → `.some(nil)` (clear it),
+    /// a string → `.some(value)` (set it).
+    func decodeClearable(_ key: Key) throws -> String?? {
+        guard contains(key) else { return .none }
+        return try decodeNil(forKey: key) ? .some(nil) : .some(try decode(String.self, forKey: key))
+    }
+}

@@ -178,12 +178,8 @@ public enum Patients {
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            func clearable(_ key: CodingKeys) throws -> String?? {
-                guard c.contains(key) else { return .none }
-                return try c.decodeNil(forKey: key) ? .some(nil) : .some(try c.decode(String.self, forKey: key))
-            }
-            name = try clearable(.name)
-            preferredLanguage = try clearable(.preferredLanguage)
+            name = try c.decodeClearable(.name)
+            preferredLanguage = try c.decodeClearable(.preferredLanguage)
             consentWhatsapp = try c.decodeIfPresent(Bool.self, forKey: .consentWhatsapp)
             consentConfirmed = try c.decodeIfPresent(Bool.self, forKey: .consentConfirmed)
         }
