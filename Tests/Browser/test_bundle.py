@@ -4,7 +4,8 @@ import os
 
 from selenium.webdriver.common.by import By
 
-from conftest import ROOT, SANDBOX, http, all_css, css, jobs, new_phone, screenshot, sign_in, text_in, visible, wait
+from conftest import (ROOT, SANDBOX, http, all_css, css, jobs, new_phone, no_sideways_scroll, phone_width, screenshot, sign_in, text_in,
+                      visible, wait)
 
 FIXTURES = os.path.join(ROOT, "Tests", "Fixtures", "bundles")
 
@@ -79,3 +80,18 @@ def test_csv_fix_a_row_by_typing_send_and_progress(driver, clinic):
     assert "Bad Number" in failed.text and "24 hours" in failed.text and "63016" in failed.text, failed.text
     text_in(d, "#batch-counts", "Sent: 3")
     text_in(d, "#batch-counts", "Failed: 1")
+    batch = d.current_url.rsplit("/", 1)[-1]
+    # The bundle is listed among the past ones, and opens its progress view again.
+    css(d, "#view a[href='#/bundle']").click()
+    row = wait(d, lambda d: next((r for r in all_css(d, "#past-list tbody tr") if r.get_attribute("data-id") == batch), None),
+               message="the bundle in the past list")
+    assert row.get_attribute("data-status") == "completed"
+    assert "Hola {name}, su cita es el {cita}." in row.text and "4 in all" in row.text and "Sent: 3" in row.text, row.text
+    phone_width(d, True)
+    try:
+        assert no_sideways_scroll(d), "bundle page with past bundles at 360 px"
+    finally:
+        phone_width(d, False)
+    row.find_element(By.CSS_SELECTOR, "a.open-bundle").click()
+    wait(d, lambda d: css(d, "#batch-status").get_attribute("data-status") == "completed")
+    assert d.current_url.endswith("#/bundle/" + batch)

@@ -3,6 +3,7 @@ patient text as text, and the phone width."""
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from conftest import (APP, PASSWORD, SANDBOX, http, all_css, api, css, new_phone, no_sideways_scroll, phone_width, psql, screenshot,
                       sign_in, text_in, visible, wait)
@@ -126,6 +127,42 @@ def test_closed_window_offers_templates_only(driver, clinic):
     assert got[-1]["content_variables"] == {"1": "Pat " + patient[-4:], "2": "Dr. Browser"}
 
 
+@pytest.mark.allow_console(r"409 \(Conflict\)")
+def test_patient_panel_consent_and_language(driver, clinic):
+    d = driver
+    patient = new_phone()
+    clinic.say(patient, "Hola, buenos días")
+    open_conversation(d, clinic, patient)
+    text_in(d, "#patient-phone", patient)
+    text_in(d, "#patient-name", "Pat " + patient[-4:])
+    pid = next(p["id"] for p in api(d, "GET", "/api/patients?search=" + patient[1:])[1]["items"] if p["phone"] == patient)
+    consent = lambda: api(d, "GET", f"/api/patients/{pid}")[1]["patient"]
+    box = lambda d: css(d, "#patient-consent-input")
+    wait(d, lambda d: box(d).is_selected(), message="consent shown on")
+    box(d).click()
+    text_in(d, "#patient-panel [role=alert]", "Saved.")
+    wait(d, lambda d: css(d, "#patient-consent").get_attribute("data-consent") == "false")
+    assert consent()["consent_whatsapp"] is False
+    box(d).click()
+    text_in(d, "#patient-consent", "may message")
+    assert consent()["consent_whatsapp"] is True
+    Select(css(d, "#patient-language")).select_by_value("en")
+    wait(d, lambda d: consent()["preferred_language"] == "en", message="the language saved")
+    # The patient replies STOP: opting them back in asks first.
+    clinic.say(patient, "STOP")
+    assert consent()["opted_out"] is True
+    d.refresh()
+    text_in(d, "#patient-consent", "opted out by replying STOP")
+    box(d).click()
+    visible(d, "dialog.confirm").find_element(By.XPATH, ".//button[normalize-space()='Cancel']").click()
+    wait(d, lambda d: not box(d).is_selected())
+    assert consent()["consent_whatsapp"] is False
+    box(d).click()
+    visible(d, "dialog.confirm button.danger").click()
+    text_in(d, "#patient-consent", "may message")
+    assert consent()["consent_whatsapp"] is True and consent()["consent_source"] == "staff", consent()
+
+
 def test_delete_asks_first(driver, clinic):
     d = driver
     patient = new_phone()
@@ -149,7 +186,6 @@ def test_search_and_spanish(driver, clinic):
     search.send_keys("Zulema")
     wait(d, lambda d: [a.text for a in all_css(d, "#conv-list a.conv")] and all("Zulema" in a.text for a in all_css(d, "#conv-list a.conv")))
     search.clear()
-    from selenium.webdriver.support.ui import Select
     Select(css(d, "#lang")).select_by_value("es")
     text_in(d, "#nav-conversations", "Conversaciones")
     Select(css(d, "#lang")).select_by_value("en")
@@ -166,6 +202,10 @@ def test_phone_width_nothing_scrolls_sideways(driver, clinic):
         d.refresh()
         open_conversation(d, clinic, patient)
         assert no_sideways_scroll(d), "thread at 360 px"
+        css(d, "#thread-pane .panel-toggle").click()
+        visible(d, "#patient-consent-input")
+        assert no_sideways_scroll(d), "patient panel at 360 px"
+        css(d, "#patient-panel .panel-close").click()
         assert not css(d, "#conv-list").is_displayed(), "one column at a time on a phone"
         css(d, "#thread-pane .back").click()
         visible(d, "#conv-list")

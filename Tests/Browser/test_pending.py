@@ -37,6 +37,11 @@ def test_accept_tells_the_patient(driver, clinic):
     assert any("confirmed" in (m.get("body") or "") for m in got), got
     wait(d, lambda d: not [c for c in all_css(d, "#pending-list li.appt") if name in c.text])
     wait(d, lambda d: not css(d, "#pending-badge").is_displayed())
+    # Back in the conversation, the patient panel lists the appointment as confirmed.
+    css(d, "#nav-conversations").click()
+    wait(d, lambda d: next((a for a in all_css(d, "#conv-list a.conv") if name in a.text), None)).click()
+    confirmed = visible(d, "#patient-appointments li[data-status=confirmed]")
+    assert "Dr. Browser" in confirmed.text and "confirmed" in confirmed.text, confirmed.text
 
 
 def test_reject_asks_first(driver, clinic):

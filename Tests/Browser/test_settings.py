@@ -1,9 +1,25 @@
-"""Settings: reminders survive a reload, the numbers' API hints shown as they come, and a
-doctor-role user is offered no admin action."""
+"""Settings: reminders survive a reload, the numbers' API hints shown as they come, the clinic
+profile, Content SIDs, a doctor's hours and the members edited and read back, a 403 as a sentence,
+and a doctor-role user is offered no admin action."""
+import secrets
+
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from conftest import all_css, css, sign_in, text_in, visible, wait
+from conftest import (APP, PASSWORD, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, visible,
+                      wait)
+
+
+def settings(d):
+    d.get(APP + "/#/settings")
+    d.refresh()
+    visible(d, "#settings-title")
+
+
+def retype(el, text):
+    el.clear()
+    el.send_keys(text)
 
 
 def test_reminder_settings_survive_a_reload(driver, clinic):
@@ -47,8 +63,149 @@ def test_numbers_list_and_error_hint(driver, clinic):
     text_in(d, "#audit-log", "reminder")
 
 
+@pytest.mark.allow_console(r"400 \(Bad Request\)")
+def test_clinic_profile_survives_a_reload(driver, clinic):
+    d = driver
+    settings(d)
+    name = visible(d, "#clinic-name")
+    wait(d, lambda d: css(d, "#clinic-name").get_attribute("value") == clinic.name, message="the clinic's name loaded")
+    retype(name, "Clínica Browser Norte")
+    retype(css(d, "#clinic-info"), "Open Monday to Saturday, 9 to 18.")
+    retype(css(d, "#clinic-phone"), "+52 55 1234 0000")
+    Select(css(d, "#clinic-language")).select_by_value("en")
+    css(d, "#clinic-save").click()
+    text_in(d, "#clinic [role=alert]", "Saved.")
+    # The API's normalized number is what the form shows now.
+    wait(d, lambda d: css(d, "#clinic-phone").get_attribute("value") == "+525512340000", message="the phone as the API stored it")
+    settings(d)
+    wait(d, lambda d: css(d, "#clinic-name").get_attribute("value") == "Clínica Browser Norte", message="the name after a reload")
+    assert css(d, "#clinic-info").get_attribute("value") == "Open Monday to Saturday, 9 to 18."
+    assert Select(css(d, "#clinic-language")).first_selected_option.get_attribute("value") == "en"
+    status, body = api(d, "GET", "/api/clinic")
+    assert status == 200 and body["clinic_name"] == "Clínica Browser Norte" and body["phone"] == "+525512340000", body
+    # A number the API refuses: its hint, as it comes; nothing changed.
+    retype(css(d, "#clinic-phone"), "call us")
+    css(d, "#clinic-save").click()
+    notice = text_in(d, "#clinic [role=alert]", "not an international number")
+    assert "phone" in notice.text, notice.text
+    assert api(d, "GET", "/api/clinic")[1]["phone"] == "+525512340000"
+
+
+@pytest.mark.allow_console(r"400 \(Bad Request\)")
+def test_content_sids_saved_and_shown_again(driver, clinic):
+    d = driver
+    settings(d)
+    sid = "HX" + secrets.token_hex(16)
+    form = lambda d: css(d, "form.sid-form[data-template=appt_reminder]")
+    es = form(d).find_element(By.CSS_SELECTOR, "input[data-lang=es]")
+    retype(es, "HX123")
+    form(d).find_element(By.CSS_SELECTOR, "button.sid-save").click()
+    text_in(d, "form.sid-form[data-template=appt_reminder] [role=alert]", "HX followed by 32 hexadecimal digits")
+    retype(form(d).find_element(By.CSS_SELECTOR, "input[data-lang=es]"), sid)
+    form(d).find_element(By.CSS_SELECTOR, "button.sid-save").click()
+    text_in(d, "form.sid-form[data-template=appt_reminder] [role=alert]", "Saved.")
+    settings(d)
+    wait(d, lambda d: form(d).find_element(By.CSS_SELECTOR, "input[data-lang=es]").get_attribute("value") == sid, message="the SID after a reload")
+    templates = {t["id"]: t for t in api(d, "GET", "/api/whatsapp/templates")[1]["templates"]}
+    assert templates["appt_reminder"]["content_sids"] == {"es": sid}, templates["appt_reminder"]
+
+
+@pytest.mark.allow_console(r"400 \(Bad Request\)")
+def test_doctor_hours_saved_and_shown_again(driver, clinic):
+    d = driver
+    settings(d)
+    text_in(d, "#doctor-pick", "Dr. Browser")
+    wait(d, lambda d: len(all_css(d, "#weekly-rows li")) == 7, message="the doctor's seven days")
+    while all_css(d, "#weekly-rows li"):
+        css(d, "#weekly-rows li button.remove-row").click()
+    css(d, "#add-hours").click()
+    row = css(d, "#weekly-rows li")
+    Select(row.find_element(By.CSS_SELECTOR, "select")).select_by_value("2")
+    retype(row.find_element(By.CSS_SELECTOR, "[data-k=start]"), "09:00")
+    retype(row.find_element(By.CSS_SELECTOR, "[data-k=end]"), "08:00")
+    retype(row.find_element(By.CSS_SELECTOR, "[data-k=slot]"), "20")
+    css(d, "#availability-save").click()
+    text_in(d, "#availability-form [role=alert]", "weekly[0].end: must be after start")
+    retype(row.find_element(By.CSS_SELECTOR, "[data-k=end]"), "12:00")
+    css(d, "#add-timeoff").click()
+    off = css(d, "#timeoff-rows li")
+    retype(off.find_element(By.CSS_SELECTOR, "[data-k=from]"), "2030-12-24")
+    retype(off.find_element(By.CSS_SELECTOR, "[data-k=to]"), "2030-12-26")
+    retype(off.find_element(By.CSS_SELECTOR, "[data-k=reason]"), "Holidays")
+    css(d, "#availability-save").click()
+    text_in(d, "#availability-form [role=alert]", "Saved.")
+    settings(d)
+    wait(d, lambda d: len(all_css(d, "#weekly-rows li")) == 1, message="one range after a reload")
+    row = css(d, "#weekly-rows li")
+    assert Select(row.find_element(By.CSS_SELECTOR, "select")).first_selected_option.get_attribute("value") == "2"
+    assert [row.find_element(By.CSS_SELECTOR, f"[data-k={k}]").get_attribute("value") for k in ("start", "end", "slot")] == ["09:00", "12:00", "20"]
+    off = css(d, "#timeoff-rows li")
+    assert off.find_element(By.CSS_SELECTOR, "[data-k=reason]").get_attribute("value") == "Holidays"
+    status, body = api(d, "GET", f"/api/doctors/{clinic.doctor_id}/availability")
+    assert status == 200 and body["weekly"] == [{"weekday": 2, "start": "09:00", "end": "12:00", "slot_minutes": 20}], body
+    assert [(t["from"], t["to"], t["reason"]) for t in body["time_off"]] == [("2030-12-24T00:00", "2030-12-27T00:00", "Holidays")], body
+
+
+def member_row(d, email):
+    return next((r for r in all_css(d, "#members-table tbody tr") if r.get_attribute("data-email") == email), None)
+
+
+@pytest.mark.allow_console(r"403 \(Forbidden\)")
+def test_members_added_role_changed_removed_and_a_403_reads_as_a_sentence(driver, clinic):
+    d = driver
+    settings(d)
+    tag = secrets.token_hex(3)
+    nurse, newdoc, ada = f"nurse-{tag}@browser.test", f"newdoc-{tag}@browser.test", f"ada-{tag}@browser.test"
+    for email, name, role in [(nurse, "Nina Nurse", "staff"), (newdoc, "Dr. Nuevo", "doctor"), (ada, "Ada Owner", "owner")]:
+        retype(visible(d, "#member-email"), email)
+        retype(css(d, "#member-name"), name)
+        Select(css(d, "#member-role")).select_by_value(role)
+        retype(css(d, "#member-password"), PASSWORD)
+        css(d, "#member-add").click()
+        text_in(d, "#members [role=alert]", "Added " + email)
+        wait(d, lambda d: member_row(d, email), message=email + " listed")
+    # A new doctor can be given hours at once.
+    text_in(d, "#doctor-pick", "Dr. Nuevo")
+    # The nurse becomes an admin doctor; it survives a reload.
+    Select(member_row(d, nurse).find_element(By.CSS_SELECTOR, "select.member-role")).select_by_value("admin_doctor")
+    text_in(d, "#members [role=alert]", "Nina Nurse is now Admin doctor")
+    settings(d)
+    wait(d, lambda d: member_row(d, nurse) and member_row(d, nurse).find_element(By.CSS_SELECTOR, "td.role").get_attribute("data-role") == "admin_doctor")
+    members = {m["email"]: m for m in api(d, "GET", "/api/members")[1]["items"]}
+    assert members[nurse]["role"] == "admin_doctor" and members[newdoc]["role"] == "doctor" and members[ada]["role"] == "owner", members
+    # Removing asks first.
+    member_row(d, nurse).find_element(By.CSS_SELECTOR, "button.remove-member").click()
+    visible(d, "dialog.confirm").find_element(By.XPATH, ".//button[normalize-space()='Cancel']").click()
+    assert member_row(d, nurse)
+    member_row(d, nurse).find_element(By.CSS_SELECTOR, "button.remove-member").click()
+    visible(d, "dialog.confirm button.danger").click()
+    text_in(d, "#members [role=alert]", "Removed " + nurse)
+    wait(d, lambda d: member_row(d, nurse) is None, message="the nurse gone from the list")
+    assert nurse not in {m["email"] for m in api(d, "GET", "/api/members")[1]["items"]}
+    # At 360 px the filled settings page does not scroll sideways.
+    phone_width(d, True)
+    try:
+        settings(d)
+        wait(d, lambda d: member_row(d, ada) and all_css(d, "#weekly-rows"))
+        assert no_sideways_scroll(d), "settings at 360 px"
+    finally:
+        phone_width(d, False)
+    # Ada signs in as an owner; meanwhile Olga makes her staff: her next save is refused, in a sentence.
+    owner_token = d.execute_script("return sessionStorage.getItem('medsync.token')")
+    sign_in(d, ada)
+    settings(d)
+    visible(d, "#clinic-save")
+    status, body = http("PATCH", APP + f"/api/members/{members[ada]['user_id']}", {"role": "staff"},
+                        {"Authorization": "Bearer " + owner_token, "X-Account-Id": clinic.workspace})
+    assert status == 200 and body["role"] == "staff", body
+    css(d, "#clinic-save").click()
+    text_in(d, "#clinic [role=alert]", "Your role in this clinic does not allow this action.")
+
+
 def test_doctor_sees_no_admin_actions(driver, clinic):
     d = driver
+    other_doctor = jobs("user", "create", "--email", f"other-{secrets.token_hex(3)}@browser.test", "--workspace", clinic.workspace,
+                        "--role", "doctor", "--name", "Dr. Other", "--password-env", "BROWSER_PW")
     sign_in(d, clinic.doctor)
     d.get(d.current_url.split("#")[0] + "#/settings")
     visible(d, "#rem-readonly")
@@ -58,6 +215,17 @@ def test_doctor_sees_no_admin_actions(driver, clinic):
     assert not all_css(d, "#link-form") and not all_css(d, "#provision-form"), "no link or provision"
     assert not all_css(d, "#senders button"), "no deactivate or make primary"
     assert not all_css(d, "#audit"), "no audit log"
+    visible(d, "#clinic-readonly")
+    assert not all_css(d, "#clinic-save") and css(d, "#clinic-name").get_attribute("disabled") is not None, "the clinic profile read-only"
+    visible(d, "#sids-readonly")
+    assert not all_css(d, "button.sid-save"), "no Content SID saving"
+    visible(d, "#members-table")
+    assert not all_css(d, "#member-form") and not all_css(d, "select.member-role") and not all_css(d, "button.remove-member"), "no member changes"
+    # The doctor's own hours are theirs to change (the picker starts on them); another doctor's are not.
+    visible(d, "#availability-save")
+    Select(css(d, "#doctor-pick")).select_by_value(other_doctor)
+    visible(d, "#availability-readonly")
+    assert not all_css(d, "#availability-save") and not all_css(d, "#add-hours")
     d.get(d.current_url.split("#")[0] + "#/bundle")
     visible(d, "#bundle-admin-only")
     assert not all_css(d, "#bundle-send"), "no bundle sending"

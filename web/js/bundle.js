@@ -97,10 +97,12 @@ export function mount(main, params, app) {
     canSend ? h('div', { class: 'check' }, consent, h('label', { for: 'consent', text: t('bundle.consent') })) : null,
     canSend ? send : h('p', { class: 'muted', id: 'bundle-admin-only', text: t('bundle.adminOnly') }));
 
+  const past = h('section', { class: 'card', id: 'past-bundles', 'aria-labelledby': 'past-title' });
   fill(main, h('section', { class: 'page', 'aria-labelledby': 'bundle-title' },
     h('h1', { id: 'bundle-title', text: t('bundle.title') }), status,
     h('div', { class: 'card' }, h('div', { class: 'tablist', role: 'tablist', 'aria-label': t('bundle.recipients') }, tabUpload, tabType), panelUpload, panelType),
-    form));
+    form, past));
+  drawPast(past);
 
   const recipients = () => {
     const all = new Map();
@@ -190,6 +192,42 @@ export function mount(main, params, app) {
   });
   update();
   return null;
+}
+
+/** Past bundles, newest first, each opening its progress view. */
+function drawPast(box) {
+  const status = notice('alert');
+  setNotice(status, '');
+  const rows = h('tbody', {});
+  const more = h('button', { type: 'button', class: 'link', id: 'past-more', hidden: true, text: t('conv.more') });
+  const empty = h('p', { class: 'muted', id: 'past-empty', hidden: true, text: t('bundle.noPast') });
+  fill(box, h('h2', { id: 'past-title', text: t('bundle.past') }), status, empty,
+    h('div', { class: 'table-scroll' }, h('table', { id: 'past-list' },
+      h('thead', {}, h('tr', {}, h('th', { text: t('bundle.batch') }), h('th', { text: t('settings.when') }), h('th', { text: t('bundle.message') }),
+        h('th', { text: t('bundle.status') }), h('th', { text: t('bundle.counts') }))),
+      rows)), more);
+  let cursor = null;
+  async function load() {
+    try {
+      const r = await get('/api/whatsapp/bundles?limit=20' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+      const items = r.items || [];
+      rows.append(...items.map((b) => {
+        const counts = Object.entries(b.counts || {}).filter(([, n]) => n > 0).map(([k, n]) => t('rstatus.' + k, {}, k) + ': ' + n).join(' · ');
+        const excerpt = b.body.length > 80 ? b.body.slice(0, 79) + '…' : b.body;
+        return h('tr', { 'data-id': b.id, 'data-status': b.status },
+          h('td', {}, h('a', { href: '#/bundle/' + b.id, class: 'open-bundle', text: t('bundle.open', { id: b.id }) })),
+          h('td', { text: dateTime(b.created_at) }),
+          h('td', { class: 'excerpt', text: excerpt }),
+          h('td', {}, h('span', { class: 'pill ' + (b.status === 'completed' ? 'ok' : 'pending'), text: t('bstatus.' + b.status, {}, b.status) })),
+          h('td', { text: t('bundle.total', { n: b.total }) + (counts ? ' · ' + counts : '') }));
+      }));
+      cursor = r.next_cursor || null;
+      more.hidden = !cursor;
+      empty.hidden = rows.children.length > 0;
+    } catch (err) { if (err.status !== 401) setNotice(status, explain(err), 'error'); }
+  }
+  more.addEventListener('click', load);
+  load();
 }
 
 function progressView(main, id) {

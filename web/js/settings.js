@@ -1,8 +1,9 @@
-// Settings: reminders, WhatsApp numbers, the audit log (owners and admin doctors), and the places
-// the clinic settings will fill when their routes exist.
-import { get, post, put, explain, ApiError } from './api.js';
+// Settings: reminders, WhatsApp numbers, the clinic profile, the templates' Content SIDs, doctors and
+// their weekly hours, members and roles, and the audit log (owners and admin doctors). What a role may
+// not change is shown read-only or not at all; the API's own hints are shown as they come.
+import { get, post, put, patch, del, explain, ApiError } from './api.js';
 import { h, fill, field, notice, setNotice, confirmDialog } from './dom.js';
-import { t } from './i18n.js';
+import { t, language } from './i18n.js';
 import { dateTime } from './format.js';
 
 /** The API's own message (it carries the hint: which number, which limit), with a sentence for 403. */
@@ -11,18 +12,30 @@ function hint(err) {
   return explain(err);
 }
 
+const SECTIONS = ['reminders', 'numbers', 'clinic', 'content-sids', 'doctors', 'members', 'audit'];
+
 export function mount(main, params, app) {
+  const box = (id) => h('section', { class: 'card', id, 'aria-labelledby': id + '-title' });
   const reminders = h('section', { class: 'card', id: 'reminders', 'aria-labelledby': 'rem-title' });
   const numbers = h('section', { class: 'card', id: 'numbers', 'aria-labelledby': 'num-title' });
+  const clinic = box('clinic');
+  const sids = box('content-sids');
+  const doctors = box('doctors');
+  const members = box('members');
   const audit = app.isAdmin ? h('section', { class: 'card', id: 'audit', 'aria-labelledby': 'audit-title' }) : null;
-  const later = h('section', { class: 'card muted', id: 'clinic-later', 'aria-labelledby': 'later-title' },
-    h('h2', { id: 'later-title', text: t('settings.clinic') }),
-    h('ul', {}, ['profile', 'contentSids', 'availability', 'members'].map((k) => h('li', { 'data-section': k, text: t('settings.later.' + k) }))),
-    h('p', { class: 'small', text: t('settings.laterNote') }));
+  // In-page links as buttons: the address is the view's route, so a #fragment would leave Settings.
+  const toc = h('nav', { class: 'toc', 'aria-label': t('settings.onThisPage') }, SECTIONS.filter((s) => s !== 'audit' || audit).map((s) =>
+    h('button', { type: 'button', class: 'link', 'data-section': s, text: t('settings.section.' + s),
+      onclick: () => { const el = main.querySelector('#' + s); if (el) { el.scrollIntoView(); const hd = el.querySelector('h2'); if (hd) { hd.tabIndex = -1; hd.focus(); } } } })));
   fill(main, h('section', { class: 'page settings', 'aria-labelledby': 'settings-title' },
-    h('h1', { id: 'settings-title', text: t('nav.settings') }), reminders, numbers, audit, later));
+    h('h1', { id: 'settings-title', text: t('nav.settings') }), toc, reminders, numbers, clinic, sids, doctors, members, audit));
   drawReminders(reminders, app);
   drawNumbers(numbers, app);
+  drawClinic(clinic, app);
+  drawContentSids(sids, app);
+  const redrawDoctors = () => drawDoctors(doctors, app);
+  redrawDoctors();
+  drawMembers(members, app, redrawDoctors);
   if (audit) drawAudit(audit);
   return null;
 }
@@ -161,4 +174,265 @@ async function drawAudit(box) {
   }
   more.addEventListener('click', load);
   load();
+}
+
+const LANGS = ['en', 'es'];
+
+/** Clinic profile: what the bot tells patients, the timezone times are read in, the default language. */
+async function drawClinic(box, app) {
+  const status = notice('alert');
+  fill(box, h('h2', { id: 'clinic-title', text: t('settings.clinicProfile') }), status);
+  let c;
+  try { c = await get('/api/clinic'); } catch (err) { setNotice(status, explain(err), 'error'); return; }
+  const ro = !app.isAdmin;
+  const name = h('input', { type: 'text', id: 'clinic-name', required: true, maxlength: 200, disabled: ro });
+  const info = h('textarea', { id: 'clinic-info', rows: 3, maxlength: 2000, disabled: ro });
+  const address = h('input', { type: 'text', id: 'clinic-address', maxlength: 500, disabled: ro });
+  const phone = h('input', { type: 'tel', id: 'clinic-phone', maxlength: 40, placeholder: '+525512340000', disabled: ro });
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  const tz = h('input', { type: 'text', id: 'clinic-timezone', required: true, list: 'tz-list', autocomplete: 'off', disabled: ro });
+  const lang = h('select', { id: 'clinic-language', disabled: ro }, LANGS.map((l) => h('option', { value: l, text: t('lang.' + l) })));
+  const show = (v) => {
+    name.value = v.clinic_name || '';
+    info.value = v.clinic_info || '';
+    address.value = v.address || '';
+    phone.value = v.phone || '';
+    tz.value = v.timezone || '';
+    lang.value = v.default_language || 'es';
+  };
+  show(c);
+  const save = h('button', { type: 'submit', class: 'primary', id: 'clinic-save', text: t('save') });
+  const form = h('form', { id: 'clinic-form', novalidate: true },
+    field(t('settings.clinicName'), name).row,
+    field(t('settings.clinicInfo'), info, t('settings.clinicInfoHint')).row,
+    h('div', { class: 'row' }, field(t('settings.address'), address).row, field(t('panel.phone'), phone).row),
+    h('div', { class: 'row' }, field(t('settings.timezone'), tz, t('settings.timezoneHint')).row, field(t('settings.defaultLanguage'), lang).row),
+    h('datalist', { id: 'tz-list' }, zones.map((z) => h('option', { value: z }))),
+    ro ? h('p', { class: 'muted', id: 'clinic-readonly', text: t('settings.readOnly') }) : save);
+  box.appendChild(form);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (ro) return;
+    // Empty clears the optional fields; the API trims and checks the rest (its hint is shown as it comes).
+    const opt = (el) => el.value.trim() || null;
+    save.disabled = true;
+    try {
+      show(await put('/api/clinic', { clinic_name: name.value.trim(), clinic_info: opt(info), address: opt(address), phone: opt(phone),
+        timezone: tz.value.trim(), default_language: lang.value }));
+      setNotice(status, t('saved'), 'ok');
+    } catch (err) { setNotice(status, hint(err), 'error'); }
+    save.disabled = false;
+  });
+}
+
+/** Meta Content template SIDs per template and language: what sends a template after the 24-hour window. */
+async function drawContentSids(box, app) {
+  const status = notice('alert');
+  fill(box, h('h2', { id: 'content-sids-title', text: t('settings.contentSids') }),
+    h('p', { class: 'muted', text: t('settings.contentSidsIntro') }), status);
+  let templates;
+  try { templates = (await get('/api/whatsapp/templates')).templates || []; } catch (err) { setNotice(status, explain(err), 'error'); return; }
+  const ro = !app.isAdmin;
+  const list = h('ul', { class: 'plain sid-list', id: 'sid-list' });
+  for (const tpl of templates) {
+    const label = t('tpl.' + tpl.id, {}, tpl.id);
+    const inputs = {};
+    const fields = LANGS.map((l) => {
+      inputs[l] = h('input', { type: 'text', 'data-lang': l, maxlength: 34, spellcheck: false, autocomplete: 'off', placeholder: 'HX…', disabled: ro });
+      inputs[l].value = (tpl.content_sids || {})[l] || '';
+      return field(t('settings.sidFor', { lang: t('lang.' + l) }), inputs[l]).row;
+    });
+    const rowStatus = notice('alert');
+    setNotice(rowStatus, '');
+    const save = ro ? null : h('button', { type: 'submit', class: 'sid-save', text: t('save'), 'aria-label': t('settings.saveSids', { name: label }) });
+    const form = h('form', { class: 'sid-form', 'data-template': tpl.id, novalidate: true },
+      h('h3', { text: label }), h('div', { class: 'row' }, fields), rowStatus, save);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (ro) return;
+      const body = {};
+      for (const l of LANGS) body[l] = inputs[l].value.trim() || null;
+      save.disabled = true;
+      try {
+        const r = await put(`/api/whatsapp/templates/${encodeURIComponent(tpl.id)}/content-sids`, body);
+        for (const l of LANGS) inputs[l].value = (r.content_sids || {})[l] || '';
+        setNotice(rowStatus, t('saved'), 'ok');
+      } catch (err) { setNotice(rowStatus, hint(err), 'error'); }
+      save.disabled = false;
+    });
+    list.appendChild(h('li', {}, form));
+  }
+  box.append(list);
+  if (ro) box.append(h('p', { class: 'muted', id: 'sids-readonly', text: t('settings.readOnly') }));
+}
+
+/** Appends the children that are there (Element.append would write "null"). */
+function appendPresent(el, ...children) { el.append(...children.filter(Boolean)); }
+
+/** Weekday names in the page's language (0 = Sunday, as the API counts). */
+function weekdayName(d) {
+  return new Intl.DateTimeFormat(language(), { weekday: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2023, 0, 1 + d)));
+}
+
+/** Doctors and their weekly hours and time off. Admins edit anyone's; a doctor their own; others read. */
+async function drawDoctors(box, app) {
+  const status = notice('alert');
+  const editor = h('div', { id: 'availability' });
+  fill(box, h('h2', { id: 'doctors-title', text: t('settings.doctors') }), status);
+  let doctors;
+  try { doctors = (await get('/api/doctors')).items || []; } catch (err) { setNotice(status, explain(err), 'error'); return; }
+  if (!doctors.length) {
+    box.append(h('p', { class: 'muted', id: 'no-doctors', text: app.role === 'owner' ? t('settings.noDoctorsOwner') : t('settings.noDoctors') }));
+    return;
+  }
+  const me = app.user && app.user.id;
+  const label = (d) => (d.name || d.email) + ' · ' + t('role.' + d.role, {}, d.role);
+  const pick = h('select', { id: 'doctor-pick' }, doctors.map((d) => h('option', { value: String(d.id), selected: d.id === me, text: label(d) })));
+  box.append(field(t('settings.doctor'), pick).row, editor);
+  pick.addEventListener('change', () => load());
+
+  async function load() {
+    const doctor = doctors.find((d) => String(d.id) === pick.value);
+    if (!doctor) return;
+    fill(editor, h('p', { class: 'muted', text: t('loading') }));
+    let a;
+    try { a = await get(`/api/doctors/${doctor.id}/availability`); } catch (err) { fill(editor); setNotice(status, explain(err), 'error'); return; }
+    setNotice(status, '');
+    draw(doctor, a);
+  }
+
+  function draw(doctor, a) {
+    const canEdit = app.isAdmin || (app.role === 'doctor' && doctor.id === me);
+    const weekly = h('ul', { class: 'plain ranges', id: 'weekly-rows' });
+    const off = h('ul', { class: 'plain ranges', id: 'timeoff-rows' });
+    const text = (id, value, attrs = {}) => { const el = h('input', { type: 'text', disabled: !canEdit, ...attrs }); el.value = value || ''; el.dataset.k = id; return el; };
+    const removeButton = (li, what) => (canEdit ? h('button', { type: 'button', class: 'link remove-row', text: t('settings.remove'),
+      'aria-label': t('settings.removeWhat', { what }), onclick: () => { li.remove(); } }) : null);
+    const addWeekly = (w) => {
+      const day = h('select', { disabled: !canEdit }, [1, 2, 3, 4, 5, 6, 0].map((d) => h('option', { value: String(d), selected: d === w.weekday, text: weekdayName(d) })));
+      day.dataset.k = 'weekday';
+      const li = h('li', { class: 'range weekly' });
+      appendPresent(li, field(t('settings.weekday'), day).row,
+        field(t('settings.from'), text('start', w.start, { placeholder: '09:00', maxlength: 5, inputmode: 'numeric', class: 'time' })).row,
+        field(t('settings.to'), text('end', w.end, { placeholder: '13:00', maxlength: 5, inputmode: 'numeric', class: 'time' })).row,
+        field(t('settings.slotMinutes'), text('slot', String(w.slot_minutes || 30), { maxlength: 3, inputmode: 'numeric', class: 'time' })).row,
+        removeButton(li, weekdayName(w.weekday) + ' ' + (w.start || '')));
+      weekly.appendChild(li);
+      return li;
+    };
+    const addOff = (o) => {
+      const li = h('li', { class: 'range timeoff' });
+      appendPresent(li, field(t('settings.from'), text('from', o.from, { placeholder: '2026-12-24', maxlength: 16 })).row,
+        field(t('settings.to'), text('to', o.to, { placeholder: '2026-12-26', maxlength: 16 })).row,
+        field(t('settings.reason'), text('reason', o.reason, { maxlength: 200 })).row,
+        removeButton(li, o.from || ''));
+      off.appendChild(li);
+      return li;
+    };
+    (a.weekly || []).forEach(addWeekly);
+    (a.time_off || []).forEach(addOff);
+    const empty = (list, key) => (list.children.length ? null : h('p', { class: 'muted', text: t(key) }));
+    const formStatus = notice('alert');
+    setNotice(formStatus, '');
+    const form = h('form', { id: 'availability-form', novalidate: true, 'data-doctor': doctor.id },
+      h('p', { class: 'muted', text: t('settings.localTimes', { tz: a.timezone }) }),
+      h('h3', { text: t('settings.weeklyHours') }), empty(weekly, canEdit ? 'settings.noHoursEdit' : 'settings.noHours'), weekly,
+      canEdit ? h('button', { type: 'button', id: 'add-hours', text: t('settings.addHours'),
+        onclick: () => { const li = addWeekly({ weekday: 1, start: '09:00', end: '13:00', slot_minutes: 30 }); li.querySelector('select').focus(); } }) : null,
+      h('h3', { text: t('settings.timeOff') }), off,
+      canEdit ? h('button', { type: 'button', id: 'add-timeoff', text: t('settings.addTimeOff'),
+        onclick: () => { const li = addOff({}); li.querySelector('input').focus(); } }) : null,
+      formStatus,
+      canEdit ? h('button', { type: 'submit', class: 'primary', id: 'availability-save', text: t('settings.saveHours') })
+        : h('p', { class: 'muted', id: 'availability-readonly', text: t('settings.availabilityReadOnly') }));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!canEdit) return;
+      const val = (li, k) => { const el = li.querySelector(`[data-k="${k}"]`); return el ? el.value.trim() : ''; };
+      const body = {
+        weekly: [...weekly.children].map((li) => ({ weekday: Number(val(li, 'weekday')), start: val(li, 'start'), end: val(li, 'end'),
+          slot_minutes: Number(val(li, 'slot')) || 30 })),
+        time_off: [...off.children].map((li) => ({ from: val(li, 'from'), to: val(li, 'to'), reason: val(li, 'reason') || null })),
+      };
+      const save = form.querySelector('#availability-save');
+      save.disabled = true;
+      try {
+        const r = await put(`/api/doctors/${doctor.id}/availability`, body);
+        draw(doctor, r);
+        setNotice(editor.querySelector('#availability-form [role=alert]'), t('saved'), 'ok');
+      } catch (err) { setNotice(formStatus, hint(err), 'error'); save.disabled = false; }
+    });
+    fill(editor, form);
+  }
+  load();
+}
+
+const ROLES = ['owner', 'admin_doctor', 'doctor', 'staff'];
+
+/** Members and their roles: everyone reads; the owner adds, changes roles and removes. */
+async function drawMembers(box, app, changed) {
+  const status = notice('alert');
+  const rows = h('tbody', {});
+  const owner = app.role === 'owner';
+  fill(box, h('h2', { id: 'members-title', text: t('settings.members') }), status,
+    h('div', { class: 'table-scroll' }, h('table', { id: 'members-table' },
+      h('thead', {}, h('tr', {}, h('th', { text: t('panel.name') }), h('th', { text: t('signin.email') }), h('th', { text: t('settings.role') }),
+        owner ? h('th', { text: t('settings.actions') }) : null)),
+      rows)));
+  const me = app.user && app.user.id;
+  async function load() {
+    let items;
+    try { items = (await get('/api/members')).items || []; } catch (err) { setNotice(status, explain(err), 'error'); return; }
+    fill(rows, items.map((m) => {
+      const self = m.user_id === me;
+      let roleCell = h('td', { class: 'role', 'data-role': m.role, text: t('role.' + m.role, {}, m.role) });
+      if (owner && !self) {
+        const select = h('select', { class: 'member-role', 'aria-label': t('settings.roleOf', { name: m.name || m.email }) },
+          ROLES.map((r) => h('option', { value: r, selected: r === m.role, text: t('role.' + r) })));
+        select.addEventListener('change', async () => {
+          try {
+            await patch(`/api/members/${m.user_id}`, { role: select.value });
+            setNotice(status, t('settings.roleChanged', { name: m.name || m.email, role: t('role.' + select.value) }), 'ok');
+            changed();
+          } catch (err) { setNotice(status, hint(err), 'error'); }
+          load();
+        });
+        roleCell = h('td', { class: 'role', 'data-role': m.role }, select);
+      }
+      return h('tr', { 'data-id': m.user_id, 'data-email': m.email },
+        h('td', { text: m.name || '—' }), h('td', { text: m.email }), roleCell,
+        owner ? h('td', { class: 'actions' }, self ? h('span', { class: 'muted', text: t('settings.you') }) :
+          h('button', { type: 'button', class: 'danger remove-member', text: t('settings.remove'), 'aria-label': t('settings.removeWhat', { what: m.email }),
+            onclick: async () => {
+              if (!(await confirmDialog(t('settings.removeMemberConfirm', { email: m.email }), t('settings.remove'), t('cancel')))) return;
+              try { await del(`/api/members/${m.user_id}`); setNotice(status, t('settings.memberRemoved', { email: m.email }), 'ok'); changed(); } catch (err) { setNotice(status, hint(err), 'error'); }
+              load();
+            } })) : null);
+    }));
+  }
+  await load();
+  if (!owner) return;
+  const email = h('input', { type: 'email', id: 'member-email', required: true, autocomplete: 'off' });
+  const name = h('input', { type: 'text', id: 'member-name', maxlength: 200, autocomplete: 'off' });
+  const role = h('select', { id: 'member-role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'doctor', text: t('role.' + r) })));
+  const password = h('input', { type: 'password', id: 'member-password', autocomplete: 'new-password', minlength: 10, maxlength: 200 });
+  const form = h('form', { class: 'subform', id: 'member-form', novalidate: true }, h('h3', { text: t('settings.addMember') }),
+    h('div', { class: 'row' }, field(t('signin.email'), email).row, field(t('panel.name'), name).row),
+    h('div', { class: 'row' }, field(t('settings.role'), role).row, field(t('signin.password'), password, t('settings.passwordHint')).row),
+    h('button', { type: 'submit', id: 'member-add', text: t('settings.addMemberButton') }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = { email: email.value.trim(), role: role.value };
+    if (name.value.trim()) body.name = name.value.trim();
+    if (password.value) body.password = password.value;
+    try {
+      const m = await post('/api/members', body);
+      form.reset();
+      role.value = 'doctor';
+      setNotice(status, t('settings.memberAdded', { email: m.email }), 'ok');
+      changed();
+    } catch (err) { setNotice(status, hint(err), 'error'); }
+    load();
+  });
+  box.appendChild(form);
 }

@@ -1,5 +1,5 @@
 // One conversation: messages (oldest first, live through `since`), the composer, actions, the patient panel.
-import { get, post, del, qs, explain } from './api.js';
+import { get, post, patch, del, qs, explain } from './api.js';
 import { h, fill, field, notice, setNotice, poll, confirmDialog } from './dom.js';
 import { t } from './i18n.js';
 import { when, dateTime, windowLabel, windowOpen, tick, patientName, sinceFrom } from './format.js';
@@ -100,28 +100,76 @@ export function mount(pane, panel, id, app, { changed, layout }) {
     } catch (err) { setNotice(status, explain(err), 'error'); }
   }
 
-  async function drawPanel() {
-    const p = state.conv.patient;
-    const appts = h('ul', { class: 'plain appts', id: 'patient-appointments' });
-    fill(panel,
-      h('button', { type: 'button', class: 'panel-close', text: t('panel.hide'), onclick: () => layout.classList.remove('show-panel') }),
-      h('h2', { text: t('panel.label') }),
+  // The patient panel: name, phone, language and consent (language and consent editable, as the API
+  // allows), and the upcoming appointments — awaiting review or confirmed.
+  const patientURL = () => `/api/patients/${state.conv.patient.id}`;
+  let panelStatus = null;
+  let facts = null;
+  let appts = null;
+
+  function drawFacts(p) {
+    const lang = h('select', { id: 'patient-language' },
+      h('option', { value: '', selected: !p.preferred_language, text: '—' }),
+      ['en', 'es'].map((l) => h('option', { value: l, selected: l === p.preferred_language, text: t('lang.' + l) })));
+    const consent = h('input', { type: 'checkbox', id: 'patient-consent-input', checked: !!p.consent_whatsapp });
+    const change = async (body) => {
+      lang.disabled = consent.disabled = true;
+      try {
+        let r;
+        try { r = await patch(patientURL(), body); } catch (err) {
+          // A patient who replied STOP is opted back in only when staff confirm they asked for it.
+          if (err.code !== 'consent_confirmation_required') throw err;
+          if (!(await confirmDialog(t('panel.optInConfirm', { name: patientName(p) }), t('panel.optIn'), t('cancel')))) { drawFacts(p); return; }
+          r = await patch(patientURL(), { ...body, consent_confirmed: true });
+        }
+        Object.assign(state.conv.patient, { preferred_language: r.preferred_language, consent_whatsapp: r.consent_whatsapp, name: r.name });
+        drawFacts(r);
+        setNotice(panelStatus, t('saved'), 'ok');
+      } catch (err) { drawFacts(p); setNotice(panelStatus, explain(err), 'error'); }
+    };
+    lang.addEventListener('change', () => change({ preferred_language: lang.value || null }));
+    consent.addEventListener('change', () => change({ consent_whatsapp: consent.checked }));
+    fill(facts,
       h('dl', { class: 'facts' },
         h('dt', { text: t('panel.name') }), h('dd', { id: 'patient-name', text: p.name || '—' }),
-        h('dt', { text: t('panel.phone') }), h('dd', { id: 'patient-phone', text: p.phone }),
-        h('dt', { text: t('panel.language') }), h('dd', { text: t('lang.' + p.preferred_language, {}, p.preferred_language) }),
-        h('dt', { text: t('panel.consent') }), h('dd', { id: 'patient-consent', text: p.consent_whatsapp ? t('yes') : t('no') })),
-      h('h3', { text: t('panel.appointments') }), appts,
-      h('p', { class: 'muted small', text: t('panel.later') }));
+        h('dt', { text: t('panel.phone') }), h('dd', { id: 'patient-phone', text: p.phone })),
+      field(t('panel.language'), lang).row,
+      h('div', { class: 'check' }, consent, h('label', { for: 'patient-consent-input', text: t('panel.consentLabel') })),
+      h('p', { class: 'muted small', id: 'patient-consent', 'data-consent': String(!!p.consent_whatsapp),
+        text: (p.consent_whatsapp ? t('panel.consentOn') : p.opted_out ? t('panel.optedOut') : t('panel.consentOff')) +
+          (p.consent_updated_at ? ' ' + t('panel.since', { when: dateTime(p.consent_updated_at) }) : '') }));
+  }
+
+  function drawAppointments(items) {
+    fill(appts, items.map((a) => h('li', { class: 'appt', 'data-id': a.id, 'data-status': a.status },
+      h('strong', { text: dateTime(a.starts_at) }), ' ', h('span', { text: a.doctor_name || '' }), ' ',
+      a.status === 'pending_review'
+        ? [h('span', { class: 'pill pending', text: t('pending.awaiting') }), ' ', h('a', { href: '#/pending', text: t('pending.review') })]
+        : h('span', { class: 'pill ok', text: t('astatus.' + a.status, {}, a.status) }))));
+    if (!items.length) appts.appendChild(h('li', { class: 'muted', text: t('panel.noAppointments') }));
+  }
+
+  async function loadPatient(withFacts) {
     try {
-      const r = await get('/api/whatsapp/pending-appointments');
-      const mine = (r.items || []).filter((a) => a.patient && a.patient.id === p.id);
-      fill(appts, mine.map((a) => h('li', { class: 'appt', 'data-id': a.id },
-        h('strong', { text: dateTime(a.starts_at) }), ' ', h('span', { text: a.doctor_name || '' }), ' ',
-        h('span', { class: 'pill pending', text: t('pending.awaiting') }), ' ',
-        h('a', { href: '#/pending', text: t('pending.review') }))));
-      if (!mine.length) appts.appendChild(h('li', { class: 'muted', text: t('panel.noAppointments') }));
-    } catch (err) { fill(appts, h('li', { class: 'muted', text: explain(err) })); }
+      const r = await get(patientURL());
+      if (withFacts) drawFacts(r.patient || state.conv.patient);
+      drawAppointments(r.upcoming_appointments || []);
+    } catch (err) {
+      if (withFacts) drawFacts(state.conv.patient);
+      fill(appts, h('li', { class: 'muted', text: explain(err) }));
+    }
+  }
+
+  function drawPanel() {
+    panelStatus = notice('alert');
+    setNotice(panelStatus, '');
+    facts = h('div', { id: 'patient-facts' });
+    appts = h('ul', { class: 'plain appts', id: 'patient-appointments' });
+    fill(panel,
+      h('button', { type: 'button', class: 'panel-close', text: t('panel.hide'), onclick: () => layout.classList.remove('show-panel') }),
+      h('h2', { text: t('panel.label') }), panelStatus, facts,
+      h('h3', { text: t('panel.appointments') }), appts);
+    return loadPatient(true);
   }
 
   // The composer: free text while the window is open; templates always (the only choice once closed).
@@ -231,6 +279,7 @@ export function mount(pane, panel, id, app, { changed, layout }) {
     }
     // The patient's new message is read now that it shows: the latest page marks the conversation read.
     if (inbound) await get(`/api/whatsapp/conversations/${id}/messages` + qs({ limit: 1 }));
+    if (inbound && appts) loadPatient(false);
     state.since = page.server_time || state.since;
     if (dirty || stick) { drawMessages(stick); changed(); }
   }
