@@ -13,7 +13,7 @@ final class AppContext {
     /// Sign-in limits; their hash gate is shared by every worker of the process (main.swift).
     let authLimits: StaffAuth.Limits
     /// `{name}` captures of the current route (set by the router for each request).
-    var params: [String: String] = [:]
+    var parameters = Parameters()
     /// "METHOD /pattern" of the route being handled (set by the router; the role matrix's key).
     var route: String = ""
 
@@ -45,19 +45,5 @@ final class AppContext {
         let client = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: max(15000, config.geminiTimeoutMS))
         httpClient = client
         return client
-    }
-
-    /// A path capture; a route pattern without it is a programming error, answered as 500.
-    func param(_ name: String) throws -> String {
-        guard let value = params[name] else { throw AppError.internal }
-        return value
-    }
-
-    /// A numeric id capture (`{id}`); anything else is 404 (no such resource).
-    func id(_ name: String = "id") throws -> Int64 {
-        guard let value = params[name], let id = Int64(value), id > 0 else {
-            throw AppError.notFound("not_found", "No such resource.")
-        }
-        return id
     }
 }

@@ -10,8 +10,8 @@ import Foundation
 // Every use case then reads and writes only rows of that workspace: another workspace's ids are 404.
 
 /// The role matrix: which roles may call each workspace route ("METHOD /pattern" as registered).
-/// This table is the only place roles are decided; `staffActor` enforces it for the route being
-/// handled, and a route missing from it is refused to everyone. The README's role table is this
+/// This table is the only place roles are decided; `AuthMiddleware.staff` enforces it for the route
+/// being handled, and a route missing from it is refused to everyone. The README's role table is this
 /// table (a test compares them).
 enum RoleMatrix {
     static let everyone: Set<Role> = Set(Role.allCases)
@@ -85,16 +85,51 @@ enum RoleMatrix {
     }
 }
 
-/// The user behind the request's bearer token.
-func authenticatedUser(_ request: Request, _ ctx: AppContext) throws -> (userID: Int64, token: String) {
-    try StaffAuth.user(ctx.db(), authorization: request.header("authorization"), tokenTTL: ctx.config.tokenTTLSeconds)
+/// What the handler of a signed-in user's own route gets: the user behind the bearer token.
+struct UserContext {
+    let userID: Int64
+    /// The bearer token itself (logout revokes it).
+    let token: String
+    let app: AppContext
+
+    func db() -> PGConnection { app.db() }
 }
 
-/// The acting member of the workspace named by `X-Account-Id`, allowed by the role matrix to call
-/// the route being handled.
-func staffActor(_ request: Request, _ ctx: AppContext) throws -> StaffActor {
-    let user = try authenticatedUser(request, ctx)
-    let actor = try StaffAuth.actor(ctx.db(), userID: user.userID, accountHeader: request.header("x-account-id"))
-    try RoleMatrix.authorize(actor.role, route: ctx.route)
-    return actor
+/// What the handler of a workspace route gets: the acting member, resolved and authorized before
+/// the handler runs, the route's path captures and the worker's connection and HTTP client.
+struct StaffContext {
+    let actor: StaffActor
+    let app: AppContext
+
+    var workspaceID: Int64 { actor.workspaceID }
+    var parameters: Parameters { app.parameters }
+    var config: Config { app.config }
+    func db() -> PGConnection { app.db() }
+    func http() throws -> HTTPClient { try app.http() }
+}
+
+/// The staff API's middleware, once per request before the handler (`Router.group`).
+enum AuthMiddleware {
+    /// `Authorization: Bearer <token>` → the user (401 `unauthorized` / `token_expired`).
+    struct SignedIn: ContextMiddleware {
+        func resolve(_ request: Request, _ ctx: AppContext) throws -> UserContext {
+            let user = try StaffAuth.user(ctx.db(), authorization: request.header("authorization"), tokenTTL: ctx.config.tokenTTLSeconds)
+            return UserContext(userID: user.userID, token: user.token, app: ctx)
+        }
+    }
+
+    /// The user, then their membership of the workspace named by `X-Account-Id` (400
+    /// `missing_account`, 403 `forbidden`), then the role matrix for the route being handled
+    /// (403 `forbidden`).
+    struct Staff: ContextMiddleware {
+        func resolve(_ request: Request, _ ctx: AppContext) throws -> StaffContext {
+            let user = try SignedIn().resolve(request, ctx)
+            let actor = try StaffAuth.actor(ctx.db(), userID: user.userID, accountHeader: request.header("x-account-id"))
+            try RoleMatrix.authorize(actor.role, route: ctx.route)
+            return StaffContext(actor: actor, app: ctx)
+        }
+    }
+
+    static let signedIn = SignedIn()
+    static let staff = Staff()
 }

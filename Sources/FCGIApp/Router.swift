@@ -3,11 +3,14 @@ import FastCGI
 import Foundation
 
 /// Method + path pattern routing. Patterns are `/`-separated segments; `{name}` captures one
-/// non-empty segment (percent-decoded), readable in the handler as `ctx.param("name")`.
+/// non-empty segment (percent-decoded), read in the handler as a typed value with
+/// `ctx.parameters.require("name", as: Int64.self)` (Parameters.swift).
 /// A path no pattern matches is 404 `not_found`; a matched path without the method is 405
 /// `method_not_allowed` with `Allow`. HEAD is served by the GET route.
 ///
-/// Handlers are thin functions `(Request, AppContext) throws -> Response`. What they throw becomes
+/// Handlers are thin functions `(Request, AppContext) throws -> Response`; a feature's routes that
+/// need a signed-in user or a workspace member are registered in a group behind `AuthMiddleware`
+/// (`group`, RouteGroup.swift), whose handlers get the resolved context instead. What they throw becomes
 /// the API's JSON error: `AppError` as itself, `BodyError` as 400/415, a lost database connection
 /// as 503 `database_unavailable`, anything else as 500 `internal_error` (details only in the log).
 struct Router: Sendable {
@@ -59,9 +62,9 @@ struct Router: Sendable {
             response.headers.append(("Allow", allowed))
             return response
         }
-        ctx.params = params
+        ctx.parameters = Parameters(params)
         ctx.route = "\(route.method) \(route.pattern)"
-        defer { ctx.params = [:]; ctx.route = "" }
+        defer { ctx.parameters = Parameters(); ctx.route = "" }
         do {
             return try route.handler(request, ctx)
         } catch {

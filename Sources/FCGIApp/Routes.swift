@@ -1,12 +1,22 @@
-/// Every route of medsync-fcgi. Each feature registers its routes in its own file under Routes/
-/// (`func registerXRoutes(_ r: inout Router)`) and adds one line here.
+/// Every route of medsync-fcgi: each feature registers its own routes (`XRoutes.register(in:)`,
+/// in Routes/), those of the staff API in a group behind `AuthMiddleware`; a new feature adds one
+/// line here.
 extension Router {
     static func medsync() -> Router {
         var r = Router()
-        registerHealthRoutes(&r)
-        registerWebhookRoutes(&r)
-        registerStaffRoutes(&r)
-        registerClinicRoutes(&r)
+        SystemRoutes.register(in: &r)
+        WebhookRoutes.register(in: &r)
+        AuthRoutes.register(in: &r)
+        MessagingRoutes.register(in: &r)
+        AppointmentRoutes.register(in: &r)
+        ReminderRoutes.register(in: &r)
+        SenderRoutes.register(in: &r)
+        BundleRoutes.register(in: &r)
+        AuditRoutes.register(in: &r)
+        ClinicRoutes.register(in: &r)
+        DoctorRoutes.register(in: &r)
+        PatientRoutes.register(in: &r)
+        MemberRoutes.register(in: &r)
         return r
     }
 }

@@ -1,9 +1,15 @@
 import Domain
 import FastCGI
 
-func registerHealthRoutes(_ r: inout Router) {
-    r.get("/api/health", health)
-    r.get("/api/ping", ping)
+/// What operators and clients read without a staff token: health, liveness, the API document,
+/// metrics (which checks its own loopback-or-token rule).
+enum SystemRoutes {
+    static func register(in router: inout Router) {
+        router.get("/api/health", health)
+        router.get("/api/ping", ping)
+        router.get("/api/openapi.json", openAPIDocument)
+        router.get("/metrics", metricsEndpoint)
+    }
 }
 
 /// 200 `{"status":"ok"}` without touching the database: the worker answers (process liveness, and

@@ -2,9 +2,11 @@ import Domain
 import FastCGI
 
 /// Twilio's webhooks: no bearer token, Twilio's signature instead; the inbound one answers TwiML.
-func registerWebhookRoutes(_ r: inout Router) {
-    r.post("/api/webhooks/whatsapp", inboundWebhook)
-    r.post("/api/webhooks/whatsapp/status", statusWebhook)
+enum WebhookRoutes {
+    static func register(in r: inout Router) {
+        r.post("/api/webhooks/whatsapp", inboundWebhook)
+        r.post("/api/webhooks/whatsapp/status", statusWebhook)
+    }
 }
 
 private func twiml(_ text: String) -> Response {

@@ -1,0 +1,26 @@
+import Domain
+import FastCGI
+import Foundation
+
+/// The workspace's members (every member reads; the owner changes).
+enum MemberRoutes {
+    static func register(in router: inout Router) {
+        router.group(AuthMiddleware.staff) { r in
+            r.get("/api/members") { _, ctx in .json(200, ["items": try Members.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
+            r.post("/api/members") { request, ctx in
+                let body: Members.AddInput = try request.decodeJSON()
+                return .json(201, try Members.add(ctx.db(), actor: ctx.actor, body).member)
+            }
+            r.patch("/api/members/{user_id}") { request, ctx in
+                let b: RoleBody = try request.decodeJSON()
+                return .json(200, try Members.setRole(ctx.db(), actor: ctx.actor, userID: ctx.parameters.require("user_id", as: Int64.self), role: b.role))
+            }
+            r.delete("/api/members/{user_id}") { _, ctx in
+                try Members.remove(ctx.db(), actor: ctx.actor, userID: ctx.parameters.require("user_id", as: Int64.self))
+                return Response(status: 204)
+            }
+        }
+    }
+
+    struct RoleBody: Decodable { let role: String }
+}

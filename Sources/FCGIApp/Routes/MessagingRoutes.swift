@@ -1,0 +1,81 @@
+import Domain
+import FastCGI
+import Foundation
+
+/// The inbox: sending free text and templates, the template list, conversations and their messages.
+enum MessagingRoutes {
+    static func register(in router: inout Router) {
+        router.group(AuthMiddleware.staff) { r in
+            r.post("/api/whatsapp/send") { request, ctx in
+                let b: SendBody = try request.decodeJSON()
+                return .json(201, try StaffSend.send(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value, body: b.body))
+            }
+            r.post("/api/whatsapp/send-template", sendTemplate)
+            r.get("/api/whatsapp/templates", templates)
+
+            r.get("/api/whatsapp/conversations") { request, ctx in
+                let q = try queryParams(request)
+                return .json(200, try Conversations.list(ctx.db(), workspaceID: ctx.workspaceID, q: q["q"], cursor: q["cursor"],
+                                                         since: q["since"], limit: intQuery(q, "limit", default: 30)))
+            }
+            r.get("/api/whatsapp/conversations/{id}") { _, ctx in
+                .json(200, try Conversations.get(ctx.db(), workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
+            }
+            r.delete("/api/whatsapp/conversations/{id}") { _, ctx in
+                try Conversations.delete(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self))
+                return Response(status: 204)
+            }
+            r.get("/api/whatsapp/conversations/{id}/messages") { request, ctx in
+                let q = try queryParams(request)
+                return .json(200, try Conversations.messages(ctx.db(), workspaceID: ctx.workspaceID, conversationID: ctx.parameters.require("id", as: Int64.self),
+                                                             cursor: q["cursor"], since: q["since"], limit: intQuery(q, "limit", default: 50)))
+            }
+            r.post("/api/whatsapp/conversations/{id}/handoff") { _, ctx in
+                .json(200, try Conversations.setState(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "handoff"))
+            }
+            r.post("/api/whatsapp/conversations/{id}/resume-bot") { _, ctx in
+                .json(200, try Conversations.setState(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "bot"))
+            }
+        }
+    }
+
+    struct SendBody: Decodable { let patient_id: FlexibleID; let body: String }
+
+    struct SendTemplateBody: Decodable {
+        let patient_id: FlexibleID
+        let template_id: String
+        let variables: [String: String]?
+        let language: String?
+    }
+
+    @Sendable static func sendTemplate(_ request: Request, _ ctx: StaffContext) throws -> Response {
+        let b: SendTemplateBody = try request.decodeJSON()
+        return .json(201, try StaffSend.sendTemplate(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value,
+                                                     templateKey: b.template_id, language: b.language, variables: b.variables ?? [:]))
+    }
+
+    struct TemplateView: Encodable {
+        let id: String
+        let category: String
+        /// Placeholders of the bodies, in ContentVariables order ("1", "2", …).
+        let variables: [String]
+        /// What the product guide's clients send (`date`/`time` for `when`; doctor and clinic filled in).
+        let required_variables: [String]
+        let bodies: [String: String]
+        let content_sids: [String: String]
+    }
+
+    @Sendable static func templates(_ request: Request, _ ctx: StaffContext) throws -> Response {
+        let conn = ctx.db()
+        var items: [TemplateView] = []
+        for t in Templates.list() {
+            var sids: [String: String] = [:]
+            for lang in Templates.languages {
+                if let sid = try Templates.contentSid(conn, workspaceID: ctx.workspaceID, key: t.key, language: lang) { sids[lang] = sid }
+            }
+            items.append(TemplateView(id: t.key, category: t.category, variables: t.variables, required_variables: t.guideVariables,
+                                      bodies: t.bodies, content_sids: sids))
+        }
+        return .json(200, ["templates": items])
+    }
+}
