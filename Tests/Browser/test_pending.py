@@ -1,8 +1,9 @@
 """Pending: the bot's bookings, the navigation badge, the booking seen from its conversation,
 accept (the patient is told) and reject (asked first)."""
+import pytest
 from selenium.webdriver.common.by import By
 
-from conftest import all_css, css, new_phone, sign_in, text_in, visible, wait
+from conftest import APP, all_css, console_errors, css, new_phone, sign_in, text_in, visible, wait
 
 
 def book(clinic, patient):
@@ -61,3 +62,23 @@ def test_reject_asks_first(driver, clinic):
     text_in(d, "#view [role=alert]", "Rejected the booking of Pat " + patient[-4:])
     assert len(clinic.received(patient)) > before, "the patient got the notice"
     wait(d, lambda d: not [c for c in all_css(d, "#pending-list li.appt") if ("Pat " + patient[-4:]) in c.text])
+
+
+@pytest.mark.allow_console(r"medsync-console-check", r"Content Security Policy")
+def test_the_console_check_itself_catches_errors_and_csp_refusals(driver, clinic):
+    """The guard every test leans on: a console error is reported, and the CSP nginx sends refuses an
+    inline script (so a view that slipped one in would fail its test). Without this a broken check
+    would let every test pass."""
+    d = driver
+    d.get(APP + "/")
+    visible(d, "#app")
+    d.execute_script("console.error('medsync-console-check')")
+    d.execute_script("const s = document.createElement('script'); s.textContent = 'window.__inline_ran = 1'; document.body.appendChild(s)")
+    seen = []
+
+    def reported(d):
+        seen.extend(console_errors(d))
+        return any("medsync-console-check" in e for e in seen) and any("Content Security Policy" in e for e in seen)
+
+    wait(d, reported, message="the console error and the CSP refusal reported")
+    assert d.execute_script("return window.__inline_ran === undefined"), "an inline script ran"

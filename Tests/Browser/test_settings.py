@@ -1,13 +1,15 @@
 """Settings: reminders survive a reload, the numbers' API hints shown as they come, the clinic
 profile, Content SIDs, a doctor's hours and the members edited and read back, a 403 as a sentence,
 and a doctor-role user is offered no admin action."""
+import os
+import re
 import secrets
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from conftest import (APP, PASSWORD, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, visible,
+from conftest import (APP, PASSWORD, ROOT, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, visible,
                       wait)
 
 
@@ -229,3 +231,25 @@ def test_doctor_sees_no_admin_actions(driver, clinic):
     d.get(d.current_url.split("#")[0] + "#/bundle")
     visible(d, "#bundle-admin-only")
     assert not all_css(d, "#bundle-send"), "no bundle sending"
+
+
+def test_every_string_in_english_and_spanish(driver, clinic):
+    """Each key of web/js/i18n.js exists in both languages, and the settings render in Spanish."""
+    src = open(os.path.join(ROOT, "web", "js", "i18n.js"), encoding="utf-8").read()
+    en, es = src[src.index("  en: {"):src.index("  es: {")], src[src.index("  es: {"):src.index("export const LANGUAGES")]
+    # key: 'value' pairs, each value consumed whole (a colon inside a value is not a key).
+    keys = lambda block: {m.group(1) or m.group(2) for m in re.finditer(r"(?:'([\w.\-]+)'|\b(\w+))\s*:\s*'(?:[^'\\]|\\.)*'", block)}
+    assert len(keys(en)) > 250, "the key pattern still reads i18n.js"
+    assert keys(en) - keys(es) == set(), "only in English: " + ", ".join(sorted(keys(en) - keys(es)))
+    assert keys(es) - keys(en) == set(), "only in Spanish: " + ", ".join(sorted(keys(es) - keys(en)))
+    d = driver
+    sign_in(d, clinic.doctor)
+    settings(d)
+    Select(css(d, "#lang")).select_by_value("es")
+    try:
+        text_in(d, "#clinic-title", "Perfil de la clínica")
+        text_in(d, "#doctors-title", "Médicos y sus horarios")
+        text_in(d, "#members-title", "Miembros")
+    finally:
+        Select(css(d, "#lang")).select_by_value("en")
+    text_in(d, "#clinic-title", "Clinic profile")
