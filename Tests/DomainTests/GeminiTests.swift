@@ -24,7 +24,7 @@ struct GeminiTests {
     @Test("a valid answer parses")
     func valid() throws {
         let a = try BotAnswer.parse(#"{"reply":"Perfecto","intent":"book","selected_slot":2,"language":"es"}"#, slotCount: 5)
-        #expect(a == BotAnswer(reply: "Perfecto", intent: "book", selectedSlot: 2, language: "es"))
+        #expect(a == BotAnswer(reply: "Perfecto", intent: .book, selectedSlot: 2, language: .es))
         let b = try BotAnswer.parse(#"{"reply":"Hi","intent":"greeting","selected_slot":null,"language":"en"}"#, slotCount: 0)
         #expect(b.selectedSlot == nil)
     }

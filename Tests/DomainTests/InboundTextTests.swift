@@ -23,11 +23,11 @@ struct InboundTextTests {
     @Test("opt-out and opt-in keywords, whole message only")
     func consent() {
         #expect(InboundText.consentKeyword("STOP") == .optOut(language: nil))
-        #expect(InboundText.consentKeyword("  Baja ") == .optOut(language: "es"))
-        #expect(InboundText.consentKeyword("CANCELAR SUSCRIPCIÓN") == .optOut(language: "es"))
-        #expect(InboundText.consentKeyword("unsubscribe") == .optOut(language: "en"))
+        #expect(InboundText.consentKeyword("  Baja ") == .optOut(language: .es))
+        #expect(InboundText.consentKeyword("CANCELAR SUSCRIPCIÓN") == .optOut(language: .es))
+        #expect(InboundText.consentKeyword("unsubscribe") == .optOut(language: .en))
         #expect(InboundText.consentKeyword("START") == .optIn(language: nil))
-        #expect(InboundText.consentKeyword("ALTA") == .optIn(language: "es"))
+        #expect(InboundText.consentKeyword("ALTA") == .optIn(language: .es))
         #expect(InboundText.consentKeyword("please don't stop the reminders") == nil)
         #expect(InboundText.consentKeyword("cancelar") == nil)  // cancelling an appointment is not an opt-out
     }
@@ -43,9 +43,9 @@ struct InboundTextTests {
 
     @Test("language detection")
     func language() {
-        #expect(InboundText.detectLanguage("Hola, quiero una cita") == "es")
-        #expect(InboundText.detectLanguage("¿mañana?") == "es")
-        #expect(InboundText.detectLanguage("Hello, I want to book") == "en")
+        #expect(InboundText.detectLanguage("Hola, quiero una cita") == .es)
+        #expect(InboundText.detectLanguage("¿mañana?") == .es)
+        #expect(InboundText.detectLanguage("Hello, I want to book") == .en)
         #expect(InboundText.detectLanguage("2") == nil)
         #expect(InboundText.detectLanguage("ok") == nil)  // says nothing: the remembered language stays
     }
@@ -79,13 +79,20 @@ struct InboundTextTests {
         let master = TwilioSignature.compute(authToken: "master-token", url: url, params: params)
         let sub = TwilioSignature.compute(authToken: "sub-token", url: url, params: params)
         let enc = fernet.encrypt(Array("sub-token".utf8))
-        #expect(verifier.isValid(signature: master, url: url, params: params, subaccountTokenEnc: nil))
-        #expect(verifier.isValid(signature: sub, url: url, params: params, subaccountTokenEnc: enc))
-        #expect(!verifier.isValid(signature: sub, url: url, params: params, subaccountTokenEnc: nil))
-        #expect(!verifier.isValid(signature: master, url: url.replacingOccurrences(of: "https", with: "http"), params: params, subaccountTokenEnc: enc))
-        #expect(!verifier.isValid(signature: master, url: url, params: params + [("Body", "x")], subaccountTokenEnc: enc))
-        #expect(!verifier.isValid(signature: nil, url: url, params: params, subaccountTokenEnc: enc))
-        #expect(verifier.isValid(signature: master, url: "https://clinic.example.com:443/api/webhooks/whatsapp", params: params,
-                                 subaccountTokenEnc: nil))
+        let credential = SubaccountCredential(sid: "ACsub", tokenEnc: enc)
+        func signer(_ signature: String?, _ url: String, _ params: [(String, String)], _ sub: SubaccountCredential?) -> WebhookSigner? {
+            verifier.signer(signature: signature, url: url, params: params) { sub }
+        }
+        #expect(signer(master, url, params, nil) == .master)
+        #expect(signer(sub, url, params, credential) == .subaccount(sid: "ACsub"))
+        #expect(signer(sub, url, params, nil) == nil)
+        #expect(signer(master, url.replacingOccurrences(of: "https", with: "http"), params, credential) == nil)
+        #expect(signer(master, url, params + [("Body", "x")], credential) == nil)
+        #expect(signer(nil, url, params, credential) == nil)
+        #expect(signer(master, "https://clinic.example.com:443/api/webhooks/whatsapp", params, nil) == .master)
+        // The master token signed: the subaccount is not even looked up (no query for the common case).
+        var lookedUp = false
+        #expect(verifier.signer(signature: master, url: url, params: params, subaccount: { lookedUp = true; return credential }) == .master)
+        #expect(!lookedUp)
     }
 }

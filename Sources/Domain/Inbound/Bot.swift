@@ -2,13 +2,12 @@ import Foundation
 
 /// The model's structured answer, validated.
 public struct BotAnswer: Sendable, Equatable {
-    public static let intents = ["book", "cancel", "reschedule", "question", "greeting", "farewell", "handoff"]
     public var reply: String
-    public var intent: String
+    public var intent: Intent
     public var selectedSlot: Int?
-    public var language: String
+    public var language: Language
 
-    public init(reply: String, intent: String, selectedSlot: Int?, language: String) {
+    public init(reply: String, intent: Intent, selectedSlot: Int?, language: Language) {
         self.reply = reply
         self.intent = intent
         self.selectedSlot = selectedSlot
@@ -21,10 +20,10 @@ public struct BotAnswer: Sendable, Equatable {
             "type": "object",
             "properties": [
                 "reply": ["type": "string", "description": "The WhatsApp message to send to the patient, in their language."],
-                "intent": ["type": "string", "enum": intents],
+                "intent": ["type": "string", "enum": Intent.modelIntents.map(\.rawValue)],
                 "selected_slot": ["type": ["integer", "null"],
                                   "description": "The number of the offered slot the patient chose, or null."],
-                "language": ["type": "string", "enum": ["en", "es"]],
+                "language": ["type": "string", "enum": Language.allCases.map(\.rawValue)],
             ] as [String: Any],
             "required": ["reply", "intent", "selected_slot", "language"],
         ]
@@ -37,10 +36,10 @@ public struct BotAnswer: Sendable, Equatable {
         }
         guard let reply = (o["reply"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines), !reply.isEmpty,
               reply.count <= 1600 else { throw .invalidResponse("reply must be a non-empty string of at most 1600 characters") }
-        guard let intent = o["intent"] as? String, intents.contains(intent) else {
-            throw .invalidResponse("intent must be one of \(intents.joined(separator: ", "))")
+        guard let intent = (o["intent"] as? String).flatMap(Intent.init(rawValue:)), Intent.modelIntents.contains(intent) else {
+            throw .invalidResponse("intent must be one of \(Intent.modelIntents.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let language = o["language"] as? String, language == "en" || language == "es" else {
+        guard let language = (o["language"] as? String).flatMap(Language.init(rawValue:)) else {
             throw .invalidResponse("language must be en or es")
         }
         var slot: Int? = nil
@@ -96,11 +95,11 @@ extension InboundService {
         }
     }
 
-    func askGemini(_ gemini: GeminiClient, state: State, sender: SenderRoute, free: [Slot], language: String, now: Date)
+    func askGemini(_ gemini: GeminiClient, state: State, sender: SenderRoute, free: [Slot], language: Language, now: Date)
         -> Result<(BotAnswer, PendingOffer?), GeminiError>
     {
         let offered = FreeSlots.offer(free, count: 8)
-        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
+        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language.rawValue, now: now)
         do throws(GeminiError) {
             let turns: [GeminiTurn]
             do { turns = try history(conversationID: state.conversationID) } catch {
@@ -121,22 +120,22 @@ extension InboundService {
         let language = answer.language
         // Labels in the answer's language (the offer was made in the language guessed before).
         let relabeled = offer.map { o in
-            PendingOffer(language: language, slots: o.slots.map { s in
+            PendingOffer(language: language.rawValue, slots: o.slots.map { s in
                 var s = s
-                s.label = LocalTime.describe(s.slot.startsAt, timeZone: sender.timezone, language: language, now: now)
+                s.label = LocalTime.describe(s.slot.startsAt, timeZone: sender.timezone, language: language.rawValue, now: now)
                 return s
             })
         }
         switch answer.intent {
-        case "book" where answer.selectedSlot != nil:
+        case .book where answer.selectedSlot != nil:
             guard let chosen = relabeled?.slots.first(where: { $0.n == answer.selectedSlot }) else { break }
             return try book(chosen, state: state, sender: sender, language: language, now: now,
                             rescheduleOf: state.pending?.rescheduleOf)
-        case "cancel":
+        case .cancel:
             return try cancel(state: state, sender: sender, language: language, now: now)
-        case "handoff":
+        case .handoff:
             return Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true)
-        case "reschedule":
+        case .reschedule:
             return try reschedule(state: state, sender: sender, offer: relabeled, language: language, now: now)
         default:
             break

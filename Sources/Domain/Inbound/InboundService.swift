@@ -38,6 +38,10 @@ public struct PendingOffer: Codable, Sendable, Equatable {
         self.rescheduleOf = rescheduleOf
     }
 
+    public static func make(_ slots: [Slot], timeZone: String, language: Language, now: Date) -> PendingOffer {
+        make(slots, timeZone: timeZone, language: language.rawValue, now: now)
+    }
+
     public static func make(_ slots: [Slot], timeZone: String, language: String, now: Date) -> PendingOffer {
         PendingOffer(language: language, slots: slots.enumerated().map { i, s in
             OfferedSlot(n: i + 1, doctorID: s.doctorUserID, startsAt: Int64(s.startsAt.timeIntervalSince1970),
@@ -152,52 +156,21 @@ public struct InboundService {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// `whatsapp:+15550001000` or `+15550001000` → `+15550001000`; nil when not E.164.
-    public static func e164(_ address: String?) -> String? {
-        guard var s = address?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if s.lowercased().hasPrefix("whatsapp:") { s = String(s.dropFirst("whatsapp:".count)) }
-        let u = Array(s.utf8)
-        guard u.count >= 8, u.count <= 16, u[0] == UInt8(ascii: "+"), u[1] >= UInt8(ascii: "1"), u[1] <= UInt8(ascii: "9"),
-              u.dropFirst().allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-        return s
-    }
-
-    struct Duplicate: Error {}
-
-    /// Validates the fields, then records and answers. Throws `AppError` (400) for a request Twilio
-    /// would never send (no From/MessageSid, not E.164); never leaves anything half-written.
-    public func handle(params: [(String, String)], sender: SenderRoute?) throws -> InboundOutcome {
-        func value(_ name: String) -> String? { params.first { $0.0 == name }?.1 }
-        guard let rawFrom = value("From"), !rawFrom.isEmpty else {
-            throw AppError.invalid("missing_from", "The webhook has no From field.")
-        }
-        guard let from = InboundService.e164(rawFrom) else {
-            throw AppError.invalid("invalid_from", "From must be a WhatsApp address with an E.164 number (whatsapp:+14155550100).")
-        }
-        guard let sid = value("MessageSid") ?? value("SmsMessageSid"), !sid.isEmpty, sid.count <= 64 else {
-            throw AppError.invalid("missing_message_sid", "The webhook has no MessageSid field.")
-        }
+    /// Records and answers a decoded webhook; never leaves anything half-written.
+    public func handle(_ webhook: InboundWebhook, sender: SenderRoute?) throws -> InboundOutcome {
+        let sid = webhook.messageSID
         guard let sender, sender.isActive else {
-            log("warning: inbound webhook for \(value("To") ?? "no To") (\(sender == nil ? "unknown" : "disabled") sender), MessageSid \(sid): ignored")
+            log("warning: inbound webhook for \(webhook.to ?? "no To") (\(sender == nil ? "unknown" : "disabled") sender), MessageSid \(sid): ignored")
             return InboundOutcome(kind: .unknownSender)
         }
-        let body = value("Body") ?? ""
-        if body.count > InboundService.maxBodyCharacters {
+        if case .tooLong = webhook.body {
             return InboundOutcome(kind: .rejected, reply: InboundReplies.tooLong)
         }
-        var media: [[String: String]] = []
-        let numMedia = min(Int(value("NumMedia") ?? "0") ?? 0, 10)
-        for i in 0..<max(numMedia, 0) {
-            guard let url = value("MediaUrl\(i)") else { continue }
-            media.append(["url": url, "content_type": value("MediaContentType\(i)") ?? ""])
-        }
-        if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && media.isEmpty {
+        if webhook.isEmpty {
             return InboundOutcome(kind: .rejected, reply: InboundReplies.emptyMessage)
         }
-        let mediaJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: media)) ?? Data("[]".utf8), as: UTF8.self)
-        let message = IncomingMessage(sid: sid, from: from, body: body, profileName: value("ProfileName") ?? "", mediaJSON: mediaJSON)
         do {
-            return try conn.transaction { try process(message, sender: sender) }
+            return try conn.transaction { try process(webhook, sender: sender) }
         } catch is Duplicate {
             return try storedReply(sid: sid, workspaceID: sender.workspaceID)
         } catch let e as PGError where e.isUniqueViolation && (e.constraint ?? "").contains("twilio_sid") {
@@ -205,9 +178,7 @@ public struct InboundService {
         }
     }
 
-    struct IncomingMessage {
-        var sid, from, body, profileName, mediaJSON: String
-    }
+    struct Duplicate: Error {}
 
     /// The answer given the first time this MessageSid came in — to this sender's workspace only: a
     /// MessageSid recorded by another clinic answers nothing of that clinic's conversation.
@@ -225,15 +196,15 @@ public struct InboundService {
         var conversationID: Int64
         var messageID: Int64
         var consent: Bool
-        var language: String
-        var conversationState: String
+        var language: Language
+        var conversationState: ConversationState
         var pending: PendingOffer?
     }
 
     /// The reply and the side effects decided for it.
     struct Decision {
         var reply: String?
-        var language: String
+        var language: Language
         var pending: PendingOffer?
         var consent: Bool? = nil
         var handoff = false
@@ -242,12 +213,12 @@ public struct InboundService {
         var botFailure: String? = nil
     }
 
-    func process(_ m: IncomingMessage, sender: SenderRoute) throws -> InboundOutcome {
-        let detected = InboundText.detectLanguage(m.body)
+    func process(_ m: InboundWebhook, sender: SenderRoute) throws -> InboundOutcome {
+        let detected = InboundText.detectLanguage(m.text)
         let rows = try conn.query("""
             WITH p AS (
                 INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
-                VALUES (\(sender.workspaceID), \(m.from), NULLIF(\(String(m.profileName.prefix(200))), ''), true, now(), \(detected ?? "en"))
+                VALUES (\(sender.workspaceID), \(m.from), NULLIF(\(m.profileName), ''), true, now(), \(detected ?? .en))
                 ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
                 RETURNING id, consent_whatsapp, preferred_language
             ), c AS (
@@ -259,7 +230,7 @@ public struct InboundService {
                 RETURNING id, state, pending_intent
             ), m AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
-                SELECT \(sender.workspaceID), c.id, 'inbound', \(m.body), \(PGJSON(m.mediaJSON))::jsonb, \(m.sid), 'received' FROM c
+                SELECT \(sender.workspaceID), c.id, 'inbound', \(m.text), \(PGJSON(m.mediaJSON))::jsonb, \(m.messageSID), 'received' FROM c
                 ON CONFLICT (twilio_sid) DO NOTHING
                 RETURNING id
             )
@@ -272,8 +243,8 @@ public struct InboundService {
         }
         guard let messageID = try r.decode(Int64?.self, "message_id") else { throw Duplicate() }
         let state = State(patientID: patientID, conversationID: conversationID, messageID: messageID,
-                          consent: try r.decode(Bool?.self, "consent_whatsapp") ?? true, language: try r.decode(String?.self, "preferred_language") ?? "en",
-                          conversationState: try r.decode(String?.self, "state") ?? "bot", pending: PendingOffer.parse(try r.decode(String?.self, "pending_intent")))
+                          consent: try r.decode(Bool?.self, "consent_whatsapp") ?? true, language: try r.decode(Language?.self, "preferred_language") ?? .en,
+                          conversationState: try r.decode(ConversationState.self, "state"), pending: PendingOffer.parse(try r.decode(String?.self, "pending_intent")))
         let decision = try decide(m, state: state, sender: sender, detected: detected)
         if decision.reply == nil && decision.consent == nil && !decision.handoff {
             return InboundOutcome(kind: .silent, messageID: messageID, usedGemini: decision.usedGemini, botFailure: decision.botFailure)
@@ -302,10 +273,10 @@ public struct InboundService {
 
     // MARK: deciding the answer
 
-    func decide(_ m: IncomingMessage, state: State, sender: SenderRoute, detected: String?) throws -> Decision {
+    func decide(_ m: InboundWebhook, state: State, sender: SenderRoute, detected: Language?) throws -> Decision {
         var language = detected ?? state.language
         // 1. Consent keywords work in every state.
-        if let keyword = InboundText.consentKeyword(m.body) {
+        if let keyword = InboundText.consentKeyword(m.text) {
             switch keyword {
             case .optOut(let l):
                 // STOP/START are universal: answer in the language the patient has been using.
@@ -319,17 +290,17 @@ public struct InboundService {
             }
         }
         // 2. A conversation handed to staff: the bot is quiet until staff hand it back.
-        if state.conversationState == "handoff" {
+        if state.conversationState == .handoff {
             return Decision(reply: nil, language: state.language, pending: state.pending)
         }
         // 3. Asking for a person.
-        if InboundText.asksForHuman(m.body) {
+        if InboundText.asksForHuman(m.text) {
             return Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true)
         }
         let now = self.now()
         // 4. Slot shortcuts after numbered offers: no model call.
-        if let offer = state.pending, let shortcut = InboundText.shortcut(m.body) {
-            language = detected ?? offer.language
+        if let offer = state.pending, let shortcut = InboundText.shortcut(m.text) {
+            language = detected ?? Language(rawValue: offer.language) ?? state.language
             if let chosen = offer.select(shortcut, timeZone: sender.timezone) {
                 return try book(chosen, state: state, sender: sender, language: language, now: now, rescheduleOf: offer.rescheduleOf)
             }
@@ -357,16 +328,16 @@ public struct InboundService {
         return d
     }
 
-    func freshOffer(sender: SenderRoute, language: String, now: Date) throws -> PendingOffer? {
+    func freshOffer(sender: SenderRoute, language: Language, now: Date) throws -> PendingOffer? {
         let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
         let offered = FreeSlots.offer(free, count: offerCount)
-        return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
+        return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language.rawValue, now: now)
     }
 
     /// Books a slot as `pending_review`; a slot taken meanwhile (the schema's unique index) offers others.
-    func book(_ chosen: OfferedSlot, state: State, sender: SenderRoute, language: String, now: Date,
+    func book(_ chosen: OfferedSlot, state: State, sender: SenderRoute, language: Language, now: Date,
               rescheduleOf: Int64? = nil) throws -> Decision {
-        let label = LocalTime.describe(chosen.slot.startsAt, timeZone: sender.timezone, language: language, now: now)
+        let label = LocalTime.describe(chosen.slot.startsAt, timeZone: sender.timezone, language: language.rawValue, now: now)
         if chosen.slot.startsAt > now {
             // The unique index appointments_no_double_booking decides a race: ON CONFLICT waits for the
             // other transaction and, if it booked the slot, inserts nothing (no savepoint, no aborted transaction).
@@ -398,7 +369,7 @@ public struct InboundService {
     }
 
     /// Cancels the patient's next non-cancelled appointment.
-    func cancel(state: State, sender: SenderRoute, language: String, now: Date) throws -> Decision {
+    func cancel(state: State, sender: SenderRoute, language: Language, now: Date) throws -> Decision {
         let rows = try conn.query("""
             UPDATE appointments SET status = 'cancelled', cancelled_at = now()
              WHERE id = (SELECT id FROM appointments
@@ -409,12 +380,12 @@ public struct InboundService {
         guard let at = try rows.first?.decode(Date?.self, "starts_at") else {
             return Decision(reply: InboundReplies.nothingToCancel(language: language), language: language, pending: nil)
         }
-        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language, now: now)
+        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language.rawValue, now: now)
         return Decision(reply: InboundReplies.cancelled(label, language: language), language: language, pending: nil)
     }
 
     /// The patient's next appointment (to be replaced), and the offer that will replace it.
-    func reschedule(state: State, sender: SenderRoute, offer: PendingOffer?, language: String, now: Date) throws -> Decision {
+    func reschedule(state: State, sender: SenderRoute, offer: PendingOffer?, language: Language, now: Date) throws -> Decision {
         let next = try conn.query("""
             SELECT id, starts_at FROM appointments
              WHERE workspace_id = \(sender.workspaceID) AND patient_id = \(state.patientID) AND status <> 'cancelled' AND starts_at > \(now)
@@ -426,29 +397,29 @@ public struct InboundService {
         }
         var replacing = offer
         replacing?.rescheduleOf = id
-        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language, now: now)
+        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language.rawValue, now: now)
         return Decision(reply: InboundReplies.offer(InboundReplies.moving(label, language: language), replacing, language: language),
                         language: language, pending: replacing)
     }
 
     // MARK: fallback rules
 
-    func fallback(_ m: IncomingMessage, state: State, sender: SenderRoute, free: [Slot], language: String, now: Date) throws -> Decision {
+    func fallback(_ m: InboundWebhook, state: State, sender: SenderRoute, free: [Slot], language: Language, now: Date) throws -> Decision {
         let offered = FreeSlots.offer(free, count: offerCount)
-        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
-        switch InboundText.fallbackIntent(m.body) {
-        case "cancel":
+        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language.rawValue, now: now)
+        switch InboundText.fallbackIntent(m.text) {
+        case .cancel:
             return try cancel(state: state, sender: sender, language: language, now: now)
-        case "farewell":
+        case .farewell:
             return Decision(reply: InboundReplies.farewell(language: language), language: language, pending: state.pending)
-        case "thanks":
+        case .thanks:
             return Decision(reply: InboundReplies.thanks(language: language), language: language, pending: state.pending)
-        case "question":
+        case .question:
             return Decision(reply: InboundReplies.offer(InboundReplies.question(language: language), offer, language: language),
                             language: language, pending: offer)
-        case "reschedule":
+        case .reschedule:
             return try reschedule(state: state, sender: sender, offer: offer, language: language, now: now)
-        default:  // greeting, book
+        case .greeting, .book, .handoff:
             return Decision(reply: InboundReplies.offer(InboundReplies.greeting(clinic: sender.clinicName, language: language),
                                                         offer, language: language),
                             language: language, pending: offer)

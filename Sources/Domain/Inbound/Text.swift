@@ -41,33 +41,33 @@ public enum InboundText {
         "have", "are", "there", "any", "yes", "see", "stop", "start", "unsubscribe", "available", "slot",
     ]
 
-    /// "es" or "en" when the text says which, else nil (numbers, "ok", emoji…).
-    public static func detectLanguage(_ text: String) -> String? {
-        if text.contains(where: { "ñ¿¡áéíóú".contains($0) }) { return "es" }
+    /// Spanish or English when the text says which, else nil (numbers, "ok", emoji…).
+    public static func detectLanguage(_ text: String) -> Language? {
+        if text.contains(where: { "ñ¿¡áéíóú".contains($0) }) { return .es }
         let w = words(text).map(String.init)
         let es = w.filter(spanishWords.contains).count
         let en = w.filter(englishWords.contains).count
-        if es > en { return "es" }
-        if en > es { return "en" }
+        if es > en { return .es }
+        if en > es { return .en }
         return nil
     }
 
     // MARK: opt-out / opt-in (the whole message is the keyword)
 
     /// Opt-out keywords and the language they imply (nil: the patient's own language).
-    static let optOut: [String: String?] = [
-        "stop": nil, "stopall": nil, "unsubscribe": "en", "end": "en", "quit": "en", "optout": "en", "opt out": "en",
-        "stop messages": "en", "baja": "es", "dar de baja": "es", "darme de baja": "es", "cancelar suscripcion": "es",
-        "cancelar la suscripcion": "es", "desuscribir": "es", "desuscribirme": "es", "no mas mensajes": "es",
-        "alto": "es", "parar": "es",
+    static let optOut: [String: Language?] = [
+        "stop": nil, "stopall": nil, "unsubscribe": .en, "end": .en, "quit": .en, "optout": .en, "opt out": .en,
+        "stop messages": .en, "baja": .es, "dar de baja": .es, "darme de baja": .es, "cancelar suscripcion": .es,
+        "cancelar la suscripcion": .es, "desuscribir": .es, "desuscribirme": .es, "no mas mensajes": .es,
+        "alto": .es, "parar": .es,
     ]
-    static let optIn: [String: String?] = [
-        "start": nil, "unstop": "en", "subscribe": "en", "resubscribe": "en", "opt in": "en", "optin": "en",
-        "alta": "es", "dar de alta": "es", "darme de alta": "es", "suscribir": "es", "suscribirme": "es",
-        "reanudar": "es",
+    static let optIn: [String: Language?] = [
+        "start": nil, "unstop": .en, "subscribe": .en, "resubscribe": .en, "opt in": .en, "optin": .en,
+        "alta": .es, "dar de alta": .es, "darme de alta": .es, "suscribir": .es, "suscribirme": .es,
+        "reanudar": .es,
     ]
 
-    public enum Consent: Equatable, Sendable { case optOut(language: String?), optIn(language: String?) }
+    public enum Consent: Equatable, Sendable { case optOut(language: Language?), optIn(language: Language?) }
 
     public static func consentKeyword(_ text: String) -> Consent? {
         let n = normalize(text)
@@ -140,20 +140,20 @@ public enum InboundText {
 
     // MARK: fallback intent
 
-    public static func fallbackIntent(_ text: String) -> String {
+    public static func fallbackIntent(_ text: String) -> Intent {
         let t = " " + normalize(text) + " "
         func has(_ p: [String]) -> Bool { p.contains { t.contains(" \($0) ") } }
-        if has(["cancel", "cancelar", "cancela", "cancelo", "anular"]) { return "cancel" }
+        if has(["cancel", "cancelar", "cancela", "cancelo", "anular"]) { return .cancel }
         if has(["reschedule", "move my appointment", "change my appointment", "reprogramar", "cambiar mi cita", "mover mi cita"]) {
-            return "reschedule"
+            return .reschedule
         }
-        if has(["bye", "goodbye", "see you", "adios", "hasta luego", "chao", "nos vemos", "hasta pronto"]) { return "farewell" }
-        if has(["thanks", "thank you", "gracias", "muchas gracias"]) && !has(["book", "cita", "appointment"]) { return "thanks" }
+        if has(["bye", "goodbye", "see you", "adios", "hasta luego", "chao", "nos vemos", "hasta pronto"]) { return .farewell }
+        if has(["thanks", "thank you", "gracias", "muchas gracias"]) && !has(["book", "cita", "appointment"]) { return .thanks }
         if has(["book", "appointment", "schedule", "reserve", "booking", "available", "slot", "cita", "reservar", "agendar",
-                "turno", "consulta", "reserva", "horario", "horarios", "disponible"]) { return "book" }
+                "turno", "consulta", "reserva", "horario", "horarios", "disponible"]) { return .book }
         if has(["hi", "hello", "hey", "good morning", "good afternoon", "good evening", "hola", "buenos dias",
-                "buenas tardes", "buenas noches", "buenas", "saludos"]) { return "greeting" }
-        return "question"
+                "buenas tardes", "buenas noches", "buenas", "saludos"]) { return .greeting }
+        return .question
     }
 }
 

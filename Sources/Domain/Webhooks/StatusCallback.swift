@@ -20,9 +20,7 @@ public enum StatusCallback {
 
     /// The subaccount this callback names (by AccountSid, else by the sender number in From) and its
     /// encrypted token, for signature checks.
-    public static func subaccountToken(_ conn: PGConnection, accountSID: String?, from: String?) throws
-        -> (sid: String, tokenEnc: String)?
-    {
+    public static func subaccountToken(_ conn: PGConnection, accountSID: String?, from: String?) throws -> SubaccountCredential? {
         let rows = try conn.query("""
             SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM whatsapp_senders
              WHERE twilio_subaccount_token_enc IS NOT NULL
@@ -31,7 +29,7 @@ public enum StatusCallback {
             """)
         guard let row = rows.first, let sid = try row.decode(String?.self, "twilio_subaccount_sid"),
               let enc = try row.decode(String?.self, "twilio_subaccount_token_enc") else { return nil }
-        return (sid, enc)
+        return SubaccountCredential(sid: sid, tokenEnc: enc)
     }
 
     /// Applies a verified callback. Only a message sent through a sender of the posting account moves:

@@ -39,17 +39,36 @@ public struct WebhookVerifier {
         return "\(proto)://\(host)\(uri)"
     }
 
-    /// True when `signature` is valid for `url` + `params` with the master token or the subaccount token.
-    public func isValid(signature: String?, url: String, params: [(String, String)], subaccountTokenEnc: String?) -> Bool {
-        guard let signature, !signature.isEmpty else { return false }
+    /// The one signature policy of both webhooks (inbound and status): the master token first; only
+    /// when it does not match, the subaccount `subaccount()` names (looked up lazily, so a request the
+    /// master token signed costs no query), its token decrypted with Fernet. nil: neither matches.
+    public func signer(signature: String?, url: String, params: [(String, String)],
+                       subaccount: () throws -> SubaccountCredential?) rethrows -> WebhookSigner? {
+        guard let signature, !signature.isEmpty else { return nil }
         if let masterToken, !masterToken.isEmpty,
            TwilioSignature.isValid(signature: signature, authToken: masterToken, url: url, params: params) {
-            return true
+            return .master
         }
-        if let enc = subaccountTokenEnc, let fernet, let token = try? fernet.decryptString(enc),
-           TwilioSignature.isValid(signature: signature, authToken: token, url: url, params: params) {
-            return true
-        }
-        return false
+        guard let fernet, let sub = try subaccount(), let token = try? fernet.decryptString(sub.tokenEnc),
+              TwilioSignature.isValid(signature: signature, authToken: token, url: url, params: params) else { return nil }
+        return .subaccount(sid: sub.sid)
     }
+}
+
+/// A subaccount's SID and its auth token as stored (Fernet-encrypted).
+public struct SubaccountCredential: Sendable, Equatable {
+    public var sid: String?
+    public var tokenEnc: String
+
+    public init(sid: String?, tokenEnc: String) {
+        self.sid = sid
+        self.tokenEnc = tokenEnc
+    }
+}
+
+/// Whose token signed a webhook.
+public enum WebhookSigner: Sendable, Equatable {
+    case master
+    /// A subaccount's token: it speaks for that subaccount only.
+    case subaccount(sid: String?)
 }

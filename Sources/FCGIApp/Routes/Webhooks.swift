@@ -23,46 +23,45 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     return url
 }
 
-/// POST /api/webhooks/whatsapp: signature (master token, then the number's subaccount token),
-/// route by To, record and answer in one transaction (Domain `InboundService`).
+/// POST /api/webhooks/whatsapp: the signature policy (master token, then the subaccount token of the
+/// sender `To` names), then the form decoded into an `InboundWebhook` for the use case (`InboundService`).
 @Sendable func inboundWebhook(_ request: Request, _ ctx: AppContext) throws -> Response {
     let form = try request.form()
     let url = try signedURL(request, ctx)
     let db = ctx.db()
-    let to = InboundService.e164(form["To"])
+    let to = InboundWebhook.e164(form["To"])
     let sender = try to.flatMap { try SenderRoute.lookup(db, phone: $0) }
-    guard WebhookVerifier(config: ctx.config).isValid(signature: request.header("x-twilio-signature"), url: url,
-                                                      params: form.pairs, subaccountTokenEnc: sender?.subaccountTokenEnc) else {
+    let signer = WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
+        sender?.subaccountTokenEnc.map { SubaccountCredential(sid: sender?.subaccountSID, tokenEnc: $0) }
+    }
+    guard signer != nil else {
         Log.line("warning: inbound webhook with an invalid signature for \(url) (To \(to ?? "none"))")
         throw invalidSignature
     }
+    let webhook = try InboundWebhook(form: form.pairs)
     let gemini = ctx.config.geminiAPIKey == nil ? nil : GeminiClient(http: try ctx.http(), config: ctx.config)
     let service = InboundService(conn: db, gemini: gemini, log: { Log.line($0) })
-    return twiml(try service.handle(params: form.pairs, sender: sender).twiml)
+    return twiml(try service.handle(webhook, sender: sender).twiml)
 }
 
-/// POST /api/webhooks/whatsapp/status: signature (master, then the AccountSid's subaccount), then a
-/// forward-only status update by MessageSid. Unknown SIDs get 200 (logged) so Twilio stops retrying.
+/// POST /api/webhooks/whatsapp/status: the same signature policy (master, then the subaccount the
+/// AccountSid or From names), then a forward-only status update by MessageSid. Unknown SIDs get 200
+/// (logged) so Twilio stops retrying.
 @Sendable func statusWebhook(_ request: Request, _ ctx: AppContext) throws -> Response {
     let form = try request.form()
     let url = try signedURL(request, ctx)
     let db = ctx.db()
-    let verifier = WebhookVerifier(config: ctx.config)
-    let signature = request.header("x-twilio-signature")
-    var valid = verifier.isValid(signature: signature, url: url, params: form.pairs, subaccountTokenEnc: nil)
-    var signedBySubaccount: String? = nil
-    if !valid, let sub = try StatusCallback.subaccountToken(db, accountSID: form["AccountSid"], from: InboundService.e164(form["From"])) {
-        valid = verifier.isValid(signature: signature, url: url, params: form.pairs, subaccountTokenEnc: sub.tokenEnc)
-        signedBySubaccount = sub.sid
+    let signer = try WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
+        try StatusCallback.subaccountToken(db, accountSID: form["AccountSid"], from: InboundWebhook.e164(form["From"]))
     }
-    guard valid else {
+    guard let signer else {
         Log.line("warning: status callback with an invalid signature for \(url)")
         throw invalidSignature
     }
     // A subaccount's token speaks for that subaccount only: a callback it signed naming another
     // AccountSid (the master's, another clinic's) changes nothing.
-    if let signedBySubaccount, form["AccountSid"] != signedBySubaccount {
-        Log.line("warning: status callback signed by subaccount \(signedBySubaccount) names AccountSid \(form["AccountSid"] ?? "none"): ignored")
+    if case .subaccount(let signedBy) = signer, form["AccountSid"] != signedBy {
+        Log.line("warning: status callback signed by subaccount \(signedBy ?? "none") names AccountSid \(form["AccountSid"] ?? "none"): ignored")
         return twiml(TwiML.empty)
     }
     _ = try StatusCallback.apply(db, params: form.pairs, masterAccountSID: ctx.config.twilioAccountSID ?? "", log: { Log.line($0) })
