@@ -7,6 +7,7 @@ import secrets
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from conftest import (APP, PASSWORD, ROOT, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, visible,
@@ -156,6 +157,10 @@ def member_row(d, email):
 def test_members_added_role_changed_removed_and_a_403_reads_as_a_sentence(driver, clinic):
     d = driver
     settings(d)
+    # The page's own links take the keyboard to a section's heading.
+    css(d, ".toc button[data-section=members]").send_keys(Keys.ENTER)
+    wait(d, lambda d: d.execute_script("return document.activeElement && document.activeElement.id") == "members-title",
+         message="focus on the Members heading")
     tag = secrets.token_hex(3)
     nurse, newdoc, ada = f"nurse-{tag}@browser.test", f"newdoc-{tag}@browser.test", f"ada-{tag}@browser.test"
     for email, name, role in [(nurse, "Nina Nurse", "staff"), (newdoc, "Dr. Nuevo", "doctor"), (ada, "Ada Owner", "owner")]:
@@ -163,7 +168,10 @@ def test_members_added_role_changed_removed_and_a_403_reads_as_a_sentence(driver
         retype(css(d, "#member-name"), name)
         Select(css(d, "#member-role")).select_by_value(role)
         retype(css(d, "#member-password"), PASSWORD)
-        css(d, "#member-add").click()
+        if role == "owner":
+            css(d, "#member-password").send_keys(Keys.ENTER)  # by keyboard
+        else:
+            css(d, "#member-add").click()
         text_in(d, "#members [role=alert]", "Added " + email)
         wait(d, lambda d: member_row(d, email), message=email + " listed")
     # A new doctor can be given hours at once.
@@ -231,6 +239,24 @@ def test_doctor_sees_no_admin_actions(driver, clinic):
     d.get(d.current_url.split("#")[0] + "#/bundle")
     visible(d, "#bundle-admin-only")
     assert not all_css(d, "#bundle-send"), "no bundle sending"
+
+
+def test_admin_doctor_edits_the_clinic_but_not_the_members(driver, clinic):
+    d = driver
+    email = f"admin-{secrets.token_hex(3)}@browser.test"
+    jobs("user", "create", "--email", email, "--workspace", clinic.workspace, "--role", "admin_doctor", "--name", "Dr. Admin",
+         "--password-env", "BROWSER_PW")
+    sign_in(d, email)
+    settings(d)
+    visible(d, "#clinic-save")
+    visible(d, "#audit-log")
+    wait(d, lambda d: all_css(d, "button.sid-save"), message="Content SIDs editable")
+    # Any doctor's hours, not only their own.
+    Select(css(d, "#doctor-pick")).select_by_value(clinic.doctor_id)
+    visible(d, "#availability-save")
+    wait(d, lambda d: member_row(d, email), message="the members listed")
+    assert not all_css(d, "#member-form") and not all_css(d, "select.member-role") and not all_css(d, "button.remove-member"), \
+        "only owners change members"
 
 
 def test_every_string_in_english_and_spanish(driver, clinic):
