@@ -3,8 +3,10 @@ import Domain
 import Foundation
 
 /// `medsync-jobs sender link --workspace ID --phone +E164 --name NAME [--subaccount-sid AC… --subaccount-token-env VAR]`:
-/// the operator's way to link a WhatsApp sender (the same `Senders.link` as POST /api/whatsapp/link-existing,
-/// which first asks Twilio — TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN — that the account owns the number).
+/// the operator's way to link a WhatsApp sender: the same use case as POST /api/whatsapp/link-existing
+/// (`Senders.link`, which first asks Twilio — TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN — that the account owns
+/// the number, and writes the same `sender.link` audit entry in the sender's transaction; the entry names
+/// no user, as the operator is none).
 struct SenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sender", abstract: "Link and list WhatsApp sender numbers.", subcommands: [Link.self, List.self])
@@ -67,12 +69,7 @@ struct SenderCommand: ParsableCommand {
         guard try Workspaces.get(conn, id: workspaceID) != nil else {
             throw AppError.notFound("workspace_not_found", "workspace \(workspaceID) does not exist")
         }
-        let sender = try Senders.link(conn, http: http, config: config, workspaceID: workspaceID, .init(
+        return try Senders.link(conn, http: http, config: config, actor: OperatorActor(workspaceID: workspaceID), .init(
             phoneNumber: phone, displayName: name, subaccountSID: subaccountSID, subaccountToken: subaccountToken))
-        try conn.execute("""
-            INSERT INTO audit_log (workspace_id, action, target_type, target_id, details)
-            VALUES (\(workspaceID), 'sender.link', 'sender', \(String(sender.id)), jsonb_build_object('phone_number', \(sender.phoneNumber)::text, 'via', 'medsync-jobs'))
-            """)
-        return sender
     }
 }

@@ -22,7 +22,7 @@ struct ProvisioningTests {
         }
 
         func provision(key: String? = nil, area: String = "415") throws -> Senders.View {
-            try Senders.provision(w.conn, http: http, config: w.config(), workspaceID: ws,
+            try Senders.provision(w.conn, http: http, config: w.config(), actor: OperatorActor(workspaceID: ws),
                                   .init(clinicName: clinic, country: "US", areaCode: area, idempotencyKey: key))
         }
 

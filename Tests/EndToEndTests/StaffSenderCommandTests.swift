@@ -38,6 +38,57 @@ struct StaffSenderCommandTests {
         #expect(list.stdout.contains("\(id)\t\(phone)\tactive\tprimary\tFront desk"))
     }
 
+    @Test("sender link from medsync-jobs and POST /api/whatsapp/link-existing run one use case: the same audit entry; a refused link writes none")
+    func linkAuditIsTheSameFromBothPaths() throws {
+        let c = try StaffClient()  // a clinic of its own with one sender, and an owner's token
+        let ws = c.clinic.workspaceID
+        let owner = try #require(try c.clinic.conn.query("SELECT user_id FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+                                                         [PGValue(ws)]).first?.int64("user_id"))
+        let env = try StackEnvironment.shared()
+        let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
+        var settings = ["DATABASE_URL": try env.databaseURL, "MEDSYNC_FERNET_KEY": try env["MEDSYNC_FERNET_KEY"]]
+        for key in ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL"] { settings[key] = try env[key] }
+        func owned() throws -> String {
+            let phone = "+1557" + String(format: "%07d", Int.random(in: 0..<10_000_000))
+            #expect(try c.clinic.sandbox("POST", "/sandbox/numbers", ["phone_number": phone]).status == 200)
+            return phone
+        }
+        func entries() throws -> [[String: String]] {
+            try c.clinic.conn.query("""
+                SELECT action, target_type, target_id, coalesce(user_id::text, 'none') AS user_id, details::text AS details
+                  FROM audit_log WHERE workspace_id = $1 AND action LIKE 'sender.%' ORDER BY id
+                """, [PGValue(ws)]).map { row in
+                var e: [String: String] = [:]
+                for column in ["action", "target_type", "target_id", "user_id"] { e[column] = row.string(column) ?? "NULL" }
+                let details = (try? JSONSerialization.jsonObject(with: Data((row.string("details") ?? "").utf8))) as? [String: String] ?? [:]
+                for (k, v) in details { e["details." + k] = v }
+                return e
+            }
+        }
+
+        let viaAPI = try owned(), viaJobs = try owned()
+        let api = try c.call("POST", "/api/whatsapp/link-existing", ["phone_number": viaAPI, "display_name": "Desk"])
+        #expect(api.status == 201, "\(api.text)")
+        let apiID = try #require(api.json["id"] as? Int)
+        let jobs = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", viaJobs, "--name", "Desk"], environment: settings)
+        #expect(jobs.status == 0, "\(jobs.stderr)")
+        let jobsID = try #require(Int(jobs.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // One shape: the same action, target and details; the API names the member, the operator's command line no user.
+        #expect(try entries() == [
+            ["action": "sender.link", "target_type": "sender", "target_id": String(apiID), "user_id": String(owner), "details.phone_number": viaAPI],
+            ["action": "sender.link", "target_type": "sender", "target_id": String(jobsID), "user_id": "none", "details.phone_number": viaJobs],
+        ])
+
+        // The workspace now has 3 active senders: a 4th is refused by both paths, and neither writes an entry.
+        let fourth = try owned()
+        let refusedAPI = try c.call("POST", "/api/whatsapp/link-existing", ["phone_number": fourth, "display_name": "Desk"])
+        #expect(refusedAPI.errorCode == "too_many_senders", "\(refusedAPI.text)")
+        let refusedJobs = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", fourth, "--name", "Desk"], environment: settings)
+        #expect(refusedJobs.status == 65)
+        #expect(refusedJobs.stderr.contains("too_many_senders"))
+        #expect(try entries().count == 2)
+    }
+
     @Test("bundle sent through the API, delivered by medsync-jobs bundles, progress readable per recipient")
     func bundleThroughJobs() throws {
         let c = try StaffClient()

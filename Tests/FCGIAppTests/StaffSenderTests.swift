@@ -178,4 +178,40 @@ struct SandboxTwilio {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(hex == Crypto.hex(Array(sub.authToken.utf8)))
     }
+
+    /// Issue 10: the senders' audit entries are written by their use cases, inside the change's
+    /// transaction (they were written by the handlers after it committed). A refused change leaves
+    /// no entry; an entry that cannot be written undoes the change.
+    @Test func senderChangesAndTheirAuditEntriesCommitTogether() throws {
+        let w = try StaffWorld()
+        let a = try w.workspace("A")
+        let owner = try w.member("o@a.example", workspace: a, role: .owner)
+        let first = try w.sender(a, "+14155550100")  // primary (the first active one)
+        let second = try w.sender(a, "+14155550101")
+        func entries() throws -> [String] {
+            try w.conn.query("SELECT action || ' ' || target_id || ' ' || (details->>'phone_number') || ' ' || user_id AS e FROM audit_log WHERE workspace_id = $1 ORDER BY id",
+                             [PGValue(a)]).map { $0.string("e") ?? "" }
+        }
+
+        #expect(w.call("POST", "/api/whatsapp/senders/\(second)/make-primary", token: owner.token, account: a).status == 200)
+        #expect(try entries() == ["sender.make_primary \(second) +14155550101 \(owner.id)"])
+        #expect(w.call("POST", "/api/whatsapp/senders/\(first)/deactivate", token: owner.token, account: a).status == 200)
+        // Refused: already inactive, or inactive cannot be primary. No entry for either.
+        #expect(w.call("POST", "/api/whatsapp/senders/\(first)/deactivate", token: owner.token, account: a).errorCode == "sender_inactive")
+        #expect(w.call("POST", "/api/whatsapp/senders/\(first)/make-primary", token: owner.token, account: a).errorCode == "sender_inactive")
+        #expect(try entries() == ["sender.make_primary \(second) +14155550101 \(owner.id)", "sender.deactivate \(first) +14155550100 \(owner.id)"])
+
+        // The audit log refuses every entry: the changes it would record are not made either.
+        try w.conn.execute("CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$")
+        try w.conn.execute("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()")
+        let third = try w.sender(a, "+14155550102")
+        let primary = w.call("POST", "/api/whatsapp/senders/\(third)/make-primary", token: owner.token, account: a)
+        #expect(primary.status == 500)
+        let off = w.call("POST", "/api/whatsapp/senders/\(second)/deactivate", token: owner.token, account: a)
+        #expect(off.status == 500)
+        let rows = try w.conn.query("SELECT id, is_active, is_primary FROM whatsapp_senders WHERE workspace_id = $1 ORDER BY id", [PGValue(a)])
+            .map { "\($0.int64("id") ?? 0) \($0.bool("is_active") ?? false) \($0.bool("is_primary") ?? false)" }
+        #expect(rows == ["\(first) false false", "\(second) true true", "\(third) true false"])
+        #expect(try entries().count == 2)
+    }
 }

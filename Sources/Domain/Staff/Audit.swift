@@ -1,12 +1,33 @@
 import Foundation
 
+/// Who a change is made by, as the audit log names them: a member of the workspace (`StaffActor`,
+/// the API) or the operator at the command line (`OperatorActor`, medsync-jobs).
+public protocol AuditActor: Sendable {
+    var workspaceID: Int64 { get }
+    /// The user the entry names; nil for the operator, who is no user of the workspace.
+    var auditUserID: Int64? { get }
+}
+
+extension StaffActor: AuditActor {
+    public var auditUserID: Int64? { userID }
+}
+
+/// The operator's command line acting on a workspace (medsync-jobs): entries name no user.
+public struct OperatorActor: AuditActor, Equatable {
+    public let workspaceID: Int64
+    public var auditUserID: Int64? { nil }
+    public init(workspaceID: Int64) { self.workspaceID = workspaceID }
+}
+
 /// The audit log: one row per staff action (user, workspace, action, target, time, details).
+/// Use cases record their entry inside their own transaction, so a change and its entry are
+/// committed together and a change that fails leaves no entry.
 public enum Audit {
-    public static func record(_ conn: PGConnection, _ actor: StaffActor, action: String, targetType: String?,
+    public static func record(_ conn: PGConnection, _ actor: some AuditActor, action: String, targetType: String?,
                               targetID: String?, details: [String: String] = [:]) throws {
         try conn.execute("""
             INSERT INTO audit_log (workspace_id, user_id, action, target_type, target_id, details)
-            VALUES (\(actor.workspaceID), \(actor.userID), \(action), \(targetType), \(targetID), \(PGJSON(StaffJSON.encode(details)))::jsonb)
+            VALUES (\(actor.workspaceID), \(actor.auditUserID), \(action), \(targetType), \(targetID), \(PGJSON(StaffJSON.encode(details)))::jsonb)
             """)
     }
 

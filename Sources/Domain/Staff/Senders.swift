@@ -77,13 +77,15 @@ public enum Senders {
     /// that account's IncomingPhoneNumbers; without, among the master account's. Otherwise 422
     /// `subaccount_credentials_rejected` / `number_not_in_account`. The first active sender becomes
     /// primary; subaccount credentials are stored with the auth token Fernet-encrypted (`MEDSYNC_FERNET_KEY`).
-    public static func link(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64,
+    /// The audit entry `sender.link` (details: the phone number) is written in the same transaction as
+    /// the sender, whoever acts: a member through the API or the operator through medsync-jobs.
+    public static func link(_ conn: PGConnection, http: HTTPClient, config: Config, actor: some AuditActor,
                             _ input: LinkInput) throws -> View {
         let checked = try validate(config: config, input)
         var verified = input
         verified.phoneNumberSID = try verifyOwnership(http: http, config: config, phone: checked.phone,
                                                       subaccountSID: checked.sid, subaccountToken: checked.token)
-        return try insert(conn, config: config, workspaceID: workspaceID, verified)
+        return try insert(conn, config: config, actor: actor, verified, audit: "sender.link")
     }
 
     struct CheckedLink {
@@ -154,8 +156,11 @@ public enum Senders {
         }
     }
 
-    /// Stores a verified sender (link, or provision after buying the number).
-    static func insert(_ conn: PGConnection, config: Config, workspaceID: Int64, _ input: LinkInput) throws -> View {
+    /// Stores a verified sender (link, or provision after buying the number) and its audit entry
+    /// `action` (details: the phone number, plus `details`), in one transaction.
+    static func insert(_ conn: PGConnection, config: Config, actor: some AuditActor, _ input: LinkInput, audit action: String,
+                       details: [String: String] = [:]) throws -> View {
+        let workspaceID = actor.workspaceID
         let checked = try validate(config: config, input)
         let bare = checked.phone, name = checked.name, sid = checked.sid, token = checked.token
         var encrypted: String? = nil
@@ -181,6 +186,7 @@ public enum Senders {
                 throw AppError.conflict("too_many_senders",
                                         "A workspace can have at most \(maxActive) active senders; deactivate one first.")
             }
+            let view: View
             do {
                 let row = try conn.query("""
                     INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid,
@@ -189,17 +195,22 @@ public enum Senders {
                     RETURNING \(unescaped: columns)
                     """).first
                 guard let row else { throw AppError.internal }
-                return try View(row: row)
+                view = try View(row: row)
             } catch let e as PGError where e.isUniqueViolation {
                 // Another workspace linked the same number at the same moment.
                 throw AppError.conflict("linked_to_other_workspace", "This number was just linked to another workspace.")
             }
+            try Audit.record(conn, actor, action: action, targetType: "sender", targetID: String(view.id),
+                             details: details.merging(["phone_number": view.phoneNumber]) { $1 })
+            return view
         }
     }
 
     /// Deactivates a sender; when it was the primary, the active sender in the lowest slot becomes primary.
-    public static func deactivate(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
-        try conn.transaction {
+    /// Audited as `sender.deactivate` in the same transaction.
+    public static func deactivate(_ conn: PGConnection, actor: some AuditActor, id: Int64) throws -> View {
+        let workspaceID = actor.workspaceID
+        return try conn.transaction {
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             let sender = try get(conn, workspaceID: workspaceID, id: id)
             guard sender.isActive else { throw AppError.conflict("sender_inactive", "Sender \(id) is already inactive.") }
@@ -210,17 +221,24 @@ public enum Senders {
                      WHERE id = (SELECT id FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active ORDER BY slot, id LIMIT 1)
                     """)
             }
+            try Audit.record(conn, actor, action: "sender.deactivate", targetType: "sender", targetID: String(id),
+                             details: ["phone_number": sender.phoneNumber])
             return try get(conn, workspaceID: workspaceID, id: id)
         }
     }
 
-    public static func makePrimary(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
-        try conn.transaction {
+    /// Makes an active sender the workspace's primary (audited as `sender.make_primary`, also when it
+    /// already was, in the same transaction).
+    public static func makePrimary(_ conn: PGConnection, actor: some AuditActor, id: Int64) throws -> View {
+        let workspaceID = actor.workspaceID
+        return try conn.transaction {
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             let sender = try get(conn, workspaceID: workspaceID, id: id)
             guard sender.isActive else {
                 throw AppError.conflict("sender_inactive", "Sender \(id) is inactive; only an active sender can be primary.")
             }
+            try Audit.record(conn, actor, action: "sender.make_primary", targetType: "sender", targetID: String(id),
+                             details: ["phone_number": sender.phoneNumber])
             if sender.isPrimary { return sender }
             try conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = \(workspaceID) AND is_primary")
             try conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE workspace_id = \(workspaceID) AND id = \(id)")
@@ -250,9 +268,11 @@ public enum Senders {
     /// Creates a Twilio subaccount for the clinic, buys a number there (country, area code), points
     /// its webhooks at our public URLs, and links it with the subaccount's encrypted credentials.
     /// Idempotent by `Idempotency-Key`, one at a time per workspace, and undone on failure (number
-    /// released, subaccount closed): see `Provisioning`.
-    public static func provision(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64,
+    /// released, subaccount closed): see `Provisioning`. The sender is stored with its audit entry
+    /// `sender.provision` (phone number, subaccount SID) in one transaction; a replayed key adds none.
+    public static func provision(_ conn: PGConnection, http: HTTPClient, config: Config, actor: some AuditActor,
                                  _ input: ProvisionInput) throws -> View {
+        let workspaceID = actor.workspaceID
         let clinic = input.clinicName.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !clinic.isEmpty, clinic.count <= 64 else { throw AppError.validation("clinic_name", "1 to 64 characters.") }
         let country = input.country.uppercased()
@@ -307,9 +327,9 @@ public enum Senders {
                                           statusCallback: base + "/api/webhooks/whatsapp/status")
             bought = pn
             try Provisioning.note(conn, record, numberSID: pn.sid, phoneNumber: pn.phoneNumber)
-            let view = try insert(conn, config: config, workspaceID: workspaceID, LinkInput(
+            let view = try insert(conn, config: config, actor: actor, LinkInput(
                 phoneNumber: pn.phoneNumber, displayName: clinic, subaccountSID: account.sid, subaccountToken: account.authToken,
-                phoneNumberSID: pn.sid))
+                phoneNumberSID: pn.sid), audit: "sender.provision", details: ["subaccount_sid": account.sid])
             try Provisioning.complete(conn, record, senderID: view.id)
             return view
         } catch {

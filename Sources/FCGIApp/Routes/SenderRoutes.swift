@@ -3,7 +3,7 @@ import FastCGI
 import Foundation
 
 /// The workspace's WhatsApp senders: list, link a number it owns on Twilio, provision a new one,
-/// deactivate, make primary.
+/// deactivate, make primary (each change audited by its use case, in its transaction).
 enum SenderRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
@@ -11,18 +11,10 @@ enum SenderRoutes {
             r.post("/api/whatsapp/link-existing", linkExisting)
             r.post("/api/whatsapp/provision", provision)
             r.post("/api/whatsapp/senders/{id}/deactivate") { _, ctx in
-                let conn = ctx.db()
-                let sender = try Senders.deactivate(conn, workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self))
-                try Audit.record(conn, ctx.actor, action: "sender.deactivate", targetType: "sender", targetID: String(sender.id),
-                                 details: ["phone_number": sender.phoneNumber])
-                return .json(200, sender)
+                .json(200, try Senders.deactivate(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self)))
             }
             r.post("/api/whatsapp/senders/{id}/make-primary") { _, ctx in
-                let conn = ctx.db()
-                let sender = try Senders.makePrimary(conn, workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self))
-                try Audit.record(conn, ctx.actor, action: "sender.make_primary", targetType: "sender", targetID: String(sender.id),
-                                 details: ["phone_number": sender.phoneNumber])
-                return .json(200, sender)
+                .json(200, try Senders.makePrimary(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self)))
             }
         }
     }
@@ -36,13 +28,9 @@ enum SenderRoutes {
 
     @Sendable static func linkExisting(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let b: LinkBody = try request.decodeJSON()
-        let conn = ctx.db()
-        let sender = try Senders.link(conn, http: ctx.http(), config: ctx.config, workspaceID: ctx.workspaceID, .init(
+        return .json(201, try Senders.link(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, .init(
             phoneNumber: b.phone_number, displayName: b.display_name ?? "", subaccountSID: b.twilio_subaccount_sid,
-            subaccountToken: b.twilio_subaccount_token))
-        try Audit.record(conn, ctx.actor, action: "sender.link", targetType: "sender", targetID: String(sender.id),
-                         details: ["phone_number": sender.phoneNumber])
-        return .json(201, sender)
+            subaccountToken: b.twilio_subaccount_token)))
     }
 
     struct ProvisionBody: Decodable {
@@ -53,12 +41,8 @@ enum SenderRoutes {
 
     @Sendable static func provision(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let b: ProvisionBody = try request.decodeJSON()
-        let conn = ctx.db()
-        let sender = try Senders.provision(conn, http: ctx.http(), config: ctx.config, workspaceID: ctx.workspaceID,
-                                           .init(clinicName: b.clinic_name, country: b.country ?? "US", areaCode: b.area_code,
-                                                 idempotencyKey: request.header("idempotency-key")))
-        try Audit.record(conn, ctx.actor, action: "sender.provision", targetType: "sender", targetID: String(sender.id),
-                         details: ["phone_number": sender.phoneNumber, "subaccount_sid": sender.twilioSubaccountSID ?? ""])
-        return .json(201, sender)
+        return .json(201, try Senders.provision(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor,
+                                                .init(clinicName: b.clinic_name, country: b.country ?? "US", areaCode: b.area_code,
+                                                      idempotencyKey: request.header("idempotency-key"))))
     }
 }
