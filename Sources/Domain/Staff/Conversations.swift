@@ -209,21 +209,27 @@ public enum Conversations {
     }
 
     /// Hides the conversation from the inbox (messages are kept; a new message brings it back).
+    /// The change and its audit entry commit together.
     public static func delete(_ conn: PGConnection, actor: StaffActor, id: Int64) throws {
-        let n = try conn.execute("UPDATE whatsapp_conversations SET deleted_at = now() WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL")
-        guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
-        try Audit.record(conn, actor, action: "conversation.delete", targetType: "conversation", targetID: String(id))
+        try conn.transaction {
+            let n = try conn.execute("UPDATE whatsapp_conversations SET deleted_at = now() WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL")
+            guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
+            try Audit.record(conn, actor, action: "conversation.delete", targetType: "conversation", targetID: String(id))
+        }
     }
 
-    /// `handoff`: the bot stays quiet, staff answer; `bot`: the bot answers again.
+    /// `handoff`: the bot stays quiet, staff answer; `bot`: the bot answers again. The change and its
+    /// audit entry commit together.
     public static func setState(_ conn: PGConnection, actor: StaffActor, id: Int64, state: String) throws -> View {
-        let n = try conn.execute("""
-            UPDATE whatsapp_conversations SET state = \(state), pending_intent = CASE WHEN \(state) = 'handoff' THEN NULL ELSE pending_intent END
-             WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL
-            """)
-        guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
-        try Audit.record(conn, actor, action: state == "handoff" ? "conversation.handoff" : "conversation.resume_bot",
-                         targetType: "conversation", targetID: String(id))
+        try conn.transaction {
+            let n = try conn.execute("""
+                UPDATE whatsapp_conversations SET state = \(state), pending_intent = CASE WHEN \(state) = 'handoff' THEN NULL ELSE pending_intent END
+                 WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL
+                """)
+            guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
+            try Audit.record(conn, actor, action: state == "handoff" ? "conversation.handoff" : "conversation.resume_bot",
+                             targetType: "conversation", targetID: String(id))
+        }
         return try get(conn, workspaceID: actor.workspaceID, id: id)
     }
 
