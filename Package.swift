@@ -27,25 +27,35 @@ let package = Package(
         // The FastCGI layer the app and the sandbox share: worker threads, the process pool (master and
         // children), Request/Response, body parsers.
         .target(name: "FastCGI", dependencies: ["CFCGI", "CLinux"]),
-        // Everything both binaries share; knows nothing of FastCGI.
+        // The layers under Domain, each a target that links only its own C library (see README,
+        // "Layout"): crypto (OpenSSL), configuration, the curl HTTP client, PostgreSQL (libpq), and
+        // the Twilio and Gemini clients on the HTTP client.
+        .target(name: "MedsyncCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "MedsyncConfig", dependencies: ["MedsyncCrypto"]),
+        .target(name: "HTTPClient", dependencies: ["CCurl"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "MedsyncCrypto", "MedsyncConfig"]),
+        .target(name: "Twilio", dependencies: ["HTTPClient", "MedsyncConfig"]),
+        .target(name: "Gemini", dependencies: ["HTTPClient", "MedsyncConfig"]),
+        // The use cases both binaries share; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
-            "CLibPQ", "CCurl", "COpenSSL",
+            "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini",
             "CZlib",
         ]),
 
         // The OpenAPI document is one JSON file, compiled into the binary.
-        .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain"], resources: [.embedInCode("OpenAPI/openapi.json")]),
+        .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Gemini"], resources: [.embedInCode("OpenAPI/openapi.json")]),
         .executableTarget(
             name: "Jobs",
-            dependencies: ["Domain", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "Sandbox", dependencies: ["FastCGI", "Domain"]),
+            dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The sandbox links no PostgreSQL (DeploymentFilesTests checks it).
+        .executableTarget(name: "Sandbox", dependencies: ["FastCGI", "HTTPClient", "MedsyncCrypto"]),
 
         // Shared by the test targets: fresh databases, the running stack's settings, process helpers.
-        .target(name: "TestSupport", dependencies: ["Domain"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini"], path: "Tests/TestSupport"),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"], exclude: ["Helpers"]),
-        .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "TestSupport"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"], exclude: ["Helpers"]),
+        .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),
     ]
 )
 
@@ -56,6 +66,6 @@ if Context.environment["MEDSYNC_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
     for name in ["FuzzForm", "FuzzMultipart", "FuzzCSV", "FuzzXLSX", "FuzzJSON", "FuzzSignatureURL"] {
         package.products.append(.executable(name: name, targets: [name]))
-        package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain", "FuzzSupport"], path: "Fuzz/\(name)"))
+        package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain", "MedsyncCrypto", "FuzzSupport"], path: "Fuzz/\(name)"))
     }
 }

@@ -1,6 +1,7 @@
 import Domain
 import FastCGI
 import FuzzSupport
+import MedsyncCrypto
 
 // libFuzzer target: the URL a Twilio signature is checked over, rebuilt from TWILIO_WEBHOOK_BASE_URL or
 // X-Forwarded-Proto/-Host (or Host) and REQUEST_URI, then the signature check itself over the form

@@ -1,6 +1,9 @@
 import Domain
 import FastCGI
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
 
 /// What one worker thread owns and its handlers use: its PostgreSQL connection and HTTP client
 /// (both opened lazily, neither ever shared with another thread), the configuration, and the path

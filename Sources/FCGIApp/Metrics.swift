@@ -1,6 +1,8 @@
 import Domain
 import FastCGI
 import Foundation
+import MedsyncCrypto
+import Postgres
 
 /// Prometheus metrics of every process of the pool (requests by route and status, latency histogram,
 /// kept in memory the master and its children share: MetricsStore) plus, at

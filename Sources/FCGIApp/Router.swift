@@ -1,6 +1,7 @@
 import Domain
 import FastCGI
 import Foundation
+import Postgres
 
 /// Method + path pattern routing. Patterns are `/`-separated segments; `{name}` captures one
 /// non-empty segment (percent-decoded), read in the handler as a typed value with

@@ -1,6 +1,8 @@
 import Domain
 import FastCGI
 import Foundation
+import MedsyncConfig
+import HTTPClient
 
 // medsync-fcgi: the API's FastCGI workers behind nginx, as a pool in php-fpm's shape: a master
 // process owns the socket and keeps MEDSYNC_PROCESSES children, each with MEDSYNC_WORKERS threads

@@ -1,4 +1,6 @@
 import Domain
+import MedsyncCrypto
+import Postgres
 
 /// The plain functions behind the operator commands (the CLI only parses and calls these).
 enum JobsCommands {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Domain
 import Foundation
+import MedsyncConfig
+import Postgres
 
 /// `medsync-jobs`: short-lived runs started by systemd timers or an operator.
 /// Each `run()` only parses, opens the database and calls a plain function (`JobsCommands`),

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Domain
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
 
 /// Options shared by `reminders` and `bundles`.
 struct JobFlags: ParsableArguments {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Domain
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
 
 /// `medsync-jobs sender link --workspace ID --phone +E164 --name NAME [--subaccount-sid AC… --subaccount-token-env VAR]`:
 /// the operator's way to link a WhatsApp sender: the same use case as POST /api/whatsapp/link-existing

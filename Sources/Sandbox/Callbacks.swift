@@ -1,6 +1,7 @@
-import Domain
 import Foundation
 import Synchronization
+import MedsyncCrypto
+import HTTPClient
 
 /// Status callbacks, posted and signed the way Twilio does: form-encoded, `X-Twilio-Signature` =
 /// HMAC-SHA1 with the sending account's auth token over the exact callback URL plus the sorted params.

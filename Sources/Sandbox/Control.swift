@@ -1,6 +1,7 @@
-import Domain
 import Foundation
 import Synchronization
+import MedsyncCrypto
+import HTTPClient
 
 /// The control API under /sandbox/… (JSON in and out; errors {"error":{"code","message"}}).
 ///

@@ -1,5 +1,6 @@
-import Domain
 import Foundation
+import MedsyncCrypto
+import HTTPClient
 
 /// A request as the sandbox's handlers see it (built from the FastCGI layer's `Request` in main.swift).
 struct SandboxRequest: Sendable {

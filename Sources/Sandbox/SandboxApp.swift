@@ -1,4 +1,3 @@
-import Domain
 import Foundation
 
 /// The sandbox's settings (environment) and its router.

@@ -1,6 +1,6 @@
-import Domain
 import FastCGI
 import Foundation
+import HTTPClient
 
 extension SandboxApp {
     /// Serves the sandbox on the project's FastCGI layer. Each worker thread owns one HTTP client (for

@@ -1,6 +1,6 @@
-import Domain
 import Foundation
 import Synchronization
+import MedsyncCrypto
 
 // The sandbox's whole memory: one value behind one Mutex, shared by the FastCGI worker threads and
 // the callback thread. Handlers copy what they need out of the lock and never hold it during I/O.

@@ -1,5 +1,6 @@
-import Domain
 import Foundation
+import MedsyncCrypto
+import HTTPClient
 
 enum TwilioErrors {
     /// Twilio's REST error body: {"code":…, "message":…, "more_info":…, "status":…}.

@@ -1,5 +1,5 @@
-import Domain
 import Foundation
+import HTTPClient
 
 // medsync-sandbox: Twilio's and Gemini's REST APIs plus the patient's phone, on the project's FastCGI
 // layer, for development and tests (see SandboxApp for its environment).

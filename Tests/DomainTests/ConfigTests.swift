@@ -1,6 +1,8 @@
 import Domain
 import Foundation
 import Testing
+import MedsyncConfig
+import Postgres
 
 private func tempFile(_ contents: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("medsync-env-\(UUID().uuidString)").path

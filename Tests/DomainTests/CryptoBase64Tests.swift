@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Testing
+import MedsyncCrypto
 
 @Suite struct CryptoBase64Tests {
     /// RFC 4648 §10 test vectors.

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Testing
+import MedsyncCrypto
 
 @Suite struct CryptoPasswordHashTests {
     @Test func hashThenVerify() {

@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncConfig
+import Postgres
 
 /// The session limits (MEDSYNC_DB_*) every connection of the binaries opens with.
 @Suite("Database session limits")

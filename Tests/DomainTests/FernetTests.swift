@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncCrypto
 
 /// Tests/Fixtures/vectors relative to the package root (found from #filePath by TestSupport).
 private func fernetVectors(_ name: String) throws -> [[String: Any]] {

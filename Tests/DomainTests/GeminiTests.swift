@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import HTTPClient
+import Gemini
 
 @Suite("Gemini: request shape, answer validation, typed errors")
 struct GeminiTests {

@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
+import Postgres
+import Twilio
 
 private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
 
 /// What Helpers/echo_server.py's /echo answers.
 private struct Echo: Decodable {

@@ -1,6 +1,9 @@
 import Domain
 import Foundation
 import TestSupport
+import MedsyncCrypto
+import Postgres
+import Gemini
 
 /// A clinic in a fresh database: workspace (Mexico City), one doctor available every day 09:00–12:00
 /// in 30-minute slots, one active sender. Used by the Inbound*Tests suites.

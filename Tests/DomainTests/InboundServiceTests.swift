@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import Postgres
 
 @Suite("Inbound: recording and answering patient messages (fresh database)")
 struct InboundServiceTests {

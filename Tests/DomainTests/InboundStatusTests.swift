@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import MedsyncCrypto
+import Postgres
 
 @Suite("Status callbacks: forward-only updates (fresh database)")
 struct InboundStatusTests {

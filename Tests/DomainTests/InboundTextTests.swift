@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Testing
+import MedsyncCrypto
 
 @Suite("Inbound: keyword rules and TwiML")
 struct InboundTextTests {

@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
+import Postgres
 
 private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 

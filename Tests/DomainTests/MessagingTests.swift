@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
+import Postgres
+import Twilio
 
 @Suite struct MessagingTemplateTests {
     @Test func everyTemplateExistsInEnglishAndSpanishWithItsVariables() throws {

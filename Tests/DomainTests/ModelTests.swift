@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncCrypto
+import Postgres
 
 @Suite("Model: workspaces, users, tokens")
 struct ModelTests {

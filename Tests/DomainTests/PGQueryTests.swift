@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import Postgres
 
 /// The typed query layer without a database: interpolation, fragments, arrays.
 @Suite("PGQuery interpolation")

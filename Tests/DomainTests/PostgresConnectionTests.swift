@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncCrypto
+import Postgres
 
 @Suite("PostgreSQL connection")
 struct PostgresConnectionTests {

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import Postgres
 
 /// The invariants DESIGN.md says the schema itself enforces, checked against the migrated schema.
 @Suite("Schema invariants")

@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncCrypto
+import HTTPClient
+import Postgres
 
 /// `POST /api/whatsapp/provision` (Senders.provision) against the sandbox: idempotent by
 /// Idempotency-Key, one at a time per workspace, and undone when any step fails — faults are

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import Postgres
 
 @Suite("Scheduling: local time text and free slots")
 struct SchedulingTests {

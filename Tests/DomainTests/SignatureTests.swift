@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncCrypto
 
 private struct SignatureVectors: Decodable {
     struct Case: Decodable {

@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
+import Twilio
 
 /// The project's Twilio client against the running sandbox (SANDBOX_URL of the stack's env file).
 /// Each test works in its own subaccount with its own sender number and patient, and scopes its

@@ -22,6 +22,19 @@ import TestSupport
         #expect(!r.stderr.contains("Unknown key"), "\(r.stderr)")
     }
 
+    @Test func theSandboxDoesNotLinkPostgreSQL() throws {
+        // The layered targets (README, "Layout"): the sandbox depends on FastCGI, HTTPClient and
+        // MedsyncCrypto only. The app binary is the control: the same check sees its libpq.
+        let binDir = ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug"
+        let sandbox = try runCommand(["ldd", "\(binDir)/medsync-sandbox"])
+        #expect(sandbox.status == 0, "\(sandbox.stderr)")
+        #expect(sandbox.stdout.contains("libcurl"), "\(sandbox.stdout)")
+        #expect(!sandbox.stdout.contains("libpq"), "medsync-sandbox links libpq:\n\(sandbox.stdout)")
+        let app = try runCommand(["ldd", "\(binDir)/medsync-fcgi"])
+        #expect(app.status == 0, "\(app.stderr)")
+        #expect(app.stdout.contains("libpq"), "\(app.stdout)")
+    }
+
     @Test func aCrashingServiceCannotLeaveItsSocketFailed() throws {
         // systemd fails the socket unit too when its service hits the start limit: no start limit,
         // restarts paced by RestartSec instead; no core files; SIGTERM to the master, which drains the children.

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import Postgres
 
 /// The product guide's contract through nginx → medsync-fcgi → the sandbox (issue 12).
 @Suite struct GuideContractEndToEndTests {

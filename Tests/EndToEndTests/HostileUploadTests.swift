@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import HTTPClient
 
 /// Samples, while a request runs, the resident memory of medsync-fcgi (the process in the stack's
 /// fcgi.pid and every descendant, found by ppid in /proc: a master and its children count alike)

@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import MedsyncCrypto
+import HTTPClient
+import Postgres
 
 /// A clinic of its own in the running stack's database (so tests stay apart): workspace in UTC,
 /// one doctor free every day 00:00–23:30 in 30-minute slots, one sender number the sandbox routes to

@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncConfig
+import Postgres
 
 /// The built `medsync-jobs` binary (BIN_DIR, else .build/debug) run as systemd would run it, against a
 /// fresh database and the stack's sandbox.

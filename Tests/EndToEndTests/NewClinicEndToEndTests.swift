@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import MedsyncCrypto
+import MedsyncConfig
+import HTTPClient
 
 /// Issue 12's "must show": a brand-new clinic, from `medsync-jobs workspace create` to a reminder
 /// sent by `medsync-jobs reminders`, through the API only (no SQL), through nginx and libfcgi, with

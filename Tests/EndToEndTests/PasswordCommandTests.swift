@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import MedsyncCrypto
+import HTTPClient
+import Postgres
 
 @Suite("medsync-jobs user set-password")
 struct PasswordCommandTests {

@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import MedsyncCrypto
+import Postgres
 
 /// nginx/medsync.conf as shipped, over TLS (a self-signed certificate made here), in front of the
 /// test stack's workers. Only what cannot run here is rewritten: the certificate paths, the socket

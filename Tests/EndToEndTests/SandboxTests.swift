@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
+import Twilio
 
 /// The sandbox through nginx (SANDBOX_URL of the stack's env file), checked against an independent
 /// implementation: twilio-python's RequestValidator and Client (Tests/Helpers/*.py).

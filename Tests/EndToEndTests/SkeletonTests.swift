@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
 
 /// The running skeleton through real nginx, libfcgi and PostgreSQL (the stack `make test` started).
 @Suite struct SkeletonTests {

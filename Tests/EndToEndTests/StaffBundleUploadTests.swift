@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import HTTPClient
 
 @Suite("Bundle uploads and /metrics through nginx")
 struct StaffBundleUploadTests {

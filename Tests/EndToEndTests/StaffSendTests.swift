@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import MedsyncCrypto
+import HTTPClient
+import Postgres
 
 /// Staff sending through nginx → medsync-fcgi → the sandbox (Twilio stand-in), as a clinic's owner.
 struct StaffClient {

@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import MedsyncCrypto
+import Postgres
 
 @Suite("medsync-jobs with the staff API: sender link, bundles")
 struct StaffSenderCommandTests {

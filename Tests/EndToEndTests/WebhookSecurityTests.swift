@@ -2,6 +2,9 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
+import MedsyncCrypto
+import HTTPClient
+import Postgres
 
 /// Posts a form to the app through nginx, signed with `token` for `signedURL` (nil: no signature header).
 func postWebhook(_ env: StackEnvironment, path: String = "/api/webhooks/whatsapp", params: [(String, String)],

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 import TestSupport
+import HTTPClient
 
 /// medsync-fcgi as a master and child processes (php-fpm's shape), through real nginx and libfcgi on
 /// a stack of its own: a child that dies costs only its own requests in flight, is replaced, and

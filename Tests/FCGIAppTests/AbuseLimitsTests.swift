@@ -4,6 +4,8 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import MedsyncCrypto
+import Postgres
 
 /// Sign-in throttling, the cap on concurrent password hashes, token expiry and revocation, the
 /// bounded metrics label.

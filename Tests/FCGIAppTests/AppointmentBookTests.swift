@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import Postgres
 
 @Suite struct AppointmentBookTests {
     @Test func bookListFilterCancelRescheduleAndTheNoDoubleBookingIndex() throws {

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import Postgres
 
 /// The clinic around the inbox (issue 12): profile, Content SIDs, doctors, availability, free slots.
 @Suite struct ClinicTests {

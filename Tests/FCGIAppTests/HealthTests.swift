@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import Postgres
 
 @Suite struct HealthTests {
     func health(_ ctx: AppContext) -> Response {

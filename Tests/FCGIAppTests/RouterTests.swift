@@ -3,6 +3,8 @@ import FastCGI
 import Foundation
 import Testing
 @testable import FCGIApp
+import MedsyncConfig
+import Postgres
 
 /// Decoded `{"error":{"code","message"}}`.
 struct ErrorBody: Decodable {

@@ -4,6 +4,9 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import MedsyncCrypto
+import MedsyncConfig
+import Postgres
 
 /// One fresh database, the real router and a worker context, plus helpers to seed rows and call the
 /// API in-process as a given user.

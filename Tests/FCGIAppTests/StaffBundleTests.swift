@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import Postgres
 
 @Suite struct StaffBundleTests {
     static func fixture(_ name: String) throws -> [UInt8] {

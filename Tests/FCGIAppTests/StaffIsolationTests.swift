@@ -4,6 +4,8 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import MedsyncConfig
+import Postgres
 
 /// Every staff route, called by workspace A's owner with workspace B's ids (or B's account header),
 /// never shows or changes B's data.

@@ -4,6 +4,10 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import MedsyncCrypto
+import HTTPClient
+import Postgres
+import Twilio
 
 /// The stack's sandbox standing in for Twilio: linking a number asks it who owns the number.
 struct SandboxTwilio {

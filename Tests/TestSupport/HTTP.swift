@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import HTTPClient
 
 /// One request with a fresh client (tests are not the hot path).
 public func http(_ request: HTTPRequest) throws -> HTTPResponse {

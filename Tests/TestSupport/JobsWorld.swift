@@ -1,6 +1,11 @@
 import Domain
 import Foundation
 import TestSupport
+import MedsyncCrypto
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// Shared by the jobs tests of DomainTests and EndToEndTests.
 /// A fresh database plus the running sandbox (the stack's env), with helpers to create clinics,

@@ -1,5 +1,7 @@
 import Domain
 import Foundation
+import MedsyncCrypto
+import Postgres
 
 /// Fresh databases on the test cluster (`MEDSYNC_TEST_ADMIN_URL`, a superuser conninfo).
 ///

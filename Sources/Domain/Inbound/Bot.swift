@@ -1,4 +1,5 @@
 import Foundation
+import Gemini
 
 /// The model's structured answer, validated.
 public struct BotAnswer: Sendable, Equatable {

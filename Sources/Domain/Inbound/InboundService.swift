@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import Gemini
 
 /// One offered slot, as stored in the conversation's `pending_intent`.
 public struct OfferedSlot: Codable, Sendable, Equatable {

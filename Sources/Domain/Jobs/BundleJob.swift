@@ -1,4 +1,8 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// `medsync-jobs bundles`: sends queued bundle batches, recipient by recipient, through each batch's
 /// sender, paced per sender at MEDSYNC_SEND_RATE.

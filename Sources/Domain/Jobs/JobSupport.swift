@@ -1,4 +1,8 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// Options both jobs take (`--dry-run`, `--limit`, `--workspace`).
 public struct JobOptions: Sendable {

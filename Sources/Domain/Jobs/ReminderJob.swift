@@ -1,4 +1,8 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// `medsync-jobs reminders`: for every workspace with reminders enabled, remind the patients of
 /// confirmed appointments starting within `hours_before`, each appointment once per start time.

@@ -1,4 +1,8 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// What to send: a freeform text (only inside the patient's 24-hour window) or an in-app template
 /// (sent as a Meta Content template when the workspace maps a Content SID for it, which WhatsApp

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// The in-app WhatsApp templates (English and Spanish). A template renders a freeform body; when a
 /// workspace maps a Meta Content SID to a template and language (`workspaces.content_sids`), the

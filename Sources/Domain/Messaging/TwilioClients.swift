@@ -1,4 +1,9 @@
 import Foundation
+import MedsyncCrypto
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// A WhatsApp sender as the outbound path needs it: its number and, when it belongs to a Twilio
 /// subaccount, that subaccount's SID and Fernet-encrypted auth token.

@@ -1,4 +1,6 @@
 import Foundation
+import MedsyncCrypto
+import Postgres
 
 /// API tokens: `msk_` + 32 random bytes in hex. Only sha256(token) is stored; the plaintext is
 /// shown once, when it is created. A token expires `ttl` seconds after its last use (sliding; 30

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 public struct User: Sendable, Equatable, Codable {
     public let id: Int64

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// A bookable time of one doctor.
 public struct Slot: Sendable, Equatable, Codable {

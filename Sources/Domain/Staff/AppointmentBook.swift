@@ -1,4 +1,7 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
 
 /// Staff's appointment book: list with filters, book (`confirmed` at once), cancel and reschedule,
 /// each with an optional WhatsApp notice to the patient in their language. The no-double-booking

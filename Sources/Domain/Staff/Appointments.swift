@@ -1,4 +1,8 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// Appointments the bot booked (`pending_review`), accepted (→ `confirmed` + the appt_confirmed
 /// WhatsApp in the patient's language) or rejected (→ `cancelled` + a notice) by staff.

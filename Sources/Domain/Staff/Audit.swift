@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// Who a change is made by, as the audit log names them: a member of the workspace (`StaffActor`,
 /// the API) or the operator at the command line (`OperatorActor`, medsync-jobs).

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// Past bundle batches with their counts, newest first, and when a queued batch starts: the
 /// `medsync-bundles.timer` fires every 10 seconds (systemd/medsync-bundles.timer), so a batch queued

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// Bulk messages: preview an uploaded list, enqueue a batch (sent by `medsync-jobs bundles`), and
 /// read its progress.

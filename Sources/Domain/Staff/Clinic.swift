@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// The clinic's profile (what the bot tells patients: name, information, address, phone; the
 /// timezone its times are read in; the default language) and its Meta Content template SIDs.

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// The staff inbox: conversations (newest first, cursor pages, search), their messages (cursor,
 /// `since` polling), delete, hand-off to a person and back to the bot.

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// Doctors (members with the doctor or admin_doctor role), their weekly availability and time off
 /// (local times in the clinic's timezone), and their free slots: what the bot offers comes from

@@ -1,4 +1,6 @@
 import Foundation
+import MedsyncConfig
+import Postgres
 
 /// Failed sign-ins counted in PostgreSQL (table `login_throttle`), per account (the normalized
 /// email) and per client address, so every worker process and app host sees the same counts.

@@ -1,4 +1,6 @@
 import Foundation
+import MedsyncCrypto
+import Postgres
 
 /// Staff accounts of a workspace through the API: list (every member), add, change role and remove
 /// (owners only, by the role matrix). The schema keeps at least one owner (`memberships_keep_an_owner`).

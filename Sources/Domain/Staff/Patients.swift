@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// The clinic's patients: list and search, add, read (with upcoming appointments and conversations),
 /// change name, language and consent (timestamped and audited; a patient who opted out by STOP is

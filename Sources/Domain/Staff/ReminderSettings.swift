@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// A workspace's appointment reminder settings (read by `medsync-jobs reminders`).
 public enum ReminderSettings {

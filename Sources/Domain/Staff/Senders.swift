@@ -1,4 +1,9 @@
 import Foundation
+import MedsyncCrypto
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// A workspace's WhatsApp senders: link an existing number, provision a new one in a Twilio
 /// subaccount, list, deactivate (the primary moves), make primary. The schema enforces one active

@@ -1,4 +1,7 @@
 import Foundation
+import MedsyncCrypto
+import MedsyncConfig
+import Postgres
 
 /// Login, logout, "who am I", and turning a bearer token + `X-Account-Id` into a `StaffActor`.
 public enum StaffAuth {

@@ -1,4 +1,8 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
 
 /// Staff sending a message or a template to a patient, through `Outbound` (the one sender), with
 /// the action written to the audit log.

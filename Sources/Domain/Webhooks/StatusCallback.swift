@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import Twilio
 
 /// `POST /api/webhooks/whatsapp/status`: a forward-only status update by MessageSid.
 /// The schema's trigger keeps the order (queued < sending < sent < delivered < read; failed and

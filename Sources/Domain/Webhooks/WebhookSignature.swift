@@ -1,4 +1,6 @@
 import Foundation
+import MedsyncCrypto
+import MedsyncConfig
 
 /// Verifies Twilio's `X-Twilio-Signature` on a webhook: over the public URL Twilio called, with the
 /// master token first, then the token of the subaccount that owns the number (decrypted with Fernet).

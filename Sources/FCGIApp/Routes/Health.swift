@@ -1,5 +1,6 @@
 import Domain
 import FastCGI
+import Postgres
 
 /// What operators and clients read without a staff token: health, liveness, the API document,
 /// metrics (which checks its own loopback-or-token rule).

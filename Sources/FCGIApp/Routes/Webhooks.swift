@@ -1,5 +1,6 @@
 import Domain
 import FastCGI
+import Gemini
 
 /// Twilio's webhooks: no bearer token, Twilio's signature instead; the inbound one answers TwiML.
 enum WebhookRoutes {

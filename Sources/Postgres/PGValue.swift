@@ -1,4 +1,5 @@
 import Foundation
+import MedsyncCrypto
 
 /// One parameter of a query, in PostgreSQL's text format (every parameter is sent as text;
 /// the server infers its type from the statement, so cast in SQL where it is ambiguous: `$1::jsonb`).
@@ -78,7 +79,7 @@ public struct PGValue: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses PostgreSQL's ISO output of `timestamptz`, `timestamp` (taken as UTC) and `date`:
     /// `2024-05-01 09:30:00.123456+02`, `...+05:30`, `2024-05-01`.
-    static func parseTimestamp(_ s: String) -> Date? {
+    public static func parseTimestamp(_ s: String) -> Date? {
         let b = Array(s.utf8)
         var i = 0
         func number(_ width: Int) -> Int? {

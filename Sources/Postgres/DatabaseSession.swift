@@ -1,4 +1,5 @@
 @preconcurrency import CLibPQ
+import MedsyncConfig
 
 /// Limits every database session of the binaries runs under, so that an unreachable server, a
 /// statement stuck on a lock or a transaction left open cannot hold a worker for ever:

@@ -1,4 +1,5 @@
 import Foundation
+import MedsyncCrypto
 
 /// A configuration problem found at start-up. `message` names the variable(s) and never contains
 /// the value of a secret.

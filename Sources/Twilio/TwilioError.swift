@@ -1,3 +1,4 @@
+import HTTPClient
 /// An error answer from Twilio's REST API: `{"code":…, "message":…, "more_info":…, "status":…}`.
 /// `code` is Twilio's own error code (e.g. 63016); `explanation` says in plain words what it means
 /// for a clinic and what to do.

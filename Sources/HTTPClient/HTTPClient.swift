@@ -143,7 +143,7 @@ public final class HTTPClient {
         }
     }
 
-    static func redactedURL(_ url: String) -> String {
+    public static func redactedURL(_ url: String) -> String {
         var s = Substring(url)
         if let q = s.firstIndex(where: { $0 == "?" || $0 == "#" }) { s = s[..<q] }
         // Drop user:password@ if present.

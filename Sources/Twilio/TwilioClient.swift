@@ -1,4 +1,6 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
 
 /// Twilio's REST API 2010-04-01 for one account (the master or a subaccount), over the caller's
 /// `HTTPClient`. Like the HTTP client it is used by one thread only (a worker makes its own).

@@ -1,4 +1,5 @@
 import Foundation
+import MedsyncCrypto
 
 /// Applies the numbered `*.sql` files of a directory (`0001_schema.sql`, `0002_...sql`, in numeric
 /// order), each in its own transaction, recording it in `schema_migrations`.

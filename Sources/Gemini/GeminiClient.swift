@@ -1,4 +1,6 @@
 import Foundation
+import MedsyncConfig
+import HTTPClient
 
 /// A failed Gemini call. `code`: missing_key, timeout, transport, http, invalid_response.
 public struct GeminiError: Error, Sendable, Equatable, CustomStringConvertible {
