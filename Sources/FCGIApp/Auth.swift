@@ -1,6 +1,9 @@
 import Domain
 import FastCGI
 import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
 
 // Authentication and authorization for the staff API:
 //   Authorization: Bearer <token>  → the user (401 unauthorized when missing, unknown or revoked;
