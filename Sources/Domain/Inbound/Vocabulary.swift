@@ -1,3 +1,4 @@
+import Postgres
 /// The closed sets of the inbound path as enums. Each decodes from a column with a clear
 /// `decode_failed` error naming the column when the row holds an unknown value (never a trap), and
 /// binds as its raw value.
