@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FCGIApp
+import Postgres
 
 /// Issue 10: a use case writes its audit entry in its own transaction, so when the entry cannot be
 /// written the change is not made either (the senders' routes are covered in StaffSenderTests).
