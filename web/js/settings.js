@@ -279,8 +279,12 @@ async function drawDoctors(box, app) {
   const status = notice('alert');
   const editor = h('div', { id: 'availability' });
   fill(box, h('h2', { id: 'doctors-title', text: t('settings.doctors') }), status);
+  // Members redraw this section when they change: only the latest drawing fills it.
+  const drawing = String(Number(box.dataset.drawing || 0) + 1);
+  box.dataset.drawing = drawing;
   let doctors;
   try { doctors = (await get('/api/doctors')).items || []; } catch (err) { setNotice(status, explain(err), 'error'); return; }
+  if (box.dataset.drawing !== drawing) return;
   if (!doctors.length) {
     box.append(h('p', { class: 'muted', id: 'no-doctors', text: app.role === 'owner' ? t('settings.noDoctorsOwner') : t('settings.noDoctors') }));
     return;
@@ -297,6 +301,7 @@ async function drawDoctors(box, app) {
     fill(editor, h('p', { class: 'muted', text: t('loading') }));
     let a;
     try { a = await get(`/api/doctors/${doctor.id}/availability`); } catch (err) { fill(editor); setNotice(status, explain(err), 'error'); return; }
+    if (pick.value !== String(doctor.id)) return; // another doctor was picked meanwhile
     setNotice(status, '');
     draw(doctor, a);
   }
