@@ -66,7 +66,7 @@ struct InboundClinic {
         throws -> InboundOutcome
     {
         let p = sid.map { InboundClinic.params(from: from, body: body, sid: $0) } ?? InboundClinic.params(from: from, body: body)
-        return try service(now: now, gemini: gemini).handle(InboundWebhook(form: p), sender: sender)
+        return try service(now: now, gemini: gemini).handle(InboundWebhook(form: p))
     }
 
     func count(_ sql: String, _ params: [PGValue] = []) throws -> Int {

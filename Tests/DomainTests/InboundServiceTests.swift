@@ -86,13 +86,13 @@ struct InboundServiceTests {
     func concurrentRetries() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")
-        let url = clinic.url, sender = clinic.sender
+        let url = clinic.url
         let results: [String] = concurrently(20) { _ in
             do {
                 let conn = try PGConnection(url)
                 let service = InboundService(conn: conn, gemini: nil, log: { _ in }, now: { InboundClinic.now })
                 let p = InboundClinic.params(from: "+5215512345678", body: "1", sid: "SMconcurrent00000000000000000001")
-                return try service.handle(InboundWebhook(form: p), sender: sender).twiml
+                return try service.handle(InboundWebhook(form: p)).twiml
             } catch {
                 return "error: \(error)"
             }
@@ -110,12 +110,12 @@ struct InboundServiceTests {
         let clinic = try InboundClinic(availability: [("11:30", "12:00")])
         try clinic.send("+5215500000001", "hello")
         try clinic.send("+5215500000002", "hello")
-        let url = clinic.url, sender = clinic.sender
+        let url = clinic.url
         let replies: [String] = concurrently(2) { i in
             do {
                 let conn = try PGConnection(url)
                 let service = InboundService(conn: conn, gemini: nil, log: { _ in }, now: { InboundClinic.now })
-                return try service.handle(InboundWebhook(form: InboundClinic.params(from: "+521550000000\(i + 1)", body: "1")), sender: sender).reply ?? ""
+                return try service.handle(InboundWebhook(form: InboundClinic.params(from: "+521550000000\(i + 1)", body: "1"))).reply ?? ""
             } catch {
                 return "error: \(error)"
             }
@@ -204,7 +204,7 @@ struct InboundServiceTests {
     func media() throws {
         let clinic = try InboundClinic()
         let p = InboundClinic.params(from: "+5215512345678", body: "", media: [("https://api.twilio.com/m/ME1", "image/jpeg")])
-        _ = try clinic.service().handle(InboundWebhook(form: p), sender: clinic.sender)
+        _ = try clinic.service().handle(InboundWebhook(form: p))
         let m = try #require(try clinic.conn.query(
             "SELECT media->0->>'url' AS url, media->0->>'content_type' AS ct FROM whatsapp_messages WHERE direction = 'inbound'").first)
         #expect(m.string("url") == "https://api.twilio.com/m/ME1")
@@ -216,7 +216,7 @@ struct InboundServiceTests {
         let clinic = try InboundClinic()
         let service = clinic.service()
         func code(_ params: [(String, String)]) -> String? {
-            do { _ = try service.handle(InboundWebhook(form: params), sender: clinic.sender); return nil } catch let e as AppError {
+            do { _ = try service.handle(InboundWebhook(form: params)); return nil } catch let e as AppError {
                 #expect(e.status == 400)
                 return e.code
             } catch { return "\(error)" }
@@ -225,8 +225,7 @@ struct InboundServiceTests {
         #expect(code([("MessageSid", "SM1"), ("From", "whatsapp:5512345678"), ("Body", "hi")]) == "invalid_from")
         #expect(code([("MessageSid", "SM1"), ("From", "whatsapp:+52abc"), ("Body", "hi")]) == "invalid_from")
         #expect(code([("From", "whatsapp:+5215512345678"), ("Body", "hi")]) == "missing_message_sid")
-        let long = try service.handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: String(repeating: "a", count: 100_000))),
-                                      sender: clinic.sender)
+        let long = try service.handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: String(repeating: "a", count: 100_000))))
         #expect(long.kind == .rejected)
         #expect(long.reply?.contains("too long") == true)
         #expect(try clinic.count("SELECT count(*) AS n FROM patients") == 0)
@@ -237,13 +236,13 @@ struct InboundServiceTests {
     func unknownSender() throws {
         let clinic = try InboundClinic()
         let service = clinic.service()
-        let unknown = try service.handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "hi")), sender: nil)
+        let unknown = try service.handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "hi", to: "+15559999999")))
         #expect(unknown.kind == .unknownSender)
         #expect(unknown.twiml == "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")
         try clinic.conn.execute("UPDATE whatsapp_senders SET is_active = false")
         let disabled = try SenderRoute.lookup(clinic.conn, phone: "+15550001000")
         #expect(disabled?.isActive == false)
-        #expect(try service.handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "hi")), sender: disabled).kind == .unknownSender)
+        #expect(try service.handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "hi"))).kind == .unknownSender)
         #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages") == 0)
     }
 }

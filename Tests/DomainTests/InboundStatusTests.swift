@@ -93,7 +93,7 @@ struct InboundStatusTests {
         #expect(first.reply != nil)
         // The same MessageSid posted to clinic B's number: nothing of A's conversation comes back.
         let elsewhere = try b.service().handle(
-            InboundWebhook(form: InboundClinic.params(from: "+5215512340000", body: "hola", sid: sid, to: "+15550002000")), sender: b.sender)
+            InboundWebhook(form: InboundClinic.params(from: "+5215512340000", body: "hola", sid: sid, to: "+15550002000")))
         #expect(elsewhere.kind == .duplicate)
         #expect(elsewhere.reply == nil)
         #expect(elsewhere.messageID == nil)

@@ -268,4 +268,99 @@ struct InboundFlowTests {
         #expect(m.string("url") == "https://media.example/ME1.pdf")
         #expect(m.string("ct") == "application/pdf")
     }
+
+    /// Issue 11: the bot outside the transaction. The sandbox's model answers after 3 s; 16 new
+    /// conversations ask it at once while other patients answer "1" to their offers. A poller watches
+    /// pg_stat_activity all along: no backend of the app (PGAPPNAME medsync-fcgi) may sit idle in a
+    /// transaction for a second or more (a model call inside a transaction would hold one for ~3 s;
+    /// the threshold only ignores the microseconds between a short transaction's statements).
+    /// Afterwards every inbound message has exactly one reply.
+    @Test("the model answering after 3 s: no connection idles in a transaction meanwhile; one reply per message")
+    func slowModelHoldsNoTransaction() throws {
+        let clinic = try StackClinic()
+        let token = try clinic.env["TWILIO_AUTH_TOKEN"]
+        let marker = "slowmodel\(Int.random(in: 1000...9999))"
+        // Patients with an offer, who will answer "1" while the model is slow.
+        let answering = (0..<8).map { _ in StackClinic.patient() }
+        for p in answering { try clinic.say(p, "hello") }
+        try clinic.fault(["api": "gemini", "kind": "slow", "seconds": 3, "count": 16, "contains": marker])
+
+        let url = try clinic.env.databaseURL
+        let done = LockedFlag()
+        let poller = PollResult()
+        let thread = Thread {
+            do {
+                let conn = try PGConnection(url)
+                while !done.isSet {
+                    let rows = try conn.query("""
+                        SELECT count(*) AS n FROM pg_stat_activity
+                         WHERE datname = current_database() AND application_name = 'medsync-fcgi'
+                           AND state LIKE 'idle in transaction%' AND state_change < now() - interval '1 second'
+                        """)
+                    poller.record(idle: try rows.first?.decode(Int.self, "n") ?? 0)
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+            } catch {
+                poller.fail("\(error)")
+            }
+            poller.finish()
+        }
+        thread.start()
+        let env = clinic.env, phone = clinic.phone
+        let statuses: [Int] = concurrently(24) { i in
+            let (patient, body) = i < 16 ? (StackClinic.patient(), "hello \(marker), can I book an appointment?") : (answering[i - 16], "1")
+            let params = [("MessageSid", "SM" + Crypto.hex(Crypto.randomBytes(16))), ("AccountSid", (try? env["TWILIO_ACCOUNT_SID"]) ?? ""),
+                          ("From", "whatsapp:\(patient)"), ("To", "whatsapp:\(phone)"), ("Body", body), ("NumMedia", "0")]
+            return (try? postWebhook(env, params: params, token: token).status) ?? 0
+        }
+        done.set()
+        let polled = poller.wait()
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        #expect(polled.error == nil)
+        #expect(polled.samples > 0)
+        #expect(polled.maxIdle == 0, "a backend of the app was idle in a transaction during the model call")
+        // The model was asked by all 16 (slowly) and answered: the test measured what it meant to.
+        let slow = try clinic.geminiCalls().filter { ($0["last_user_text"] as? String)?.contains(marker) == true }
+        #expect(slow.count == 16)
+        #expect(slow.allSatisfy { $0["answer"] is String })
+        // Every inbound message: exactly one reply; 8 appointments from the answers.
+        #expect(try clinic.count("""
+            SELECT count(*) AS n FROM whatsapp_messages m
+             WHERE m.workspace_id = $1 AND m.direction = 'inbound'
+               AND (SELECT count(*) FROM whatsapp_messages r WHERE r.in_reply_to_id = m.id) <> 1
+            """, [PGValue(clinic.workspaceID)]) == 0)
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE workspace_id = $1 AND direction = 'inbound'",
+                                 [PGValue(clinic.workspaceID)]) == 8 + 24)
+        // The 8 offers hold the same first slot: one "1" books it, the others hear it was taken.
+        let booked = try clinic.count("SELECT count(*) AS n FROM appointments WHERE workspace_id = $1", [PGValue(clinic.workspaceID)])
+        #expect(booked == 1)
+        #expect(try clinic.count("""
+            SELECT count(*) AS n FROM whatsapp_messages WHERE workspace_id = $1 AND direction = 'outbound' AND body LIKE 'Sorry, % was just taken.%'
+            """, [PGValue(clinic.workspaceID)]) == 7)
+    }
+}
+
+/// A flag one thread sets and another reads.
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+/// What the pg_stat_activity poller saw.
+final class PollResult: @unchecked Sendable {
+    private let lock = NSLock()
+    private let finished = DispatchSemaphore(value: 0)
+    private(set) var samples = 0
+    private(set) var maxIdle = 0
+    private(set) var error: String?
+    func record(idle: Int) { lock.lock(); samples += 1; maxIdle = max(maxIdle, idle); lock.unlock() }
+    func fail(_ e: String) { lock.lock(); error = e; lock.unlock() }
+    func finish() { finished.signal() }
+    func wait() -> (samples: Int, maxIdle: Int, error: String?) {
+        finished.wait()
+        lock.lock(); defer { lock.unlock() }
+        return (samples, maxIdle, error)
+    }
 }

@@ -96,52 +96,21 @@ extension InboundService {
         }
     }
 
-    func askGemini(_ gemini: GeminiClient, state: State, sender: SenderRoute, free: [Slot], language: Language, now: Date)
-        -> Result<(BotAnswer, PendingOffer?), GeminiError>
+    /// Asks the model (no transaction open: the history is read by a statement of its own).
+    func askGemini(_ gemini: GeminiClient, conversationID: Int64, sender: SenderRoute, offer: PendingOffer?, now: Date)
+        -> Result<BotAnswer, GeminiError>
     {
-        let offered = FreeSlots.offer(free, count: 8)
-        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language.rawValue, now: now)
         do throws(GeminiError) {
             let turns: [GeminiTurn]
-            do { turns = try history(conversationID: state.conversationID) } catch {
+            do { turns = try history(conversationID: conversationID) } catch {
                 throw GeminiError(code: "transport", message: "cannot read the history: \(error)")
             }
             let text = try gemini.generateJSON(system: InboundService.instruction(sender: sender, offer: offer, now: now),
                                                turns: turns, schema: BotAnswer.schema)
-            let answer = try BotAnswer.parse(text, slotCount: offer?.slots.count ?? 0)
-            return .success((answer, offer))
+            return .success(try BotAnswer.parse(text, slotCount: offer?.slots.count ?? 0))
         } catch {
             return .failure(error)
         }
-    }
-
-    /// Acts on a valid model answer: the facts (booking, cancelling, handoff) are done here and told
-    /// in the bot's own words; other answers are the model's reply, with its slots remembered.
-    func apply(_ answer: BotAnswer, offer: PendingOffer?, state: State, sender: SenderRoute, now: Date) throws -> Decision {
-        let language = answer.language
-        // Labels in the answer's language (the offer was made in the language guessed before).
-        let relabeled = offer.map { o in
-            PendingOffer(language: language.rawValue, slots: o.slots.map { s in
-                var s = s
-                s.label = LocalTime.describe(s.slot.startsAt, timeZone: sender.timezone, language: language.rawValue, now: now)
-                return s
-            })
-        }
-        switch answer.intent {
-        case .book where answer.selectedSlot != nil:
-            guard let chosen = relabeled?.slots.first(where: { $0.n == answer.selectedSlot }) else { break }
-            return try book(chosen, state: state, sender: sender, language: language, now: now,
-                            rescheduleOf: state.pending?.rescheduleOf)
-        case .cancel:
-            return try cancel(state: state, sender: sender, language: language, now: now)
-        case .handoff:
-            return Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true)
-        case .reschedule:
-            return try reschedule(state: state, sender: sender, offer: relabeled, language: language, now: now)
-        default:
-            break
-        }
-        return Decision(reply: answer.reply, language: language, pending: relabeled)
     }
 }
 

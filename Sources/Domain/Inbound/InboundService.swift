@@ -93,23 +93,35 @@ public struct SenderRoute: Sendable {
     public var clinicName: String
     public var clinicInfo: String
 
-    /// The sender row for a number: the active one, else the most recent inactive one (so a
-    /// disabled number can still be told apart from an unknown one).
+    /// The sender row for a number (`s`, joined with its workspace `w`): the active one, else the most
+    /// recent inactive one (so a disabled number can still be told apart from an unknown one).
+    static let columns: SQLFragment = """
+        s.id AS sender_id, s.workspace_id, s.phone_number, s.is_active, s.twilio_subaccount_sid, s.twilio_subaccount_token_enc,
+               w.timezone, COALESCE(NULLIF(w.clinic_name, ''), w.name) AS clinic_name,
+               concat_ws(E'\\n', NULLIF(w.clinic_info, ''), 'Address: ' || NULLIF(w.address, ''), 'Phone: ' || NULLIF(w.phone, '')) AS clinic_info
+        """
+    static let fromWhere: SQLFragment = "FROM whatsapp_senders s JOIN workspaces w ON w.id = s.workspace_id WHERE s.phone_number = "
+    static let order: SQLFragment = " ORDER BY s.is_active DESC, s.id DESC LIMIT 1"
+
     public static func lookup(_ conn: PGConnection, phone: String) throws -> SenderRoute? {
-        let rows = try conn.query("""
-            SELECT s.id, s.workspace_id, s.phone_number, s.is_active, s.twilio_subaccount_sid, s.twilio_subaccount_token_enc,
-                   w.timezone, COALESCE(NULLIF(w.clinic_name, ''), w.name) AS clinic_name,
-                   concat_ws(E'\\n', NULLIF(w.clinic_info, ''), 'Address: ' || NULLIF(w.address, ''), 'Phone: ' || NULLIF(w.phone, '')) AS clinic_info
-              FROM whatsapp_senders s JOIN workspaces w ON w.id = s.workspace_id
-             WHERE s.phone_number = \(phone)
-             ORDER BY s.is_active DESC, s.id DESC LIMIT 1
-            """)
-        guard let r = rows.first, let id = try r.decode(Int64?.self, "id"), let ws = try r.decode(Int64?.self, "workspace_id") else { return nil }
-        return SenderRoute(senderID: id, workspaceID: ws, phone: try r.decode(String?.self, "phone_number") ?? phone,
-                           isActive: try r.decode(Bool?.self, "is_active") ?? false, subaccountSID: try r.decode(String?.self, "twilio_subaccount_sid"),
-                           subaccountTokenEnc: try r.decode(String?.self, "twilio_subaccount_token_enc"),
-                           timezone: try r.decode(String?.self, "timezone") ?? "UTC", clinicName: try r.decode(String?.self, "clinic_name") ?? "the clinic",
-                           clinicInfo: try r.decode(String?.self, "clinic_info") ?? "")
+        try conn.query("SELECT \(unescaped: columns) \(unescaped: fromWhere)\(phone)\(unescaped: order)").first.flatMap { try SenderRoute(row: $0) }
+    }
+
+    /// The subaccount whose token may sign this number's webhooks.
+    public var subaccount: SubaccountCredential? {
+        subaccountTokenEnc.map { SubaccountCredential(sid: subaccountSID, tokenEnc: $0) }
+    }
+}
+
+extension SenderRoute {
+    /// The sender of a row holding `columns`; nil when its id is NULL (no such sender).
+    init?(row r: PGRow) throws {
+        guard let id = try r.decode(Int64?.self, "sender_id"), let ws = try r.decode(Int64?.self, "workspace_id") else { return nil }
+        self.init(senderID: id, workspaceID: ws, phone: try r.decode(String.self, "phone_number"),
+                  isActive: try r.decode(Bool.self, "is_active"), subaccountSID: try r.decode(String?.self, "twilio_subaccount_sid"),
+                  subaccountTokenEnc: try r.decode(String?.self, "twilio_subaccount_token_enc"),
+                  timezone: try r.decode(String?.self, "timezone") ?? "UTC", clinicName: try r.decode(String?.self, "clinic_name") ?? "the clinic",
+                  clinicInfo: try r.decode(String?.self, "clinic_info") ?? "")
     }
 }
 
@@ -129,12 +141,20 @@ public struct InboundOutcome: Sendable, Equatable {
     public var twiml: String { reply.map(TwiML.message) ?? TwiML.empty }
 }
 
-/// `POST /api/webhooks/whatsapp` after the signature was verified: record the message, answer it.
+/// `POST /api/webhooks/whatsapp` after the signature was verified: record the message, decide, answer.
 ///
-/// Everything one message changes happens in one transaction: upsert patient + conversation,
-/// insert the message (the unique `twilio_sid` decides whether it is new), consent, handoff,
-/// booking, the reply (linked to the message). A retried MessageSid rolls its transaction back and
-/// answers the reply stored the first time.
+/// Two phases, no transaction open across the model call:
+/// 1. **Record** (one statement, atomic on its own): the sender by `To`, the patient and conversation
+///    upserted, the message inserted — the unique `twilio_sid` decides whether it is new; only a new
+///    message counts as unread. It returns the conversation's state and pending offer.
+/// 2. **Decide** with `InboundDecision.first` (pure); for `.bot`, read the free slots and history and
+///    call Gemini with no transaction open and no row locked.
+/// 3. **Write** the decision in one statement (or a short transaction when an appointment is cancelled):
+///    the appointment, the offer, the patient's language/consent and the reply linked to the message.
+///    The unique key on the reply's `in_reply_to_id` decides: one reply per inbound message, and a
+///    decider that loses (a retried webhook racing the first attempt) rolls back all of its writes and
+///    answers the stored reply. A retry whose first attempt recorded but never wrote a reply (a crash
+///    between the phases) decides again, so it still gets exactly one reply.
 public struct InboundService {
     public let conn: PGConnection
     /// nil: no bot model (fallback rules only).
@@ -144,7 +164,6 @@ public struct InboundService {
     /// How many local days of free slots the bot sees, and how many it offers.
     public var days = 7
     public var offerCount = 5
-    public static let maxBodyCharacters = 4096
 
     public init(conn: PGConnection, gemini: GeminiClient?, log: @escaping (String) -> Void = InboundService.stderrLog,
                 now: @escaping () -> Date = Date.init) {
@@ -159,31 +178,128 @@ public struct InboundService {
     }
 
     /// Records and answers a decoded webhook; never leaves anything half-written.
-    public func handle(_ webhook: InboundWebhook, sender: SenderRoute?) throws -> InboundOutcome {
+    public func handle(_ webhook: InboundWebhook) throws -> InboundOutcome {
         let sid = webhook.messageSID
-        guard let sender, sender.isActive else {
-            log("warning: inbound webhook for \(webhook.to ?? "no To") (\(sender == nil ? "unknown" : "disabled") sender), MessageSid \(sid): ignored")
+        func ignored(_ why: String) -> InboundOutcome {
+            log("warning: inbound webhook for \(webhook.to ?? "no To") (\(why) sender), MessageSid \(sid): ignored")
             return InboundOutcome(kind: .unknownSender)
         }
+        guard let to = webhook.to else { return ignored("unknown") }
         if case .tooLong = webhook.body {
+            guard let sender = try SenderRoute.lookup(conn, phone: to) else { return ignored("unknown") }
+            guard sender.isActive else { return ignored("disabled") }
             return InboundOutcome(kind: .rejected, reply: InboundReplies.tooLong)
         }
         if webhook.isEmpty {
+            guard let sender = try SenderRoute.lookup(conn, phone: to) else { return ignored("unknown") }
+            guard sender.isActive else { return ignored("disabled") }
             return InboundOutcome(kind: .rejected, reply: InboundReplies.emptyMessage)
         }
+        var recorded: Recorded
+        switch try record(webhook, to: to) {
+        case .unknownSender: return ignored("unknown")
+        case .disabledSender: return ignored("disabled")
+        case .elsewhere: return InboundOutcome(kind: .duplicate)
+        case .recorded(let r): recorded = r
+        }
+        if !recorded.isNew {
+            // A retry: the first attempt's reply, if it wrote one (to this workspace only: a MessageSid
+            // recorded by another clinic answers nothing of that clinic's conversation).
+            let stored = try storedReply(sid: sid, workspaceID: recorded.sender.workspaceID)
+            guard let messageID = stored.messageID, stored.reply == nil else { return stored }
+            // Recorded but never answered (the first attempt crashed between the phases, or is still
+            // deciding): decide now; the reply's unique key keeps it to one answer either way.
+            recorded.messageID = messageID
+        }
         do {
-            return try conn.transaction { try process(webhook, sender: sender) }
-        } catch is Duplicate {
-            return try storedReply(sid: sid, workspaceID: sender.workspaceID)
-        } catch let e as PGError where e.isUniqueViolation && (e.constraint ?? "").contains("twilio_sid") {
-            return try storedReply(sid: sid, workspaceID: sender.workspaceID)
+            return try answer(webhook, recorded)
+        } catch let e as PGError where e.isUniqueViolation && e.constraint == "whatsapp_messages_one_reply_key" {
+            return try storedReply(sid: sid, workspaceID: recorded.sender.workspaceID)
         }
     }
 
-    struct Duplicate: Error {}
+    // MARK: phase 1: record
 
-    /// The answer given the first time this MessageSid came in — to this sender's workspace only: a
-    /// MessageSid recorded by another clinic answers nothing of that clinic's conversation.
+    struct Recorded {
+        var sender: SenderRoute
+        var patientID: Int64
+        var conversationID: Int64
+        var messageID: Int64
+        /// false: this MessageSid was recorded before (a retry).
+        var isNew: Bool
+        var conversation: ConversationSnapshot
+    }
+
+    enum RecordResult {
+        case unknownSender, disabledSender
+        /// The MessageSid belongs to another clinic's message: nothing was recorded.
+        case elsewhere(SenderRoute)
+        case recorded(Recorded)
+    }
+
+    /// One statement: the sender by `To`; the patient upserted (consent on for a new one); the
+    /// conversation found or created; the message inserted unless its MessageSid exists; the
+    /// conversation's unread count and times moved only for a new message. Atomic on its own, so no
+    /// BEGIN/COMMIT. Two first messages of one patient racing to create the conversation: the loser
+    /// inserts nothing and runs the statement again (it then finds the conversation).
+    func record(_ m: InboundWebhook, to: String) throws -> RecordResult {
+        let detected = InboundText.detectLanguage(m.text)
+        for _ in 0..<3 {
+            let rows = try conn.query("""
+                WITH s AS (
+                    SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(to)\(unescaped: SenderRoute.order)
+                ), elsewhere AS (
+                    -- this MessageSid recorded by another clinic: nothing is created here
+                    SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
+                ), p AS (
+                    INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
+                    SELECT s.workspace_id, \(m.from), NULLIF(\(m.profileName), ''), true, now(), \(detected ?? .en) FROM s
+                     WHERE s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
+                    ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
+                    RETURNING id, consent_whatsapp, preferred_language
+                ), old AS (
+                    SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
+                     WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
+                ), new AS (
+                    INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at, last_message_at, unread_count)
+                    SELECT s.workspace_id, p.id, s.sender_id, now(), now(), 1 FROM s, p
+                     WHERE NOT EXISTS (SELECT 1 FROM old) AND NOT EXISTS (SELECT 1 FROM elsewhere)
+                    ON CONFLICT (patient_id, sender_id) DO NOTHING
+                    RETURNING id, state, pending_intent
+                ), c AS (
+                    SELECT * FROM old UNION ALL SELECT * FROM new
+                ), m AS (
+                    INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
+                    SELECT s.workspace_id, c.id, 'inbound', \(m.text), \(PGJSON(m.mediaJSON))::jsonb, \(m.messageSID), 'received' FROM s, c
+                    ON CONFLICT (twilio_sid) DO NOTHING
+                    RETURNING id, conversation_id
+                ), seen AS (
+                    UPDATE whatsapp_conversations
+                       SET last_inbound_at = now(), last_message_at = now(), unread_count = unread_count + 1, deleted_at = NULL
+                     WHERE id = (SELECT conversation_id FROM m) AND id IN (SELECT id FROM old)
+                )
+                SELECT s.*, p.id AS patient_id, p.consent_whatsapp, p.preferred_language,
+                       c.id AS conversation_id, c.state, c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id,
+                       EXISTS (SELECT 1 FROM elsewhere) AS elsewhere
+                  FROM s LEFT JOIN p ON true LEFT JOIN c ON true
+                """)
+            guard let r = rows.first, let sender = try SenderRoute(row: r) else { return .unknownSender }
+            guard sender.isActive else { return .disabledSender }
+            if try r.decode(Bool.self, "elsewhere") { return .elsewhere(sender) }
+            guard let conversationID = try r.decode(Int64?.self, "conversation_id") else { continue }  // lost the creation race
+            let messageID = try r.decode(Int64?.self, "message_id")
+            return .recorded(Recorded(
+                sender: sender, patientID: try r.decode(Int64.self, "patient_id"), conversationID: conversationID,
+                messageID: messageID ?? 0, isNew: messageID != nil,
+                conversation: ConversationSnapshot(state: try r.decode(ConversationState.self, "state"),
+                                                   language: try r.decode(Language?.self, "preferred_language") ?? .en,
+                                                   pending: PendingOffer.parse(try r.decode(String?.self, "pending_intent")),
+                                                   timeZone: sender.timezone)))
+        }
+        throw AppError.internal
+    }
+
+    /// The answer given the first time this MessageSid came in — to this workspace only.
     func storedReply(sid: String, workspaceID: Int64) throws -> InboundOutcome {
         let rows = try conn.query("""
             SELECT m.id, r.body AS reply FROM whatsapp_messages m
@@ -193,15 +309,7 @@ public struct InboundService {
         return InboundOutcome(kind: .duplicate, reply: try rows.first?.decode(String?.self, "reply"), messageID: try rows.first?.decode(Int64?.self, "id"))
     }
 
-    struct State {
-        var patientID: Int64
-        var conversationID: Int64
-        var messageID: Int64
-        var consent: Bool
-        var language: Language
-        var conversationState: ConversationState
-        var pending: PendingOffer?
-    }
+    // MARK: phase 2: decide (no transaction open)
 
     /// The reply and the side effects decided for it.
     struct Decision {
@@ -215,182 +323,166 @@ public struct InboundService {
         var botFailure: String? = nil
     }
 
-    func process(_ m: InboundWebhook, sender: SenderRoute) throws -> InboundOutcome {
-        let detected = InboundText.detectLanguage(m.text)
-        let rows = try conn.query("""
-            WITH p AS (
-                INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
-                VALUES (\(sender.workspaceID), \(m.from), NULLIF(\(m.profileName), ''), true, now(), \(detected ?? .en))
-                ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
-                RETURNING id, consent_whatsapp, preferred_language
-            ), c AS (
-                INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at, last_message_at, unread_count)
-                SELECT \(sender.workspaceID), p.id, \(sender.senderID), now(), now(), 1 FROM p
-                ON CONFLICT (patient_id, sender_id) DO UPDATE
-                   SET last_inbound_at = now(), last_message_at = now(),
-                       unread_count = whatsapp_conversations.unread_count + 1, deleted_at = NULL
-                RETURNING id, state, pending_intent
-            ), m AS (
-                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
-                SELECT \(sender.workspaceID), c.id, 'inbound', \(m.text), \(PGJSON(m.mediaJSON))::jsonb, \(m.messageSID), 'received' FROM c
-                ON CONFLICT (twilio_sid) DO NOTHING
-                RETURNING id
-            )
-            SELECT p.id AS patient_id, p.consent_whatsapp, p.preferred_language, c.id AS conversation_id, c.state,
-                   c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id
-              FROM p, c
-            """)
-        guard let r = rows.first, let patientID = try r.decode(Int64?.self, "patient_id"), let conversationID = try r.decode(Int64?.self, "conversation_id") else {
-            throw AppError.internal
+    func answer(_ m: InboundWebhook, _ r: Recorded) throws -> InboundOutcome {
+        let now = self.now()
+        let c = r.conversation
+        let d: Decision
+        switch InboundDecision.first(text: m.text, conversation: c, now: now) {
+        case .silent:
+            return InboundOutcome(kind: .silent, messageID: r.messageID)
+        case .consent(let optIn, let language):
+            let reply = optIn ? InboundReplies.optedIn(clinic: r.sender.clinicName, language: language)
+                : InboundReplies.optedOut(clinic: r.sender.clinicName, language: language)
+            d = try write(Decision(reply: reply, language: language, pending: nil, consent: optIn), r)
+        case .handoff(let language):
+            d = try write(Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true), r)
+        case .book(let slot, let language, let rescheduleOf):
+            d = try book(slot, language: language, rescheduleOf: rescheduleOf, r, now: now)
+        case .slotGone(let slot, let language, let rescheduleOf):
+            d = try taken(slot, language: language, rescheduleOf: rescheduleOf, r, now: now)
+        case .notAnOption(let language):
+            let fresh = try freshOffer(r.sender, language: language, now: now)
+            d = try write(Decision(reply: InboundReplies.offer(InboundReplies.notAnOption(language: language), fresh, language: language),
+                                   language: language, pending: fresh), r)
+        case .bot(let language):
+            d = try bot(m, r, language: language, now: now)
         }
-        guard let messageID = try r.decode(Int64?.self, "message_id") else { throw Duplicate() }
-        let state = State(patientID: patientID, conversationID: conversationID, messageID: messageID,
-                          consent: try r.decode(Bool?.self, "consent_whatsapp") ?? true, language: try r.decode(Language?.self, "preferred_language") ?? .en,
-                          conversationState: try r.decode(ConversationState.self, "state"), pending: PendingOffer.parse(try r.decode(String?.self, "pending_intent")))
-        let decision = try decide(m, state: state, sender: sender, detected: detected)
-        if decision.reply == nil && decision.consent == nil && !decision.handoff {
-            return InboundOutcome(kind: .silent, messageID: messageID, usedGemini: decision.usedGemini, botFailure: decision.botFailure)
-        }
-        try conn.query("""
-            WITH r AS (
-                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
-                SELECT \(sender.workspaceID), \(conversationID), 'outbound', \(decision.reply), 'sent', \(messageID) WHERE \(decision.reply)::text IS NOT NULL
-                RETURNING id
-            ), c AS (
-                UPDATE whatsapp_conversations
-                   SET pending_intent = \(decision.pending?.json)::jsonb, last_message_at = now(),
-                       state = CASE WHEN \(decision.handoff)::bool THEN 'handoff' ELSE state END
-                 WHERE id = \(conversationID)
-            )
-            UPDATE patients
-               SET preferred_language = \(decision.language),
-                   consent_whatsapp = COALESCE(\(decision.consent)::bool, consent_whatsapp),
-                   consent_updated_at = CASE WHEN \(decision.consent)::bool IS NULL THEN consent_updated_at ELSE now() END,
-                   consent_source = CASE WHEN \(decision.consent)::bool IS NULL THEN consent_source ELSE 'whatsapp' END
-             WHERE id = \(patientID) AND (preferred_language IS DISTINCT FROM \(decision.language) OR \(decision.consent)::bool IS NOT NULL)
-            """)
-        return InboundOutcome(kind: decision.reply == nil ? .silent : .replied, reply: decision.reply, messageID: messageID,
-                              appointmentID: decision.appointmentID, usedGemini: decision.usedGemini, botFailure: decision.botFailure)
+        return InboundOutcome(kind: d.reply == nil ? .silent : .replied, reply: d.reply, messageID: r.messageID,
+                              appointmentID: d.appointmentID, usedGemini: d.usedGemini, botFailure: d.botFailure)
     }
 
-    // MARK: deciding the answer
-
-    func decide(_ m: InboundWebhook, state: State, sender: SenderRoute, detected: Language?) throws -> Decision {
-        var language = detected ?? state.language
-        // 1. Consent keywords work in every state.
-        if let keyword = InboundText.consentKeyword(m.text) {
-            switch keyword {
-            case .optOut(let l):
-                // STOP/START are universal: answer in the language the patient has been using.
-                language = l ?? state.language
-                return Decision(reply: InboundReplies.optedOut(clinic: sender.clinicName, language: language),
-                                language: language, pending: nil, consent: false)
-            case .optIn(let l):
-                language = l ?? state.language
-                return Decision(reply: InboundReplies.optedIn(clinic: sender.clinicName, language: language),
-                                language: language, pending: nil, consent: true)
-            }
-        }
-        // 2. A conversation handed to staff: the bot is quiet until staff hand it back.
-        if state.conversationState == .handoff {
-            return Decision(reply: nil, language: state.language, pending: state.pending)
-        }
-        // 3. Asking for a person.
-        if InboundText.asksForHuman(m.text) {
-            return Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true)
-        }
-        let now = self.now()
-        // 4. Slot shortcuts after numbered offers: no model call.
-        if let offer = state.pending, let shortcut = InboundText.shortcut(m.text) {
-            language = detected ?? Language(rawValue: offer.language) ?? state.language
-            if let chosen = offer.select(shortcut, timeZone: sender.timezone) {
-                return try book(chosen, state: state, sender: sender, language: language, now: now, rescheduleOf: offer.rescheduleOf)
-            }
-            let fresh = try freshOffer(sender: sender, language: language, now: now)
-            return Decision(reply: InboundReplies.offer(InboundReplies.notAnOption(language: language), fresh, language: language),
-                            language: language, pending: fresh)
-        }
-        // 5. The bot.
-        let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
+    /// The model (or the rules): free slots and history are read, then Gemini is called with no
+    /// transaction open; its answer becomes a `BotAction` (pure) that is written.
+    func bot(_ m: InboundWebhook, _ r: Recorded, language: Language, now: Date) throws -> Decision {
+        let free = try FreeSlots.compute(conn, workspaceID: r.sender.workspaceID, from: now, days: days, limit: 200)
+        var usedGemini = false
+        var failure: String? = nil
+        let action: BotAction
         if let gemini {
-            switch askGemini(gemini, state: state, sender: sender, free: free, language: language, now: now) {
-            case .success(let (answer, offer)):
-                var d = try apply(answer, offer: offer, state: state, sender: sender, now: now)
-                d.usedGemini = true
-                return d
+            let offered = FreeSlots.offer(free, count: 8)
+            let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: r.sender.timezone, language: language, now: now)
+            switch askGemini(gemini, conversationID: r.conversationID, sender: r.sender, offer: offer, now: now) {
+            case .success(let answer):
+                action = InboundDecision.act(on: answer, offer: offer, pending: r.conversation.pending, timeZone: r.sender.timezone, now: now)
+                usedGemini = true
             case .failure(let error):
-                log("warning: bot fallback for conversation \(state.conversationID): \(error)")
-                var d = try fallback(m, state: state, sender: sender, free: free, language: language, now: now)
-                d.botFailure = error.code
-                return d
+                log("warning: bot fallback for conversation \(r.conversationID): \(error)")
+                failure = error.code
+                action = rules(m, r, free: free, language: language, now: now)
             }
+        } else {
+            failure = GeminiError.missingKey.code
+            action = rules(m, r, free: free, language: language, now: now)
         }
-        var d = try fallback(m, state: state, sender: sender, free: free, language: language, now: now)
-        d.botFailure = GeminiError.missingKey.code
+        var d = try perform(action, r, now: now)
+        d.usedGemini = usedGemini
+        d.botFailure = failure
         return d
     }
 
-    func freshOffer(sender: SenderRoute, language: Language, now: Date) throws -> PendingOffer? {
-        let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
+    func rules(_ m: InboundWebhook, _ r: Recorded, free: [Slot], language: Language, now: Date) -> BotAction {
         let offered = FreeSlots.offer(free, count: offerCount)
-        return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language.rawValue, now: now)
+        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: r.sender.timezone, language: language, now: now)
+        return InboundDecision.rules(text: m.text, offer: offer, pending: r.conversation.pending, clinic: r.sender.clinicName, language: language)
     }
 
-    /// Books a slot as `pending_review`; a slot taken meanwhile (the schema's unique index) offers others.
-    func book(_ chosen: OfferedSlot, state: State, sender: SenderRoute, language: Language, now: Date,
-              rescheduleOf: Int64? = nil) throws -> Decision {
-        let label = LocalTime.describe(chosen.slot.startsAt, timeZone: sender.timezone, language: language.rawValue, now: now)
-        if chosen.slot.startsAt > now {
-            // The unique index appointments_no_double_booking decides a race: ON CONFLICT waits for the
-            // other transaction and, if it booked the slot, inserts nothing (no savepoint, no aborted transaction).
-            let id = try conn.query("""
+    func perform(_ action: BotAction, _ r: Recorded, now: Date) throws -> Decision {
+        switch action {
+        case .book(let slot, let language, let rescheduleOf):
+            if slot.slot.startsAt > now { return try book(slot, language: language, rescheduleOf: rescheduleOf, r, now: now) }
+            return try taken(slot, language: language, rescheduleOf: rescheduleOf, r, now: now)
+        case .cancelNext(let language):
+            return try cancelNext(r, language: language, now: now)
+        case .rescheduleNext(let offer, let language):
+            return try write(try reschedule(r, offer: offer, language: language, now: now), r)
+        case .handoff(let language):
+            return try write(Decision(reply: InboundReplies.handoff(language: language), language: language, pending: nil, handoff: true), r)
+        case .reply(let text, let offer, let language):
+            return try write(Decision(reply: text, language: language, pending: offer), r)
+        }
+    }
+
+    func freshOffer(_ sender: SenderRoute, language: Language, now: Date) throws -> PendingOffer? {
+        let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
+        let offered = FreeSlots.offer(free, count: offerCount)
+        return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
+    }
+
+    // MARK: phase 3: write
+
+    /// Books a slot as `pending_review` in one statement with everything the booking changes: the
+    /// appointment (the unique index `appointments_no_double_booking` decides a race: ON CONFLICT waits
+    /// for the other writer and, if it booked the slot, inserts nothing), the appointment a reschedule
+    /// replaces cancelled, the offer cleared, the patient's language, the reply. Every write depends on
+    /// the appointment: a slot taken meanwhile writes nothing here and is answered by `taken`.
+    func book(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date) throws -> Decision {
+        let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
+        let reply = InboundReplies.booked(label, language: language)
+        let ws = r.sender.workspaceID
+        let rows = try conn.query("""
+            WITH a AS (
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
-                SELECT \(sender.workspaceID), \(state.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(state.messageID), 'Booked over WhatsApp'
+                SELECT \(ws), \(r.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp'
                  WHERE NOT EXISTS (SELECT 1 FROM appointments
                                     WHERE doctor_id = \(chosen.doctorID) AND status <> 'cancelled' AND starts_at < \(chosen.slot.endsAt) AND ends_at > \(chosen.slot.startsAt))
                 ON CONFLICT DO NOTHING
                 RETURNING id
-                """).first?.decode(Int64?.self, "id")
-            if let id {
-                // A reschedule: the appointment it replaces is cancelled in the same transaction.
-                if let old = rescheduleOf {
-                    try conn.execute("""
-                        UPDATE appointments SET status = 'cancelled', cancelled_at = now()
-                         WHERE id = \(old) AND workspace_id = \(sender.workspaceID) AND patient_id = \(state.patientID) AND status <> 'cancelled'
-                        """)
-                }
-                return Decision(reply: InboundReplies.booked(label, language: language), language: language, pending: nil,
-                                appointmentID: id)
-            }
+            ), replaced AS (
+                UPDATE appointments SET status = 'cancelled', cancelled_at = now()
+                 WHERE id = \(rescheduleOf) AND workspace_id = \(ws) AND patient_id = \(r.patientID) AND status <> 'cancelled'
+                   AND EXISTS (SELECT 1 FROM a)
+            ), reply AS (
+                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
+                SELECT \(ws), \(r.conversationID), 'outbound', \(reply), 'sent', \(r.messageID) FROM a
+            ), c AS (
+                UPDATE whatsapp_conversations SET pending_intent = NULL, last_message_at = now()
+                 WHERE id = \(r.conversationID) AND EXISTS (SELECT 1 FROM a)
+            ), p AS (
+                UPDATE patients SET preferred_language = \(language)
+                 WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language) AND EXISTS (SELECT 1 FROM a)
+            )
+            SELECT (SELECT id FROM a) AS appointment_id
+            """)
+        guard let id = try rows.first?.decode(Int64?.self, "appointment_id") else {
             log("info: slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
+            return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now)
         }
-        var fresh = try freshOffer(sender: sender, language: language, now: now)
-        fresh?.rescheduleOf = rescheduleOf
-        return Decision(reply: InboundReplies.offer(InboundReplies.taken(label, language: language), fresh, language: language),
-                        language: language, pending: fresh)
+        return Decision(reply: reply, language: language, pending: nil, appointmentID: id)
     }
 
-    /// Cancels the patient's next non-cancelled appointment.
-    func cancel(state: State, sender: SenderRoute, language: Language, now: Date) throws -> Decision {
-        let rows = try conn.query("""
-            UPDATE appointments SET status = 'cancelled', cancelled_at = now()
-             WHERE id = (SELECT id FROM appointments
-                          WHERE workspace_id = \(sender.workspaceID) AND patient_id = \(state.patientID) AND status <> 'cancelled' AND starts_at > \(now)
-                          ORDER BY starts_at LIMIT 1 FOR UPDATE)
-            RETURNING starts_at
-            """)
-        guard let at = try rows.first?.decode(Date?.self, "starts_at") else {
-            return Decision(reply: InboundReplies.nothingToCancel(language: language), language: language, pending: nil)
+    /// The chosen slot is gone (taken meanwhile, or its time has come): say so and offer others.
+    func taken(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date) throws -> Decision {
+        let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
+        var fresh = try freshOffer(r.sender, language: language, now: now)
+        fresh?.rescheduleOf = rescheduleOf
+        return try write(Decision(reply: InboundReplies.offer(InboundReplies.taken(label, language: language), fresh, language: language),
+                                  language: language, pending: fresh), r)
+    }
+
+    /// Cancels the patient's next non-cancelled appointment and says so, in one short transaction (the
+    /// reply's unique key rolls the cancellation back for a decider that lost the race).
+    func cancelNext(_ r: Recorded, language: Language, now: Date) throws -> Decision {
+        try conn.transaction {
+            let rows = try conn.query("""
+                UPDATE appointments SET status = 'cancelled', cancelled_at = now()
+                 WHERE id = (SELECT id FROM appointments
+                              WHERE workspace_id = \(r.sender.workspaceID) AND patient_id = \(r.patientID) AND status <> 'cancelled' AND starts_at > \(now)
+                              ORDER BY starts_at LIMIT 1 FOR UPDATE)
+                RETURNING starts_at
+                """)
+            guard let at = try rows.first?.decode(Date?.self, "starts_at") else {
+                return try write(Decision(reply: InboundReplies.nothingToCancel(language: language), language: language, pending: nil), r)
+            }
+            let label = LocalTime.describe(at, timeZone: r.sender.timezone, language: language.rawValue, now: now)
+            return try write(Decision(reply: InboundReplies.cancelled(label, language: language), language: language, pending: nil), r)
         }
-        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language.rawValue, now: now)
-        return Decision(reply: InboundReplies.cancelled(label, language: language), language: language, pending: nil)
     }
 
     /// The patient's next appointment (to be replaced), and the offer that will replace it.
-    func reschedule(state: State, sender: SenderRoute, offer: PendingOffer?, language: Language, now: Date) throws -> Decision {
+    func reschedule(_ r: Recorded, offer: PendingOffer?, language: Language, now: Date) throws -> Decision {
         let next = try conn.query("""
             SELECT id, starts_at FROM appointments
-             WHERE workspace_id = \(sender.workspaceID) AND patient_id = \(state.patientID) AND status <> 'cancelled' AND starts_at > \(now)
+             WHERE workspace_id = \(r.sender.workspaceID) AND patient_id = \(r.patientID) AND status <> 'cancelled' AND starts_at > \(now)
              ORDER BY starts_at LIMIT 1
             """).first
         guard let id = try next?.decode(Int64?.self, "id"), let at = try next?.decode(Date?.self, "starts_at") else {
@@ -399,32 +491,33 @@ public struct InboundService {
         }
         var replacing = offer
         replacing?.rescheduleOf = id
-        let label = LocalTime.describe(at, timeZone: sender.timezone, language: language.rawValue, now: now)
+        let label = LocalTime.describe(at, timeZone: r.sender.timezone, language: language.rawValue, now: now)
         return Decision(reply: InboundReplies.offer(InboundReplies.moving(label, language: language), replacing, language: language),
                         language: language, pending: replacing)
     }
 
-    // MARK: fallback rules
-
-    func fallback(_ m: InboundWebhook, state: State, sender: SenderRoute, free: [Slot], language: Language, now: Date) throws -> Decision {
-        let offered = FreeSlots.offer(free, count: offerCount)
-        let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language.rawValue, now: now)
-        switch InboundText.fallbackIntent(m.text) {
-        case .cancel:
-            return try cancel(state: state, sender: sender, language: language, now: now)
-        case .farewell:
-            return Decision(reply: InboundReplies.farewell(language: language), language: language, pending: state.pending)
-        case .thanks:
-            return Decision(reply: InboundReplies.thanks(language: language), language: language, pending: state.pending)
-        case .question:
-            return Decision(reply: InboundReplies.offer(InboundReplies.question(language: language), offer, language: language),
-                            language: language, pending: offer)
-        case .reschedule:
-            return try reschedule(state: state, sender: sender, offer: offer, language: language, now: now)
-        case .greeting, .book, .handoff:
-            return Decision(reply: InboundReplies.offer(InboundReplies.greeting(clinic: sender.clinicName, language: language),
-                                                        offer, language: language),
-                            language: language, pending: offer)
-        }
+    /// Writes a decision in one statement: the reply linked to the message (its unique key decides),
+    /// the conversation's offer and state, the patient's language and consent.
+    @discardableResult
+    func write(_ d: Decision, _ r: Recorded) throws -> Decision {
+        try conn.execute("""
+            WITH reply AS (
+                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
+                SELECT \(r.sender.workspaceID), \(r.conversationID), 'outbound', \(d.reply), 'sent', \(r.messageID) WHERE \(d.reply)::text IS NOT NULL
+                RETURNING id
+            ), c AS (
+                UPDATE whatsapp_conversations
+                   SET pending_intent = \(d.pending?.json)::jsonb, last_message_at = now(),
+                       state = CASE WHEN \(d.handoff)::bool THEN 'handoff' ELSE state END
+                 WHERE id = \(r.conversationID)
+            )
+            UPDATE patients
+               SET preferred_language = \(d.language),
+                   consent_whatsapp = COALESCE(\(d.consent)::bool, consent_whatsapp),
+                   consent_updated_at = CASE WHEN \(d.consent)::bool IS NULL THEN consent_updated_at ELSE now() END,
+                   consent_source = CASE WHEN \(d.consent)::bool IS NULL THEN consent_source ELSE 'whatsapp' END
+             WHERE id = \(r.patientID) AND (preferred_language IS DISTINCT FROM \(d.language) OR \(d.consent)::bool IS NOT NULL)
+            """)
+        return d
     }
 }

@@ -25,15 +25,15 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
 }
 
 /// POST /api/webhooks/whatsapp: the signature policy (master token, then the subaccount token of the
-/// sender `To` names), then the form decoded into an `InboundWebhook` for the use case (`InboundService`).
+/// sender `To` names, looked up only when the master token does not match), then the form decoded
+/// into an `InboundWebhook` for the use case (`InboundService`: record, decide, answer).
 @Sendable func inboundWebhook(_ request: Request, _ ctx: AppContext) throws -> Response {
     let form = try request.form()
     let url = try signedURL(request, ctx)
     let db = ctx.db()
     let to = InboundWebhook.e164(form["To"])
-    let sender = try to.flatMap { try SenderRoute.lookup(db, phone: $0) }
-    let signer = WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
-        sender?.subaccountTokenEnc.map { SubaccountCredential(sid: sender?.subaccountSID, tokenEnc: $0) }
+    let signer = try WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
+        try to.flatMap { try SenderRoute.lookup(db, phone: $0) }?.subaccount
     }
     guard signer != nil else {
         Log.line("warning: inbound webhook with an invalid signature for \(url) (To \(to ?? "none"))")
@@ -42,7 +42,7 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let webhook = try InboundWebhook(form: form.pairs)
     let gemini = ctx.config.geminiAPIKey == nil ? nil : GeminiClient(http: try ctx.http(), config: ctx.config)
     let service = InboundService(conn: db, gemini: gemini, log: { Log.line($0) })
-    return twiml(try service.handle(webhook, sender: sender).twiml)
+    return twiml(try service.handle(webhook).twiml)
 }
 
 /// POST /api/webhooks/whatsapp/status: the same signature policy (master, then the subaccount the
