@@ -28,6 +28,8 @@ public final class PGConnection {
     private var pendingDeallocations: [String] = []
     /// How many statements this connection prepared (`PQprepare` calls that succeeded).
     public private(set) var preparations = 0
+    /// How many statements this connection ran (query/execute calls that reached the server).
+    public private(set) var statementsRun = 0
 
     private struct PreparedStatement {
         let name: String
@@ -211,6 +213,7 @@ public final class PGConnection {
 
     /// Runs a statement by its prepared name when it is cacheable, else unnamed.
     private func run(_ sql: String, _ params: [PGValue]) throws -> PGResult {
+        statementsRun += 1
         guard statementCacheCapacity > 0, PGConnection.isPreparable(sql) else { return try runUnnamed(sql, params) }
         let name = try preparedName(sql)
         do {

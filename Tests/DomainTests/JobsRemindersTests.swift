@@ -100,6 +100,42 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.conn.query("SELECT count(*) AS n FROM reminder_log").first!.int("n") == 5)
     }
 
+    /// medsync-jobs runs every 5 minutes: with nothing due, one statement tells for every clinic
+    /// whether it has a sender and anything due, whatever the number of clinics (it was two per clinic).
+    /// A clinic with something due is still read and reminded, and one without a sender still counted.
+    @Test func aRunWithNothingDueCostsTheSameFewStatementsForTwentyClinics() throws {
+        let w = try JobsWorld()
+        let now = Date()
+        var clinics: [(ws: Int64, sender: JobsWorld.Sender, doctor: Int64)] = []
+        for _ in 0..<20 {
+            let ws = try w.workspace()
+            clinics.append((ws, try w.sender(ws), try w.doctor(ws, name: "Dr. Idle")))
+        }
+        _ = try w.workspace()  // reminders on, no sender
+        // Appointments outside every window: far ahead, and long past.
+        for c in clinics {
+            let p = try w.patient(c.ws, name: "Later")
+            _ = try w.appointment(c.ws, patient: p, doctor: c.doctor, startsAt: now.addingTimeInterval(5 * 86400))
+            _ = try w.appointment(c.ws, patient: p, doctor: c.doctor, startsAt: now.addingTimeInterval(-5 * 86400))
+        }
+        let http = try HTTPClient()
+        let before = w.conn.statementsRun
+        let idle = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(w.conn.statementsRun - before == 2, "the workspaces query and the interrupted-claims update")
+        #expect(idle.workspaces == 21 && idle.due == 0 && idle.sent == 0 && idle.workspacesWithoutSender == 1, "\(idle)")
+
+        // One appointment due in the last clinic: read and sent.
+        let last = clinics[clinics.count - 1]
+        let phone = JobsWorld.randomPhone()
+        let patient = try w.patient(last.ws, phone: phone, name: "Due")
+        try w.window(last.ws, patient: patient, phone: phone, sender: last.sender, at: now.addingTimeInterval(-600))
+        let due = try w.appointment(last.ws, patient: patient, doctor: last.doctor, startsAt: now.addingTimeInterval(3 * 3600))
+        let run = try ReminderJob.run(w.conn, http: http, config: w.config())
+        #expect(run.sent == 1 && run.due == 1 && run.workspacesWithoutSender == 1, "\(run)")
+        #expect(try w.logRows(due).map(\.status) == ["sent"])
+        #expect(try w.sent(from: last.sender).compactMap { $0["to"] as? String } == ["whatsapp:\(phone)"])
+    }
+
     @Test func aRescheduledAppointmentIsRemindedAgainForItsNewTime() throws {
         let w = try JobsWorld()
         let now = Date()

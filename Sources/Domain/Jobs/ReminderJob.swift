@@ -50,6 +50,10 @@ public enum ReminderJob {
         let customMessage: String?
         /// For patients without a preferred language.
         let language: String
+        /// It has an active primary sender (else nothing can go out).
+        let hasSender: Bool
+        /// Some appointment matches the due query (`run` reads those only then).
+        let hasDue: Bool
     }
 
     public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
@@ -63,8 +67,19 @@ public enum ReminderJob {
         var budget = options.limit ?? Int.max
 
         // A workspace without a reminder_settings row has the product guide's defaults: reminders off.
+        // One statement also tells, per workspace, whether it has a primary sender and whether anything
+        // is due (the due query's condition, below): a run with nothing to do costs two statements,
+        // not two per clinic. A workspace with something due is then read in full, just before its
+        // claims, as before (its rows are never older than its own turn).
         let workspaces = try conn.query("""
-            SELECT w.id, w.timezone, s.hours_before, s.template_key, s.custom_message, s.language
+            SELECT w.id, w.timezone, s.hours_before, s.template_key, s.custom_message, s.language,
+                   EXISTS (SELECT 1 FROM whatsapp_senders ws WHERE ws.workspace_id = w.id AND ws.is_active AND ws.is_primary) AS has_sender,
+                   EXISTS (SELECT 1 FROM appointments a
+                            WHERE a.workspace_id = w.id AND a.status IN ('confirmed', 'cancelled')
+                              AND a.starts_at > \(now)::timestamptz - make_interval(hours => s.hours_before)
+                              AND a.starts_at <= \(now)::timestamptz + make_interval(hours => s.hours_before)
+                              AND NOT EXISTS (SELECT 1 FROM reminder_log l
+                                               WHERE l.appointment_id = a.id AND l.kind = \(kind) AND l.scheduled_for = a.starts_at)) AS has_due
               FROM workspaces w JOIN reminder_settings s ON s.workspace_id = w.id
              WHERE s.enabled AND (\(options.workspaceID)::bigint IS NULL OR w.id = \(options.workspaceID))
              ORDER BY w.id
@@ -73,7 +88,8 @@ public enum ReminderJob {
             let d = ReminderSettings.Value.defaults
             return Settings(workspaceID: id, timezone: try row.decode(String?.self, "timezone") ?? "UTC", hoursBefore: try row.decode(Int?.self, "hours_before") ?? d.hoursBefore,
                             templateKey: try row.decode(String?.self, "template_key") ?? d.templateKey, customMessage: try row.decode(String?.self, "custom_message"),
-                            language: try row.decode(String?.self, "language") ?? d.language)
+                            language: try row.decode(String?.self, "language") ?? d.language,
+                            hasSender: try row.decode(Bool?.self, "has_sender") ?? false, hasDue: try row.decode(Bool?.self, "has_due") ?? true)
         }
 
         // A run killed during a Twilio call left its claim `sending`: after 15 minutes (far beyond a
@@ -88,11 +104,12 @@ public enum ReminderJob {
         for ws in workspaces where budget > 0 {
             summary.workspaces += 1
             // Without a sender nothing can go out: claim nothing, so the reminders go once one is linked.
-            guard try SenderAccount.primary(conn, workspaceID: ws.workspaceID) != nil else {
+            guard ws.hasSender else {
                 summary.workspacesWithoutSender += 1
                 log("reminders: workspace \(ws.workspaceID) has no active WhatsApp sender; nothing claimed")
                 continue
             }
+            guard ws.hasDue else { continue }
             let horizon = now.addingTimeInterval(Double(ws.hoursBefore) * 3600)
             let lookback = now.addingTimeInterval(-Double(ws.hoursBefore) * 3600)
             let rows = try conn.query("""
