@@ -261,4 +261,25 @@ struct PostgresSchemaTests {
         }
         #expect(samePhone.isUniqueViolation)
     }
+
+    /// The indexes of 0012 (bench/scale: each hot statement whose plan grew with its table's size got
+    /// one), with the columns, order and predicate the statements need; the inbox's old index is gone.
+    @Test func hotStatementsHaveTheIndexesThatKeepThemIndependentOfTableSize() throws {
+        let f = try Fixture()
+        var defs: [String: String] = [:]
+        for row in try f.conn.query("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'", []) {
+            defs[row.string("indexname") ?? ""] = row.string("indexdef")
+        }
+        #expect(defs["appointments_doctor_live_ends_idx"]
+                == "CREATE INDEX appointments_doctor_live_ends_idx ON public.appointments USING btree (doctor_id, ends_at) WHERE (status <> 'cancelled'::text)")
+        #expect(defs["whatsapp_conversations_inbox_order_idx"]
+                == "CREATE INDEX whatsapp_conversations_inbox_order_idx ON public.whatsapp_conversations USING btree (workspace_id, COALESCE(last_message_at, created_at) DESC, id DESC) WHERE (deleted_at IS NULL)")
+        #expect(defs["whatsapp_conversations_changed_idx"]
+                == "CREATE INDEX whatsapp_conversations_changed_idx ON public.whatsapp_conversations USING btree (workspace_id, updated_at) WHERE (deleted_at IS NULL)")
+        #expect(defs["whatsapp_messages_conversation_id_idx"]
+                == "CREATE INDEX whatsapp_messages_conversation_id_idx ON public.whatsapp_messages USING btree (conversation_id, id)")
+        #expect(defs["reminder_log_sending_idx"]
+                == "CREATE INDEX reminder_log_sending_idx ON public.reminder_log USING btree (created_at) WHERE (status = 'sending'::text)")
+        #expect(defs["whatsapp_conversations_inbox_idx"] == nil, "replaced by whatsapp_conversations_inbox_order_idx")
+    }
 }
