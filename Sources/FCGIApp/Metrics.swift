@@ -126,9 +126,9 @@ extension Router {
     /// `handle` with the request counted and timed in `Metrics.shared` (main.swift calls this).
     func handleMeasured(_ request: Request, _ ctx: AppContext) -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
-        let response = handle(request, ctx)
+        let (response, label) = dispatch(request, ctx)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        Metrics.shared.observe(method: request.method, route: routeLabel(for: request.path), status: response.status, seconds: seconds)
+        Metrics.shared.observe(method: request.method, route: label, status: response.status, seconds: seconds)
         return response
     }
 }

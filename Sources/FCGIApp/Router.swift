@@ -45,15 +45,23 @@ struct Router: Sendable {
     mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
 
     /// Answers one request: routing, then the handler, with every thrown error mapped to its response.
-    func handle(_ request: Request, _ ctx: AppContext) -> Response {
+    func handle(_ request: Request, _ ctx: AppContext) -> Response { dispatch(request, ctx).response }
+
+    /// `handle`, also giving the pattern of the most specific route the path matches whatever the
+    /// method (`routeLabel(for:)`, "unmatched" when none), from the same one pass over the routes.
+    func dispatch(_ request: Request, _ ctx: AppContext) -> (response: Response, label: String) {
         let path = Router.split(request.path)
         var matched: [(Route, [String: String])] = []
         for route in routes {
             if let params = Router.match(route.segments, path) { matched.append((route, params)) }
         }
-        guard !matched.isEmpty else {
-            return .error(AppError.notFound("not_found", "No route for \(request.path)."))
+        guard let label = matched.map(\.0).max(by: Router.lessSpecific)?.pattern else {
+            return (.error(AppError.notFound("not_found", "No route for \(request.path).")), "unmatched")
         }
+        return (respond(request, ctx, matched), label)
+    }
+
+    private func respond(_ request: Request, _ ctx: AppContext, _ matched: [(Route, [String: String])]) -> Response {
         let method = request.method.uppercased()
         let candidates = matched.filter { $0.0.method == method || (method == "HEAD" && $0.0.method == "GET") }
         guard let (route, params) = candidates.max(by: { Router.lessSpecific($0.0, $1.0) }) else {

@@ -282,8 +282,14 @@ struct Worker {
             return
         }
         while !pool.isStopping {
-            // Woken: a connection is waiting (accept it even when stopping, see FastCGIServer).
-            guard waiter.wait(milliseconds: FastCGIServer.stopPollMS) else { continue }
+            if request.raw.pointee.ipcFd >= 0 {
+                // nginx kept the last connection open (fastcgi_keep_conn): its next request comes on
+                // it, or nginx closes it (libfcgi then closes it too and accepts anew, or reports EAGAIN).
+                guard Worker.waitReadable(request.raw.pointee.ipcFd, milliseconds: FastCGIServer.stopPollMS) else { continue }
+            } else {
+                // Woken: a connection is waiting (accept it even when stopping, see FastCGIServer).
+                guard waiter.wait(milliseconds: FastCGIServer.stopPollMS) else { continue }
+            }
             let rc = FCGX_Accept_r(request.raw)
             if rc < 0 {
                 // Another worker or process took the connection (EAGAIN), or a signal interrupted.
@@ -294,9 +300,17 @@ struct Worker {
                 continue
             }
             serve(request.raw, handler)
+            // Stopping: the connection closes after this answer even when nginx asked to keep it.
+            if pool.isStopping { request.raw.pointee.keepConnection = 0 }
             FCGX_Finish_r(request.raw)
             pool.end(index)
         }
+    }
+
+    /// True when `fd` has data or its peer closed it; false on timeout or a signal.
+    static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, milliseconds) > 0
     }
 
     func serve(_ raw: UnsafeMutablePointer<FCGX_Request>, _ handler: (Request) -> Response) {
@@ -310,7 +324,7 @@ struct Worker {
             // Refused from the declared length without reading the body (nginx copes: it reads the
             // response while it sends, verified with 8 MB bodies).
             response = Self.tooLarge(maxBodyBytes)
-        } else if let body = readBody(raw.pointee.in, limit: maxBodyBytes) {
+        } else if let body = readBody(raw.pointee.in, limit: maxBodyBytes, expected: params["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0) {
             request.body = body
             response = handler(request)
         } else {
@@ -331,9 +345,11 @@ struct Worker {
         var params: [String: String] = [:]
         guard var p = envp else { return params }
         while let entry = p.pointee {
-            let s = String(decoding: UnsafeRawBufferPointer(start: entry, count: strlen(entry)), as: UTF8.self)
-            if let eq = s.firstIndex(of: "=") {
-                params[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            // NAME=value: split at the first "=" byte (a Character search over the String cost more
+            // than the rest of the request's parsing).
+            let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
+            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                params[String(decoding: bytes[..<eq], as: UTF8.self)] = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
             }
             p += 1
         }
@@ -344,7 +360,7 @@ struct Worker {
     static func request(from params: [String: String]) -> Request {
         var headers: [String: String] = [:]
         for (name, value) in params where name.hasPrefix("HTTP_") {
-            headers[name.dropFirst(5).lowercased().replacingOccurrences(of: "_", with: "-")] = value
+            headers[headerName(name.utf8.dropFirst(5))] = value
         }
         if let v = params["CONTENT_TYPE"], !v.isEmpty { headers["content-type"] = v }
         if let v = params["CONTENT_LENGTH"], !v.isEmpty { headers["content-length"] = v }
@@ -357,10 +373,19 @@ struct Worker {
         return request
     }
 
-    /// Reads FCGI_STDIN to its end; nil when it holds more than `limit` bytes.
-    func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit maxBodyBytes: Int) -> [UInt8]? {
+    /// `HTTP_X_TWILIO_SIGNATURE` → `x-twilio-signature`: nginx passes ASCII header names (it drops
+    /// invalid ones), lowered byte by byte, `_` → `-`. (Foundation's `replacingOccurrences` here was
+    /// 16 % of a worker's CPU on the no-database route: perf, bench/README.md.)
+    static func headerName(_ cgi: Substring.UTF8View) -> String {
+        String(decoding: cgi.map { $0 == 95 ? 45 : ($0 >= 65 && $0 <= 90 ? $0 + 32 : $0) }, as: UTF8.self)
+    }
+
+    /// Reads FCGI_STDIN to its end; nil when it holds more than `limit` bytes. The read buffer is the
+    /// declared length plus one byte (to see the end, or an understated length), at most 64 KiB: a GET
+    /// no longer clears 64 KiB per request.
+    func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit maxBodyBytes: Int, expected: Int = 64 * 1024) -> [UInt8]? {
         var body: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var chunk = [UInt8](repeating: 0, count: min(64 * 1024, max(0, expected) + 1))
         while true {
             let n = chunk.withUnsafeMutableBytes { buf in
                 FCGX_GetStr(buf.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buf.count), stream)
@@ -368,6 +393,8 @@ struct Worker {
             if n <= 0 { return body }
             if body.count + Int(n) > maxBodyBytes { return nil }
             body.append(contentsOf: chunk[0..<Int(n)])
+            // More than declared (only a client past nginx can send that): read on in 64 KiB chunks.
+            if Int(n) == chunk.count && chunk.count < 64 * 1024 { chunk = [UInt8](repeating: 0, count: 64 * 1024) }
         }
     }
 

@@ -15,9 +15,10 @@ enum SystemRoutes {
 
 /// 200 `{"status":"ok"}` without touching the database: the worker answers (process liveness, and
 /// the benchmark of the FastCGI edge alone).
-@Sendable func ping(_ request: Request, _ ctx: AppContext) throws -> Response {
-    .json(200, ["status": "ok"])
-}
+@Sendable func ping(_ request: Request, _ ctx: AppContext) throws -> Response { pingResponse }
+
+/// Encoded once: the edge's benchmark measures the edge, not a JSONEncoder per request.
+private let pingResponse = Response.json(200, ["status": "ok"])
 
 /// 200 `{"status":"ok","database":"ok"}` when this worker's connection can read the schema
 /// (`schema_migrations`: reachable AND migrated), 503 `database_unavailable` otherwise.
