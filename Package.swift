@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // One system-library target per C library, found by pkg-config.
@@ -24,9 +25,12 @@ let package = Package(
         // Linux calls Swift cannot make directly (variadic prctl) for the worker pool; headers only.
         .systemLibrary(name: "CLinux"),
 
+        // The one log handler of every binary (swift-log): one line per event on stderr, with level and
+        // metadata, no lock (the FastCGI master forks).
+        .target(name: "MedsyncLog", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The FastCGI layer the app and the sandbox share: worker threads, the process pool (master and
         // children), Request/Response, body parsers.
-        .target(name: "FastCGI", dependencies: ["CFCGI", "CLinux"]),
+        .target(name: "FastCGI", dependencies: ["CFCGI", "CLinux", "MedsyncLog"]),
         // The layers under Domain, each a target that links only its own C library (see README,
         // "Layout"): crypto (OpenSSL), configuration, the curl HTTP client, PostgreSQL (libpq), and
         // the Twilio and Gemini clients on the HTTP client.
@@ -39,22 +43,23 @@ let package = Package(
         // The use cases both binaries share; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
             "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini",
-            "CZlib",
+            "CZlib", "MedsyncLog",
         ]),
 
         // The OpenAPI document is one JSON file, compiled into the binary.
-        .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Gemini"], resources: [.embedInCode("OpenAPI/openapi.json")]),
+        .executableTarget(name: "FCGIApp", dependencies: ["FastCGI", "Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Gemini"], resources: [.embedInCode("OpenAPI/openapi.json")]),
         .executableTarget(
             name: "Jobs",
-            dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The sandbox links no PostgreSQL (DeploymentFilesTests checks it).
-        .executableTarget(name: "Sandbox", dependencies: ["FastCGI", "HTTPClient", "MedsyncCrypto"]),
+        .executableTarget(name: "Sandbox", dependencies: ["FastCGI", "HTTPClient", "MedsyncCrypto", "MedsyncLog"]),
 
         // Shared by the test targets: fresh databases, the running stack's settings, process helpers.
-        .target(name: "TestSupport", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini"], path: "Tests/TestSupport"),
+        .testTarget(name: "MedsyncLogTests", dependencies: ["MedsyncLog", "TestSupport"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"], exclude: ["Helpers"]),
-        .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"], exclude: ["Helpers"]),
+        .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),
     ]
 )

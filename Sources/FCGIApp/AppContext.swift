@@ -1,4 +1,5 @@
 import Domain
+import MedsyncLog
 import FastCGI
 import Foundation
 import MedsyncConfig
@@ -19,9 +20,15 @@ final class AppContext {
     var parameters = Parameters()
     /// "METHOD /pattern" of the route being handled (set by the router; the role matrix's key).
     var route: String = ""
+    /// The worker's logger; `logger` is it with the current request's metadata (request_id, set by
+    /// the router; the webhooks add message_sid and workspace_id).
+    let baseLogger: Logger
+    var logger: Logger
 
-    init(config: Config, hashGate: HashGate? = nil) {
+    init(config: Config, hashGate: HashGate? = nil, logger: Logger = Logger(label: "medsync.app")) {
         self.config = config
+        self.baseLogger = logger
+        self.logger = logger
         // DATABASE_URL with the session limits (DatabaseSession); one libpq cannot parse is kept as it
         // is, for the connection attempt to report.
         let url = config.databaseURL?.value ?? ""

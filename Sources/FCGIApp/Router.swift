@@ -1,4 +1,5 @@
 import Domain
+import MedsyncLog
 import FastCGI
 import Foundation
 import Postgres
@@ -73,7 +74,9 @@ struct Router: Sendable {
         }
         ctx.parameters = Parameters(params)
         ctx.route = "\(route.method) \(route.pattern)"
-        defer { ctx.parameters = Parameters(); ctx.route = "" }
+        ctx.logger = ctx.baseLogger
+        if !request.requestID.isEmpty { ctx.logger[metadataKey: "request_id"] = "\(request.requestID)" }
+        defer { ctx.parameters = Parameters(); ctx.route = ""; ctx.logger = ctx.baseLogger }
         do {
             return try route.handler(request, ctx)
         } catch {
@@ -85,19 +88,20 @@ struct Router: Sendable {
     static func response(for error: any Error, request: Request, ctx: AppContext) -> Response {
         switch error {
         case let e as AppError:
-            if e.status >= 500 { Log.line("error: \(request.method) \(Log.clean(request.path)): \(e)") }
+            if e.status >= 500 { ctx.logger.error("\(request.method) \(request.path): \(e)") }
             return .error(e)
         case let e as BodyError:
             return .error(e)
         case let e as PGError where e.isConnectionFailure:
-            Log.line("error: \(request.method) \(Log.clean(request.path)): \(e.debugDescription)")
+            ctx.logger.error("\(request.method) \(request.path): \(e.debugDescription)")
             ctx.dropDatabaseConnection()
             return .error(AppError.databaseUnavailable)
         case let e as PGError:
-            Log.line("error: \(request.method) \(Log.clean(request.path)): \(e.debugDescription)")
+            // debugDescription: SQLSTATE, message, constraint — never the DETAIL (row values).
+            ctx.logger.error("\(request.method) \(request.path): \(e.debugDescription)")
             return .error(AppError.internal)
         default:
-            Log.line("error: \(request.method) \(Log.clean(request.path)): \(type(of: error)): \(String(describing: error))")
+            ctx.logger.error("\(request.method) \(request.path): \(type(of: error)): \(String(describing: error))")
             return .error(AppError.internal)
         }
     }

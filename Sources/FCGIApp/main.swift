@@ -1,5 +1,6 @@
 import Domain
 import FastCGI
+import MedsyncLog
 import Foundation
 import MedsyncConfig
 import HTTPClient
@@ -31,12 +32,14 @@ import HTTPClient
 // master, while libcurl is initialised, and threads and connections are started, in each child.
 
 func runServer() -> Int32 {
+    // First, before any thread or fork: every Logger of the process writes LineLogHandler lines.
+    let log = MedsyncLogging.bootstrap(program: "medsync", environment: ProcessInfo.processInfo.environment)
     let config: Config
     do {
         // Webhook signatures need the master token; subaccount credentials need the Fernet key.
         config = try Config.load(requiring: [.databaseURL, .twilioAccountSID, .twilioAuthToken, .fernetKey])
     } catch {
-        Log.line("medsync-fcgi: \(error.message)")
+        log.critical("medsync-fcgi: \(error.message)")
         return 78  // EX_CONFIG
     }
     let server = FastCGIServer(listen: config.listen, workers: config.workers, maxBodyBytes: config.maxBodyBytes)
@@ -47,14 +50,13 @@ func runServer() -> Int32 {
     do {
         let (fd, description) = try server.openListenSocket()
         listenFD = fd
-        Log.line("medsync: listening on \(description): \(config.processes) processes × \(config.workers) workers, "
-                 + "max \(config.maxRequests) requests per process, max body \(config.maxBodyBytes) bytes")
+        log.notice("listening on \(description): \(config.processes) processes × \(config.workers) workers, max \(config.maxRequests) requests per process, max body \(config.maxBodyBytes) bytes")
     } catch {
-        Log.line("medsync-fcgi: \(error.message)")
+        log.critical("medsync-fcgi: \(error.message)")
         return 1
     }
     var routes = Router.medsync()
-    if ProcessInfo.processInfo.environment["MEDSYNC_TEST_CRASH_ROUTE"] == "1" { registerCrashRoute(&routes) }
+    if ProcessInfo.processInfo.environment["MEDSYNC_TEST_CRASH_ROUTE"] == "1" { registerCrashRoute(&routes, log) }
     let router = routes
     Metrics.shared.share(processes: config.processes)
     return ProcessPool(processes: config.processes).run(child: { slot in
@@ -69,7 +71,7 @@ func runServer() -> Int32 {
                 return { request in router.handleMeasured(request, ctx) }  // handle + Metrics (Metrics.swift)
             }
         } catch {
-            Log.line("medsync-fcgi: \(error)")
+            log.critical("medsync-fcgi: \(error)")
             return 1
         }
         return 0
@@ -80,8 +82,8 @@ func runServer() -> Int32 {
 /// spreadsheet column letters without a bound — the overflow that once took the whole service down —
 /// so the child serving it traps like a real bug would. (A SIGSEGV sent with kill(1) is no substitute:
 /// Swift's crash handler prints a backtrace for it and the process then carries on.)
-func registerCrashRoute(_ router: inout Router) {
-    Log.line("medsync: warning: MEDSYNC_TEST_CRASH_ROUTE=1: POST /api/test/crash makes the child serving it trap (tests only)")
+func registerCrashRoute(_ router: inout Router, _ log: Logger) {
+    log.warning("MEDSYNC_TEST_CRASH_ROUTE=1: POST /api/test/crash makes the child serving it trap (tests only)")
     router.post("/api/test/crash") { request, _ in
         var column = 0
         for byte in request.body.prefix(64) { column = column * 26 + Int(byte) - 64 }

@@ -1,6 +1,7 @@
 @preconcurrency import CFCGI
 @preconcurrency import CLinux
 import Foundation
+import MedsyncLog
 
 /// A start-up failure of the FastCGI server.
 public struct FastCGIError: Error, Sendable, CustomStringConvertible {
@@ -42,6 +43,9 @@ public final class FastCGIServer: @unchecked Sendable {
     public var backlog: Int32 = 1024
     /// How often an idle worker looks at the stop flag.
     static let stopPollMS: Int32 = 200
+    /// The server's lines: start and stop, worker failures, the slow log, one access line per request
+    /// (method, path without query, status, time; `request_id`).
+    public var logger = Logger(label: "medsync.fastcgi")
 
     public init(listen: String, workers: Int, maxBodyBytes: Int) {
         self.listen = listen
@@ -53,7 +57,7 @@ public final class FastCGIServer: @unchecked Sendable {
     /// Opens the socket and serves in this process until SIGTERM/SIGINT.
     public func run(_ makeHandler: @escaping @Sendable () -> (Request) -> Response) throws(FastCGIError) {
         let (listenFD, description) = try openListenSocket()
-        Log.line("medsync: listening on \(description) with \(workers) workers, max body \(maxBodyBytes) bytes")
+        logger.info("listening on \(description) with \(workers) workers, max body \(maxBodyBytes) bytes")
         _ = try serve(listenFD: listenFD, makeHandler)
     }
 
@@ -83,7 +87,7 @@ public final class FastCGIServer: @unchecked Sendable {
         // could accept again: nothing here uses SIGUSR1, so a stray one is ignored.
         signal(SIGUSR1, SIG_IGN)
 
-        let pool = Pool(workers: workers, maxRequests: maxRequests)
+        let pool = Pool(workers: workers, maxRequests: maxRequests, logger: logger)
         let limits = bodyLimits
         for index in 0..<workers {
             let thread = Thread {
@@ -97,7 +101,7 @@ public final class FastCGIServer: @unchecked Sendable {
             var set = waitSet
             var signal: Int32 = 0
             sigwait(&set, &signal)
-            Log.line("medsync: \(getpid()) received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); finishing requests in flight")
+            pool.logger.info("\(getpid()) received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); finishing requests in flight")
             pool.stop(.signal)
         }
         signalThread.name = "fcgi-signals"
@@ -109,9 +113,9 @@ public final class FastCGIServer: @unchecked Sendable {
         }
 
         let reason = pool.waitUntilAllStopped()
-        Log.line(reason == .recycled
-                 ? "medsync: \(getpid()) answered \(maxRequests) requests; exiting to be replaced"
-                 : "medsync: \(getpid()) all workers stopped")
+        logger.info(reason == .recycled
+                    ? "\(getpid()) answered \(maxRequests) requests; exiting to be replaced"
+                    : "\(getpid()) all workers stopped")
         return reason
     }
 
@@ -175,11 +179,13 @@ final class Pool: @unchecked Sendable {
     private let maxRequests: Int
     private var answered = 0
     /// Requests being handled, by worker index: when they started, method and path (no query).
-    private var inFlight: [Int: (start: ContinuousClock.Instant, method: String, path: String, reported: Bool)] = [:]
+    private var inFlight: [Int: (start: ContinuousClock.Instant, method: String, path: String, requestID: String, reported: Bool)] = [:]
+    let logger: Logger
 
-    init(workers: Int, maxRequests: Int) {
+    init(workers: Int, maxRequests: Int, logger: Logger) {
         running = workers
         self.maxRequests = maxRequests
+        self.logger = logger
     }
 
     var isStopping: Bool {
@@ -188,9 +194,9 @@ final class Pool: @unchecked Sendable {
         return reason != nil
     }
 
-    func begin(_ index: Int, method: String, path: String) {
+    func begin(_ index: Int, method: String, path: String, requestID: String) {
         lock.lock()
-        inFlight[index] = (ContinuousClock.now, method, path, false)
+        inFlight[index] = (ContinuousClock.now, method, path, requestID, false)
         lock.unlock()
     }
 
@@ -237,7 +243,8 @@ final class Pool: @unchecked Sendable {
             let now = ContinuousClock.now
             for (index, r) in inFlight where !r.reported && now - r.start >= limit {
                 inFlight[index]?.reported = true
-                Log.line("medsync: slow request: \(Log.clean(r.method)) \(Log.clean(r.path)) running for \((now - r.start).milliseconds)ms (pid \(getpid()), worker \(index))")
+                self.logger.warning("slow request: \(r.method) \(r.path) running for \((now - r.start).milliseconds)ms (pid \(getpid()), worker \(index))",
+                               metadata: ["request_id": "\(r.requestID)"])
             }
         }
     }
@@ -278,7 +285,7 @@ struct Worker {
             request = try FCGIRequestHandle(listenFD: listenFD)
             waiter = try AcceptWaiter(listenFD: listenFD)
         } catch {
-            Log.line("medsync: worker \(index): \(error)")
+            pool.logger.error("worker \(index): \(error)")
             return
         }
         while !pool.isStopping {
@@ -294,7 +301,7 @@ struct Worker {
             if rc < 0 {
                 // Another worker or process took the connection (EAGAIN), or a signal interrupted.
                 if rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR {
-                    Log.line("medsync: worker \(index): FCGX_Accept_r failed (\(rc))")
+                    pool.logger.error("worker \(index): FCGX_Accept_r failed (\(rc))")
                     usleep(100_000)
                 }
                 continue
@@ -317,7 +324,7 @@ struct Worker {
         let start = ContinuousClock.now
         let params = Self.params(raw.pointee.envp)
         var request = Self.request(from: params)
-        pool.begin(index, method: request.method, path: request.path)
+        pool.begin(index, method: request.method, path: request.path, requestID: request.requestID)
         let response: Response
         let maxBodyBytes = bodyLimits.bytes(forPath: request.path)
         if let declared = params["CONTENT_LENGTH"].flatMap({ Int($0) }), declared > maxBodyBytes {
@@ -333,7 +340,8 @@ struct Worker {
         }
         let written = write(response.serialized(), to: raw.pointee.out)
         let ms = (ContinuousClock.now - start).milliseconds
-        Log.line("\(Log.clean(request.method)) \(Log.clean(request.path)) \(response.status) \(ms)ms\(written ? "" : " (client gone)")")
+        pool.logger.info("\(request.method) \(request.path) \(response.status) \(ms)ms\(written ? "" : " (client gone)")",
+                         metadata: ["request_id": "\(request.requestID)"])
     }
 
     static func tooLarge(_ limit: Int) -> Response {
@@ -370,6 +378,7 @@ struct Worker {
         var request = Request(method: params["REQUEST_METHOD"] ?? "GET", uri: uri, headers: headers,
                               remoteAddress: params["REMOTE_ADDR"] ?? "")
         if params["QUERY_STRING"] != nil { request.query = query }
+        request.requestID = Request.requestID(params["REQUEST_ID"])
         return request
     }
 
@@ -439,19 +448,6 @@ final class AcceptWaiter {
     func wait(milliseconds: Int32) -> Bool {
         var event = epoll_event()
         return epoll_wait(epollFD, &event, 1, milliseconds) > 0
-    }
-}
-
-public enum Log {
-    /// One line to stderr in a single write (lines of concurrent workers do not interleave).
-    public static func line(_ s: String) {
-        let bytes = Array((s + "\n").utf8)
-        bytes.withUnsafeBytes { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
-
-    /// Without control characters (a path could carry escape sequences into a terminal).
-    public static func clean(_ s: String) -> String {
-        String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
     }
 }
 

@@ -1,5 +1,6 @@
 @preconcurrency import CLinux
 import Foundation
+import MedsyncLog
 
 /// The master process of `medsync-fcgi`, in php-fpm's shape (`fpm_children.c`, `fpm_process_ctl.c`):
 /// it owns the listening socket, forks `processes` children that each serve it with their own worker
@@ -25,6 +26,8 @@ public final class ProcessPool {
     public let crashBurst: Int
     public let crashWindow: Duration = .seconds(10)
     static let maxDelay: Duration = .seconds(5)
+    /// The master's lines (children starting, dying, being replaced).
+    public var logger = Logger(label: "medsync.pool")
 
     public init(processes: Int) {
         self.processes = max(1, processes)
@@ -44,9 +47,9 @@ public final class ProcessPool {
         pthread_sigmask(SIG_SETMASK, &signals, nil)
         let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 1
         if threads > 1 {
-            Log.line("medsync: warning: the master has \(threads) threads before forking; children may inherit held locks")
+            logger.warning("the master has \(threads) threads before forking; children may inherit held locks")
         }
-        Log.line("medsync: master \(master) keeps \(processes) children")
+        logger.info("master \(master) keeps \(processes) children")
 
         var children: [pid_t: Int] = [:]  // pid → slot
         var stopping = false
@@ -60,12 +63,12 @@ public final class ProcessPool {
                     let pid = fork()
                     if pid == 0 { runChild(master: master) { child(slot) } }
                     if pid < 0 {
-                        Log.line("medsync: fork failed: \(String(cString: strerror(errno))); retrying in 1 s")
+                        logger.error("fork failed: \(String(cString: strerror(errno))); retrying in 1 s")
                         nextStart = ContinuousClock.now + .seconds(1)
                         break
                     }
                     children[pid] = slot
-                    Log.line("medsync: child \(pid) started (\(children.count) of \(processes))")
+                    logger.info("child \(pid) started (\(children.count) of \(processes))")
                 }
             }
             if stopping && children.isEmpty { break }
@@ -80,7 +83,7 @@ public final class ProcessPool {
             let signal = sigtimedwait(&signals, &info, &timeout)
             if (signal == SIGTERM || signal == SIGINT) && !stopping {
                 stopping = true
-                Log.line("medsync: master received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping \(children.count) children")
+                logger.notice("master received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping \(children.count) children")
                 for pid in children.keys { kill(pid, SIGTERM) }
             }
 
@@ -93,11 +96,11 @@ public final class ProcessPool {
                 reaped(slot)
                 let exit = ChildExit(status: status)
                 if stopping {
-                    Log.line("medsync: child \(pid) \(exit) (\(children.count) left)")
+                    logger.info("child \(pid) \(exit) (\(children.count) left)")
                     continue
                 }
                 guard exit.isAbnormal else {
-                    Log.line("medsync: child \(pid) \(exit); replacing it")
+                    logger.info("child \(pid) \(exit); replacing it")
                     continue
                 }
                 let now = ContinuousClock.now
@@ -107,13 +110,13 @@ public final class ProcessPool {
                     let doublings = min(crashes.count - crashBurst - 1, 10)
                     let delay = min(ProcessPool.maxDelay, .milliseconds(100 * (1 << doublings)))
                     nextStart = max(nextStart, now + delay)
-                    Log.line("medsync: child \(pid) \(exit) — its requests in flight are lost; \(crashes.count) crashes in \(crashWindow): next start in \(delay.milliseconds)ms")
+                    logger.error("child \(pid) \(exit) — its requests in flight are lost; \(crashes.count) crashes in \(crashWindow): next start in \(delay.milliseconds)ms")
                 } else {
-                    Log.line("medsync: child \(pid) \(exit) — its requests in flight are lost; replacing it")
+                    logger.error("child \(pid) \(exit) — its requests in flight are lost; replacing it")
                 }
             }
         }
-        Log.line("medsync: master \(master) stopped")
+        logger.notice("master \(master) stopped")
         return 0
     }
 

@@ -14,6 +14,9 @@ public struct Request: Sendable {
     public var headers: [String: String]
     public var remoteAddress: String
     public var body: [UInt8]
+    /// Names this request in every log line about it: nginx's `$request_id` (the `REQUEST_ID`
+    /// FastCGI parameter, 32 hex digits), or one made here when nginx sent none.
+    public var requestID: String = ""
 
     public init(method: String, uri: String, headers: [String: String] = [:], remoteAddress: String = "", body: [UInt8] = []) {
         self.method = method
@@ -167,5 +170,19 @@ extension JSONEncoder {
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .iso8601
         return e
+    }
+}
+
+extension Request {
+    /// nginx's `$request_id` when it is one (1 to 64 letters, digits or dashes), else 16 random hex
+    /// digits: a log line never carries a client-chosen string as the id.
+    public static func requestID(_ fromNginx: String?) -> String {
+        if let id = fromNginx, (1...64).contains(id.utf8.count),
+           id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }) {
+            return id
+        }
+        let n = UInt64.random(in: 0...UInt64.max)
+        let hex = String(n, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

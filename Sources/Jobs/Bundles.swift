@@ -1,5 +1,6 @@
 import ArgumentParser
 import Domain
+import MedsyncLog
 import Foundation
 
 struct Bundles: ParsableCommand {
@@ -14,7 +15,7 @@ struct Bundles: ParsableCommand {
     func run() throws {
         try runJob(database, dryRun: flags.dryRun) { conn, http, config in
             let summary = try BundleJob.run(conn, http: http, config: config, options: flags.options,
-                                            log: { printError($0) })
+                                            log: jobsLog)
             for line in summary.plan { print(line) }
             return summary.description
         }

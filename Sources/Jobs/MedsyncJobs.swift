@@ -1,5 +1,6 @@
 import ArgumentParser
 import Domain
+import MedsyncLog
 import Foundation
 import MedsyncConfig
 import Postgres
@@ -16,6 +17,12 @@ struct MedsyncJobs: ParsableCommand {
         // Add `Reminders.self` and `Bundles.self` here (see the jobs issue).
         subcommands: [Migrate.self, WorkspaceCommand.self, UserCommand.self, TokenCommand.self, Reminders.self, Bundles.self, SenderCommand.self]
     )
+
+    /// Logging first (MEDSYNC_LOG_LEVEL), then ArgumentParser's parsing and the subcommand.
+    static func main() {
+        MedsyncLogging.bootstrap(program: "medsync-jobs", environment: ProcessInfo.processInfo.environment)
+        Self.main(nil)
+    }
 }
 
 /// Where the database is: `--database-url`, else DATABASE_URL read through `Config` (environment,
@@ -64,23 +71,23 @@ func withDatabase<T>(_ options: DatabaseOptions, _ body: (PGConnection) throws -
     do {
         return try body(try options.connect())
     } catch let failure as JobsFailure {
-        printError(failure.message)
+        jobsLog.error("\(failure.message)")
         throw ExitCode(failure.exitCode)
     } catch let error as AppError {
-        printError("\(error.code): \(error.message)")
+        jobsLog.error("\(error.code): \(error.message)")
         throw ExitCode(65)
     } catch let error as Migrator.MigrationError {
-        printError("\(error.code): \(error.message)")
+        jobsLog.error("\(error.code): \(error.message)")
         throw ExitCode(65)
     } catch let error as PGError {
-        printError(error.debugDescription)
+        jobsLog.error("\(error.debugDescription)")
         throw ExitCode(error.isConnectionFailure ? 69 : 70)
     }
 }
 
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("medsync-jobs: \(message)\n".utf8))
-}
+/// The jobs' log: stderr lines (`medsync-jobs: error: …`), in the journal under systemd; summaries
+/// and plans go to stdout.
+let jobsLog = Logger(label: "medsync-jobs")
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Domain
+import MedsyncLog
 import Foundation
 import MedsyncConfig
 import HTTPClient
@@ -29,7 +30,7 @@ func runJob(_ database: DatabaseOptions, dryRun: Bool, _ body: (PGConnection, HT
     do {
         config = try loadConfig(requiring: dryRun ? [] : [.twilioAccountSID, .twilioAuthToken])
     } catch let failure as JobsFailure {
-        printError(failure.message)
+        jobsLog.error("\(failure.message)")
         throw ExitCode(failure.exitCode)
     }
     HTTPClient.globalInit()
@@ -37,7 +38,7 @@ func runJob(_ database: DatabaseOptions, dryRun: Bool, _ body: (PGConnection, HT
     do {
         http = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: 15000)
     } catch {
-        printError("cannot start the HTTP client: \(error.message)")
+        jobsLog.error("cannot start the HTTP client: \(error.message)")
         throw ExitCode(70)
     }
     let line = try withDatabase(database) { conn in
@@ -61,7 +62,7 @@ struct Reminders: ParsableCommand {
     func run() throws {
         try runJob(database, dryRun: flags.dryRun) { conn, http, config in
             let summary = try ReminderJob.run(conn, http: http, config: config, options: flags.options,
-                                              log: { printError($0) })
+                                              log: jobsLog)
             for line in summary.plan { print(line) }
             return summary.description
         }

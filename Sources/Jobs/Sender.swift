@@ -1,5 +1,6 @@
 import ArgumentParser
 import Domain
+import MedsyncLog
 import Foundation
 import MedsyncConfig
 import HTTPClient
@@ -42,7 +43,7 @@ struct SenderCommand: ParsableCommand {
             do {
                 http = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: 15000)
             } catch {
-                printError("cannot start the HTTP client: \(error.message)")
+                jobsLog.error("cannot start the HTTP client: \(error.message)")
                 throw ExitCode(70)
             }
             let sender = try withDatabase(database) { conn in

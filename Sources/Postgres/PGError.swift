@@ -1,8 +1,10 @@
 /// An error from PostgreSQL or libpq.
 ///
 /// As postgres-nio's `PSQLError`: `description` is generic so server details (table names, values
-/// in a `DETAIL`) never reach a user; `debugDescription` carries SQLSTATE, the server's message,
-/// detail and constraint for the logs.
+/// in a `DETAIL`) never reach a user; `debugDescription` is what the logs get: SQLSTATE, the
+/// server's primary message, constraint, column and statement — never the DETAIL or HINT, which
+/// quote row values (`Key (phone)=(+52…) already exists`), and no primary message of a data
+/// exception (SQLSTATE class 22 quotes the input: `invalid input syntax for type integer: "…"`).
 public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// Stable codes, one per kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -31,7 +33,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     public let sqlState: String?
     /// The server's or libpq's primary message (logs only: may contain names and values).
     public let serverMessage: String
-    /// The server's DETAIL (logs only: may contain row values).
+    /// The server's DETAIL (may contain row values: never logged, never shown).
     public let detail: String?
     /// The constraint that failed, when the server named it (`PG_DIAG_CONSTRAINT_NAME`).
     public let constraint: String?
@@ -101,10 +103,17 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     public var debugDescription: String {
         var s = "PGError(\(code)"
         if let sqlState { s += ", SQLSTATE \(sqlState)" }
-        s += "): \(serverMessage)"
-        if let detail { s += " DETAIL: \(detail)" }
+        s += "): \(logSafeMessage)"
         if let constraint { s += " CONSTRAINT: \(constraint)" }
+        if let column { s += " COLUMN: \(column)" }
         if let statement { s += " STATEMENT: \(statement)" }
         return s
+    }
+
+    /// The server's primary message, first line only (libpq's full message text puts DETAIL and
+    /// HINT on the lines after it); for a data exception (class 22) the generic message instead.
+    var logSafeMessage: String {
+        if sqlState?.hasPrefix("22") == true { return message }
+        return serverMessage.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
     }
 }

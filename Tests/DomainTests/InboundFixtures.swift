@@ -1,4 +1,5 @@
 import Domain
+import MedsyncLog
 import Foundation
 import TestSupport
 import MedsyncCrypto
@@ -45,7 +46,7 @@ struct InboundClinic {
     }
 
     func service(now: Date = InboundClinic.now, gemini: GeminiClient? = nil, connection: PGConnection? = nil) -> InboundService {
-        InboundService(conn: connection ?? conn, gemini: gemini, log: { _ in }, now: { now })
+        InboundService(conn: connection ?? conn, gemini: gemini, log: .discarding, now: { now })
     }
 
     static func params(from: String, body: String, sid: String = "SM" + Crypto.hex(Crypto.randomBytes(16)),

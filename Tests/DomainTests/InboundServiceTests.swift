@@ -1,4 +1,5 @@
 import Domain
+import MedsyncLog
 import Foundation
 import TestSupport
 import Testing
@@ -90,7 +91,7 @@ struct InboundServiceTests {
         let results: [String] = concurrently(20) { _ in
             do {
                 let conn = try PGConnection(url)
-                let service = InboundService(conn: conn, gemini: nil, log: { _ in }, now: { InboundClinic.now })
+                let service = InboundService(conn: conn, gemini: nil, log: .discarding, now: { InboundClinic.now })
                 let p = InboundClinic.params(from: "+5215512345678", body: "1", sid: "SMconcurrent00000000000000000001")
                 return try service.handle(InboundWebhook(form: p)).twiml
             } catch {
@@ -114,7 +115,7 @@ struct InboundServiceTests {
         let replies: [String] = concurrently(2) { i in
             do {
                 let conn = try PGConnection(url)
-                let service = InboundService(conn: conn, gemini: nil, log: { _ in }, now: { InboundClinic.now })
+                let service = InboundService(conn: conn, gemini: nil, log: .discarding, now: { InboundClinic.now })
                 return try service.handle(InboundWebhook(form: InboundClinic.params(from: "+521550000000\(i + 1)", body: "1"))).reply ?? ""
             } catch {
                 return "error: \(error)"

@@ -1,4 +1,5 @@
 import Domain
+import MedsyncLog
 import Foundation
 import TestSupport
 import Testing
@@ -21,7 +22,7 @@ struct InboundStatusTests {
         func cb(_ sid: String, _ status: String, _ code: String? = nil) throws -> StatusCallback.Outcome {
             var p = [("MessageSid", sid), ("MessageStatus", status), ("AccountSid", InboundStatusTests.master)]
             if let code { p.append(("ErrorCode", code)) }
-            return try StatusCallback.apply(clinic.conn, params: p, masterAccountSID: InboundStatusTests.master, log: { _ in })
+            return try StatusCallback.apply(clinic.conn, params: p, masterAccountSID: InboundStatusTests.master, log: .discarding)
         }
         #expect(try cb("SMa", "read").status == "read")
         #expect(try cb("SMa", "delivered").status == "read")
@@ -36,7 +37,7 @@ struct InboundStatusTests {
         #expect(try cb("SMunknown", "delivered").found == false)
         #expect(try cb("SMa", "accepted").found == false)
         #expect(throws: AppError.self) {
-            try StatusCallback.apply(clinic.conn, params: [("MessageStatus", "sent")], masterAccountSID: InboundStatusTests.master, log: { _ in })
+            try StatusCallback.apply(clinic.conn, params: [("MessageStatus", "sent")], masterAccountSID: InboundStatusTests.master, log: .discarding)
         }
     }
 
@@ -64,7 +65,7 @@ struct InboundStatusTests {
         }
         func cb(_ sid: String, from account: String) throws -> Bool {
             try StatusCallback.apply(clinic.conn, params: [("MessageSid", sid), ("MessageStatus", "delivered"), ("AccountSid", account)],
-                                     masterAccountSID: InboundStatusTests.master, log: { _ in }).found
+                                     masterAccountSID: InboundStatusTests.master, log: .discarding).found
         }
         func status(_ sid: String) throws -> String? {
             try clinic.conn.query("SELECT status FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(sid)]).first?.string("status")
@@ -80,7 +81,7 @@ struct InboundStatusTests {
         #expect(try status("SMviaSub") == "delivered")
         // No AccountSid at all: acknowledged, nothing moves.
         #expect(try StatusCallback.apply(clinic.conn, params: [("MessageSid", "SMviaSub"), ("MessageStatus", "read")],
-                                         masterAccountSID: InboundStatusTests.master, log: { _ in }).found == false)
+                                         masterAccountSID: InboundStatusTests.master, log: .discarding).found == false)
         #expect(try status("SMviaSub") == "delivered")
     }
 

@@ -76,17 +76,24 @@ struct PostgresConnectionTests {
         #expect(error.sqlState == "23505")
         #expect(error.constraint == "people_email_key")
         #expect(error.detail?.contains("ana@example.com") == true)
-        // What a user could see never carries the value; the logs do.
+        // Neither what a user could see nor what the logs get (debugDescription) carries the value:
+        // the DETAIL stays on the error, for code that needs it, and goes nowhere else.
         #expect(!"\(error)".contains("ana@example.com"))
         #expect(!error.message.contains("ana@example.com"))
-        #expect(error.debugDescription.contains("ana@example.com"))
+        #expect(!error.debugDescription.contains("ana@example.com"))
         #expect(error.debugDescription.contains("23505"))
+        #expect(error.debugDescription.contains("people_email_key"))
         // Other errors are not unique violations, and the connection stays usable.
         let syntax = try #require(throws: PGError.self) { try conn.query("SELEC 1") }
         #expect(syntax.sqlState == "42601")
         #expect(!syntax.isUniqueViolation)
         let notNull = try #require(throws: PGError.self) { try conn.query("SELECT 1/0") }
         #expect(notNull.sqlState == "22012")
+        // A data exception's message quotes the input: the log gets the generic message instead.
+        let badInput = try #require(throws: PGError.self) { try conn.query("SELECT $1::int AS n", ["+5215512345678x"]) }
+        #expect(badInput.sqlState == "22P02")
+        #expect(badInput.serverMessage.contains("+5215512345678x"))
+        #expect(!badInput.debugDescription.contains("5215512345678"))
         #expect(try conn.query("SELECT 1 AS one")[0].int("one") == 1)
     }
 

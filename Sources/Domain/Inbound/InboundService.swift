@@ -1,6 +1,7 @@
 import Foundation
 import Postgres
 import Gemini
+import MedsyncLog
 
 /// One offered slot, as stored in the conversation's `pending_intent`.
 public struct OfferedSlot: Codable, Sendable, Equatable {
@@ -159,13 +160,14 @@ public struct InboundService {
     public let conn: PGConnection
     /// nil: no bot model (fallback rules only).
     public let gemini: GeminiClient?
-    public var log: (String) -> Void
+    /// The route's logger (request_id, message_sid, workspace_id in its metadata).
+    public var log: Logger
     public var now: () -> Date
     /// How many local days of free slots the bot sees, and how many it offers.
     public var days = 7
     public var offerCount = 5
 
-    public init(conn: PGConnection, gemini: GeminiClient?, log: @escaping (String) -> Void = InboundService.stderrLog,
+    public init(conn: PGConnection, gemini: GeminiClient?, log: Logger = Logger(label: "medsync.inbound"),
                 now: @escaping () -> Date = Date.init) {
         self.conn = conn
         self.gemini = gemini
@@ -173,15 +175,11 @@ public struct InboundService {
         self.now = now
     }
 
-    public static func stderrLog(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-
     /// Records and answers a decoded webhook; never leaves anything half-written.
     public func handle(_ webhook: InboundWebhook) throws -> InboundOutcome {
         let sid = webhook.messageSID
         func ignored(_ why: String) -> InboundOutcome {
-            log("warning: inbound webhook for \(webhook.to ?? "no To") (\(why) sender), MessageSid \(sid): ignored")
+            log.warning("inbound webhook for \(webhook.to ?? "no To") (\(why) sender), MessageSid \(sid): ignored")
             return InboundOutcome(kind: .unknownSender)
         }
         guard let to = webhook.to else { return ignored("unknown") }
@@ -366,7 +364,7 @@ public struct InboundService {
                 action = InboundDecision.act(on: answer, offer: offer, pending: r.conversation.pending, timeZone: r.sender.timezone, now: now)
                 usedGemini = true
             case .failure(let error):
-                log("warning: bot fallback for conversation \(r.conversationID): \(error)")
+                log.warning("bot fallback for conversation \(r.conversationID): \(error)")
                 failure = error.code
                 action = rules(m, r, free: free, language: language, now: now)
             }
@@ -444,7 +442,7 @@ public struct InboundService {
             SELECT (SELECT id FROM a) AS appointment_id
             """)
         guard let id = try rows.first?.decode(Int64?.self, "appointment_id") else {
-            log("info: slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
+            log.info("slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
             return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now)
         }
         return Decision(reply: reply, language: language, pending: nil, appointmentID: id)

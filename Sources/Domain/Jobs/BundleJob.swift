@@ -3,6 +3,7 @@ import MedsyncConfig
 import HTTPClient
 import Postgres
 import Twilio
+import MedsyncLog
 
 /// `medsync-jobs bundles`: sends queued bundle batches, recipient by recipient, through each batch's
 /// sender, paced per sender at MEDSYNC_SEND_RATE.
@@ -45,7 +46,7 @@ public enum BundleJob {
 
     public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
                            clock: any JobClock = SystemClock(), retry: RetryPolicy = RetryPolicy(),
-                           log: JobLogger = { _ in }) throws -> Summary {
+                           log: JobLogger = .discarding) throws -> Summary {
         let started = DispatchTime.now()
         var summary = Summary()
         summary.dryRun = options.dryRun
@@ -121,7 +122,7 @@ public enum BundleJob {
             """)
         if stale > 0 {
             summary.unknown += stale
-            log("bundles: batch \(batch.id): \(stale) recipient(s) interrupted by an earlier run marked unknown")
+            log.warning("bundles: batch \(batch.id): \(stale) recipient(s) interrupted by an earlier run marked unknown")
             try updateCounts(conn, batch.id)
         }
 
@@ -203,8 +204,9 @@ public enum BundleJob {
             try updateCounts(conn, batch.id)
             summary.completed += 1
             let c = try conn.query("SELECT sent_count, failed_count, skipped_count, unknown_count FROM bundle_batches WHERE id = \(batch.id)").one()
-            log("bundles: batch \(batch.id) completed: sent=\(try c.decode(Int.self, "sent_count")) failed=\(try c.decode(Int.self, "failed_count")) "
-                + "skipped=\(try c.decode(Int.self, "skipped_count")) unknown=\(try c.decode(Int.self, "unknown_count"))")
+            let counts = "sent=\(try c.decode(Int.self, "sent_count")) failed=\(try c.decode(Int.self, "failed_count")) "
+                + "skipped=\(try c.decode(Int.self, "skipped_count")) unknown=\(try c.decode(Int.self, "unknown_count"))"
+            log.info("bundles: batch \(batch.id) completed: \(counts)")
         }
     }
 

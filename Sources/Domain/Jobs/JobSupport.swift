@@ -3,6 +3,7 @@ import MedsyncConfig
 import HTTPClient
 import Postgres
 import Twilio
+import MedsyncLog
 
 /// Options both jobs take (`--dry-run`, `--limit`, `--workspace`).
 public struct JobOptions: Sendable {
@@ -44,7 +45,7 @@ public struct FixedClock: JobClock {
 }
 
 /// Where the jobs write their lines (stderr under systemd ends up in the journal).
-public typealias JobLogger = @Sendable (String) -> Void
+public typealias JobLogger = Logger
 
 /// Spaces Twilio calls of one sender at most `rate` per second, as Twilio sees them: calls start at
 /// least 1.01/rate s apart (monotonic clock), and a call starts only once 1 s has passed since the

@@ -3,6 +3,7 @@ import MedsyncConfig
 import HTTPClient
 import Postgres
 import Twilio
+import MedsyncLog
 
 /// `medsync-jobs reminders`: for every workspace with reminders enabled, remind the patients of
 /// confirmed appointments starting within `hours_before`, each appointment once per start time.
@@ -58,7 +59,7 @@ public enum ReminderJob {
 
     public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
                            clock: any JobClock = SystemClock(), retry: RetryPolicy = RetryPolicy(maxAttempts: 3),
-                           log: JobLogger = { _ in }) throws -> Summary {
+                           log: JobLogger = .discarding) throws -> Summary {
         let started = DispatchTime.now()
         var summary = Summary()
         summary.dryRun = options.dryRun
@@ -106,7 +107,7 @@ public enum ReminderJob {
             // Without a sender nothing can go out: claim nothing, so the reminders go once one is linked.
             guard ws.hasSender else {
                 summary.workspacesWithoutSender += 1
-                log("reminders: workspace \(ws.workspaceID) has no active WhatsApp sender; nothing claimed")
+                log.warning("reminders: workspace \(ws.workspaceID) has no active WhatsApp sender; nothing claimed", metadata: ["workspace_id": "\(ws.workspaceID)"])
                 continue
             }
             guard ws.hasDue else { continue }
@@ -192,7 +193,7 @@ public enum ReminderJob {
                     // is given back and the next run tries again (until the appointment is past).
                     try conn.execute("DELETE FROM reminder_log WHERE id = \(logID) AND status = 'sending'")
                     summary.released += 1
-                    log("reminders: appointment \(appointmentID) not sent (\(outcome.reason ?? "")); will be retried by the next run")
+                    log.warning("reminders: appointment \(appointmentID) not sent (\(outcome.reason ?? "")); will be retried by the next run", metadata: ["workspace_id": "\(ws.workspaceID)"])
                     continue
                 }
                 try conn.execute("""
@@ -204,7 +205,7 @@ public enum ReminderJob {
                 case "skipped": summary.skipped[outcome.reason ?? "skipped", default: 0] += 1
                 default:
                     summary.failed += 1
-                    log("reminders: appointment \(appointmentID) failed: \(outcome.reason ?? "") \(outcome.errorCode.map(String.init) ?? "")")
+                    log.error("reminders: appointment \(appointmentID) failed: \(outcome.reason ?? "") \(outcome.errorCode.map(String.init) ?? "")", metadata: ["workspace_id": "\(ws.workspaceID)"])
                 }
             }
         }

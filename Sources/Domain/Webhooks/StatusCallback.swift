@@ -1,6 +1,7 @@
 import Foundation
 import Postgres
 import Twilio
+import MedsyncLog
 
 /// `POST /api/webhooks/whatsapp/status`: a forward-only status update by MessageSid.
 /// The schema's trigger keeps the order (queued < sending < sent < delivered < read; failed and
@@ -38,7 +39,7 @@ public enum StatusCallback {
     /// the form's AccountSid must be the sender's subaccount, or the master account (`masterAccountSID`)
     /// for a sender without one. Anything else is acknowledged without change (and logged).
     public static func apply(_ conn: PGConnection, params: [(String, String)], masterAccountSID: String,
-                             log: (String) -> Void = InboundService.stderrLog) throws -> Outcome
+                             log: Logger = Logger(label: "medsync.status")) throws -> Outcome
     {
         func value(_ n: String) -> String? { params.first { $0.0 == n }?.1.trimmingCharacters(in: .whitespaces) }
         guard let sid = value("MessageSid") ?? value("SmsSid"), !sid.isEmpty else {
@@ -50,11 +51,11 @@ public enum StatusCallback {
         // Other statuses Twilio may report (accepted, scheduled, canceled, receiving…) say nothing our
         // messages track: acknowledged so Twilio does not retry, and logged.
         guard statuses.contains(status) else {
-            log("info: status callback \(sid): status \(status) ignored")
+            log.info("status callback \(sid): status \(status) ignored")
             return Outcome(found: false, status: nil)
         }
         guard let account = value("AccountSid"), !account.isEmpty else {
-            log("warning: status callback \(sid) without AccountSid: ignored")
+            log.warning("status callback \(sid) without AccountSid: ignored")
             return Outcome(found: false, status: nil)
         }
         let code = value("ErrorCode").flatMap { Int($0) }.flatMap { $0 == 0 ? nil : $0 }
@@ -70,7 +71,7 @@ public enum StatusCallback {
             RETURNING m.status
             """)
         guard let row = rows.first else {
-            log("warning: status callback for MessageSid \(sid) (\(status)) that account \(account) did not send: ignored")
+            log.warning("status callback for MessageSid \(sid) (\(status)) that account \(account) did not send: ignored")
             return Outcome(found: false, status: nil)
         }
         return Outcome(found: true, status: try row.decode(String?.self, "status"))

@@ -1,4 +1,5 @@
 import Domain
+import MedsyncLog
 import FastCGI
 import Postgres
 
@@ -26,7 +27,7 @@ private let pingResponse = Response.json(200, ["status": "ok"])
     do {
         try ctx.db().query("SELECT 1 FROM schema_migrations LIMIT 1")
     } catch let error as PGError {
-        Log.line("health: database unavailable: \(error.debugDescription)")
+        ctx.logger.error("health: database unavailable: \(error.debugDescription)")
         return .error(AppError.databaseUnavailable)
     }
     return .json(200, ["status": "ok", "database": "ok"])

@@ -1,4 +1,5 @@
 import Domain
+import MedsyncLog
 import FastCGI
 import Gemini
 
@@ -32,16 +33,18 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let url = try signedURL(request, ctx)
     let db = ctx.db()
     let to = InboundWebhook.e164(form["To"])
+    var log = ctx.logger
+    if let sid = form["MessageSid"] ?? form["SmsMessageSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
     let signer = try WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
         try to.flatMap { try SenderRoute.lookup(db, phone: $0) }?.subaccount
     }
     guard signer != nil else {
-        Log.line("warning: inbound webhook with an invalid signature for \(url) (To \(to ?? "none"))")
+        log.warning("inbound webhook with an invalid signature for \(url) (To \(to ?? "none"))")
         throw invalidSignature
     }
     let webhook = try InboundWebhook(form: form.pairs)
     let gemini = ctx.config.geminiAPIKey == nil ? nil : GeminiClient(http: try ctx.http(), config: ctx.config)
-    let service = InboundService(conn: db, gemini: gemini, log: { Log.line($0) })
+    let service = InboundService(conn: db, gemini: gemini, log: log)
     return twiml(try service.handle(webhook).twiml)
 }
 
@@ -52,19 +55,21 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let form = try request.form()
     let url = try signedURL(request, ctx)
     let db = ctx.db()
+    var log = ctx.logger
+    if let sid = form["MessageSid"] ?? form["SmsSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
     let signer = try WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
         try StatusCallback.subaccountToken(db, accountSID: form["AccountSid"], from: InboundWebhook.e164(form["From"]))
     }
     guard let signer else {
-        Log.line("warning: status callback with an invalid signature for \(url)")
+        log.warning("status callback with an invalid signature for \(url)")
         throw invalidSignature
     }
     // A subaccount's token speaks for that subaccount only: a callback it signed naming another
     // AccountSid (the master's, another clinic's) changes nothing.
     if case .subaccount(let signedBy) = signer, form["AccountSid"] != signedBy {
-        Log.line("warning: status callback signed by subaccount \(signedBy ?? "none") names AccountSid \(form["AccountSid"] ?? "none"): ignored")
+        log.warning("status callback signed by subaccount \(signedBy ?? "none") names AccountSid \(form["AccountSid"] ?? "none"): ignored")
         return twiml(TwiML.empty)
     }
-    _ = try StatusCallback.apply(db, params: form.pairs, masterAccountSID: ctx.config.twilioAccountSID ?? "", log: { Log.line($0) })
+    _ = try StatusCallback.apply(db, params: form.pairs, masterAccountSID: ctx.config.twilioAccountSID ?? "", log: log)
     return twiml(TwiML.empty)
 }
