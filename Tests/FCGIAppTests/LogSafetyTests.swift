@@ -1,6 +1,7 @@
 import Domain
 import FastCGI
 import Foundation
+import MedsyncConfig
 import MedsyncLog
 import Testing
 import TestSupport
