@@ -58,6 +58,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini"], path: "Tests/TestSupport"),
         .testTarget(name: "MedsyncLogTests", dependencies: ["MedsyncLog", "TestSupport"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
+        // One test target per layer (README, "Layout"); tests that need the stack are `.needsStack`.
+        .testTarget(name: "CryptoTests", dependencies: ["MedsyncCrypto", "TestSupport"]),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "MedsyncCrypto", "MedsyncConfig", "TestSupport"]),
+        .testTarget(name: "TwilioTests", dependencies: ["Twilio", "HTTPClient", "TestSupport"]),
+        .testTarget(name: "GeminiTests", dependencies: ["Gemini", "HTTPClient", "Domain", "TestSupport"]),  // BotAnswer: the schema and the answers Gemini must give
         .testTarget(name: "DomainTests", dependencies: ["Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"], exclude: ["Helpers"]),
         .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),

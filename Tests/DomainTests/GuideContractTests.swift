@@ -60,7 +60,7 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 }
 
 /// `medsync-jobs reminders` with the guide's defaults, against a fresh database and the sandbox.
-@Suite struct GuideReminderTests {
+@Suite(.needsStack) struct GuideReminderTests {
     @Test func aNewClinicSendsNoRemindersUntilItTurnsThemOnThenReminderDefaultSendsTheReminder() throws {
         let w = try JobsWorld()
         let now = utc("2026-06-10T08:00:00Z")
@@ -112,7 +112,7 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 }
 
 /// Migration 0007 keeps what existing clinics had and gives new ones the guide's defaults.
-@Suite struct GuideMigrationTests {
+@Suite(.needsStack) struct GuideMigrationTests {
     @Test func existingWorkspacesKeepTheirReminderChoicesNewOnesStartWithRemindersOff() throws {
         let source = TestDatabase.sqlDirectory
         let dir = NSTemporaryDirectory() + "medsync-mig-\(UUID().uuidString)"
@@ -153,7 +153,7 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 }
 
 /// The schema keeps a workspace's last owner (migration 0007), even against two removals at once.
-@Suite struct LastOwnerSchemaTests {
+@Suite(.needsStack) struct LastOwnerSchemaTests {
     @Test func twoOwnersRemovedAtOnceLeaveOneAndDeletingTheWorkspaceStillWorks() throws {
         let url = try TestDatabase.create()
         let conn = try PGConnection(url)

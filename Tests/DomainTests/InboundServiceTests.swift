@@ -7,7 +7,7 @@ import Postgres
 
 @Suite("Inbound: recording and answering patient messages (fresh database)")
 struct InboundServiceTests {
-    @Test("a new patient says hello: patient, conversation, both messages stored; the reply offers numbered slots")
+    @Test("a new patient says hello: patient, conversation, both messages stored; the reply offers numbered slots", .needsStack)
     func newPatientHello() throws {
         let clinic = try InboundClinic()
         let out = try clinic.send("+5215512345678", "Hello, I would like an appointment")
@@ -33,7 +33,7 @@ struct InboundServiceTests {
         #expect(messages[1].int64("in_reply_to_id") == out.messageID)
     }
 
-    @Test("replying \"2\" books the second offered slot as pending_review, linked to the message")
+    @Test("replying \"2\" books the second offered slot as pending_review, linked to the message", .needsStack)
     func shortcutBooks() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hi")
@@ -50,7 +50,7 @@ struct InboundServiceTests {
         #expect(pending == nil)
     }
 
-    @Test("times pick a slot too: 9:00, 09:00, 9h, 10:30", arguments: [("9:00", "9:00 AM"), ("09:00", "9:00 AM"), ("9h", "9:00 AM"), ("10:30", "10:30 AM")])
+    @Test("times pick a slot too: 9:00, 09:00, 9h, 10:30", .needsStack, arguments: [("9:00", "9:00 AM"), ("09:00", "9:00 AM"), ("9h", "9:00 AM"), ("10:30", "10:30 AM")])
     func timeShortcuts(text: String, label: String) throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")
@@ -60,7 +60,7 @@ struct InboundServiceTests {
         #expect(try clinic.count("SELECT count(*) AS n FROM appointments") == 1)
     }
 
-    @Test("a number that is not offered gets the options again, nothing booked")
+    @Test("a number that is not offered gets the options again, nothing booked", .needsStack)
     func notAnOption() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")
@@ -69,7 +69,7 @@ struct InboundServiceTests {
         #expect(try clinic.count("SELECT count(*) AS n FROM appointments") == 0)
     }
 
-    @Test("a retried MessageSid stores nothing new, books nothing new and answers the same reply")
+    @Test("a retried MessageSid stores nothing new, books nothing new and answers the same reply", .needsStack)
     func retrySameReply() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")
@@ -83,7 +83,7 @@ struct InboundServiceTests {
         #expect(try clinic.count("SELECT unread_count AS n FROM whatsapp_conversations") == 2)
     }
 
-    @Test("20 concurrent deliveries of one MessageSid: one message row, one appointment, 20 identical answers")
+    @Test("20 concurrent deliveries of one MessageSid: one message row, one appointment, 20 identical answers", .needsStack)
     func concurrentRetries() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")
@@ -105,7 +105,7 @@ struct InboundServiceTests {
         #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'outbound'") == 2)
     }
 
-    @Test("two patients racing for the last free slot: one appointment, the other is offered alternatives")
+    @Test("two patients racing for the last free slot: one appointment, the other is offered alternatives", .needsStack)
     func raceForLastSlot() throws {
         // Only 11:30–12:00 is free today for the two of them (plus tomorrow's slots).
         let clinic = try InboundClinic(availability: [("11:30", "12:00")])
@@ -127,7 +127,7 @@ struct InboundServiceTests {
         #expect(loser.hasPrefix("Sorry, today at 11:30 AM was just taken. Available times:\n1. tomorrow at 11:30 AM"))
     }
 
-    @Test("STOP turns consent off with a confirmation in the patient's language; ALTA turns it back on")
+    @Test("STOP turns consent off with a confirmation in the patient's language; ALTA turns it back on", .needsStack)
     func optOutAndIn() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "Hola, quiero una cita")
@@ -144,7 +144,7 @@ struct InboundServiceTests {
         #expect(english.reply == "You are unsubscribed and will not receive more messages from Clínica Sol. Reply START to subscribe again.")
     }
 
-    @Test("asking for a person hands the conversation to staff; the bot is silent afterwards")
+    @Test("asking for a person hands the conversation to staff; the bot is silent afterwards", .needsStack)
     func handoff() throws {
         let clinic = try InboundClinic()
         let first = try clinic.send("+5215512345678", "quiero hablar con alguien por favor")
@@ -159,7 +159,7 @@ struct InboundServiceTests {
         #expect(try clinic.send("+5215512345678", "hola").kind == .replied)
     }
 
-    @Test("Spanish gets Spanish slots and the language is remembered")
+    @Test("Spanish gets Spanish slots and the language is remembered", .needsStack)
     func spanish() throws {
         let clinic = try InboundClinic()
         let out = try clinic.send("+5215512345678", "Hola, buenos días")
@@ -170,7 +170,7 @@ struct InboundServiceTests {
         #expect(booked.reply == "Perfecto, solicité tu cita para hoy a las 9:30. La clínica la confirmará en breve.")
     }
 
-    @Test("cancel cancels the patient's own upcoming appointment, not another patient's")
+    @Test("cancel cancels the patient's own upcoming appointment, not another patient's", .needsStack)
     func cancel() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215500000001", "hello")
@@ -186,7 +186,7 @@ struct InboundServiceTests {
         #expect(try clinic.send("+5215500000001", "cancel").reply == "You have no upcoming appointment to cancel.")
     }
 
-    @Test("reschedule: the next appointment is replaced by the slot picked next, in one transaction")
+    @Test("reschedule: the next appointment is replaced by the slot picked next, in one transaction", .needsStack)
     func reschedule() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")
@@ -201,7 +201,7 @@ struct InboundServiceTests {
         #expect(rows[1].date("starts_at") == InboundClinic.now.addingTimeInterval(2 * 3600))
     }
 
-    @Test("media is recorded with the message")
+    @Test("media is recorded with the message", .needsStack)
     func media() throws {
         let clinic = try InboundClinic()
         let p = InboundClinic.params(from: "+5215512345678", body: "", media: [("https://api.twilio.com/m/ME1", "image/jpeg")])
@@ -212,7 +212,7 @@ struct InboundServiceTests {
         #expect(m.string("ct") == "image/jpeg")
     }
 
-    @Test("malformed webhooks: a clear 400 or a polite reply, nothing stored")
+    @Test("malformed webhooks: a clear 400 or a polite reply, nothing stored", .needsStack)
     func malformed() throws {
         let clinic = try InboundClinic()
         let service = clinic.service()
@@ -233,7 +233,7 @@ struct InboundServiceTests {
         #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages") == 0)
     }
 
-    @Test("an unknown or disabled number is ignored with an empty response")
+    @Test("an unknown or disabled number is ignored with an empty response", .needsStack)
     func unknownSender() throws {
         let clinic = try InboundClinic()
         let service = clinic.service()

@@ -8,7 +8,7 @@ import Postgres
 
 @Suite("Status callbacks: forward-only updates (fresh database)")
 struct InboundStatusTests {
-    @Test("statuses only move forward; failed keeps its error code and explanation; unknown SIDs are acknowledged")
+    @Test("statuses only move forward; failed keeps its error code and explanation; unknown SIDs are acknowledged", .needsStack)
     func forwardOnly() throws {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")
@@ -43,7 +43,7 @@ struct InboundStatusTests {
 
     static let master = "AC0000000000000000000000000000de00"
 
-    @Test("a callback moves only a message sent through a sender of the posting AccountSid (master or the sender's subaccount)")
+    @Test("a callback moves only a message sent through a sender of the posting AccountSid (master or the sender's subaccount)", .needsStack)
     func scopedToThePostingAccount() throws {
         let clinic = try InboundClinic()   // its sender belongs to the master account
         let sub = "AC" + String(repeating: "5", count: 32), otherSub = "AC" + String(repeating: "6", count: 32)
@@ -85,7 +85,7 @@ struct InboundStatusTests {
         #expect(try status("SMviaSub") == "delivered")
     }
 
-    @Test("a retried MessageSid answers the stored reply only in the workspace that recorded it")
+    @Test("a retried MessageSid answers the stored reply only in the workspace that recorded it", .needsStack)
     func storedReplyIsScopedToTheSendersWorkspace() throws {
         let a = try InboundClinic()
         let b = try InboundClinic(url: a.url, senderPhone: "+15550002000")

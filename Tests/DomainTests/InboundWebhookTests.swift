@@ -55,7 +55,7 @@ struct InboundWebhookTests {
         }
     }
 
-    @Test("a row with an unknown state or language is a decode_failed error naming the column, not a trap")
+    @Test("a row with an unknown state or language is a decode_failed error naming the column, not a trap", .needsStack)
     func enumsFromRows() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         let row = try #require(try conn.query("SELECT 'bot' AS ok_state, 'es' AS ok_language, 'paused' AS state, 'fr' AS language").first)

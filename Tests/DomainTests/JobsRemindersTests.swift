@@ -8,7 +8,7 @@ import Postgres
 private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 
 /// `ReminderJob.run` (what `medsync-jobs reminders` calls) against a fresh database and the sandbox.
-@Suite struct JobsRemindersTests {
+@Suite(.needsStack) struct JobsRemindersTests {
     @Test func wordingFollowsEachClinicsTimezoneAcrossTheSpringDSTChange() throws {
         let w = try JobsWorld()
         // Saturday 28 March 2026, 10:00 UTC. Madrid moves to CEST (UTC+2) on Sunday 29 at 02:00;
@@ -219,7 +219,7 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
     }
 }
 
-@Suite struct JobsRemindersInterruptedTests {
+@Suite(.needsStack) struct JobsRemindersInterruptedTests {
     @Test func aClaimLeftSendingByAKilledRunIsMarkedInterruptedAndNeverResent() throws {
         let w = try JobsWorld()
         let ws = try w.workspace()

@@ -35,7 +35,7 @@ import Twilio
 }
 
 /// `Outbound.send` against a fresh database and the sandbox.
-@Suite struct MessagingOutboundTests {
+@Suite(.needsStack) struct MessagingOutboundTests {
     private func appError(_ body: () throws -> Void) -> String? {
         do { try body() } catch let e as AppError { return e.code } catch { return "\(error)" }
         return nil

@@ -5,7 +5,7 @@ import TestSupport
 import MedsyncCrypto
 import Postgres
 
-@Suite("Model: workspaces, users, tokens")
+@Suite("Model: workspaces, users, tokens", .needsStack)
 struct ModelTests {
     @Test func workspaceCreateAndList() throws {
         let conn = try PGConnection(try TestDatabase.create())

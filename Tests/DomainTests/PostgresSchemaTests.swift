@@ -5,7 +5,7 @@ import TestSupport
 import Postgres
 
 /// The invariants DESIGN.md says the schema itself enforces, checked against the migrated schema.
-@Suite("Schema invariants")
+@Suite("Schema invariants", .needsStack)
 struct PostgresSchemaTests {
     /// A migrated database with one workspace, a doctor, a patient, a sender and a conversation.
     struct Fixture {

@@ -10,7 +10,7 @@ import Postgres
 /// Idempotency-Key, one at a time per workspace, and undone when any step fails — faults are
 /// injected at each step, scoped to this test's clinic name (the sandbox matches it against the
 /// acting account's FriendlyName), so tests running at once never take each other's faults.
-@Suite("Provisioning: idempotent and compensating (fresh database + sandbox)")
+@Suite("Provisioning: idempotent and compensating (fresh database + sandbox)", .needsStack)
 struct ProvisioningTests {
     struct World {
         let w: JobsWorld

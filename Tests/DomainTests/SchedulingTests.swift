@@ -25,7 +25,7 @@ struct SchedulingTests {
         #expect(LocalTime.describe(today9, timeZone: "Europe/Madrid", language: "en", now: now) == "today at 4:00 PM")
     }
 
-    @Test("free slots: availability in the workspace's timezone, minus booked and past times")
+    @Test("free slots: availability in the workspace's timezone, minus booked and past times", .needsStack)
     func freeSlots() throws {
         let clinic = try InboundClinic(availability: [("09:00", "10:00")], weekdays: [2, 4])  // Tue, Thu
         var slots = try FreeSlots.compute(clinic.conn, workspaceID: clinic.workspaceID, from: now, days: 7)

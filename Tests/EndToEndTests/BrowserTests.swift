@@ -5,7 +5,7 @@ import Testing
 /// The staff web inbox in real Chromium: `Tests/Browser` (pytest + Selenium, headless Debian
 /// chromium) against the stack `make test` started. Each module makes its own clinic, so the suite
 /// runs beside the others. A failure prints pytest's report.
-@Suite("Web inbox in Chromium (Tests/Browser)")
+@Suite("Web inbox in Chromium (Tests/Browser)", .needsStack)
 struct BrowserTests {
     @Test("sign in, live conversations, replies and ticks, templates, handoff, pending, bundles, settings, roles, 360 px")
     func browserSuite() throws {

@@ -5,7 +5,7 @@ import Testing
 import Postgres
 
 /// The product guide's contract through nginx → medsync-fcgi → the sandbox (issue 12).
-@Suite struct GuideContractEndToEndTests {
+@Suite(.needsStack) struct GuideContractEndToEndTests {
     /// The patient books slot 1 through the bot; returns the pending appointment's id and start.
     func book(_ c: StaffClient, _ phone: String) throws -> (id: Int64, startsAt: Date) {
         try c.clinic.say(phone, "Hello, I would like to book an appointment")

@@ -69,7 +69,7 @@ final class ServiceWatch: @unchecked Sendable {
     }
 }
 
-@Suite("Hostile uploads and body limits through nginx")
+@Suite("Hostile uploads and body limits through nginx", .needsStack)
 struct HostileUploadTests {
     func upload(_ c: StaffClient, _ file: [UInt8], filename: String) throws -> StaffClient.Answer {
         let boundary = "----hostile\(UInt32.random(in: 0...UInt32.max))"

@@ -112,7 +112,7 @@ struct StackClinic {
 
 @Suite("Inbound end to end: the sandbox patient writes through nginx")
 struct InboundFlowTests {
-    @Test("hello → patient, conversation, both messages, slots offered; \"2\" → pending_review at that slot without Gemini")
+    @Test("hello → patient, conversation, both messages, slots offered; \"2\" → pending_review at that slot without Gemini", .needsStack)
     func helloThenTwo() throws {
         let clinic = try StackClinic()
         let patient = StackClinic.patient()
@@ -149,7 +149,7 @@ struct InboundFlowTests {
         #expect(appt.string("twilio_sid") == two.messageSid)
     }
 
-    @Test("a Spanish conversation is answered in Spanish and the language is remembered")
+    @Test("a Spanish conversation is answered in Spanish and the language is remembered", .needsStack)
     func spanish() throws {
         let clinic = try StackClinic()
         let patient = StackClinic.patient()
@@ -162,7 +162,7 @@ struct InboundFlowTests {
         #expect(booked.replies.first?.hasPrefix("Perfecto, solicité tu cita para ") == true)
     }
 
-    @Test("Gemini 503 → the fallback still offers numbered slots")
+    @Test("Gemini 503 → the fallback still offers numbered slots", .needsStack)
     func gemini503() throws {
         let clinic = try StackClinic()
         let marker = "kiwi\(Int.random(in: 1000...9999))"
@@ -173,7 +173,7 @@ struct InboundFlowTests {
         #expect(try clinic.geminiCalls().first?["fault"] as? String == "http_503")
     }
 
-    @Test("invalid JSON from Gemini → fallback")
+    @Test("invalid JSON from Gemini → fallback", .needsStack)
     func geminiInvalidJSON() throws {
         let clinic = try StackClinic()
         let marker = "lime\(Int.random(in: 1000...9999))"
@@ -186,7 +186,7 @@ struct InboundFlowTests {
 
     /// The deadline, not the model, ends the wait: the model hangs 6 s past GEMINI_TIMEOUT_MS and the
     /// answer comes well before that, inside Twilio's 15 s (a margin of 4 s for a loaded test machine).
-    @Test("Gemini hangs → the fallback answers at GEMINI_TIMEOUT_MS, before the model and before Twilio gives up")
+    @Test("Gemini hangs → the fallback answers at GEMINI_TIMEOUT_MS, before the model and before Twilio gives up", .needsStack)
     func geminiHang() throws {
         let clinic = try StackClinic()
         let deadlineMS = Int(clinic.env.values["GEMINI_TIMEOUT_MS"] ?? "") ?? 8000
@@ -199,7 +199,7 @@ struct InboundFlowTests {
         #expect(elapsed < min(Double(deadlineMS) / 1000 + 4, 15), "answered after \(elapsed) s")
     }
 
-    @Test("20 concurrent deliveries of one MessageSid → one message row, at most one appointment, the same reply")
+    @Test("20 concurrent deliveries of one MessageSid → one message row, at most one appointment, the same reply", .needsStack)
     func concurrentRetries() throws {
         let clinic = try StackClinic()
         let patient = StackClinic.patient()
@@ -218,7 +218,7 @@ struct InboundFlowTests {
         #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE workspace_id = $1", [PGValue(clinic.workspaceID)]) == 4)
     }
 
-    @Test("two patients racing for the last free slot → one appointment, the other is offered alternatives")
+    @Test("two patients racing for the last free slot → one appointment, the other is offered alternatives", .needsStack)
     func race() throws {
         // One slot a day, so each offer's "1" is the same slot for both.
         let clinic = try StackClinic(availability: ("23:00", "23:30"))
@@ -234,7 +234,7 @@ struct InboundFlowTests {
         #expect(results.filter { $0.hasPrefix("Sorry, ") && $0.contains("was just taken. Available times:\n1. ") }.count == 1)
     }
 
-    @Test("STOP → consent off and a confirmation; handoff → the bot is silent on the next message")
+    @Test("STOP → consent off and a confirmation; handoff → the bot is silent on the next message", .needsStack)
     func stopAndHandoff() throws {
         let clinic = try StackClinic()
         let patient = StackClinic.patient()
@@ -257,7 +257,7 @@ struct InboundFlowTests {
             """, [PGValue(clinic.workspaceID)]) == 2)
     }
 
-    @Test("media is recorded with the message")
+    @Test("media is recorded with the message", .needsStack)
     func media() throws {
         let clinic = try StackClinic()
         try clinic.say(StackClinic.patient(), "my lab results", ["media": [["url": "https://media.example/ME1.pdf", "content_type": "application/pdf"]]])

@@ -68,7 +68,7 @@ extension JobsWorld {
     }
 }
 
-@Suite struct JobsEndToEndTests {
+@Suite(.needsStack) struct JobsEndToEndTests {
     @Test func twoReminderHostsAtOnceRemindEachOf500PatientsExactlyOnce() throws {
         let w = try JobsWorld()
         let ws = try w.workspace(timezone: "Europe/Madrid")

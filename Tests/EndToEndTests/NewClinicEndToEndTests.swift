@@ -9,7 +9,7 @@ import HTTPClient
 /// Issue 12's "must show": a brand-new clinic, from `medsync-jobs workspace create` to a reminder
 /// sent by `medsync-jobs reminders`, through the API only (no SQL), through nginx and libfcgi, with
 /// the sandbox as Twilio, Gemini and the patient's phone. The README walks the same path with curl.
-@Suite struct NewClinicEndToEndTests {
+@Suite(.needsStack) struct NewClinicEndToEndTests {
     let env: StackEnvironment
     let jobs: String = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
 

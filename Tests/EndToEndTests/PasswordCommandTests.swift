@@ -6,7 +6,7 @@ import MedsyncCrypto
 import HTTPClient
 import Postgres
 
-@Suite("medsync-jobs user set-password")
+@Suite("medsync-jobs user set-password", .needsStack)
 struct PasswordCommandTests {
     @Test("sets the password, revokes every token of the user (prints how many); the new password signs in through nginx")
     func setPasswordRevokes() throws {

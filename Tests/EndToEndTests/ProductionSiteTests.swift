@@ -8,7 +8,7 @@ import Postgres
 /// nginx/medsync.conf as shipped, over TLS (a self-signed certificate made here), in front of the
 /// test stack's workers. Only what cannot run here is rewritten: the certificate paths, the socket
 /// path, the host name (localhost), the listen lines (loopback ports), the web root.
-@Suite("The production nginx site, end to end over TLS", .serialized)
+@Suite("The production nginx site, end to end over TLS", .needsStack, .serialized)
 struct ProductionSiteTests {
     final class Site {
         let dir = "\(projectRoot)/.run/test-prod-nginx"

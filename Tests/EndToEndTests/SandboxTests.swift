@@ -69,7 +69,7 @@ private func params(_ entry: [String: Any]) -> [String: String] {
     return out
 }
 
-@Suite struct SandboxTests {
+@Suite(.needsStack) struct SandboxTests {
     @Test func inboundIsSignedAsTwilioSignsAndTheTwiMLReplyIsRecorded() throws {
         let sandbox = try Sandbox()
         let httpClient = try HTTPClient()

@@ -5,7 +5,7 @@ import TestSupport
 
 /// Scale-out on the engines we already run: two medsync-fcgi instances on TCP (as two app hosts)
 /// behind one nginx `upstream`, with `fastcgi_next_upstream error` (nginx/fastcgi_medsync.conf).
-@Suite(.serialized) final class ScaleOutTests {
+@Suite(.needsStack, .serialized) final class ScaleOutTests {
     let stack: PrivateStack
     init() throws { stack = try PrivateStack(name: "scaleout", httpPort: 18480) }
     deinit { stack.down() }

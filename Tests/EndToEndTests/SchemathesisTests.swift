@@ -10,7 +10,7 @@ import TestSupport
 /// By hand, against `make up`'s stack or the one `make test` leaves running:
 ///     scripts/schemathesis .run/env
 ///     ST_SEED=random ST_MAX_EXAMPLES=50 scripts/schemathesis .run/test/env
-@Suite("Schemathesis: the API answers what its OpenAPI document says")
+@Suite("Schemathesis: the API answers what its OpenAPI document says", .needsStack)
 struct SchemathesisTests {
     @Test("no server error, every status documented, every body matching its schema")
     func openAPIConformance() throws {

@@ -5,7 +5,7 @@ import TestSupport
 import HTTPClient
 
 /// The running skeleton through real nginx, libfcgi and PostgreSQL (the stack `make test` started).
-@Suite struct SkeletonTests {
+@Suite(.needsStack) struct SkeletonTests {
     let env: StackEnvironment
     init() throws { env = try StackEnvironment.shared() }
 
@@ -66,7 +66,7 @@ import HTTPClient
 }
 
 /// Stops and restarts PostgreSQL and the workers of a stack of its own.
-@Suite(.serialized) final class ResilienceTests {
+@Suite(.needsStack, .serialized) final class ResilienceTests {
     let stack: PrivateStack
     init() throws { stack = try PrivateStack(name: "resilience", httpPort: 18180) }
     deinit { stack.down() }

@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 import HTTPClient
 
-@Suite("Bundle uploads and /metrics through nginx")
+@Suite("Bundle uploads and /metrics through nginx", .needsStack)
 struct StaffBundleUploadTests {
     func upload(_ c: StaffClient, _ file: [UInt8], filename: String) throws -> StaffClient.Answer {
         let boundary = "----e2e\(UInt32.random(in: 0...UInt32.max))"

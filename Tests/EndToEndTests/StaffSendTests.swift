@@ -69,7 +69,7 @@ struct StaffClient {
     }
 }
 
-@Suite("Staff sending end to end (nginx, medsync-fcgi, sandbox)")
+@Suite("Staff sending end to end (nginx, medsync-fcgi, sandbox)", .needsStack)
 struct StaffSendTests {
     @Test("send inside the window → delivered with our StatusCallback, status moves to read")
     func sendInsideWindow() throws {

@@ -5,7 +5,7 @@ import Testing
 import MedsyncCrypto
 import Postgres
 
-@Suite("medsync-jobs with the staff API: sender link, bundles")
+@Suite("medsync-jobs with the staff API: sender link, bundles", .needsStack)
 struct StaffSenderCommandTests {
     @Test("links a sender the account owns on Twilio (printing its id), refuses one it does not, refuses it twice, lists it")
     func linkTwice() throws {

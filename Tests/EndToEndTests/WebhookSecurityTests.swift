@@ -18,7 +18,7 @@ func postWebhook(_ env: StackEnvironment, path: String = "/api/webhooks/whatsapp
     return try http(HTTPRequest(method: "POST", url: url, headers: headers, body: body))
 }
 
-@Suite("Webhook signatures and malformed bodies, end to end through nginx")
+@Suite("Webhook signatures and malformed bodies, end to end through nginx", .needsStack)
 struct WebhookSecurityTests {
     func stored(_ clinic: StackClinic) throws -> Int {
         try clinic.count("""
@@ -132,7 +132,7 @@ struct WebhookSecurityTests {
     }
 }
 
-@Suite("Status callbacks end to end")
+@Suite("Status callbacks end to end", .needsStack)
 struct WebhookStatusTests {
     @Test("1,000 status callbacks, shuffled and duplicated → every message at its most advanced status")
     func thousandCallbacks() throws {
@@ -191,7 +191,7 @@ struct WebhookStatusTests {
     }
 }
 
-@Suite("TWILIO_WEBHOOK_BASE_URL overrides the forwarded headers (a private stack)")
+@Suite("TWILIO_WEBHOOK_BASE_URL overrides the forwarded headers (a private stack)", .needsStack)
 struct WebhookBaseURLTests {
     @Test("signed for the public base URL → 200; signed for the URL nginx saw → 403")
     func override() throws {

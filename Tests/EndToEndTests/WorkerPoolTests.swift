@@ -7,7 +7,7 @@ import HTTPClient
 /// medsync-fcgi as a master and child processes (php-fpm's shape), through real nginx and libfcgi on
 /// a stack of its own: a child that dies costs only its own requests in flight, is replaced, and
 /// children are recycled; long requests are written to the slow log.
-@Suite(.serialized) final class WorkerPoolTests {
+@Suite(.needsStack, .serialized) final class WorkerPoolTests {
     let stack: PrivateStack
     /// Worker threads per child in a private stack (PrivateStack's MEDSYNC_WORKERS).
     let workersPerChild = 4

@@ -9,7 +9,7 @@ import Postgres
 
 /// Sign-in throttling, the cap on concurrent password hashes, token expiry and revocation, the
 /// bounded metrics label.
-@Suite struct AbuseLimitsTests {
+@Suite(.needsStack) struct AbuseLimitsTests {
     static func login(_ w: StaffWorld, _ email: String, _ password: String, remote: String = "203.0.113.9") -> StaffWorld.Answer {
         w.call("POST", "/api/auth/login", json: ["email": email, "password": password], remote: remote)
     }

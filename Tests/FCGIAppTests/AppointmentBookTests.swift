@@ -6,7 +6,7 @@ import TestSupport
 @testable import FCGIApp
 import Postgres
 
-@Suite struct AppointmentBookTests {
+@Suite(.needsStack) struct AppointmentBookTests {
     @Test func bookListFilterCancelRescheduleAndTheNoDoubleBookingIndex() throws {
         let w = try StaffWorld()
         let a = try w.workspace("A", timezone: "America/Mexico_City")

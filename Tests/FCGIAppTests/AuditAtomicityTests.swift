@@ -8,7 +8,7 @@ import Postgres
 
 /// Issue 10: a use case writes its audit entry in its own transaction, so when the entry cannot be
 /// written the change is not made either (the senders' routes are covered in StaffSenderTests).
-@Suite struct AuditAtomicityTests {
+@Suite(.needsStack) struct AuditAtomicityTests {
     @Test func conversationChangesAreUndoneWhenTheirEntryCannotBeWritten() throws {
         let w = try StaffWorld()
         let a = try w.workspace("A")

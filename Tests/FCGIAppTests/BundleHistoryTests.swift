@@ -7,7 +7,7 @@ import TestSupport
 import Postgres
 
 @Suite struct BundleHistoryTests {
-    @Test func pastBatchesWithCountsNewestFirstAndWhenAQueuedOneStarts() throws {
+    @Test(.needsStack) func pastBatchesWithCountsNewestFirstAndWhenAQueuedOneStarts() throws {
         let w = try StaffWorld()
         let a = try w.workspace("A")
         let owner = try w.member("o@a.example", workspace: a, role: .owner)

@@ -7,7 +7,7 @@ import TestSupport
 import Postgres
 
 /// The clinic around the inbox (issue 12): profile, Content SIDs, doctors, availability, free slots.
-@Suite struct ClinicTests {
+@Suite(.needsStack) struct ClinicTests {
     @Test func clinicProfileReadByEveryoneChangedByAdminsAndToldByTheBot() throws {
         let w = try StaffWorld()
         let a = try w.workspace("Alpha")

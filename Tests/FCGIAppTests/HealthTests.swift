@@ -19,7 +19,7 @@ import Postgres
         #expect(!body.error.message.contains("nonexistent"))  // no server details for clients
     }
 
-    @Test func reachableMigratedDatabaseIs200AndSurvivesALostConnection() throws {
+    @Test(.needsStack) func reachableMigratedDatabaseIs200AndSurvivesALostConnection() throws {
         let url = try TestDatabase.create()
         let ctx = try context(databaseURL: url)
         let r = health(ctx)
@@ -42,7 +42,7 @@ import Postgres
         #expect(try JSONDecoder().decode([String: String].self, from: Data(r.body)) == ["status": "ok"])
     }
 
-    @Test func unmigratedDatabaseIs503() throws {
+    @Test(.needsStack) func unmigratedDatabaseIs503() throws {
         let url = try TestDatabase.create(migrated: false)
         let r = health(try context(databaseURL: url))
         #expect(r.status == 503)

@@ -6,6 +6,7 @@ import MedsyncLog
 import Testing
 import TestSupport
 @testable import FCGIApp
+import Postgres
 
 /// What the workers write to the journal: one line per event with its metadata, and never a row
 /// value from PostgreSQL's DETAIL or a secret from the configuration.

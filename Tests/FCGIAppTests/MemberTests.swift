@@ -6,7 +6,7 @@ import TestSupport
 @testable import FCGIApp
 import Postgres
 
-@Suite struct MemberTests {
+@Suite(.needsStack) struct MemberTests {
     @Test func ownersAddChangeAndRemoveMembersAndTheLastOwnerStays() throws {
         let w = try StaffWorld()
         let a = try w.workspace("A")

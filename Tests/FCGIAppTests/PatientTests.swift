@@ -6,7 +6,7 @@ import TestSupport
 @testable import FCGIApp
 import Postgres
 
-@Suite struct PatientTests {
+@Suite(.needsStack) struct PatientTests {
     @Test func createSearchPageReadAndConflicts() throws {
         let w = try StaffWorld()
         let a = try w.workspace("A")

@@ -63,7 +63,7 @@ import TestSupport
         return (method, path, json, body, headers)
     }
 
-    @Test(arguments: Role.allCases)
+    @Test(.needsStack, arguments: Role.allCases)
     func everyRouteForRole(role: Role) throws {
         let f = try Self.fixture(role: role)
         // Reads first, then changes, deletions last, so a deactivated sender or a deleted

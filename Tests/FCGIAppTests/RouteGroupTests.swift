@@ -77,7 +77,7 @@ import TestSupport
     /// Every workspace route of the app sits behind the staff middleware: no token is 401, a token
     /// without `X-Account-Id` is 400 `missing_account`, whatever the route and body; the signed-in
     /// user's own routes need the token too.
-    @Test func everyStaffRouteResolvesTheMemberBeforeItsHandler() throws {
+    @Test(.needsStack) func everyStaffRouteResolvesTheMemberBeforeItsHandler() throws {
         let w = try StaffWorld()
         let ws = try w.workspace("Edge")
         let owner = try w.member("owner@edge.example", workspace: ws, role: .owner)
@@ -101,7 +101,7 @@ import TestSupport
     }
 
     /// A path id that names no row (not a positive integer) is 404 `not_found` on every id route.
-    @Test func badPathIdsAreNotFoundOnEveryIdRoute() throws {
+    @Test(.needsStack) func badPathIdsAreNotFoundOnEveryIdRoute() throws {
         let w = try StaffWorld()
         let ws = try w.workspace("Edge")
         let owner = try w.member("owner@edge.example", workspace: ws, role: .owner)

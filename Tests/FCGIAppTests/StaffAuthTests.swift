@@ -115,7 +115,7 @@ final class StaffWorld {
     }
 }
 
-@Suite struct StaffAuthTests {
+@Suite(.needsStack) struct StaffAuthTests {
     @Test func loginMeLogout() throws {
         let w = try StaffWorld()
         let ws = try w.workspace("Clinic A")

@@ -6,7 +6,7 @@ import TestSupport
 @testable import FCGIApp
 import Postgres
 
-@Suite struct StaffBundleTests {
+@Suite(.needsStack) struct StaffBundleTests {
     static func fixture(_ name: String) throws -> [UInt8] {
         let path = "\(projectRoot)/Tests/Fixtures/bundles/\(name)"
         guard let data = FileManager.default.contents(atPath: path) else { throw TestSetupError("missing fixture \(path)") }

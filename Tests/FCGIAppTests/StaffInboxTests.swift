@@ -6,7 +6,7 @@ import TestSupport
 @testable import FCGIApp
 import Postgres
 
-@Suite struct StaffInboxTests {
+@Suite(.needsStack) struct StaffInboxTests {
     @Test func conversationsPageSearchWindowAndState() throws {
         let w = try StaffWorld()
         let a = try w.workspace("A")

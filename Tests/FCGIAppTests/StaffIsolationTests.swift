@@ -9,7 +9,7 @@ import Postgres
 
 /// Every staff route, called by workspace A's owner with workspace B's ids (or B's account header),
 /// never shows or changes B's data.
-@Suite struct StaffIsolationTests {
+@Suite(.needsStack) struct StaffIsolationTests {
     struct Tenant {
         let ws: Int64, owner: (id: Int64, token: String), sender: Int64, patient: Int64, conversation: Int64, appointment: Int64, batch: Int64
         let doctor: Int64

@@ -20,7 +20,7 @@ import TestSupport
         #expect(documented.subtracting(routed).sorted() == [], "documented operations with no route")
     }
 
-    @Test func servedDocumentIsTheRepositoryFile() throws {
+    @Test(.needsStack) func servedDocumentIsTheRepositoryFile() throws {
         let file = try String(contentsOfFile: "\(projectRoot)/Sources/FCGIApp/OpenAPI/openapi.json", encoding: .utf8)
         let check = try runCommand(["python3", "openapi/generate.py", "--check"])
         #expect(check.status == 0, "\(check.stderr)")
@@ -30,7 +30,7 @@ import TestSupport
         #expect(r.text == file)
     }
 
-    @Test func metricsOnlyForLoopbackOrToken() throws {
+    @Test(.needsStack) func metricsOnlyForLoopbackOrToken() throws {
         let w = try StaffWorld()
         let a = try w.workspace("A")
         let owner = try w.member("o@a.example", workspace: a, role: .owner)

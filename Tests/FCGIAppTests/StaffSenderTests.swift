@@ -48,7 +48,7 @@ struct SandboxTwilio {
     }
 }
 
-@Suite struct StaffSenderTests {
+@Suite(.needsStack) struct StaffSenderTests {
     @Test func linkRulesPrimaryDeactivateMakePrimaryAndAudit() throws {
         let twilio = try SandboxTwilio()
         let w = try StaffWorld(environment: twilio.environment)

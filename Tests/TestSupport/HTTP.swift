@@ -45,3 +45,15 @@ private final class ResultBox<T>: @unchecked Sendable {
     let lock = NSLock()
     init(_ n: Int) { results = Array(repeating: nil, count: n) }
 }
+
+/// A small lock for collecting results from threads (Synchronization.Mutex needs macOS 15).
+public final class LockedBox<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    public init(_ value: Value) { self.value = value }
+    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

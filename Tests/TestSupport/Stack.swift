@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// The project's root folder (where Package.swift is), from this file's path.
 public let projectRoot: String = {
@@ -104,4 +105,20 @@ public final class PrivateStack: @unchecked Sendable {
     public func down() { _ = try? runCommand(["\(projectRoot)/scripts/stack", "down"], environment: settings) }
 
     deinit { down() }
+}
+
+/// Whether the stack `make test` starts is up. scripts/test sets `MEDSYNC_TEST_ENV` (the stack's env
+/// file) after `scripts/stack up`; a plain `swift test` has no stack and runs only the tests that need
+/// none. Under `make test` nothing is skipped: `StackPresenceTests` fails when the variable is set but
+/// the stack does not answer, and scripts/test fails when the run reports a skipped test.
+public enum Stack {
+    public static var isUp: Bool { ProcessInfo.processInfo.environment["MEDSYNC_TEST_ENV"] != nil }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// For a test or suite that needs PostgreSQL, the sandbox, nginx or the workers (the stack
+    /// `make test` starts, or a private one started the same way).
+    public static var needsStack: Self {
+        .enabled(if: Stack.isUp, "needs the stack `make test` starts (PostgreSQL, sandbox, nginx); run `make test`")
+    }
 }

@@ -1,4 +1,3 @@
-import Domain
 import Foundation
 import Testing
 import TestSupport
@@ -10,7 +9,7 @@ import Postgres
 struct DatabaseSessionTests {
     let limits = DatabaseSession(connectTimeoutS: 3, statementTimeoutMS: 400, idleInTransactionTimeoutMS: 2500)
 
-    @Test func aSessionRunsUnderTheConfiguredLimits() throws {
+    @Test(.needsStack) func aSessionRunsUnderTheConfiguredLimits() throws {
         let conn = try PGConnection(try limits.conninfo(try TestDatabase.create(migrated: false)))
         #expect(try conn.query("SHOW statement_timeout")[0].string("statement_timeout") == "400ms")
         #expect(try conn.query("SHOW idle_in_transaction_session_timeout")[0].string("idle_in_transaction_session_timeout") == "2500ms")
@@ -18,7 +17,7 @@ struct DatabaseSessionTests {
         #expect(try conn.query("SHOW TimeZone")[0].string("TimeZone") == "UTC")
     }
 
-    @Test func theConfigurationsLimitsReachTheSession() throws {
+    @Test(.needsStack) func theConfigurationsLimitsReachTheSession() throws {
         let config = try Config.load(environment: ["MEDSYNC_DB_STATEMENT_TIMEOUT_MS": "1234", "MEDSYNC_DB_IDLE_TX_TIMEOUT_MS": "0"],
                                      dotEnvPath: nil)
         let conn = try PGConnection(try config.databaseSession.conninfo(try TestDatabase.create(migrated: false)))
@@ -26,7 +25,7 @@ struct DatabaseSessionTests {
         #expect(try conn.query("SHOW idle_in_transaction_session_timeout")[0].string("idle_in_transaction_session_timeout") == "0")
     }
 
-    @Test func aStatementPastTheTimeoutFailsWithAClearError() throws {
+    @Test(.needsStack) func aStatementPastTheTimeoutFailsWithAClearError() throws {
         let conn = try PGConnection(try limits.conninfo(try TestDatabase.create(migrated: false)))
         #expect {
             try conn.query("SELECT pg_sleep(5)")
@@ -38,7 +37,7 @@ struct DatabaseSessionTests {
         #expect(try conn.query("SELECT 1 AS one")[0].int("one") == 1)
     }
 
-    @Test func aTransactionLeftIdleIsEndedByTheServer() throws {
+    @Test(.needsStack) func aTransactionLeftIdleIsEndedByTheServer() throws {
         let conn = try PGConnection(try DatabaseSession(connectTimeoutS: 3, statementTimeoutMS: 0, idleInTransactionTimeoutMS: 300)
             .conninfo(try TestDatabase.create(migrated: false)))
         #expect {

@@ -1,4 +1,3 @@
-import Domain
 import Foundation
 import Testing
 import TestSupport
@@ -65,7 +64,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
 }
 
 @Suite struct TwilioClientTests {
-    @Test func freeformInsideTheWindowIsQueuedAndReachesThePatient() throws {
+    @Test(.needsStack) func freeformInsideTheWindowIsQueuedAndReachesThePatient() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, patient) = try sandbox.tenant(http)
@@ -93,7 +92,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(try client.fetchMessage(sid: message.sid).sid == message.sid)
     }
 
-    @Test func templateIsAllowedOutsideTheWindowWithItsVariables() throws {
+    @Test(.needsStack) func templateIsAllowedOutsideTheWindowWithItsVariables() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, patient) = try sandbox.tenant(http)
@@ -107,7 +106,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(phone["content_variables"] as? [String: String] == ["1": "Ana", "2": "mañana a las 9:00"])
     }
 
-    @Test func freeformOutsideTheWindowIs63016() throws {
+    @Test(.needsStack) func freeformOutsideTheWindowIs63016() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, patient) = try sandbox.tenant(http)
@@ -128,7 +127,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(try sandbox.received(patient).count == 1)
     }
 
-    @Test func wrongCredentialsAre20003() throws {
+    @Test(.needsStack) func wrongCredentialsAre20003() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let bad = TwilioClient(accountSID: sandbox.masterSID, authToken: String(repeating: "0", count: 32), baseURL: sandbox.url, http: http)
@@ -145,7 +144,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(a.accountSID != b.accountSID)
     }
 
-    @Test func toNotE164Is21211() throws {
+    @Test(.needsStack) func toNotE164Is21211() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, _) = try sandbox.tenant(http)
@@ -156,7 +155,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         }
     }
 
-    @Test func fromNotASenderOfTheAccountIs63007() throws {
+    @Test(.needsStack) func fromNotASenderOfTheAccountIs63007() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, _, patient) = try sandbox.tenant(http)
@@ -168,7 +167,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         }
     }
 
-    @Test func rateLimitIs20429OnceThenClears() throws {
+    @Test(.needsStack) func rateLimitIs20429OnceThenClears() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, patient) = try sandbox.tenant(http)
@@ -181,7 +180,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(try sandbox.received(patient).count == 1)  // the refused call sent nothing
     }
 
-    @Test(arguments: [500, 503])
+    @Test(.needsStack, arguments: [500, 503])
     func serverErrorsAreRetryableOnceThenClear(status: Int) throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
@@ -195,7 +194,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(try client.sendTemplate(to: patient, from: sender, contentSid: "HX1", variables: [:]).status == "queued")
     }
 
-    @Test func hangLongerThanTheTimeoutIsATransportTimeoutOnceThenClears() throws {
+    @Test(.needsStack) func hangLongerThanTheTimeoutIsATransportTimeoutOnceThenClears() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, patient) = try sandbox.tenant(http, timeoutMS: 1000)
@@ -208,7 +207,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(try client.sendTemplate(to: patient, from: sender, contentSid: "HX1", variables: [:]).status == "queued")
     }
 
-    @Test func injectedTwilioCodeIsObservedOnce() throws {
+    @Test(.needsStack) func injectedTwilioCodeIsObservedOnce() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, patient) = try sandbox.tenant(http)
@@ -221,7 +220,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect(!faults.contains { $0["to"] as? String == patient })
     }
 
-    @Test func anAnswerThatIsNotTwiliosJSONIsAnInvalidResponse() throws {
+    @Test(.needsStack) func anAnswerThatIsNotTwiliosJSONIsAnInvalidResponse() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let (client, sender, patient) = try sandbox.tenant(http)
@@ -250,7 +249,7 @@ private func twilioError(_ body: () throws -> Void) -> TwilioError? {
         #expect((caught as? TwilioTransportError)?.code == .connect)
     }
 
-    @Test func subaccountNumbersAndWebhooks() throws {
+    @Test(.needsStack) func subaccountNumbersAndWebhooks() throws {
         let sandbox = try TwilioSandbox()
         let http = try HTTPClient()
         let master = sandbox.master(http)

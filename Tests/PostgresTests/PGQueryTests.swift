@@ -1,4 +1,3 @@
-@testable import Domain
 import Foundation
 import Testing
 import TestSupport
@@ -65,7 +64,7 @@ struct PGQueryInterpolationTests {
 }
 
 /// Decoding rows and the prepared-statement cache, against a real PostgreSQL.
-@Suite("PGQuery against PostgreSQL")
+@Suite("PGQuery against PostgreSQL", .needsStack)
 struct PGQueryDatabaseTests {
     @Test func arraysRoundTripThroughTheServer() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))

@@ -1,4 +1,3 @@
-import Domain
 import Foundation
 import Testing
 import TestSupport
@@ -7,7 +6,7 @@ import Postgres
 
 @Suite("PostgreSQL connection")
 struct PostgresConnectionTests {
-    @Test func parametersRoundTripNullUnicodeAndQuotes() throws {
+    @Test(.needsStack) func parametersRoundTripNullUnicodeAndQuotes() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         let texts: [String?] = [nil, "", "plain", "O'Brien", "\"double\"", "back\\slash", "'; DROP TABLE x; --",
                                 "ñandú árbol", "日本語", "emoji 👩‍⚕️🦷", "line\nbreak\ttab", "$1 $2"]
@@ -29,7 +28,7 @@ struct PostgresConnectionTests {
         #expect(try typed[0].json("doc", as: Doc.self) == Doc(a: "ü", b: [1, nil]))
     }
 
-    @Test func byteaRoundTripsEveryByte() throws {
+    @Test(.needsStack) func byteaRoundTripsEveryByte() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         let all = (0...255).map { UInt8($0) } + [0, 0, 255]
         for bytes in [all, [], Crypto.randomBytes(1000)] {
@@ -40,7 +39,7 @@ struct PostgresConnectionTests {
         #expect(try conn.query("SELECT NULL::bytea AS b")[0].bytes("b") == nil)
     }
 
-    @Test func timestampsRoundTripInUTC() throws {
+    @Test(.needsStack) func timestampsRoundTripInUTC() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         let dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 1_714_556_400.123456),
                      Date(timeIntervalSince1970: -86_400 * 365 * 30 + 0.5), Date(timeIntervalSince1970: 4_102_444_800)]
@@ -55,7 +54,7 @@ struct PostgresConnectionTests {
         #expect(row.date("d") == Date(timeIntervalSince1970: 1_710_028_800))
     }
 
-    @Test func rowsAffectedAndEmptyResults() throws {
+    @Test(.needsStack) func rowsAffectedAndEmptyResults() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         try conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
         #expect(try conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')") == 3)
@@ -64,7 +63,7 @@ struct PostgresConnectionTests {
         #expect(try conn.query("SELECT v FROM t ORDER BY id").map { $0.string("v") } == ["a", "x", "x"])
     }
 
-    @Test func uniqueViolationIsReportedAsSuch() throws {
+    @Test(.needsStack) func uniqueViolationIsReportedAsSuch() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         try conn.execute("CREATE TABLE people (email text CONSTRAINT people_email_key UNIQUE)")
         try conn.execute("INSERT INTO people VALUES ($1)", ["ana@example.com"])
@@ -97,7 +96,7 @@ struct PostgresConnectionTests {
         #expect(try conn.query("SELECT 1 AS one")[0].int("one") == 1)
     }
 
-    @Test func transactionRollsBackOnThrow() throws {
+    @Test(.needsStack) func transactionRollsBackOnThrow() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         try conn.execute("CREATE TABLE t (v text)")
         struct Boom: Error {}
@@ -124,7 +123,7 @@ struct PostgresConnectionTests {
         #expect(try conn.query("SELECT v FROM t ORDER BY v").map { $0.string("v") } == ["inner kept", "kept"])
     }
 
-    @Test func commitAfterSwallowedErrorIsReported() throws {
+    @Test(.needsStack) func commitAfterSwallowedErrorIsReported() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         try conn.execute("CREATE TABLE t (v int PRIMARY KEY)")
         #expect(throws: PGError.self) {
@@ -149,7 +148,7 @@ struct PostgresConnectionTests {
     }
 
     /// The server dropping the session (as in a restart) is survived: the next statement succeeds.
-    @Test func reconnectsAfterTheServerDroppedTheSession() throws {
+    @Test(.needsStack) func reconnectsAfterTheServerDroppedTheSession() throws {
         let url = try TestDatabase.create(migrated: false)
         let conn = try PGConnection(url)
         let killer = try PGConnection(url)

@@ -1,4 +1,3 @@
-import Domain
 import Foundation
 import Testing
 import TestSupport
@@ -16,7 +15,7 @@ struct MigrationTests {
         try conn.query("SELECT count(*) AS n FROM pg_tables WHERE tablename = $1", [PGValue(name)])[0].int("n")!
     }
 
-    @Test func migrateTwiceAppliesOnce() throws {
+    @Test(.needsStack) func migrateTwiceAppliesOnce() throws {
         let conn = try PGConnection(try TestDatabase.create(migrated: false))
         let files = try migrator.migrations().map(\.version)
         #expect(files.first == "0001_schema.sql")
@@ -26,7 +25,7 @@ struct MigrationTests {
         #expect(try tableCount(conn, "whatsapp_messages") == 1)
     }
 
-    @Test func migrateConcurrentlyAppliesOnce() throws {
+    @Test(.needsStack) func migrateConcurrentlyAppliesOnce() throws {
         let url = try TestDatabase.create(migrated: false)
         let files = try migrator.migrations().map(\.version)
         let results = LockedBox<[Result<[String], any Error>]>([])
@@ -45,7 +44,7 @@ struct MigrationTests {
         #expect(try tableCount(conn, "schema_migrations") == 1)
     }
 
-    @Test func failedMigrationLeavesNothingAndIsRetried() throws {
+    @Test(.needsStack) func failedMigrationLeavesNothingAndIsRetried() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medsync-mig-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -74,17 +73,5 @@ struct MigrationTests {
         }
         #expect(error.code == "sql_dir_unreadable")
         #expect(error.message.contains("MEDSYNC_SQL_DIR"))
-    }
-}
-
-/// A small lock for collecting results from threads (Synchronization.Mutex needs macOS 15); local to these tests.
-final class LockedBox<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }
