@@ -275,7 +275,7 @@ struct InboundFlowTests {
     /// transaction for a second or more (a model call inside a transaction would hold one for ~3 s;
     /// the threshold only ignores the microseconds between a short transaction's statements).
     /// Afterwards every inbound message has exactly one reply.
-    @Test("the model answering after 3 s: no connection idles in a transaction meanwhile; one reply per message")
+    @Test("the model answering after 3 s: no connection idles in a transaction meanwhile; one reply per message", .needsStack)
     func slowModelHoldsNoTransaction() throws {
         let clinic = try StackClinic()
         let token = try clinic.env["TWILIO_AUTH_TOKEN"]
