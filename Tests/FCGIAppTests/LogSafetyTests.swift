@@ -10,7 +10,7 @@ import Postgres
 
 /// What the workers write to the journal: one line per event with its metadata, and never a row
 /// value from PostgreSQL's DETAIL or a secret from the configuration.
-@Suite struct LogSafetyTests {
+@Suite(.needsStack) struct LogSafetyTests {
     static let authToken = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
     static let phone = "+5215512345678"
 
