@@ -41,11 +41,16 @@ public struct JobsWorld {
 
     public func workspace(timezone: String = "UTC", reminders: (hours: Int, template: String, custom: String?)? = (24, "appt_reminder", nil),
                    contentSids: String = "{}") throws -> Int64 {
-        let id = try conn.query("INSERT INTO workspaces (name, timezone, clinic_name, content_sids) VALUES ($1, $2, $1, $3::jsonb) RETURNING id",
-                                [PGValue("Clinic \(UUID().uuidString.prefix(6))"), PGValue(timezone), .json(contentSids)]).first!.int64("id")!
+        let name = "Clinic \(UUID().uuidString.prefix(6))"
+        let id = try conn.query("""
+            INSERT INTO workspaces (name, timezone, clinic_name, content_sids) VALUES (\(name), \(timezone), \(name), \(PGJSON(contentSids))::jsonb)
+            RETURNING id
+            """).one().decode(Int64.self, "id")
         if let r = reminders {
-            try conn.execute("INSERT INTO reminder_settings (workspace_id, enabled, hours_before, template_key, custom_message) VALUES ($1, true, $2, $3, $4)",
-                             [PGValue(id), PGValue(r.hours), PGValue(r.template), PGValue(r.custom)])
+            try conn.execute("""
+                INSERT INTO reminder_settings (workspace_id, enabled, hours_before, template_key, custom_message)
+                VALUES (\(id), true, \(r.hours), \(r.template), \(r.custom))
+                """)
         }
         return id
     }
@@ -75,41 +80,42 @@ public struct JobsWorld {
         _ = try control("POST", "/sandbox/numbers", #"{"phone_number":"\#(phone)","account_sid":"\#(accountSID)"}"#)
         let id = try conn.query("""
             INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid, twilio_subaccount_token_enc)
-            VALUES ($1, $2, 'Front desk', $3, $4) RETURNING id
-            """, [PGValue(workspaceID), PGValue(phone), PGValue(subSID), PGValue(tokenEnc)]).first!.int64("id")!
+            VALUES (\(workspaceID), \(phone), 'Front desk', \(subSID), \(tokenEnc)) RETURNING id
+            """).one().decode(Int64.self, "id")
         return Sender(id: id, phone: phone, accountSID: accountSID)
     }
 
     public func doctor(_ workspaceID: Int64, name: String) throws -> Int64 {
-        let id = try conn.query("INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id",
-                                [PGValue("dr-\(UUID().uuidString.prefix(8))@example.com"), PGValue(name)]).first!.int64("id")!
-        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, 'doctor')", [PGValue(id), PGValue(workspaceID)])
+        let email = "dr-\(UUID().uuidString.prefix(8))@example.com"
+        let id = try conn.query("INSERT INTO users (email, name) VALUES (\(email), \(name)) RETURNING id").one().decode(Int64.self, "id")
+        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(id), \(workspaceID), 'doctor')")
         return id
     }
 
     /// consent: true, false (never given) or nil = opted out (given, then withdrawn).
     public func patient(_ workspaceID: Int64, phone: String = JobsWorld.randomPhone(), name: String, language: String = "en",
                  consent: Bool? = true) throws -> Int64 {
-        try conn.query("""
+        let consentUpdatedAt: Date? = consent == false ? nil : Date()
+        return try conn.query("""
             INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-            """, [PGValue(workspaceID), PGValue(phone), PGValue(name), PGValue(language), PGValue(consent ?? false),
-                  consent == false ? .null : PGValue(Date())]).first!.int64("id")!
+            VALUES (\(workspaceID), \(phone), \(name), \(language), \(consent ?? false), \(consentUpdatedAt)) RETURNING id
+            """).one().decode(Int64.self, "id")
     }
 
     public func appointment(_ workspaceID: Int64, patient: Int64, doctor: Int64?, startsAt: Date, status: String = "confirmed") throws -> Int64 {
         try conn.query("""
-            INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-            """, [PGValue(workspaceID), PGValue(patient), PGValue(doctor), PGValue(startsAt), PGValue(startsAt.addingTimeInterval(1800)),
-                  PGValue(status)]).first!.int64("id")!
+            INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status)
+            VALUES (\(workspaceID), \(patient), \(doctor), \(startsAt), \(startsAt.addingTimeInterval(1800)), \(status)) RETURNING id
+            """).one().decode(Int64.self, "id")
     }
 
     /// The patient wrote to the sender at `at` (our database) and `sandboxHoursAgo` hours ago (the sandbox's clock).
     public func window(_ workspaceID: Int64, patient: Int64, phone: String, sender: Sender, at: Date, sandboxHoursAgo: Double = 1) throws {
         try conn.execute("""
-            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at) VALUES ($1, $2, $3, $4)
+            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at)
+            VALUES (\(workspaceID), \(patient), \(sender.id), \(at))
             ON CONFLICT (patient_id, sender_id) DO UPDATE SET last_inbound_at = EXCLUDED.last_inbound_at
-            """, [PGValue(workspaceID), PGValue(patient), PGValue(sender.id), PGValue(at)])
+            """)
         _ = try control("POST", "/sandbox/patients/window",
                         #"{"patient":"\#(phone)","sender":"\#(sender.phone)","hours_ago":\#(sandboxHoursAgo)}"#)
     }
@@ -131,7 +137,7 @@ public struct JobsWorld {
     }
 
     public func logRows(_ appointment: Int64) throws -> [(status: String, reason: String?)] {
-        try conn.query("SELECT status, reason FROM reminder_log WHERE appointment_id = $1 ORDER BY id", [PGValue(appointment)])
-            .map { ($0.string("status")!, $0.string("reason")) }
+        try conn.query("SELECT status, reason FROM reminder_log WHERE appointment_id = \(appointment) ORDER BY id")
+            .map { (try $0.decode(String.self, "status"), try $0.decode(String?.self, "reason")) }
     }
 }

@@ -25,8 +25,8 @@ public enum TestDatabase {
         let admin = try adminURL
         let conn = try PGConnection(admin)
         let name = "t_" + Crypto.hex(Crypto.randomBytes(8))
-        try conn.execute("SELECT pg_advisory_lock($1)", [PGValue(lockKey)])
-        defer { _ = try? conn.execute("SELECT pg_advisory_unlock($1)", [PGValue(lockKey)]) }
+        try conn.execute("SELECT pg_advisory_lock(\(lockKey))")
+        defer { _ = try? conn.execute("SELECT pg_advisory_unlock(\(lockKey))") }
         if migrated {
             try ensureTemplate(conn, admin: admin)
             try conn.execute(PGQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(templateName)"))
@@ -50,10 +50,10 @@ public enum TestDatabase {
         let migrations = try Migrator(directory: sqlDirectory).migrations()
         let fingerprint = Crypto.hex(Crypto.sha256(migrations.map { "\($0.version):\($0.checksum)" }.joined(separator: "\n")))
         let existing = try conn.query("""
-            SELECT shobj_description(oid, 'pg_database') AS fingerprint FROM pg_database WHERE datname = $1
-            """, [PGValue(templateName)])
+            SELECT shobj_description(oid, 'pg_database') AS fingerprint FROM pg_database WHERE datname = \(templateName)
+            """)
         if let row = existing.first {
-            if row.string("fingerprint") == fingerprint { return }
+            if try row.decode(String?.self, "fingerprint") == fingerprint { return }
             try conn.execute(PGQuery(unsafeSQL: "DROP DATABASE \(templateName) WITH (FORCE)"))
         }
         try conn.execute(PGQuery(unsafeSQL: "CREATE DATABASE \(templateName) TEMPLATE template0"))
