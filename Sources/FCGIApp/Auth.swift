@@ -81,7 +81,7 @@ enum RoleMatrix {
         let allowed = table[route] ?? []
         guard allowed.contains(role) else {
             let names = Role.allCases.filter(allowed.contains).map(\.rawValue)
-            throw AppError.forbidden(names.isEmpty
+            throw AppError(.forbidden, names.isEmpty
                 ? "No role may call this route."
                 : "This action needs the \(names.joined(separator: " or ")) role; you are \(role.rawValue).")
         }

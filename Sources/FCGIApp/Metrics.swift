@@ -139,7 +139,7 @@ extension Router {
     if let token = Metrics.token, let auth = request.header("authorization"), auth.hasPrefix("Bearer ") {
         allowed = allowed || Crypto.constantTimeEqual(Array(auth.dropFirst(7).utf8), Array(token.utf8))
     }
-    guard allowed else { throw AppError.forbidden("Metrics are served to loopback clients or with the metrics token only.") }
+    guard allowed else { throw AppError(.forbidden, "Metrics are served to loopback clients or with the metrics token only.") }
     let body = Metrics.shared.render() + (try Metrics.database(ctx.db()))
     return .text(200, body, contentType: "text/plain; version=0.0.4; charset=utf-8")
 }

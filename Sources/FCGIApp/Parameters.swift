@@ -29,7 +29,7 @@ struct Parameters: Sendable {
     /// programming error, answered 500 `internal_error`.
     func require<T: PathParameter>(_ name: String, as type: T.Type = T.self) throws -> T {
         guard let raw = values[name] else { throw AppError.internal }
-        guard let value = T(pathParameter: raw) else { throw AppError.notFound("not_found", "No such resource.") }
+        guard let value = T(pathParameter: raw) else { throw AppError(.notFound, "No such resource.") }
         return value
     }
 }

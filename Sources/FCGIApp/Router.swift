@@ -57,7 +57,7 @@ struct Router: Sendable {
             if let params = Router.match(route.segments, path) { matched.append((route, params)) }
         }
         guard let label = matched.map(\.0).max(by: Router.lessSpecific)?.pattern else {
-            return (.error(AppError.notFound("not_found", "No route for \(request.path).")), "unmatched")
+            return (.error(AppError(.notFound, "No route for \(request.path).")), "unmatched")
         }
         return (respond(request, ctx, matched), label)
     }
@@ -67,8 +67,7 @@ struct Router: Sendable {
         let candidates = matched.filter { $0.0.method == method || (method == "HEAD" && $0.0.method == "GET") }
         guard let (route, params) = candidates.max(by: { Router.lessSpecific($0.0, $1.0) }) else {
             let allowed = Set(matched.map(\.0.method)).sorted().joined(separator: ", ")
-            var response = Response.error(AppError(status: 405, code: "method_not_allowed",
-                                                   message: "\(request.method) is not allowed on \(request.path) (allowed: \(allowed))."))
+            var response = Response.error(AppError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path) (allowed: \(allowed))."))
             response.headers.append(("Allow", allowed))
             return response
         }
@@ -88,7 +87,7 @@ struct Router: Sendable {
     static func response(for error: any Error, request: Request, ctx: AppContext) -> Response {
         switch error {
         case let e as AppError:
-            if e.status >= 500 { ctx.logger.error("\(request.method) \(request.path): \(e)") }
+            if ErrorStatus.answer(for: e).status >= 500 { ctx.logger.error("\(request.method) \(request.path): \(e)") }
             return .error(e)
         case let e as BodyError:
             return .error(e)
@@ -139,10 +138,12 @@ struct Router: Sendable {
 }
 
 extension Response {
-    /// An AppError as `{"error":{"code":"...","message":"..."}}` with its status.
-    /// `retryAfter` becomes a `Retry-After` header (seconds).
-    static func error(_ e: AppError) -> Response {
-        var response = Response.error(e.status, code: e.code, message: e.message)
+    /// An AppError as `{"error":{"code":"...","message":"..."}}` with the status `ErrorStatus` gives
+    /// its code (a code missing there: 500 `internal_error`). `retryAfter` becomes a `Retry-After`
+    /// header (seconds).
+    static func error(_ error: AppError) -> Response {
+        let (status, e) = ErrorStatus.answer(for: error)
+        var response = Response.error(status, code: e.code.rawValue, message: e.message)
         if let seconds = e.retryAfter { response.headers.append(("Retry-After", String(max(1, seconds)))) }
         return response
     }

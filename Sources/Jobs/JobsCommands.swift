@@ -12,7 +12,7 @@ enum JobsCommands {
 
     static func createToken(_ conn: PGConnection, user: String, name: String) throws -> String {
         guard let found = try Users.find(conn, idOrEmail: user) else {
-            throw AppError.notFound("user_not_found", "no user \(user)")
+            throw AppError(.userNotFound, "no user \(user)")
         }
         return try Tokens.create(conn, userID: found.id, name: name)
     }
@@ -20,7 +20,7 @@ enum JobsCommands {
     /// Sets a user's password; the database revokes every token of the user. Returns how many were live.
     static func setPassword(_ conn: PGConnection, user: String, password: String) throws -> Int {
         guard let found = try Users.find(conn, idOrEmail: user) else {
-            throw AppError.notFound("user_not_found", "no user \(user)")
+            throw AppError(.userNotFound, "no user \(user)")
         }
         let hash = try hashPassword(password)
         return try conn.transaction {
@@ -32,7 +32,7 @@ enum JobsCommands {
 
     static func hashPassword(_ password: String) throws -> String {
         guard password.count >= 8 else {
-            throw AppError.invalid("weak_password", "a password needs at least 8 characters")
+            throw AppError(.weakPassword, "a password needs at least 8 characters")
         }
         return PasswordHash.hash(password)
     }

@@ -65,23 +65,13 @@ struct JobsFailure: Error {
     let exitCode: Int32
 }
 
-/// Runs a command body with the database, turning errors into one stderr line and an exit code:
-/// refused input 65, database unavailable 69, other database errors 70, configuration 78.
+/// Runs a command body with the database, turning errors into one stderr line and an exit code
+/// (`JobsExit`: refused input 65, database unavailable 69, other database errors 70, configuration 78).
 func withDatabase<T>(_ options: DatabaseOptions, _ body: (PGConnection) throws -> T) throws -> T {
     do {
         return try body(try options.connect())
-    } catch let failure as JobsFailure {
-        jobsLog.error("\(failure.message)")
-        throw ExitCode(failure.exitCode)
-    } catch let error as AppError {
-        jobsLog.error("\(error.code): \(error.message)")
-        throw ExitCode(65)
-    } catch let error as Migrator.MigrationError {
-        jobsLog.error("\(error.code): \(error.message)")
-        throw ExitCode(65)
-    } catch let error as PGError {
-        jobsLog.error("\(error.debugDescription)")
-        throw ExitCode(error.isConnectionFailure ? 69 : 70)
+    } catch {
+        throw JobsExit.report(error)
     }
 }
 

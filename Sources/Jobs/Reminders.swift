@@ -29,25 +29,17 @@ func runJob(_ database: DatabaseOptions, dryRun: Bool, _ body: (PGConnection, HT
     let config: Config
     do {
         config = try loadConfig(requiring: dryRun ? [] : [.twilioAccountSID, .twilioAuthToken])
-    } catch let failure as JobsFailure {
-        jobsLog.error("\(failure.message)")
-        throw ExitCode(failure.exitCode)
+    } catch {
+        throw JobsExit.report(error)
     }
     HTTPClient.globalInit()
     let http: HTTPClient
     do {
         http = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: 15000)
     } catch {
-        jobsLog.error("cannot start the HTTP client: \(error.message)")
-        throw ExitCode(70)
+        throw JobsExit.report(JobsFailure(message: "cannot start the HTTP client: \(error.message)", exitCode: 70))
     }
-    let line = try withDatabase(database) { conn in
-        do {
-            return try body(conn, http, config)
-        } catch let error as ConfigError {
-            throw JobsFailure(message: error.message, exitCode: 78)
-        }
-    }
+    let line = try withDatabase(database) { conn in try body(conn, http, config) }
     print(line)
 }
 

@@ -43,8 +43,7 @@ struct SenderCommand: ParsableCommand {
             do {
                 http = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: 15000)
             } catch {
-                jobsLog.error("cannot start the HTTP client: \(error.message)")
-                throw ExitCode(70)
+                throw JobsExit.report(JobsFailure(message: "cannot start the HTTP client: \(error.message)", exitCode: 70))
             }
             let sender = try withDatabase(database) { conn in
                 try SenderCommand.link(conn, http: http, config: config, workspaceID: workspace, phone: phone, name: name,
@@ -71,7 +70,7 @@ struct SenderCommand: ParsableCommand {
     static func link(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64, phone: String, name: String,
                      subaccountSID: String? = nil, subaccountToken: String? = nil) throws -> Senders.View {
         guard try Workspaces.get(conn, id: workspaceID) != nil else {
-            throw AppError.notFound("workspace_not_found", "workspace \(workspaceID) does not exist")
+            throw AppError(.workspaceNotFound, "workspace \(workspaceID) does not exist")
         }
         return try Senders.link(conn, http: http, config: config, actor: OperatorActor(workspaceID: workspaceID), .init(
             phoneNumber: phone, displayName: name, subaccountSID: subaccountSID, subaccountToken: subaccountToken))

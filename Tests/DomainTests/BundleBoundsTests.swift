@@ -6,7 +6,7 @@ import TestSupport
 /// What no bundle upload may do: trap on a cell reference, or make the reader hold more than its limits.
 @Suite struct BundleBoundsTests {
     func code(_ body: () throws -> Any) -> String? {
-        do { _ = try body(); return nil } catch let e as AppError { return e.code } catch { return "\(error)" }
+        do { _ = try body(); return nil } catch let e as AppError { return e.code.rawValue } catch { return "\(error)" }
     }
 
     func ref(_ s: String) -> [Int]? { BundleFile.cellReference(s).map { [$0.column, $0.row] } }
@@ -84,7 +84,7 @@ import TestSupport
     }
 
     func code(_ data: [UInt8]) -> String? {
-        do { _ = try BundleFile.read(data: data, filename: "x.xlsx", contentType: nil); return nil } catch let e as AppError { return e.code } catch { return "\(error)" }
+        do { _ = try BundleFile.read(data: data, filename: "x.xlsx", contentType: nil); return nil } catch let e as AppError { return e.code.rawValue } catch { return "\(error)" }
     }
 
     @Test func entryOffsetPastTheDataIsInvalid() throws {

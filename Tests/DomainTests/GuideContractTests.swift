@@ -53,8 +53,8 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(meta.contains("disabled the WhatsApp Business Account") && meta.contains("billing lapse"), "\(meta)")
         #expect(meta.contains("Recharge") && meta.contains("open a ticket"), "\(meta)")
         // What staff read when a send is refused, and what the status callback stores on the message.
-        #expect(StaffSend.appError(TwilioError(httpStatus: 400, code: 63112, message: "x", moreInfo: nil)).message.contains("billing lapse"))
-        #expect(StaffSend.appError(TwilioError(httpStatus: 401, code: 20003, message: "x", moreInfo: nil)).message.contains("zero balance"))
+        #expect(AppError(TwilioError(httpStatus: 400, code: 63112, message: "x", moreInfo: nil)).message.contains("billing lapse"))
+        #expect(AppError(TwilioError(httpStatus: 401, code: 20003, message: "x", moreInfo: nil)).message.contains("zero balance"))
         #expect(StatusCallback.explanation(for: 63112).contains("open a ticket"))
     }
 }

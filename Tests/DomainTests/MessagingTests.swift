@@ -22,7 +22,7 @@ import Twilio
 
     @Test func missingVariablesUnknownTemplatesAndLanguagesAreClearErrors() {
         func code(_ body: () throws -> Void) -> String? {
-            do { try body() } catch let e as AppError { return "\(e.code): \(e.message)" } catch { return "\(error)" }
+            do { try body() } catch let e as AppError { return "\(e.code.rawValue): \(e.message)" } catch { return "\(error)" }
             return nil
         }
         #expect(code { _ = try Templates.render(key: "appt_reminder", language: "en", variables: ["patient_name": "Ana"]) }
@@ -37,7 +37,7 @@ import Twilio
 /// `Outbound.send` against a fresh database and the sandbox.
 @Suite(.needsStack) struct MessagingOutboundTests {
     private func appError(_ body: () throws -> Void) -> String? {
-        do { try body() } catch let e as AppError { return e.code } catch { return "\(error)" }
+        do { try body() } catch let e as AppError { return e.code.rawValue } catch { return "\(error)" }
         return nil
     }
 

@@ -62,7 +62,7 @@ struct ProvisioningTests {
         let p = try World()
         try p.fault(#"{"api":"twilio_accounts","kind":"http","status":503,"contains":"\#(p.clinic)"}"#)
         let e = appError { try p.provision(key: "k1") }
-        #expect(e?.status == 503 && e?.code == "twilio_unavailable", "\(String(describing: e))")
+        #expect(e?.code == .twilioUnavailable, "\(String(describing: e))")
         #expect(try p.subaccounts().isEmpty)
         #expect(try p.senders() == 0)
         #expect(try p.records().map(\.status) == ["failed"])
@@ -73,7 +73,7 @@ struct ProvisioningTests {
         let p = try World()
         try p.fault(#"{"api":"twilio_numbers","kind":"http","status":500,"contains":"\#(p.clinic)"}"#)
         let e = appError { try p.provision() }
-        #expect(e?.code == "twilio_unavailable", "\(String(describing: e))")
+        #expect(e?.code.rawValue == "twilio_unavailable", "\(String(describing: e))")
         let subs = try p.subaccounts()
         #expect(subs.map(\.status) == ["closed"])
         #expect(try p.senders() == 0)
@@ -85,7 +85,7 @@ struct ProvisioningTests {
         let p = try World()
         try p.fault(#"{"api":"twilio_buy","kind":"twilio_error","code":21422,"contains":"\#(p.clinic)"}"#)
         let e = appError { try p.provision(key: "retry-me") }
-        #expect(e?.status == 502 && e?.code == "twilio_error", "\(String(describing: e))")
+        #expect(e?.code == .twilioError, "\(String(describing: e))")
         #expect(try p.subaccounts().map(\.status) == ["closed"])
         #expect(try p.senders() == 0)
         let view = try p.provision(key: "retry-me")
@@ -102,7 +102,7 @@ struct ProvisioningTests {
         let p = try World()
         try p.fault(#"{"api":"twilio_buy","kind":"http","status":500,"after":true,"contains":"\#(p.clinic)"}"#)
         let e = appError { try p.provision() }
-        #expect(e?.code == "twilio_unavailable", "\(String(describing: e))")
+        #expect(e?.code.rawValue == "twilio_unavailable", "\(String(describing: e))")
         let sub = try #require(try p.subaccounts().first)
         #expect(sub.status == "closed")
         #expect(try p.numbers(of: sub.sid).isEmpty)
@@ -135,7 +135,7 @@ struct ProvisioningTests {
         #expect(try p.numbers(of: subs[0].sid).count == 1)
         #expect(try p.senders() == 1)
         let reused = appError { try p.provision(key: "once", area: "212") }
-        #expect(reused?.status == 422 && reused?.code == "idempotency_key_reused")
+        #expect(reused?.code == .idempotencyKeyReused)
     }
 
     @Test("while one provisioning runs in a workspace, another is refused with 409 provisioning_in_progress")
@@ -144,7 +144,7 @@ struct ProvisioningTests {
         try p.w.conn.execute("INSERT INTO sender_provisionings (workspace_id, idempotency_key, request) VALUES ($1, 'other', 'x')",
                              [PGValue(p.ws)])
         let e = appError { try p.provision(key: "mine") }
-        #expect(e?.status == 409 && e?.code == "provisioning_in_progress")
+        #expect(e?.code == .provisioningInProgress)
         #expect(try p.subaccounts().isEmpty)
         // A run left `running` long ago (its process died) no longer blocks the workspace.
         try p.w.conn.execute("DELETE FROM sender_provisionings WHERE workspace_id = $1", [PGValue(p.ws)])

@@ -11,7 +11,7 @@ import TestSupport
     /// Lets a request through only with `X-Pass: <name>`, handing the handler that name.
     struct PassMiddleware: ContextMiddleware {
         func resolve(_ request: Request, _ ctx: AppContext) throws -> String {
-            guard let name = request.header("x-pass") else { throw AppError.forbidden("No pass.") }
+            guard let name = request.header("x-pass") else { throw AppError(.forbidden, "No pass.") }
             return name
         }
     }

@@ -28,7 +28,7 @@ struct Boom: Error, CustomStringConvertible { var description: String { "token=S
         r.get("/api/items/{id}") { _, ctx in .json(200, ["id": try ctx.parameters.require("id", as: Int64.self)]) }
         r.get("/api/items/search") { _, _ in .json(200, ["search": true]) }
         r.get("/api/people/{name}/notes") { _, ctx in .json(200, ["name": try ctx.parameters.require("name", as: String.self)]) }
-        r.get("/api/app-error") { _, _ in throw AppError.conflict("window_closed", "The 24-hour window is closed.") }
+        r.get("/api/app-error") { _, _ in throw AppError(.windowClosed, "The 24-hour window is closed.") }
         r.post("/api/form") { req, _ in .json(200, ["a": try req.form()["a"] ?? ""]) }
         r.post("/api/json") { req, _ in .json(200, try req.decodeJSON([String: Int].self)) }
         r.get("/api/boom") { _, _ in throw Boom() }

@@ -16,8 +16,7 @@ public final class HashGate: Sendable {
         slots = DispatchSemaphore(value: self.limit)
     }
 
-    public static let busy = AppError(status: 503, code: "auth_busy",
-                                      message: "Too many sign-ins are being checked right now; retry in a moment.", retryAfter: 1)
+    public static let busy = AppError(.authBusy, "Too many sign-ins are being checked right now; retry in a moment.", retryAfter: 1)
 
     /// Runs `body` holding one slot; throws `busy` when none frees up in time.
     public func run<T>(_ body: () throws -> T) throws -> T {

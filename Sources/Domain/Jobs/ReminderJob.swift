@@ -249,11 +249,11 @@ public enum ReminderJob {
             let text = try reminderText(ws, language: language, variables: variables)
             prepared = try Outbound.prepare(conn, OutboundRequest(workspaceID: ws.workspaceID, patientID: patientID,
                                                                   content: .freeform(text)), now: now)
-        } catch let error as AppError where error.code == "window_closed" {
+        } catch let error as AppError where error.code == .windowClosed {
             guard let viaTemplate = templateRoute() else { return Outcome(status: "skipped", reason: "window_closed") }
             prepared = viaTemplate
         } catch let error as AppError {
-            return Outcome(status: "skipped", reason: error.code)
+            return Outcome(status: "skipped", reason: error.code.rawValue)
         }
 
         // Wall-clock time of the claim (the job's clock may be fixed in tests): where Twilio's list is read from.
@@ -312,7 +312,7 @@ public enum ReminderJob {
                 }
                 return try settled() ?? Outcome(status: "failed", reason: "twilio_\(error.code.rawValue)")
             } catch let error as AppError {
-                return Outcome(status: "failed", reason: error.code)
+                return Outcome(status: "failed", reason: error.code.rawValue)
             }
         }
     }

@@ -64,8 +64,7 @@ public enum Outbound {
     public static let windowSeconds: TimeInterval = 24 * 3600
 
     /// The 24-hour window is closed (our records, or Twilio's 63016).
-    public static let windowClosed = AppError(status: 409, code: "window_closed", message:
-        "The patient has not written in the last 24 hours, so WhatsApp only allows an approved template: "
+    public static let windowClosed = AppError(.windowClosed, "The patient has not written in the last 24 hours, so WhatsApp only allows an approved template: "
         + "use POST /api/whatsapp/send-template with a template that has a Content SID.")
 
     /// Checks and sends one message, and records it with Twilio's SID. Throws `AppError`
@@ -82,21 +81,19 @@ public enum Outbound {
     public static func prepare(_ conn: PGConnection, _ request: OutboundRequest, now: Date = Date()) throws -> PreparedOutbound {
         guard let patient = try conn.query(
             "SELECT phone, consent_whatsapp FROM patients WHERE workspace_id = \(request.workspaceID) AND id = \(request.patientID)").first
-        else { throw AppError(status: 404, code: "patient_not_found", message: "There is no such patient in this workspace.") }
+        else { throw AppError(.patientNotFound, "There is no such patient in this workspace.") }
         guard try patient.decode(Bool?.self, "consent_whatsapp") == true else {
-            throw AppError(status: 422, code: "no_consent",
-                           message: "The patient has not given consent to receive WhatsApp messages (or opted out).")
+            throw AppError(.noConsent, "The patient has not given consent to receive WhatsApp messages (or opted out).")
         }
         let sender: SenderAccount
         if let id = request.senderID {
             guard let s = try SenderAccount.find(conn, workspaceID: request.workspaceID, id: id), s.isActive else {
-                throw AppError(status: 409, code: "no_active_sender", message: "The selected WhatsApp sender is not active in this workspace.")
+                throw AppError(.noActiveSender, "The selected WhatsApp sender is not active in this workspace.")
             }
             sender = s
         } else {
             guard let s = try SenderAccount.primary(conn, workspaceID: request.workspaceID) else {
-                throw AppError(status: 409, code: "no_active_sender", message:
-                                        "This workspace has no active WhatsApp sender. Link or provision a number first.")
+                throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
             }
             sender = s
         }
@@ -108,7 +105,7 @@ public enum Outbound {
         switch request.content {
         case .freeform(let text):
             guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw AppError(status: 400, code: "empty_body", message: "The message is empty.")
+                throw AppError(.emptyBody, "The message is empty.")
             }
             body = text
         case .template(let key, let language, let variables):

@@ -73,10 +73,10 @@ public enum Templates {
     /// `unsupported_language` or `missing_variables` (listing them).
     public static func render(key: String, language: String, variables: [String: String]) throws(AppError) -> String {
         guard let t = template(key) else {
-            throw AppError(status: 400, code: "unknown_template", message: "There is no template \"\(key)\" (available: \(all.map(\.key).joined(separator: ", "))).")
+            throw AppError(.unknownTemplate, "There is no template \"\(key)\" (available: \(all.map(\.key).joined(separator: ", "))).")
         }
         guard let body = t.bodies[language] else {
-            throw AppError(status: 400, code: "unsupported_language", message: "Templates exist in \(languages.joined(separator: " and ")), not \"\(language)\".")
+            throw AppError(.unsupportedLanguage, "Templates exist in \(languages.joined(separator: " and ")), not \"\(language)\".")
         }
         let variables = completed(variables, language: language)
         let missing = t.variables.filter { (variables[$0] ?? "").isEmpty }
@@ -88,7 +88,7 @@ public enum Templates {
                 let asked = m == "when" ? (dateTime.isEmpty ? ["date"] : dateTime) : [m]
                 for n in asked where !names.contains(n) { names.append(n) }
             }
-            throw AppError(status: 400, code: "missing_variables", message: "The template \(key) needs: \(names.joined(separator: ", ")).")
+            throw AppError(.missingVariables, "The template \(key) needs: \(names.joined(separator: ", ")).")
         }
         return fill(body, variables)
     }

@@ -66,8 +66,7 @@ public enum TwilioClients {
         do {
             token = try Fernet(key: try config.string(.fernetKey)).decryptString(encrypted)
         } catch {
-            throw AppError(status: 500, code: "sender_credentials_invalid",
-                           message: "The stored Twilio subaccount credentials of \(sender.phoneNumber) cannot be decrypted with MEDSYNC_FERNET_KEY.")
+            throw AppError(.senderCredentialsInvalid, "The stored Twilio subaccount credentials of \(sender.phoneNumber) cannot be decrypted with MEDSYNC_FERNET_KEY.")
         }
         return TwilioClient(accountSID: sid, authToken: token, baseURL: config.twilioAPIBaseURL, http: http, timeoutMS: timeoutMS)
     }

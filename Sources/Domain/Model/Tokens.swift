@@ -24,7 +24,7 @@ public enum Tokens {
     /// Creates a token for the user and returns its plaintext (the only time it exists).
     public static func create(_ conn: PGConnection, userID: Int64, name: String = "", ttl: Int = defaultTTL) throws -> String {
         guard try Users.find(conn, id: userID) != nil else {
-            throw AppError.notFound("user_not_found", "user \(userID) does not exist")
+            throw AppError(.userNotFound, "user \(userID) does not exist")
         }
         let token = prefix + Crypto.hex(Crypto.randomBytes(32))
         try conn.execute("""
@@ -55,7 +55,7 @@ public enum Tokens {
             """)
         guard let row = rows.first else { return .invalid }
         guard let userID = try row.decode(Int64?.self, "user_id"), let live = try row.decode(Bool?.self, "live") else {
-            throw AppError(status: 500, code: "bad_token_row", message: "A stored token could not be read.")
+            throw AppError(.badTokenRow, "A stored token could not be read.")
         }
         return live ? .valid(userID: userID) : .expired
     }

@@ -31,11 +31,11 @@ public enum Users {
     public static func create(_ conn: PGConnection, email: String, name: String? = nil, passwordHash: String? = nil,
                               workspaceID: Int64, role: Role) throws -> User {
         guard let email = normalizeEmail(email) else {
-            throw AppError.invalid("invalid_email", "\"\(email)\" is not an email address")
+            throw AppError(.invalidEmail, "\"\(email)\" is not an email address")
         }
         return try conn.transaction {
             guard try Workspaces.get(conn, id: workspaceID) != nil else {
-                throw AppError.notFound("workspace_not_found", "workspace \(workspaceID) does not exist")
+                throw AppError(.workspaceNotFound, "workspace \(workspaceID) does not exist")
             }
             // Insert or reuse by the case-insensitive unique index; concurrent creates meet on it.
             let rows = try conn.query("""
@@ -72,7 +72,7 @@ public enum Users {
     /// Replaces the user's password hash; the trigger of migration 0005 revokes every token of the user.
     public static func setPassword(_ conn: PGConnection, userID: Int64, passwordHash: String) throws {
         guard try conn.execute("UPDATE users SET password_hash = \(passwordHash) WHERE id = \(userID)") == 1 else {
-            throw AppError.notFound("user_not_found", "user \(userID) does not exist")
+            throw AppError(.userNotFound, "user \(userID) does not exist")
         }
     }
 

@@ -23,7 +23,7 @@ public enum Workspaces {
     public static func create(_ conn: PGConnection, name: String, timezone: String) throws -> Workspace {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty, name.count <= 200 else {
-            throw AppError.invalid("invalid_name", "workspace name must be 1 to 200 characters")
+            throw AppError(.invalidName, "workspace name must be 1 to 200 characters")
         }
         try validateTimezone(conn, timezone)
         return try conn.transaction {
@@ -48,7 +48,7 @@ public enum Workspaces {
     public static func validateTimezone(_ conn: PGConnection, _ timezone: String) throws {
         guard !timezone.isEmpty,
               try conn.query("SELECT 1 FROM pg_timezone_names WHERE name = \(timezone)").count == 1 else {
-            throw AppError.invalid("invalid_timezone", "unknown timezone \"\(timezone)\": use an IANA name such as America/Mexico_City")
+            throw AppError(.invalidTimezone, "unknown timezone \"\(timezone)\": use an IANA name such as America/Mexico_City")
         }
     }
 }

@@ -65,7 +65,7 @@ public enum AppointmentBook {
         public let notification: StaffAppointments.Notification?
     }
 
-    static let slotTaken = AppError.conflict("slot_taken", "The doctor already has an appointment at that time.")
+    static let slotTaken = AppError(.slotTaken, "The doctor already has an appointment at that time.")
 
     /// A staff booking: `confirmed` at once. The end defaults to the doctor's slot length that weekday (else 30 minutes).
     public static func book(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, _ input: BookInput,
@@ -74,7 +74,7 @@ public enum AppointmentBook {
         guard (reason?.count ?? 0) <= 500 else { throw AppError.validation("reason", "at most 500 characters.") }
         let id: Int64 = try conn.transaction {
             guard try conn.query("SELECT 1 FROM patients WHERE workspace_id = \(actor.workspaceID) AND id = \(input.patientID)").count == 1 else {
-                throw AppError.notFound("patient_not_found", "There is no patient \(input.patientID) in this workspace.")
+                throw AppError(.patientNotFound, "There is no patient \(input.patientID) in this workspace.")
             }
             guard let slot = try conn.query("""
                 SELECT COALESCE((SELECT a.slot_minutes FROM doctor_availability a, workspaces w
@@ -83,7 +83,7 @@ public enum AppointmentBook {
                                   ORDER BY a.start_time LIMIT 1), 30) AS minutes
                   FROM memberships m WHERE m.workspace_id = \(actor.workspaceID) AND m.user_id = \(input.doctorID) AND m.role IN ('doctor', 'admin_doctor')
                 """).first?.decode(Int.self, "minutes") else {
-                throw AppError.notFound("doctor_not_found", "There is no doctor \(input.doctorID) in this workspace.")
+                throw AppError(.doctorNotFound, "There is no doctor \(input.doctorID) in this workspace.")
             }
             let ends = input.endsAt ?? input.startsAt.addingTimeInterval(Double(slot) * 60)
             guard ends > input.startsAt else { throw AppError.validation("ends_at", "must be after starts_at.") }
@@ -120,7 +120,7 @@ public enum AppointmentBook {
                  WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND status <> 'cancelled'
                 """)
             let current = try StaffAppointments.get(conn, workspaceID: actor.workspaceID, id: id)
-            guard n == 1 else { throw AppError.conflict("appointment_cancelled", "Appointment \(id) is already cancelled.") }
+            guard n == 1 else { throw AppError(.appointmentCancelled, "Appointment \(id) is already cancelled.") }
             try Audit.record(conn, actor, action: "appointment.cancel", targetType: "appointment", targetID: String(id))
             return current
         }
@@ -139,11 +139,11 @@ public enum AppointmentBook {
                                   endsAt: Date?, notify: Bool, now: Date = Date()) throws -> Outcome {
         let appointment: StaffAppointments.View = try conn.transaction {
             guard let row = try conn.query("SELECT status, starts_at, ends_at FROM appointments WHERE workspace_id = \(actor.workspaceID) AND id = \(id) FOR UPDATE").first else {
-                throw AppError.notFound("not_found", "There is no appointment \(id) in this workspace.")
+                throw AppError(.notFound, "There is no appointment \(id) in this workspace.")
             }
             let status = try row.decode(String.self, "status")
             let oldStart = try row.decode(Date.self, "starts_at"), oldEnd = try row.decode(Date.self, "ends_at")
-            guard status != "cancelled" else { throw AppError.conflict("appointment_cancelled", "Appointment \(id) is cancelled; book a new one.") }
+            guard status != "cancelled" else { throw AppError(.appointmentCancelled, "Appointment \(id) is cancelled; book a new one.") }
             let ends = endsAt ?? startsAt.addingTimeInterval(oldEnd.timeIntervalSince(oldStart))
             guard ends > startsAt else { throw AppError.validation("ends_at", "must be after starts_at.") }
             do {

@@ -51,7 +51,7 @@ public enum StaffAppointments {
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
         guard let row = try conn.query("\(unescaped: select) WHERE a.workspace_id = \(workspaceID) AND a.id = \(id)").first else {
-            throw AppError.notFound("not_found", "There is no appointment \(id) in this workspace.")
+            throw AppError(.notFound, "There is no appointment \(id) in this workspace.")
         }
         return try View(row: row)
     }
@@ -99,8 +99,7 @@ public enum StaffAppointments {
                 """)
             let current = try get(conn, workspaceID: actor.workspaceID, id: id)   // 404 for another workspace's id
             guard n == 1 else {
-                throw AppError.conflict("appointment_not_pending",
-                                        "Appointment \(id) is already \(current.status); only a pending_review appointment can be \(accept ? "accepted" : "rejected").")
+                throw AppError(.appointmentNotPending, "Appointment \(id) is already \(current.status); only a pending_review appointment can be \(accept ? "accepted" : "rejected").")
             }
             try Audit.record(conn, actor, action: accept ? "appointment.accept" : "appointment.reject",
                              targetType: "appointment", targetID: String(id))
@@ -133,8 +132,8 @@ public enum StaffAppointments {
 
     static func notifyTracked(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, appointment: View, now: Date,
                               content: ([String: String], String) throws -> OutboundContent) -> (notification: Notification, conversationID: Int64?) {
-        func failed(_ code: String, _ message: String) -> (Notification, Int64?) {
-            (Notification(sent: false, messageID: nil, error: ["code": code, "message": message]), nil)
+        func failed(_ e: AppError) -> (Notification, Int64?) {
+            (Notification(sent: false, messageID: nil, error: ["code": e.code.rawValue, "message": e.message]), nil)
         }
         do {
             let ws = try conn.query("""
@@ -161,17 +160,15 @@ public enum StaffAppointments {
             let r = try Outbound.send(conn, http: http, config: config, request, now: now)
             return (Notification(sent: true, messageID: r.messageID, error: nil), r.conversationID)
         } catch let e as AppError {
-            return failed(e.code, e.message)
+            return failed(e)
         } catch let e as TwilioError {
-            let a = StaffSend.appError(e)
-            return failed(a.code, a.message)
+            return failed(AppError(e))
         } catch let e as TwilioTransportError {
-            let a = StaffSend.appError(e)
-            return failed(a.code, a.message)
+            return failed(AppError(e))
         } catch let e as ConfigError {
-            return failed("twilio_not_configured", e.message)
+            return failed(AppError(twilioConfiguration: e))
         } catch {
-            return failed("internal_error", "The notice could not be sent.")
+            return failed(AppError(.internalError, "The notice could not be sent."))
         }
     }
 }

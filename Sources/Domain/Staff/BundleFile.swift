@@ -22,7 +22,7 @@ public enum BundleFile {
         }
     }
 
-    static func fail(_ message: String) -> AppError { AppError(status: 400, code: "invalid_file", message: message) }
+    static func fail(_ message: String) -> AppError { AppError(.invalidFile, message) }
 
     public static func read(data: [UInt8], filename: String?, contentType: String?) throws -> Table {
         let name = (filename ?? "").lowercased()
@@ -30,7 +30,7 @@ public enum BundleFile {
         if name.hasSuffix(".xlsx") || isZip || (contentType ?? "").contains("spreadsheetml") {
             return try xlsx(data)
         }
-        if name.hasSuffix(".xls") { throw AppError(status: 415, code: "unsupported_file", message: "Old .xls files are not supported; save as .xlsx or .csv.") }
+        if name.hasSuffix(".xls") { throw AppError(.unsupportedFile, "Old .xls files are not supported; save as .xlsx or .csv.") }
         return try csv(data)
     }
 
@@ -44,13 +44,13 @@ public enum BundleFile {
     public static let maxCells = 400_000
 
     static func tooManyRows() -> AppError {
-        AppError(status: 413, code: "too_many_rows", message: "A file may have at most \(maxRows) rows.")
+        AppError(.tooManyRows, "A file may have at most \(maxRows) rows.")
     }
     static func tooManyColumns(row: Int) -> AppError {
-        AppError(status: 413, code: "too_many_columns", message: "A row may have at most \(maxColumns) columns; row \(row) has more.")
+        AppError(.tooManyColumns, "A row may have at most \(maxColumns) columns; row \(row) has more.")
     }
     static func tooManyCells() -> AppError {
-        AppError(status: 413, code: "too_many_cells", message: "A file may have at most \(maxCells) cells in all; split the list.")
+        AppError(.tooManyCells, "A file may have at most \(maxCells) cells in all; split the list.")
     }
 
     /// Collects rows as they are read, checking every limit before a row is kept: the first
@@ -202,7 +202,7 @@ public enum BundleFile {
         }
         let shared = try read("xl/sharedStrings.xml").map(SharedStringsParser.parse) ?? []
         guard shared.count <= maxSharedStrings else {
-            throw AppError(status: 413, code: "file_too_large", message: "The .xlsx file has more than \(maxSharedStrings) shared strings; it is refused.")
+            throw AppError(.fileTooLarge, "The .xlsx file has more than \(maxSharedStrings) shared strings; it is refused.")
         }
         let sheetPath = try firstSheetPath(archive: archive, read: read)
         guard let sheet = try read(sheetPath) else { throw fail("The .xlsx file has no worksheet.") }
@@ -231,7 +231,7 @@ public enum BundleFile {
     }
 
     static func tooLarge() -> AppError {
-        AppError(status: 413, code: "file_too_large", message: "The .xlsx file expands to more than \(maxUncompressedBytes / 1024 / 1024) MB; it is refused.")
+        AppError(.fileTooLarge, "The .xlsx file expands to more than \(maxUncompressedBytes / 1024 / 1024) MB; it is refused.")
     }
 
     /// The first sheet of the workbook (workbook.xml + its rels), else the first xl/worksheets/sheet*.xml.

@@ -76,8 +76,7 @@ public enum Bundles {
     public static func preview(_ table: BundleFile.Table, defaultCountryCode: String? = nil) throws -> Preview {
         let keys = table.header.map(normalizeHeader)
         guard let phoneCol = keys.firstIndex(where: phoneHeaders.contains) else {
-            throw AppError(status: 400, code: "missing_phone_column",
-                           message: "The file needs a phone column (phone / teléfono); found: \(table.header.prefix(20).joined(separator: ", ")).")
+            throw AppError(.missingPhoneColumn, "The file needs a phone column (phone / teléfono); found: \(table.header.prefix(20).joined(separator: ", ")).")
         }
         let nameCol = keys.firstIndex(where: nameHeaders.contains)
         let langCol = keys.firstIndex(where: languageHeaders.contains)
@@ -161,8 +160,7 @@ public enum Bundles {
     /// the invalid ones are answered back, listed. The product guide's rule: up to 250 valid recipients.
     public static func send(_ conn: PGConnection, actor: StaffActor, _ input: SendInput) throws -> Enqueued {
         guard input.consentConfirmed == true else {
-            throw AppError(status: 400, code: "no_consent",
-                           message: "consent_confirmed must be true: confirm every recipient agreed to receive WhatsApp messages.")
+            throw AppError(.noConsentInBundle, "consent_confirmed must be true: confirm every recipient agreed to receive WhatsApp messages.")
         }
         let body = input.body.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !body.isEmpty else { throw AppError.validation("body", "the message is empty.") }
@@ -189,22 +187,19 @@ public enum Bundles {
             }
         }
         guard !recipients.isEmpty else {
-            throw AppError(status: 400, code: "no_valid_recipients",
-                           message: "None of the \(input.recipients.count) recipients has a valid E.164 phone and language; nothing was queued.")
+            throw AppError(.noValidRecipients, "None of the \(input.recipients.count) recipients has a valid E.164 phone and language; nothing was queued.")
         }
         guard recipients.count <= maxRecipients else {
-            throw AppError(status: 400, code: "too_many_recipients",
-                           message: "A bundle goes to at most \(maxRecipients) recipients; this one has \(recipients.count).")
+            throw AppError(.tooManyRecipients, "A bundle goes to at most \(maxRecipients) recipients; this one has \(recipients.count).")
         }
         var known: Set<String> = ["name", "phone", "language"]
         for r in recipients { known.formUnion(r.fields.keys) }
         let unknown = Templates.placeholders(in: body).filter { !known.contains($0) }
         guard unknown.isEmpty else {
-            throw AppError(status: 400, code: "unknown_placeholders",
-                           message: "Unknown placeholder(s) in body: \(unknown.map { "{\($0)}" }.joined(separator: ", ")); available: \(known.sorted().map { "{\($0)}" }.joined(separator: ", ")).")
+            throw AppError(.unknownPlaceholders, "Unknown placeholder(s) in body: \(unknown.map { "{\($0)}" }.joined(separator: ", ")); available: \(known.sorted().map { "{\($0)}" }.joined(separator: ", ")).")
         }
         guard let sender = try SenderAccount.primary(conn, workspaceID: actor.workspaceID) else {
-            throw AppError(status: 409, code: "no_active_sender", message: "This workspace has no active WhatsApp sender. Link or provision a number first.")
+            throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
         }
         return try conn.transaction {
             let batch = try conn.query("""
@@ -264,7 +259,7 @@ public enum Bundles {
             SELECT id, status, body, sender_id, total_count, created_at, started_at, completed_at FROM bundle_batches
              WHERE workspace_id = \(workspaceID) AND id = \(id)
             """).first else {
-            throw AppError.notFound("not_found", "There is no bundle \(id) in this workspace.")
+            throw AppError(.notFound, "There is no bundle \(id) in this workspace.")
         }
         let rows = try conn.query("""
             SELECT id, name, phone, status, attempts, twilio_sid, error_code, error_message, sent_at FROM bundle_recipients

@@ -62,7 +62,7 @@ public enum ClinicProfile {
 
     public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> View {
         guard let row = try conn.query("SELECT \(unescaped: columns) FROM workspaces WHERE id = \(workspaceID)").first else {
-            throw AppError.notFound("not_found", "There is no workspace \(workspaceID).")
+            throw AppError(.notFound, "There is no workspace \(workspaceID).")
         }
         return try view(row)
     }
@@ -112,7 +112,7 @@ public enum ClinicProfile {
                  WHERE id = \(actor.workspaceID)
                 RETURNING \(unescaped: columns)
                 """).first else {
-                throw AppError.notFound("not_found", "There is no workspace \(actor.workspaceID).")
+                throw AppError(.notFound, "There is no workspace \(actor.workspaceID).")
             }
             try Audit.record(conn, actor, action: "clinic.update", targetType: "workspace", targetID: String(actor.workspaceID),
                              details: ["fields": changed.joined(separator: ",")])
@@ -152,8 +152,7 @@ public enum ContentSids {
     /// Sets or removes the SIDs of one template; answers the template's SIDs after the change.
     public static func put(_ conn: PGConnection, actor: StaffActor, templateKey: String, _ update: Update) throws -> [String: String] {
         guard Templates.template(templateKey) != nil else {
-            throw AppError.notFound("unknown_template",
-                                    "There is no template \"\(templateKey.prefix(60))\" (available: \(Templates.all.map(\.key).joined(separator: ", "))).")
+            throw AppError(.unknownTemplateID, "There is no template \"\(templateKey.prefix(60))\" (available: \(Templates.all.map(\.key).joined(separator: ", "))).")
         }
         guard !update.values.isEmpty else { throw AppError.validation("body", "give en and/or es (a Content SID, or null to remove it).") }
         var details: [String: String] = ["template_id": templateKey]
@@ -166,7 +165,7 @@ public enum ContentSids {
         }
         return try conn.transaction {
             guard let row = try conn.query("SELECT content_sids -> \(templateKey)::text AS sids FROM workspaces WHERE id = \(actor.workspaceID) FOR UPDATE").first else {
-                throw AppError.notFound("not_found", "There is no workspace \(actor.workspaceID).")
+                throw AppError(.notFound, "There is no workspace \(actor.workspaceID).")
             }
             var sids = try row.decodeJSON([String: String]?.self, "sids") ?? [:]
             for (lang, sid) in update.values { sids[lang] = sid }

@@ -155,7 +155,7 @@ public enum Conversations {
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64, now: Date = Date()) throws -> View {
         guard let row = try conn.query("\(unescaped: select) WHERE c.workspace_id = \(workspaceID) AND c.id = \(id) AND c.deleted_at IS NULL").first else {
-            throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.")
+            throw AppError(.notFound, "There is no conversation \(id) in this workspace.")
         }
         return try view(row, now: now)
     }
@@ -214,7 +214,7 @@ public enum Conversations {
     public static func delete(_ conn: PGConnection, actor: StaffActor, id: Int64) throws {
         try conn.transaction {
             let n = try conn.execute("UPDATE whatsapp_conversations SET deleted_at = now() WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL")
-            guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
+            guard n == 1 else { throw AppError(.notFound, "There is no conversation \(id) in this workspace.") }
             try Audit.record(conn, actor, action: "conversation.delete", targetType: "conversation", targetID: String(id))
         }
     }
@@ -227,7 +227,7 @@ public enum Conversations {
                 UPDATE whatsapp_conversations SET state = \(state), pending_intent = CASE WHEN \(state) = 'handoff' THEN NULL ELSE pending_intent END
                  WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND deleted_at IS NULL
                 """)
-            guard n == 1 else { throw AppError.notFound("not_found", "There is no conversation \(id) in this workspace.") }
+            guard n == 1 else { throw AppError(.notFound, "There is no conversation \(id) in this workspace.") }
             try Audit.record(conn, actor, action: state == "handoff" ? "conversation.handoff" : "conversation.resume_bot",
                              targetType: "conversation", targetID: String(id))
         }

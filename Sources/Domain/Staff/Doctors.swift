@@ -26,7 +26,7 @@ public enum Doctors {
     /// The doctor `id` of the workspace; 404 for anyone else (another workspace's user, a staff member).
     static func require(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws {
         guard try conn.query("SELECT 1 FROM memberships WHERE workspace_id = \(workspaceID) AND user_id = \(id) AND role IN ('doctor', 'admin_doctor')").count == 1 else {
-            throw AppError.notFound("not_found", "There is no doctor \(id) in this workspace.")
+            throw AppError(.notFound, "There is no doctor \(id) in this workspace.")
         }
     }
 
@@ -153,7 +153,7 @@ public enum Doctors {
     public static func putAvailability(_ conn: PGConnection, actor: StaffActor, doctorID: Int64, _ a: Availability) throws -> AvailabilityView {
         try require(conn, workspaceID: actor.workspaceID, id: doctorID)
         guard actor.role.isAdmin || actor.userID == doctorID else {
-            throw AppError.forbidden("Only the owner, an admin doctor or the doctor themselves can change a doctor's availability.")
+            throw AppError(.forbidden, "Only the owner, an admin doctor or the doctor themselves can change a doctor's availability.")
         }
         guard a.weekly.count <= 100 else { throw AppError.validation("weekly", "at most 100 ranges.") }
         guard a.timeOff.count <= 200 else { throw AppError.validation("time_off", "at most 200 entries.") }

@@ -44,8 +44,7 @@ public struct LoginThrottle: Sendable {
     }
 
     static func tooMany(_ seconds: Int) -> AppError {
-        AppError(status: 429, code: "too_many_attempts",
-                 message: "Too many failed sign-ins; try again in \(seconds) seconds.", retryAfter: seconds)
+        AppError(.tooManyAttempts, "Too many failed sign-ins; try again in \(seconds) seconds.", retryAfter: seconds)
     }
 
     /// Throws 429 `too_many_attempts` when the account or the address is locked now.
@@ -77,7 +76,7 @@ public struct LoginThrottle: Sendable {
                 RETURNING failures, lockouts
                 """)
             guard let failures = try rows.first?.decode(Int?.self, "failures"), let lockouts = try rows.first?.decode(Int?.self, "lockouts") else {
-                throw AppError(status: 500, code: "bad_throttle_row", message: "The sign-in counter could not be read.")
+                throw AppError(.badThrottleRow, "The sign-in counter could not be read.")
             }
             guard failures >= limit else { continue }
             let seconds = min(LoginThrottle.maxLockSeconds, window << min(lockouts, 16))

@@ -29,7 +29,7 @@ public enum Members {
 
     static func get(_ conn: PGConnection, workspaceID: Int64, userID: Int64) throws -> View {
         guard let row = try conn.query("\(unescaped: select) WHERE m.workspace_id = \(workspaceID) AND m.user_id = \(userID)").first else {
-            throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
+            throw AppError(.notFound, "User \(userID) is not a member of this workspace.")
         }
         return try view(row)
     }
@@ -83,7 +83,7 @@ public enum Members {
                 INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(userID), \(actor.workspaceID), \(role.rawValue))
                 ON CONFLICT (user_id, workspace_id) DO NOTHING RETURNING user_id
                 """).count == 1 else {
-                throw AppError.conflict("already_member", "\(email) is already a member of this workspace.")
+                throw AppError(.alreadyMember, "\(email) is already a member of this workspace.")
             }
             try Audit.record(conn, actor, action: "member.add", targetType: "user", targetID: String(userID),
                              details: ["role": role.rawValue, "new_user": String(inserted != nil)])
@@ -93,7 +93,7 @@ public enum Members {
 
     static func lastOwner(_ e: PGError) -> AppError? {
         e.constraint == "memberships_last_owner"
-            ? AppError.conflict("last_owner", "A workspace keeps at least one owner: make another member owner first.") : nil
+            ? AppError(.lastOwner, "A workspace keeps at least one owner: make another member owner first.") : nil
     }
 
     public static func setRole(_ conn: PGConnection, actor: StaffActor, userID: Int64, role raw: String) throws -> View {
@@ -101,7 +101,7 @@ public enum Members {
         do {
             return try conn.transaction {
                 guard try conn.execute("UPDATE memberships SET role = \(role.rawValue) WHERE workspace_id = \(actor.workspaceID) AND user_id = \(userID)") == 1 else {
-                    throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
+                    throw AppError(.notFound, "User \(userID) is not a member of this workspace.")
                 }
                 try Audit.record(conn, actor, action: "member.role", targetType: "user", targetID: String(userID), details: ["role": role.rawValue])
                 return try get(conn, workspaceID: actor.workspaceID, userID: userID)
@@ -115,7 +115,7 @@ public enum Members {
         do {
             try conn.transaction {
                 guard try conn.execute("DELETE FROM memberships WHERE workspace_id = \(actor.workspaceID) AND user_id = \(userID)") == 1 else {
-                    throw AppError.notFound("not_found", "User \(userID) is not a member of this workspace.")
+                    throw AppError(.notFound, "User \(userID) is not a member of this workspace.")
                 }
                 try Audit.record(conn, actor, action: "member.remove", targetType: "user", targetID: String(userID))
             }

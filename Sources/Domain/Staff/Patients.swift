@@ -113,7 +113,7 @@ public enum Patients {
                 ON CONFLICT (workspace_id, phone) DO NOTHING
                 RETURNING \(unescaped: columns)
                 """).first else {
-                throw AppError.conflict("patient_exists", "A patient with the phone \(phone) already exists in this workspace.")
+                throw AppError(.patientExists, "A patient with the phone \(phone) already exists in this workspace.")
             }
             let view = try View(row: row)
             try Audit.record(conn, actor, action: "patient.create", targetType: "patient", targetID: String(view.id),
@@ -143,7 +143,7 @@ public enum Patients {
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64, now: Date = Date()) throws -> Detail {
         guard let row = try conn.query("SELECT \(unescaped: columns) FROM patients WHERE workspace_id = \(workspaceID) AND id = \(id)").first else {
-            throw AppError.notFound("not_found", "There is no patient \(id) in this workspace.")
+            throw AppError(.notFound, "There is no patient \(id) in this workspace.")
         }
         let appointments = try conn.query("""
             SELECT a.id, a.status, a.starts_at, a.ends_at, a.doctor_id, COALESCE(NULLIF(u.name, ''), u.email) AS doctor_name
@@ -192,13 +192,12 @@ public enum Patients {
         return try conn.transaction {
             guard let current = try conn.query("SELECT \(unescaped: columns) FROM patients WHERE workspace_id = \(actor.workspaceID) AND id = \(id) FOR UPDATE")
                     .first.map(View.init(row:)) else {
-                throw AppError.notFound("not_found", "There is no patient \(id) in this workspace.")
+                throw AppError(.notFound, "There is no patient \(id) in this workspace.")
             }
             var consentChange: Bool? = nil
             if let wanted = u.consentWhatsapp, wanted != current.consentWhatsapp {
                 if wanted, current.optedOut, u.consentConfirmed != true {
-                    throw AppError.conflict("consent_confirmation_required",
-                                            "The patient opted out by replying STOP: set consent_confirmed to true to confirm they asked to receive WhatsApp messages again.")
+                    throw AppError(.consentConfirmationRequired, "The patient opted out by replying STOP: set consent_confirmed to true to confirm they asked to receive WhatsApp messages again.")
                 }
                 consentChange = wanted
             }
@@ -212,7 +211,7 @@ public enum Patients {
                  WHERE workspace_id = \(actor.workspaceID) AND id = \(id)
                 RETURNING \(unescaped: columns)
                 """).first else {
-                throw AppError.notFound("not_found", "There is no patient \(id) in this workspace.")
+                throw AppError(.notFound, "There is no patient \(id) in this workspace.")
             }
             var fields: [String] = []
             if name != nil { fields.append("name") }

@@ -50,7 +50,7 @@ public enum ReminderSettings {
     public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> Value {
         try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES (\(workspaceID)) ON CONFLICT DO NOTHING")
         guard let row = try conn.query("SELECT enabled, hours_before, template_key, custom_message, language FROM reminder_settings WHERE workspace_id = \(workspaceID)").first else {
-            throw AppError.notFound("not_found", "There is no workspace \(workspaceID).")
+            throw AppError(.notFound, "There is no workspace \(workspaceID).")
         }
         let d = Value.defaults
         return Value(enabled: try row.decode(Bool?.self, "enabled") ?? d.enabled, hoursBefore: try row.decode(Int?.self, "hours_before") ?? d.hoursBefore,

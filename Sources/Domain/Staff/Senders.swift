@@ -56,7 +56,7 @@ public enum Senders {
 
     public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
         guard let row = try conn.query("SELECT \(unescaped: columns) FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND id = \(id)").first else {
-            throw AppError.notFound("not_found", "There is no sender \(id) in this workspace.")
+            throw AppError(.notFound, "There is no sender \(id) in this workspace.")
         }
         return try View(row: row)
     }
@@ -129,7 +129,7 @@ public enum Senders {
                                 subaccountToken: String?) throws -> String {
         let master: TwilioClient
         do { master = try TwilioClient(config: config, http: http) } catch {
-            throw AppError(status: 500, code: "twilio_not_configured", message: error.message)
+            throw AppError(twilioConfiguration: error)
         }
         var client = master
         do {
@@ -138,26 +138,23 @@ public enum Senders {
                 do {
                     let account = try client.fetchAccount()
                     guard account.status == "active" else {
-                        throw AppError(status: 422, code: "subaccount_inactive", message:
-                            "Twilio says subaccount \(subaccountSID) is \(account.status). Reactivate it in the Twilio console, or link a number of an active account.")
+                        throw AppError(.subaccountInactive, "Twilio says subaccount \(subaccountSID) is \(account.status). Reactivate it in the Twilio console, or link a number of an active account.")
                     }
                 } catch let e as TwilioError where e.httpStatus == 401 || e.httpStatus == 403 || e.httpStatus == 404 || e.code == 20003 {
-                    throw AppError(status: 422, code: "subaccount_credentials_rejected", message:
-                        "Twilio rejected the subaccount SID and auth token. Copy both from the subaccount's page in the Twilio console (Account info) and try again.")
+                    throw AppError(.subaccountCredentialsRejected, "Twilio rejected the subaccount SID and auth token. Copy both from the subaccount's page in the Twilio console (Account info) and try again.")
                 }
             }
             let owned = try client.incomingNumbers(phoneNumber: phone).first { $0.phoneNumber == phone }
             guard let owned else {
                 let whose = subaccountSID.map { "subaccount \($0)" } ?? "the clinic's Twilio account"
-                throw AppError(status: 422, code: "number_not_in_account", message:
-                    "This number is not a phone number of \(whose). Buy or port it in the Twilio console first"
+                throw AppError(.numberNotInAccount, "This number is not a phone number of \(whose). Buy or port it in the Twilio console first"
                     + (subaccountSID == nil ? ", or give the subaccount SID and auth token that own it." : ", or give the credentials of the account that owns it."))
             }
             return owned.sid
         } catch let e as TwilioError {
-            throw StaffSend.appError(e)
+            throw AppError(e)
         } catch let e as TwilioTransportError {
-            throw AppError(status: 504, code: "twilio_unavailable", message: "Twilio did not answer (\(e.code.rawValue)); nothing was linked. Try again.")
+            throw AppError(e, consequence: "nothing was linked. Try again.")
         }
     }
 
@@ -171,8 +168,7 @@ public enum Senders {
         var encrypted: String? = nil
         if let token {
             guard let key = config.fernetKey?.value, let fernet = try? Fernet(key: key) else {
-                throw AppError(status: 500, code: "fernet_key_missing",
-                               message: "MEDSYNC_FERNET_KEY is not configured, so subaccount credentials cannot be stored.")
+                throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEY is not configured, so subaccount credentials cannot be stored.")
             }
             encrypted = fernet.encrypt(token)
         }
@@ -181,15 +177,13 @@ public enum Senders {
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             if let existing = try conn.query("SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(bare) AND is_active").first {
                 if try existing.decode(Int64?.self, "workspace_id") == workspaceID {
-                    throw AppError.conflict("already_linked", "\(bare) is already linked to this workspace.")
+                    throw AppError(.alreadyLinked, "\(bare) is already linked to this workspace.")
                 }
-                throw AppError.conflict("linked_to_other_workspace",
-                                        "This number is linked to another workspace; it must be deactivated there first.")
+                throw AppError(.linkedToOtherWorkspace, "This number is linked to another workspace; it must be deactivated there first.")
             }
             let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
             guard active < maxActive else {
-                throw AppError.conflict("too_many_senders",
-                                        "A workspace can have at most \(maxActive) active senders; deactivate one first.")
+                throw AppError(.tooManySenders, "A workspace can have at most \(maxActive) active senders; deactivate one first.")
             }
             let view: View
             do {
@@ -203,7 +197,7 @@ public enum Senders {
                 view = try View(row: row)
             } catch let e as PGError where e.isUniqueViolation {
                 // Another workspace linked the same number at the same moment.
-                throw AppError.conflict("linked_to_other_workspace", "This number was just linked to another workspace.")
+                throw AppError(.linkedToOtherWorkspace, "This number was just linked to another workspace.")
             }
             try Audit.record(conn, actor, action: action, targetType: "sender", targetID: String(view.id),
                              details: details.merging(["phone_number": view.phoneNumber]) { $1 })
@@ -218,7 +212,7 @@ public enum Senders {
         return try conn.transaction {
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             let sender = try get(conn, workspaceID: workspaceID, id: id)
-            guard sender.isActive else { throw AppError.conflict("sender_inactive", "Sender \(id) is already inactive.") }
+            guard sender.isActive else { throw AppError(.senderInactive, "Sender \(id) is already inactive.") }
             try conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE workspace_id = \(workspaceID) AND id = \(id)")
             if sender.isPrimary {
                 try conn.execute("""
@@ -240,7 +234,7 @@ public enum Senders {
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             let sender = try get(conn, workspaceID: workspaceID, id: id)
             guard sender.isActive else {
-                throw AppError.conflict("sender_inactive", "Sender \(id) is inactive; only an active sender can be primary.")
+                throw AppError(.senderInactive, "Sender \(id) is inactive; only an active sender can be primary.")
             }
             try Audit.record(conn, actor, action: "sender.make_primary", targetType: "sender", targetID: String(id),
                              details: ["phone_number": sender.phoneNumber])
@@ -289,20 +283,18 @@ public enum Senders {
             throw AppError.validation("area_code", "digits only (e.g. 415).")
         }
         guard let base = publicBaseURL(config) else {
-            throw AppError(status: 500, code: "webhook_base_url_missing",
-                           message: "Set TWILIO_WEBHOOK_BASE_URL (or ALLOWED_ORIGINS) so Twilio knows where to call.")
+            throw AppError(.webhookBaseUrlMissing, "Set TWILIO_WEBHOOK_BASE_URL (or ALLOWED_ORIGINS) so Twilio knows where to call.")
         }
         guard config.fernetKey != nil else {
-            throw AppError(status: 500, code: "fernet_key_missing",
-                           message: "MEDSYNC_FERNET_KEY is not configured, so subaccount credentials cannot be stored.")
+            throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEY is not configured, so subaccount credentials cannot be stored.")
         }
         let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
         guard active < maxActive else {
-            throw AppError.conflict("too_many_senders", "A workspace can have at most \(maxActive) active senders; deactivate one first.")
+            throw AppError(.tooManySenders, "A workspace can have at most \(maxActive) active senders; deactivate one first.")
         }
         let master: TwilioClient
         do { master = try TwilioClient(config: config, http: http) } catch {
-            throw AppError(status: 500, code: "twilio_not_configured", message: error.message)
+            throw AppError(twilioConfiguration: error)
         }
         let request = "\(clinic)|\(country)|\(area ?? "")"
         let record: Int64
@@ -324,8 +316,7 @@ public enum Senders {
             let linked = Set(try conn.query("SELECT phone_number FROM whatsapp_senders WHERE is_active AND phone_number = ANY(\(numbers.map(\.phoneNumber))::text[])")
                 .compactMap { try $0.decode(String?.self, "phone_number") })
             guard let number = numbers.first(where: { !linked.contains($0.phoneNumber) && Phone.isE164($0.phoneNumber) }) else {
-                throw AppError.conflict("no_numbers_available",
-                                        "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")
+                throw AppError(.noNumbersAvailable, "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")
             }
             boughtNumber = number.phoneNumber
             let pn = try client.buyNumber(phoneNumber: number.phoneNumber, smsURL: base + "/api/webhooks/whatsapp",
@@ -341,12 +332,12 @@ public enum Senders {
             let cleanup = compensate(master: master, subaccount: sub, number: bought, attemptedNumber: boughtNumber)
             let appError: AppError
             switch error {
-            case let e as TwilioError: appError = StaffSend.appError(e)
-            case let e as TwilioTransportError: appError = StaffSend.appError(e)
+            case let e as TwilioError: appError = AppError(e)
+            case let e as TwilioTransportError: appError = AppError(e)
             case let e as AppError: appError = e
             default: appError = .internal
             }
-            try? Provisioning.fail(conn, record, code: appError.code, cleanup: cleanup)
+            try? Provisioning.fail(conn, record, code: appError.code.rawValue, cleanup: cleanup)
             if error is AppError || error is TwilioError || error is TwilioTransportError { throw appError }
             throw error
         }
@@ -402,7 +393,7 @@ enum Provisioning {
     static func begin(_ conn: PGConnection, workspaceID: Int64, key: String?, request: String) throws -> Start {
         let key = key?.trimmingCharacters(in: .whitespaces).nilIfEmpty
         if let key, !(key.count <= 200 && key.allSatisfy({ $0.isASCII && !$0.isNewline })) {
-            throw AppError.invalid("invalid_idempotency_key", "The Idempotency-Key header must be 1 to 200 printable ASCII characters.")
+            throw AppError(.invalidIdempotencyKey, "The Idempotency-Key header must be 1 to 200 printable ASCII characters.")
         }
         // A run whose process died long ago no longer blocks the workspace (its SIDs stay on the record).
         try conn.execute("""
@@ -413,13 +404,12 @@ enum Provisioning {
             SELECT id, request, status, sender_id FROM sender_provisionings WHERE workspace_id = \(workspaceID) AND idempotency_key = \(key)
             """).first {
             guard try row.decode(String?.self, "request") == request else {
-                throw AppError(status: 422, code: "idempotency_key_reused", message:
-                    "This Idempotency-Key was used for a different provisioning request; use a new key for a new request.")
+                throw AppError(.idempotencyKeyReused, "This Idempotency-Key was used for a different provisioning request; use a new key for a new request.")
             }
             switch try row.decode(String?.self, "status") {
             case "completed":
                 guard let sender = try row.decode(Int64?.self, "sender_id") else {
-                    throw AppError(status: 409, code: "provisioned_sender_gone", message: "The sender this key provisioned no longer exists.")
+                    throw AppError(.provisionedSenderGone, "The sender this key provisioned no longer exists.")
                 }
                 return .replay(senderID: sender)
             case "running":
@@ -441,8 +431,7 @@ enum Provisioning {
         }
     }
 
-    static let inProgress = AppError(status: 409, code: "provisioning_in_progress", message:
-        "A number is being provisioned for this workspace right now; wait for it to finish, then list the senders.")
+    static let inProgress = AppError(.provisioningInProgress, "A number is being provisioned for this workspace right now; wait for it to finish, then list the senders.")
 
     static func note(_ conn: PGConnection, _ id: Int64, subaccountSID: String) throws {
         try conn.execute("UPDATE sender_provisionings SET subaccount_sid = \(subaccountSID) WHERE id = \(id)")

@@ -19,7 +19,7 @@ public struct StaffActor: Sendable, Equatable {
 extension AppError {
     /// 400 `validation_failed` naming the field.
     public static func validation(_ field: String, _ message: String) -> AppError {
-        AppError(status: 400, code: "validation_failed", message: "\(field): \(message)")
+        AppError(.validationFailed, "\(field): \(message)")
     }
 }
 

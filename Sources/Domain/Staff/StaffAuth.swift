@@ -47,7 +47,7 @@ public enum StaffAuth {
     /// is computed; too many hashes at once answer 503 `auth_busy`.
     public static func login(_ conn: PGConnection, email: String, password: String, address: String = "",
                              limits: Limits) throws -> LoginResult {
-        let invalid = AppError(status: 401, code: "invalid_credentials", message: "The email or password is wrong.")
+        let invalid = AppError(.invalidCredentials, "The email or password is wrong.")
         guard !email.isEmpty, !password.isEmpty else { throw invalid }
         let keys = LoginThrottle.Keys(email: email, address: address)
         try limits.throttle.check(conn, keys)
@@ -81,7 +81,7 @@ public enum StaffAuth {
     /// revoked (by the database trigger of migration 0005); the answer carries a new one.
     public static func changePassword(_ conn: PGConnection, userID: Int64, current: String, new: String,
                                       address: String = "", limits: Limits) throws -> PasswordChanged {
-        guard new.count >= 8 else { throw AppError.invalid("weak_password", "new_password: at least 8 characters.") }
+        guard new.count >= 8 else { throw AppError(.weakPassword, "new_password: at least 8 characters.") }
         guard new.utf8.count <= 1024 else { throw AppError.validation("new_password", "at most 1024 bytes.") }
         guard let user = try Users.find(conn, id: userID) else { throw AppError.unauthorized }
         let keys = LoginThrottle.Keys(email: user.email, address: address)
@@ -90,7 +90,7 @@ public enum StaffAuth {
         let ok = try limits.hashGate.run { stored.map { PasswordHash.verify(current, against: $0) } ?? false }
         guard ok else {
             try limits.throttle.recordFailure(conn, keys)
-            throw AppError(status: 403, code: "wrong_password", message: "current_password is not your password.")
+            throw AppError(.wrongPassword, "current_password is not your password.")
         }
         let hash = try limits.hashGate.run { PasswordHash.hash(new) }
         return try conn.transaction {
@@ -120,31 +120,31 @@ public enum StaffAuth {
     /// revoked, 401 `token_expired` when unused for longer than `tokenTTL` seconds (each use extends it).
     public static func user(_ conn: PGConnection, authorization: String?, tokenTTL: Int = Tokens.defaultTTL) throws -> (userID: Int64, token: String) {
         guard let header = authorization?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
-            throw AppError.unauthorized("Send Authorization: Bearer <token>.")
+            throw AppError(.unauthorized, "Send Authorization: Bearer <token>.")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw AppError.unauthorized("The Authorization header must be \"Bearer <token>\".")
+            throw AppError(.unauthorized, "The Authorization header must be \"Bearer <token>\".")
         }
         let token = parts[1].trimmingCharacters(in: .whitespaces)
         switch try Tokens.check(conn, token: token, ttl: tokenTTL) {
         case .valid(let userID):
             return (userID, token)
         case .expired:
-            throw AppError(status: 401, code: "token_expired", message: "The token expired; sign in again.")
+            throw AppError(.tokenExpired, "The token expired; sign in again.")
         case .invalid:
-            throw AppError.unauthorized("The token is invalid or was revoked.")
+            throw AppError(.unauthorized, "The token is invalid or was revoked.")
         }
     }
 
     /// The acting member: `X-Account-Id` must be a workspace id the user belongs to (403 otherwise).
     public static func actor(_ conn: PGConnection, userID: Int64, accountHeader: String?) throws -> StaffActor {
         guard let raw = accountHeader?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else {
-            throw AppError(status: 400, code: "missing_account", message: "Send X-Account-Id: <workspace id>.")
+            throw AppError(.missingAccount, "Send X-Account-Id: <workspace id>.")
         }
         guard let workspaceID = Int64(raw), workspaceID > 0,
               let role = try Memberships.role(conn, userID: userID, workspaceID: workspaceID) else {
-            throw AppError.forbidden("You are not a member of workspace \(raw.prefix(30)).")
+            throw AppError(.forbidden, "You are not a member of workspace \(raw.prefix(30)).")
         }
         return StaffActor(userID: userID, workspaceID: workspaceID, role: role)
     }

@@ -69,31 +69,12 @@ public enum StaffSend {
             var d = details
             d["error_code"] = e.code.map(String.init) ?? ""
             try? Audit.record(conn, actor, action: action + ".failed", targetType: "patient", targetID: String(request.patientID), details: d)
-            throw appError(e)
+            throw AppError(e)
         } catch let e as TwilioTransportError {
             try? Audit.record(conn, actor, action: action + ".failed", targetType: "patient", targetID: String(request.patientID), details: details)
-            throw appError(e)
+            throw AppError(e)
         } catch let e as ConfigError {
-            throw AppError(status: 500, code: "twilio_not_configured", message: e.message)
+            throw AppError(twilioConfiguration: e)
         }
-    }
-
-    /// Twilio's refusal as the API answers it: 502 `twilio_error` with Twilio's code and explanation
-    /// (429/5xx from Twilio → 503 `twilio_unavailable`; 63016 → 409 `window_closed`, as the precheck).
-    public static func appError(_ e: TwilioError) -> AppError {
-        if e.code == 63016 {
-            // Twilio knows the window closed although our records said open: the same answer as the precheck.
-            return Outbound.windowClosed
-        }
-        if e.isRetryable {
-            return AppError(status: 503, code: "twilio_unavailable",
-                            message: "Twilio is busy or failing (HTTP \(e.httpStatus)\(e.code.map { ", error \($0)" } ?? "")); retry later.")
-        }
-        return AppError(status: 502, code: "twilio_error",
-                        message: "Twilio refused the request\(e.code.map { " (error \($0))" } ?? ""): \(e.explanation)")
-    }
-
-    public static func appError(_ e: TwilioTransportError) -> AppError {
-        AppError(status: 504, code: "twilio_unavailable", message: "Twilio did not answer (\(e.code.rawValue)); the message may or may not have been sent.")
     }
 }

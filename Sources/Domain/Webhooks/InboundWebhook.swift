@@ -62,13 +62,13 @@ public struct InboundWebhook: Sendable, Equatable {
     public init(form params: [(String, String)]) throws {
         func value(_ name: String) -> String? { params.first { $0.0 == name }?.1 }
         guard let rawFrom = value("From"), !rawFrom.isEmpty else {
-            throw AppError.invalid("missing_from", "The webhook has no From field.")
+            throw AppError(.missingFrom, "The webhook has no From field.")
         }
         guard let from = InboundWebhook.e164(rawFrom) else {
-            throw AppError.invalid("invalid_from", "From must be a WhatsApp address with an E.164 number (whatsapp:+14155550100).")
+            throw AppError(.invalidFrom, "From must be a WhatsApp address with an E.164 number (whatsapp:+14155550100).")
         }
         guard let sid = value("MessageSid") ?? value("SmsMessageSid"), !sid.isEmpty, sid.count <= InboundWebhook.maxSIDLength else {
-            throw AppError.invalid("missing_message_sid", "The webhook has no MessageSid field.")
+            throw AppError(.missingMessageSid, "The webhook has no MessageSid field.")
         }
         let text = value("Body") ?? ""
         let count = text.count

@@ -43,10 +43,10 @@ public enum StatusCallback {
     {
         func value(_ n: String) -> String? { params.first { $0.0 == n }?.1.trimmingCharacters(in: .whitespaces) }
         guard let sid = value("MessageSid") ?? value("SmsSid"), !sid.isEmpty else {
-            throw AppError.invalid("missing_message_sid", "The status callback has no MessageSid.")
+            throw AppError(.missingMessageSid, "The status callback has no MessageSid.")
         }
         guard let status = (value("MessageStatus") ?? value("SmsStatus"))?.lowercased(), !status.isEmpty else {
-            throw AppError.invalid("missing_status", "The status callback has no MessageStatus.")
+            throw AppError(.missingStatus, "The status callback has no MessageStatus.")
         }
         // Other statuses Twilio may report (accepted, scheduled, canceled, receiving…) say nothing our
         // messages track: acknowledged so Twilio does not retry, and logged.

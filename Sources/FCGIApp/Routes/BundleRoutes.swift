@@ -29,7 +29,7 @@ enum BundleRoutes {
         guard let file = parts.first(where: { $0.name == "file" }) else {
             throw AppError.validation("file", "upload the list as a multipart part named file (.csv or .xlsx).")
         }
-        guard !file.data.isEmpty else { throw AppError(status: 400, code: "invalid_file", message: "The file is empty.") }
+        guard !file.data.isEmpty else { throw AppError(.invalidFile, "The file is empty.") }
         let cc = parts.first { $0.name == "default_country_code" }.map { String(decoding: $0.data, as: UTF8.self) }
         let table = try BundleFile.read(data: file.data, filename: file.filename, contentType: file.contentType)
         return .json(200, try Bundles.preview(table, defaultCountryCode: cc))

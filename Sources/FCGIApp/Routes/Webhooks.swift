@@ -15,8 +15,7 @@ private func twiml(_ text: String) -> Response {
     Response(status: 200, headers: [("Content-Type", "text/xml; charset=utf-8")], body: Array(text.utf8))
 }
 
-private let invalidSignature = AppError(status: 403, code: "invalid_signature",
-                                        message: "The X-Twilio-Signature header does not match this request.")
+private let invalidSignature = AppError(.invalidSignature, "The X-Twilio-Signature header does not match this request.")
 
 /// The URL Twilio signed, or 403 when it cannot be rebuilt.
 private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
