@@ -128,6 +128,8 @@ enum AuthMiddleware {
         func resolve(_ request: Request, _ ctx: AppContext) throws -> StaffContext {
             let user = try SignedIn().resolve(request, ctx)
             let actor = try StaffAuth.actor(ctx.db(), userID: user.userID, accountHeader: request.header("x-account-id"))
+            // Every line logged about this request from here on names the workspace.
+            ctx.logger[metadataKey: "workspace_id"] = "\(actor.workspaceID)"
             try RoleMatrix.authorize(actor.role, route: ctx.route)
             return StaffContext(actor: actor, app: ctx)
         }

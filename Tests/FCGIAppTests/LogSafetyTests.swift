@@ -67,4 +67,18 @@ import Postgres
                               + "(To +14155550100) message_sid=SM0123 request_id=req42"])
         #expect(!log.text.contains(Self.authToken))
     }
+
+    @Test func aStaffRequestThatFailsIsLoggedWithItsWorkspace() throws {
+        let log = CapturedLog()
+        let w = try StaffWorld(logger: log.logger())   // Twilio at 127.0.0.1:9: nothing answers
+        let a = try w.workspace("A")
+        let owner = try w.member("o@a.example", workspace: a, role: .owner)
+        let r = w.call("POST", "/api/whatsapp/provision", token: owner.token, account: a, json: ["clinic_name": "A", "country": "US"])
+        #expect(r.status == 504, "\(r.text)")
+        #expect(r.errorCode == "twilio_unavailable")
+        let line = try #require(log.lines.first { $0.contains("POST /api/whatsapp/provision") }, "\(log.lines)")
+        #expect(line.hasPrefix("medsync: error: POST /api/whatsapp/provision: AppError(twilio_unavailable)"), "\(line)")
+        #expect(line.contains(" workspace_id=\(a)"), "\(line)")
+        #expect(!log.text.contains("master-token"), "\(log.text)")
+    }
 }

@@ -1,6 +1,7 @@
 import Domain
 import FastCGI
 import Foundation
+import MedsyncLog
 import Testing
 import TestSupport
 @testable import FCGIApp
@@ -18,7 +19,7 @@ final class StaffWorld {
     let router = Router.medsync()
     static let fernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
 
-    init(environment extra: [String: String] = [:], hashGate: HashGate? = nil) throws {
+    init(environment extra: [String: String] = [:], hashGate: HashGate? = nil, logger: Logger = Logger(label: "medsync.app")) throws {
         url = try TestDatabase.create()
         conn = try PGConnection(url)
         var env = ["DATABASE_URL": url, "MEDSYNC_FERNET_KEY": StaffWorld.fernetKey,
@@ -26,7 +27,7 @@ final class StaffWorld {
                    "TWILIO_AUTH_TOKEN": "master-token", "TWILIO_API_BASE_URL": "http://127.0.0.1:9"]
         env.merge(extra) { $1 }
         config = try Config.load(environment: env, dotEnvPath: nil)
-        ctx = AppContext(config: config, hashGate: hashGate)
+        ctx = AppContext(config: config, hashGate: hashGate, logger: logger)
     }
 
     struct Answer {
