@@ -28,6 +28,11 @@ public struct FastCGIError: Error, Sendable, CustomStringConvertible {
 /// the backlog; one that loses the race to another worker or process gets EAGAIN and waits again.
 /// (Interrupting `FCGX_Accept_r` with a signal instead could drop a connection libfcgi had already
 /// accepted but not yet read.)
+///
+/// nginx may keep a connection open for further requests (`fastcgi_keep_conn`): the worker that
+/// accepted it then waits for its next request on it, not on the listening socket, so each idle kept
+/// connection pins one thread (nginx/dev.conf.in keeps them to half the threads). Once stopping, a
+/// worker still answers on its kept connection until nginx closes it (`keptConnectionDrain`).
 public final class FastCGIServer: @unchecked Sendable {
     /// Unix socket path, `host:port`, or "" when systemd passes the socket (LISTEN_FDS, fd 3).
     public let listen: String
@@ -41,6 +46,10 @@ public final class FastCGIServer: @unchecked Sendable {
     public var bodyLimits: BodyLimits
     /// Connections waiting for a free worker (the kernel caps it at net.core.somaxconn).
     public var backlog: Int32 = 1024
+    /// Once stopping, how long a worker keeps answering on a connection nginx kept open before it
+    /// closes it itself. nginx closes its kept connections sooner (nginx/dev.conf.in: keepalive_time
+    /// and keepalive_timeout 1s), so normally nginx closes first and no request meets a closed socket.
+    public var keptConnectionDrain: Duration = .seconds(3)
     /// How often an idle worker looks at the stop flag.
     static let stopPollMS: Int32 = 200
     /// The server's lines: start and stop, worker failures, the slow log, one access line per request
@@ -89,9 +98,10 @@ public final class FastCGIServer: @unchecked Sendable {
 
         let pool = Pool(workers: workers, maxRequests: maxRequests, logger: logger)
         let limits = bodyLimits
+        let drain = keptConnectionDrain
         for index in 0..<workers {
             let thread = Thread {
-                Worker(index: index, listenFD: listenFD, bodyLimits: limits, pool: pool).run(makeHandler())
+                Worker(index: index, listenFD: listenFD, bodyLimits: limits, pool: pool, keptConnectionDrain: drain).run(makeHandler())
             }
             thread.name = "fcgi-worker-\(index)"
             thread.start()
@@ -276,6 +286,7 @@ struct Worker {
     let listenFD: Int32
     let bodyLimits: BodyLimits
     let pool: Pool
+    var keptConnectionDrain: Duration = .seconds(3)
 
     func run(_ handler: (Request) -> Response) {
         defer { pool.workerExited() }
@@ -288,8 +299,20 @@ struct Worker {
             pool.logger.error("worker \(index): \(error)")
             return
         }
-        while !pool.isStopping {
-            if request.raw.pointee.ipcFd >= 0 {
+        var drainUntil: ContinuousClock.Instant?
+        while true {
+            let kept = request.raw.pointee.ipcFd >= 0
+            if pool.isStopping {
+                // A connection nginx kept open is never closed from here while nginx may be sending on
+                // it (a webhook written to a closed connection is a 502): the worker answers what comes
+                // on it until nginx closes it (upstream keepalive_timeout/keepalive_time), at most
+                // `keptConnectionDrain`. New connections are left to the other processes.
+                guard kept else { break }
+                let deadline = drainUntil ?? ContinuousClock.now + keptConnectionDrain
+                drainUntil = deadline
+                if ContinuousClock.now >= deadline { break }
+            }
+            if kept {
                 // nginx kept the last connection open (fastcgi_keep_conn): its next request comes on
                 // it, or nginx closes it (libfcgi then closes it too and accepts anew, or reports EAGAIN).
                 guard Worker.waitReadable(request.raw.pointee.ipcFd, milliseconds: FastCGIServer.stopPollMS) else { continue }
@@ -307,8 +330,6 @@ struct Worker {
                 continue
             }
             serve(request.raw, handler)
-            // Stopping: the connection closes after this answer even when nginx asked to keep it.
-            if pool.isStopping { request.raw.pointee.keepConnection = 0 }
             FCGX_Finish_r(request.raw)
             pool.end(index)
         }
