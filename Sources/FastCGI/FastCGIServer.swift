@@ -313,9 +313,14 @@ struct Worker {
                 if ContinuousClock.now >= deadline { break }
             }
             if kept {
-                // nginx kept the last connection open (fastcgi_keep_conn): its next request comes on
-                // it, or nginx closes it (libfcgi then closes it too and accepts anew, or reports EAGAIN).
+                // nginx kept the last connection open (fastcgi_keep_conn): its next request comes on it.
                 guard Worker.waitReadable(request.raw.pointee.ipcFd, milliseconds: FastCGIServer.stopPollMS) else { continue }
+                // Or nginx closed it: close our end here rather than in FCGX_Accept_r, which would go
+                // on to accept a new connection — and a stopping worker must not take new ones.
+                if Worker.peerClosed(request.raw.pointee.ipcFd) {
+                    FCGX_Free(request.raw, 1)
+                    continue
+                }
             } else {
                 // Woken: a connection is waiting (accept it even when stopping, see FastCGIServer).
                 guard waiter.wait(milliseconds: FastCGIServer.stopPollMS) else { continue }
@@ -333,6 +338,13 @@ struct Worker {
             FCGX_Finish_r(request.raw)
             pool.end(index)
         }
+    }
+
+    /// True when the peer of a readable `fd` has closed it (no data left to read).
+    static func peerClosed(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
     }
 
     /// True when `fd` has data or its peer closed it; false on timeout or a signal.
