@@ -90,14 +90,14 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         let w = try JobsWorld()
         let now = utc("2026-06-10T08:00:00Z")
         let ws = try w.workspace()
-        try w.conn.execute("UPDATE reminder_settings SET language = 'es' WHERE workspace_id = $1", [PGValue(ws)])
+        try w.conn.execute("UPDATE reminder_settings SET language = 'es' WHERE workspace_id = \(ws)")
         let sender = try w.sender(ws)
         let doctor = try w.doctor(ws, name: "Dr. Ruiz")
         var phones: [String] = []
         for (name, language) in [("Lola", nil), ("Tom", "en" as String?)] {
             let phone = JobsWorld.randomPhone()
             let patient = try w.patient(ws, phone: phone, name: name)
-            try w.conn.execute("UPDATE patients SET preferred_language = $2 WHERE id = $1", [PGValue(patient), PGValue(language)])
+            try w.conn.execute("UPDATE patients SET preferred_language = \(language) WHERE id = \(patient)")
             try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-600))
             _ = try w.appointment(ws, patient: patient, doctor: doctor, startsAt: utc("2026-06-10T11:00:00Z").addingTimeInterval(Double(phones.count) * 1800))
             phones.append(phone)
@@ -125,19 +125,19 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         _ = try Migrator(directory: dir).migrate(conn)
 
         func workspace(_ name: String) throws -> Int64 {
-            try #require(try conn.query("INSERT INTO workspaces (name) VALUES ($1) RETURNING id", [PGValue(name)]).first?.int64("id"))
+            try #require(try conn.query("INSERT INTO workspaces (name) VALUES (\(name)) RETURNING id").first?.int64("id"))
         }
         let neverSaved = try workspace("Never saved")
         let savedOff = try workspace("Saved off")
-        try conn.execute("INSERT INTO reminder_settings (workspace_id, enabled) VALUES ($1, false)", [PGValue(savedOff)])
+        try conn.execute("INSERT INTO reminder_settings (workspace_id, enabled) VALUES (\(savedOff), false)")
         let savedOn = try workspace("Saved on")
-        try conn.execute("INSERT INTO reminder_settings (workspace_id, enabled, template_key) VALUES ($1, true, 'followup')", [PGValue(savedOn)])
-        try conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+14155550100')", [PGValue(savedOn)])
+        try conn.execute("INSERT INTO reminder_settings (workspace_id, enabled, template_key) VALUES (\(savedOn), true, 'followup')")
+        try conn.execute("INSERT INTO patients (workspace_id, phone) VALUES (\(savedOn), '+14155550100')")
 
         for f in files where number(f) >= 7 { try FileManager.default.copyItem(atPath: "\(source)/\(f)", toPath: "\(dir)/\(f)") }
         _ = try Migrator(directory: dir).migrate(conn)
         func settings(_ ws: Int64) throws -> (Bool?, String?) {
-            let row = try #require(try conn.query("SELECT enabled, template_key FROM reminder_settings WHERE workspace_id = $1", [PGValue(ws)]).first)
+            let row = try #require(try conn.query("SELECT enabled, template_key FROM reminder_settings WHERE workspace_id = \(ws)").first)
             return (row.bool("enabled"), row.string("template_key"))
         }
         #expect(try settings(neverSaved) == (true, "appt_reminder"))
@@ -147,8 +147,8 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 
         let fresh = try Workspaces.create(conn, name: "Brand new", timezone: "UTC")
         #expect(try settings(fresh.id) == (false, "reminder_default"))
-        try conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+14155550101')", [PGValue(fresh.id)])
-        #expect(try conn.query("SELECT preferred_language FROM patients WHERE workspace_id = $1", [PGValue(fresh.id)]).first?.isNull("preferred_language") == true)
+        try conn.execute("INSERT INTO patients (workspace_id, phone) VALUES (\(fresh.id), '+14155550101')")
+        #expect(try conn.query("SELECT preferred_language FROM patients WHERE workspace_id = \(fresh.id)").first?.isNull("preferred_language") == true)
     }
 }
 
@@ -161,14 +161,13 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         let one = try Users.create(conn, email: "one@a.example", workspaceID: ws, role: .owner).id
         let two = try Users.create(conn, email: "two@a.example", workspaceID: ws, role: .owner).id
         try conn.execute("BEGIN")
-        try conn.execute("DELETE FROM memberships WHERE user_id = $1 AND workspace_id = $2", [PGValue(one), PGValue(ws)])
+        try conn.execute("DELETE FROM memberships WHERE user_id = \(one) AND workspace_id = \(ws)")
         // The second session demotes the other owner meanwhile: it waits for the first one's lock on the
         // workspace row, then finds no owner left, whichever order the two reach the database in.
         let result = LockedBox<[Result<Int, any Error>]>([])
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            let r = Result { try PGConnection(url).execute("UPDATE memberships SET role = 'staff' WHERE user_id = $1 AND workspace_id = $2",
-                                                         [PGValue(two), PGValue(ws)]) }
+            let r = Result { try PGConnection(url).execute("UPDATE memberships SET role = 'staff' WHERE user_id = \(two) AND workspace_id = \(ws)") }
             result.withLock { $0.append(r) }
             done.signal()
         }
@@ -178,12 +177,12 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         var constraint: String? = nil
         if case .failure(let e)? = result.withLock({ $0.first }) { constraint = (e as? PGError)?.constraint }
         #expect(constraint == "memberships_last_owner")
-        #expect(try conn.query("SELECT count(*) AS n FROM memberships WHERE workspace_id = $1 AND role = 'owner'", [PGValue(ws)]).first?.int("n") == 1)
+        #expect(try conn.query("SELECT count(*) AS n FROM memberships WHERE workspace_id = \(ws) AND role = 'owner'").first?.int("n") == 1)
         let refused = try #require(throws: PGError.self) {
-            try conn.execute("DELETE FROM memberships WHERE user_id = $1 AND workspace_id = $2", [PGValue(two), PGValue(ws)])
+            try conn.execute("DELETE FROM memberships WHERE user_id = \(two) AND workspace_id = \(ws)")
         }
         #expect(refused.constraint == "memberships_last_owner")
         // Deleting the workspace takes its last owner with it.
-        #expect(try conn.execute("DELETE FROM workspaces WHERE id = $1", [PGValue(ws)]) == 1)
+        #expect(try conn.execute("DELETE FROM workspaces WHERE id = \(ws)") == 1)
     }
 }

@@ -23,25 +23,23 @@ struct InboundClinic {
         self.url = try url ?? TestDatabase.create()
         conn = try PGConnection(self.url)
         workspaceID = try conn.query("""
-            INSERT INTO workspaces (name, timezone, clinic_name, clinic_info) VALUES ('Clínica Sol', $1, 'Clínica Sol', 'General practice')
+            INSERT INTO workspaces (name, timezone, clinic_name, clinic_info) VALUES ('Clínica Sol', \(InboundClinic.timezone), 'Clínica Sol', 'General practice')
             RETURNING id
-            """, [PGValue(InboundClinic.timezone)]).first!.int64("id")!
-        doctorID = try conn.query("INSERT INTO users (email, name) VALUES ($1, 'Dr. Ruiz') RETURNING id",
-                                  [PGValue("doc-\(Crypto.hex(Crypto.randomBytes(4)))@clinic.test")]).first!.int64("id")!
-        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, 'doctor')",
-                         [PGValue(doctorID), PGValue(workspaceID)])
+            """).first!.int64("id")!
+        doctorID = try conn.query("INSERT INTO users (email, name) VALUES (\("doc-\(Crypto.hex(Crypto.randomBytes(4)))@clinic.test"), 'Dr. Ruiz') RETURNING id").first!.int64("id")!
+        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(doctorID), \(workspaceID), 'doctor')")
         for day in weekdays {
             for (start, end) in availability {
                 try conn.execute("""
                     INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes)
-                    VALUES ($1, $2, $3, $4, $5, 30)
-                    """, [PGValue(workspaceID), PGValue(doctorID), PGValue(day), PGValue(start), PGValue(end)])
+                    VALUES (\(workspaceID), \(doctorID), \(day), \(start), \(end), 30)
+                    """)
             }
         }
         try conn.execute("""
             INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid, twilio_subaccount_token_enc)
-            VALUES ($1, $2, 'Clínica Sol', $3, $4)
-            """, [PGValue(workspaceID), PGValue(senderPhone), PGValue(subaccount?.sid), PGValue(subaccount?.tokenEnc)])
+            VALUES (\(workspaceID), \(senderPhone), 'Clínica Sol', \(subaccount?.sid), \(subaccount?.tokenEnc))
+            """)
         sender = try SenderRoute.lookup(conn, phone: senderPhone)!
     }
 

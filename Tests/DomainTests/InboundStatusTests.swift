@@ -16,8 +16,8 @@ struct InboundStatusTests {
         for sid in ["SMa", "SMb"] {
             try clinic.conn.execute("""
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status)
-                VALUES ($1, $2, 'outbound', 'x', $3, 'queued')
-                """, [PGValue(clinic.workspaceID), PGValue(conversation), PGValue(sid)])
+                VALUES (\(clinic.workspaceID), \(conversation), 'outbound', 'x', \(sid), 'queued')
+                """)
         }
         func cb(_ sid: String, _ status: String, _ code: String? = nil) throws -> StatusCallback.Outcome {
             var p = [("MessageSid", sid), ("MessageStatus", status), ("AccountSid", InboundStatusTests.master)]
@@ -50,25 +50,25 @@ struct InboundStatusTests {
         try clinic.send("+5215512345678", "hello")
         let subSender = try #require(try clinic.conn.query("""
             INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid, twilio_subaccount_token_enc)
-            VALUES ($1, '+15550001777', 'Sub', $2, 'x') RETURNING id
-            """, [PGValue(clinic.workspaceID), PGValue(sub)]).first?.int64("id"))
+            VALUES (\(clinic.workspaceID), '+15550001777', 'Sub', \(sub), 'x') RETURNING id
+            """).first?.int64("id"))
         let patient = try #require(try clinic.conn.query("SELECT id FROM patients").first?.int64("id"))
         let masterConversation = try #require(try clinic.conn.query("SELECT id FROM whatsapp_conversations").first?.int64("id"))
         let subConversation = try #require(try clinic.conn.query("""
-            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) VALUES ($1, $2, $3) RETURNING id
-            """, [PGValue(clinic.workspaceID), PGValue(patient), PGValue(subSender)]).first?.int64("id"))
+            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) VALUES (\(clinic.workspaceID), \(patient), \(subSender)) RETURNING id
+            """).first?.int64("id"))
         for (sid, conversation) in [("SMviaMaster", masterConversation), ("SMviaSub", subConversation)] {
             try clinic.conn.execute("""
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status)
-                VALUES ($1, $2, 'outbound', 'x', $3, 'queued')
-                """, [PGValue(clinic.workspaceID), PGValue(conversation), PGValue(sid)])
+                VALUES (\(clinic.workspaceID), \(conversation), 'outbound', 'x', \(sid), 'queued')
+                """)
         }
         func cb(_ sid: String, from account: String) throws -> Bool {
             try StatusCallback.apply(clinic.conn, params: [("MessageSid", sid), ("MessageStatus", "delivered"), ("AccountSid", account)],
                                      masterAccountSID: InboundStatusTests.master, log: .discarding).found
         }
         func status(_ sid: String) throws -> String? {
-            try clinic.conn.query("SELECT status FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(sid)]).first?.string("status")
+            try clinic.conn.query("SELECT status FROM whatsapp_messages WHERE twilio_sid = \(sid)").first?.string("status")
         }
         #expect(try cb("SMviaMaster", from: sub) == false)
         #expect(try cb("SMviaSub", from: InboundStatusTests.master) == false)

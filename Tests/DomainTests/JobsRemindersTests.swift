@@ -152,8 +152,7 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try ReminderJob.run(w.conn, http: http, config: w.config()).sent == 0)
 
         let moved = now.addingTimeInterval(20 * 3600)
-        try w.conn.execute("UPDATE appointments SET starts_at = $2, ends_at = $3 WHERE id = $1",
-                           [PGValue(appointment), PGValue(moved), PGValue(moved.addingTimeInterval(1800))])
+        try w.conn.execute("UPDATE appointments SET starts_at = \(moved), ends_at = \(moved.addingTimeInterval(1800)) WHERE id = \(appointment)")
         #expect(try ReminderJob.run(w.conn, http: http, config: w.config()).sent == 1)
         let bodies = try w.sent(from: sender).compactMap { $0["body"] as? String }
         #expect(bodies.count == 2)
@@ -162,7 +161,7 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(try w.logRows(appointment).map(\.status) == ["sent", "sent"])
 
         // Cancelled after the move: no further reminder.
-        try w.conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = $1", [PGValue(appointment)])
+        try w.conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = \(appointment)")
         #expect(try ReminderJob.run(w.conn, http: http, config: w.config()).sent == 0)
         #expect(try w.sent(from: sender).count == 2)
     }
@@ -230,8 +229,8 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         let start = Date().addingTimeInterval(7200)
         let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: start)
         try w.conn.execute("""
-            INSERT INTO reminder_log (workspace_id, appointment_id, scheduled_for, status, created_at) VALUES ($1, $2, $3, 'sending', now() - interval '20 minutes')
-            """, [PGValue(ws), PGValue(appt), PGValue(start)])
+            INSERT INTO reminder_log (workspace_id, appointment_id, scheduled_for, status, created_at) VALUES (\(ws), \(appt), \(start), 'sending', now() - interval '20 minutes')
+            """)
         let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config())
         #expect(summary.interrupted == 1 && summary.sent == 0, "\(summary)")
         #expect(try w.logRows(appt).map { "\($0.status)/\($0.reason ?? "")" } == ["failed/interrupted"])
@@ -274,11 +273,10 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(summary.sent == 1 && summary.failed == 0 && summary.released == 0, "\(summary)")
         let got = try w.sent(from: sender).filter { $0["to"] as? String == "whatsapp:\(phone)" }
         #expect(got.count == 1, "\(got)")
-        let log = try #require(try w.conn.query("SELECT status, twilio_sid, message_id FROM reminder_log WHERE appointment_id = $1",
-                                                [PGValue(appt)]).first)
+        let log = try #require(try w.conn.query("SELECT status, twilio_sid, message_id FROM reminder_log WHERE appointment_id = \(appt)").first)
         #expect(log.string("status") == "sent")
         #expect(log.string("twilio_sid") == got.first?["sid"] as? String)
-        #expect(try w.conn.query("SELECT twilio_sid FROM whatsapp_messages WHERE id = $1", [PGValue(log.int64("message_id"))])
+        #expect(try w.conn.query("SELECT twilio_sid FROM whatsapp_messages WHERE id = \(log.int64("message_id"))")
                     .first?.string("twilio_sid") == got.first?["sid"] as? String)
         // A second run finds it done.
         #expect(try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config()).sent == 0)
@@ -338,7 +336,7 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         let now = start.addingTimeInterval(-3600)
         try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-60))
         let appt = try w.appointment(ws, patient: patient, doctor: nil, startsAt: start)
-        #expect(try w.conn.query("SELECT starts_at::text AS t FROM appointments WHERE id = $1", [PGValue(appt)]).first?.string("t")
+        #expect(try w.conn.query("SELECT starts_at::text AS t FROM appointments WHERE id = \(appt)").first?.string("t")
                 == "2027-01-08 21:45:33.916674+00")
         let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
         #expect(summary.sent == 1 && summary.claimedElsewhere == 0, "\(summary)")

@@ -81,7 +81,7 @@ import Twilio
         #expect(received.first?["account_sid"] as? String == sender.accountSID)
         #expect(sender.accountSID != w.masterSID)
         #expect(received.first?["status_callback"] as? String == "http://127.0.0.1:9/api/webhooks/whatsapp/status")
-        let row = try #require(try w.conn.query("SELECT * FROM whatsapp_messages WHERE id = $1", [PGValue(result.messageID)]).first)
+        let row = try #require(try w.conn.query("SELECT * FROM whatsapp_messages WHERE id = \(result.messageID)").first)
         #expect(row.string("twilio_sid") == result.twilioSID && row.string("direction") == "outbound")
         #expect(row.string("body") == "See you soon ✅" && row.string("status") == "queued")
     }

@@ -16,7 +16,7 @@ struct ModelTests {
         #expect(try Workspaces.list(conn).map(\.name) == ["Clínica Norte", "Clínica Sur"])
         #expect(try Workspaces.list(conn).map(\.timezone) == ["America/Mexico_City", "Europe/Madrid"])
         // Default reminder settings come with the workspace.
-        let settings = try conn.query("SELECT enabled, hours_before FROM reminder_settings WHERE workspace_id = $1", [PGValue(a.id)])
+        let settings = try conn.query("SELECT enabled, hours_before FROM reminder_settings WHERE workspace_id = \(a.id)")
         #expect(settings.count == 1)
         #expect(settings[0].int("hours_before") == 24)
     }

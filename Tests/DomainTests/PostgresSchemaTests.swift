@@ -20,30 +20,28 @@ struct PostgresSchemaTests {
             conn = try PGConnection(try TestDatabase.create())
             workspace = try Workspaces.create(conn, name: "Clínica Uno", timezone: "America/Mexico_City").id
             doctor = try Users.create(conn, email: "doc@uno.mx", workspaceID: workspace, role: .doctor).id
-            patient = try conn.query("INSERT INTO patients (workspace_id, phone, name) VALUES ($1, '+5215512345678', 'Ana') RETURNING id",
-                                     [PGValue(workspace)])[0].int64("id")!
+            patient = try conn.query("INSERT INTO patients (workspace_id, phone, name) VALUES (\(workspace), '+5215512345678', 'Ana') RETURNING id")[0].int64("id")!
             sender = try Fixture.addSender(conn, workspace: workspace, phone: "+15550000001")
             conversation = try conn.query("""
-                INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) VALUES ($1, $2, $3) RETURNING id
-                """, [PGValue(workspace), PGValue(patient), PGValue(sender)])[0].int64("id")!
+                INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) VALUES (\(workspace), \(patient), \(sender)) RETURNING id
+                """)[0].int64("id")!
         }
 
         @discardableResult
         static func addSender(_ conn: PGConnection, workspace: Int64, phone: String) throws -> Int64 {
-            try conn.query("INSERT INTO whatsapp_senders (workspace_id, phone_number) VALUES ($1, $2) RETURNING id",
-                           [PGValue(workspace), PGValue(phone)])[0].int64("id")!
+            try conn.query("INSERT INTO whatsapp_senders (workspace_id, phone_number) VALUES (\(workspace), \(phone)) RETURNING id")[0].int64("id")!
         }
 
         @discardableResult
         func addMessage(sid: String?, direction: String = "outbound", status: String = "queued") throws -> Int64 {
             try conn.query("""
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, twilio_sid)
-                VALUES ($1, $2, $3, 'hola', $4, $5) RETURNING id
-                """, [PGValue(workspace), PGValue(conversation), PGValue(direction), PGValue(status), PGValue(sid)])[0].int64("id")!
+                VALUES (\(workspace), \(conversation), \(direction), 'hola', \(status), \(sid)) RETURNING id
+                """)[0].int64("id")!
         }
 
         func status(sid: String) throws -> (String, Int?) {
-            let row = try conn.query("SELECT status, error_code FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(sid)])[0]
+            let row = try conn.query("SELECT status, error_code FROM whatsapp_messages WHERE twilio_sid = \(sid)")[0]
             return (row.string("status")!, row.int("error_code"))
         }
 
@@ -61,8 +59,8 @@ struct PostgresSchemaTests {
         // The idempotent insert the webhook uses stores nothing new.
         let again = try f.conn.execute("""
             INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, status, twilio_sid)
-            VALUES ($1, $2, 'inbound', 'received', 'SM0001') ON CONFLICT (twilio_sid) DO NOTHING
-            """, [PGValue(f.workspace), PGValue(f.conversation)])
+            VALUES (\(f.workspace), \(f.conversation), 'inbound', 'received', 'SM0001') ON CONFLICT (twilio_sid) DO NOTHING
+            """)
         #expect(again == 0)
         // Outbound messages not yet accepted by Twilio have no SID; many may wait at once.
         try f.addMessage(sid: nil)
@@ -75,14 +73,14 @@ struct PostgresSchemaTests {
         try f.addMessage(sid: "SMa")
         for (update, expected) in [("sent", "sent"), ("delivered", "delivered"), ("sent", "delivered"), ("queued", "delivered"),
                                    ("delivered", "delivered"), ("read", "read"), ("delivered", "read")] {
-            try f.conn.execute("UPDATE whatsapp_messages SET status = $1 WHERE twilio_sid = 'SMa'", [PGValue(update)])
+            try f.conn.execute("UPDATE whatsapp_messages SET status = \(update) WHERE twilio_sid = 'SMa'")
             #expect(try f.status(sid: "SMa").0 == expected, "after \(update)")
         }
         // failed is final and keeps its error code.
         try f.addMessage(sid: "SMb")
         try f.conn.execute("UPDATE whatsapp_messages SET status = 'failed', error_code = 63016 WHERE twilio_sid = 'SMb'")
         for late in ["sent", "delivered", "read", "undelivered", "queued"] {
-            try f.conn.execute("UPDATE whatsapp_messages SET status = $1, error_code = NULL WHERE twilio_sid = 'SMb'", [PGValue(late)])
+            try f.conn.execute("UPDATE whatsapp_messages SET status = \(late), error_code = NULL WHERE twilio_sid = 'SMb'")
             #expect(try f.status(sid: "SMb") == ("failed", 63016), "after \(late)")
         }
         // undelivered after delivered is an advance (Twilio reports it late), then final.
@@ -108,7 +106,7 @@ struct PostgresSchemaTests {
         #expect(error.constraint == "whatsapp_senders_max_active")
         #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_active") == 3)
         // Deactivating one frees its place.
-        try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(second)])
+        try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = \(second)")
         try Fixture.addSender(f.conn, workspace: f.workspace, phone: "+15550000004")
         #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_active") == 3)
     }
@@ -123,7 +121,7 @@ struct PostgresSchemaTests {
         #expect(error.constraint == "whatsapp_senders_active_phone_key")
         // Once the first workspace deactivates it, the number may be linked elsewhere.
         try f.conn.transaction {
-            try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(f.sender)])
+            try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = \(f.sender)")
         }
         try Fixture.addSender(f.conn, workspace: other, phone: "+15550000001")
         // Phones are E.164.
@@ -134,12 +132,12 @@ struct PostgresSchemaTests {
     @Test func exactlyOnePrimarySender() throws {
         let f = try Fixture()
         // The first active sender became primary by itself.
-        #expect(try f.conn.query("SELECT is_primary FROM whatsapp_senders WHERE id = $1", [PGValue(f.sender)])[0].bool("is_primary") == true)
+        #expect(try f.conn.query("SELECT is_primary FROM whatsapp_senders WHERE id = \(f.sender)")[0].bool("is_primary") == true)
         let second = try Fixture.addSender(f.conn, workspace: f.workspace, phone: "+15550000002")
         #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_primary") == 1)
 
         let twoPrimaries = try #require(throws: PGError.self) {
-            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = $1", [PGValue(second)])
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = \(second)")
         }
         #expect(twoPrimaries.isUniqueViolation)
         #expect(twoPrimaries.constraint == "whatsapp_senders_one_primary_key")
@@ -147,7 +145,7 @@ struct PostgresSchemaTests {
         // Zero primaries while senders are active is refused at commit.
         let none = try #require(throws: PGError.self) {
             try f.conn.transaction {
-                try f.conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = $1", [PGValue(f.workspace)])
+                try f.conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = \(f.workspace)")
             }
         }
         #expect(none.constraint == "whatsapp_senders_exactly_one_primary")
@@ -155,20 +153,20 @@ struct PostgresSchemaTests {
 
         // Moving the primary in one transaction (clear, then set) is allowed.
         try f.conn.transaction {
-            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = $1 AND is_primary", [PGValue(f.workspace)])
-            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = $1", [PGValue(second)])
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = \(f.workspace) AND is_primary")
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = \(second)")
         }
         #expect(try f.conn.query("SELECT id FROM whatsapp_senders WHERE is_primary")[0].int64("id") == second)
         // Deactivating the primary without naming another is refused; with a successor it works.
         #expect(throws: PGError.self) {
-            try f.conn.transaction { try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(second)]) }
+            try f.conn.transaction { try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = \(second)") }
         }
         try f.conn.transaction {
-            try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(second)])
-            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = $1", [PGValue(f.sender)])
+            try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = \(second)")
+            try f.conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE id = \(f.sender)")
         }
         // The last active sender may be deactivated: no active sender, no primary needed.
-        try f.conn.transaction { try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = $1", [PGValue(f.sender)]) }
+        try f.conn.transaction { try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = \(f.sender)") }
         #expect(try f.count("SELECT count(*) AS n FROM whatsapp_senders WHERE is_primary OR is_active") == 0)
     }
 
@@ -186,12 +184,11 @@ struct PostgresSchemaTests {
         #expect(error.isUniqueViolation)
         #expect(error.constraint == "appointments_no_double_booking")
         // A cancelled appointment frees the slot.
-        try f.conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = $1", [PGValue(first)])
+        try f.conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = \(first)")
         try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), PGValue(start), "confirmed"])
         // A patient of another workspace can never be booked here.
         let other = try Workspaces.create(f.conn, name: "Otra", timezone: "UTC").id
-        let stranger = try f.conn.query("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+5215599999999') RETURNING id",
-                                        [PGValue(other)])[0].int64("id")!
+        let stranger = try f.conn.query("INSERT INTO patients (workspace_id, phone) VALUES (\(other), '+5215599999999') RETURNING id")[0].int64("id")!
         let cross = try #require(throws: PGError.self) {
             try f.conn.query(insert, [PGValue(f.workspace), PGValue(stranger), PGValue(f.doctor), "2030-01-16 15:00:00+00", "confirmed"])
         }
@@ -202,8 +199,8 @@ struct PostgresSchemaTests {
         let f = try Fixture()
         let appointment = try f.conn.query("""
             INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status)
-            VALUES ($1, $2, $3, '2030-02-01 15:00+00', '2030-02-01 15:30+00', 'confirmed') RETURNING id
-            """, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor)])[0].int64("id")!
+            VALUES (\(f.workspace), \(f.patient), \(f.doctor), '2030-02-01 15:00+00', '2030-02-01 15:30+00', 'confirmed') RETURNING id
+            """)[0].int64("id")!
         let claim = """
             INSERT INTO reminder_log (workspace_id, appointment_id, kind, scheduled_for)
             SELECT workspace_id, id, 'reminder', starts_at FROM appointments WHERE id = $1
@@ -212,21 +209,18 @@ struct PostgresSchemaTests {
         #expect(try f.conn.execute(claim, [PGValue(appointment)]) == 1)
         #expect(try f.conn.execute(claim, [PGValue(appointment)]) == 0)   // a second run claims nothing
         let error = try #require(throws: PGError.self) {
-            try f.conn.execute("INSERT INTO reminder_log (workspace_id, appointment_id, kind, scheduled_for) VALUES ($1, $2, 'reminder', '2030-02-01 15:00+00')",
-                               [PGValue(f.workspace), PGValue(appointment)])
+            try f.conn.execute("INSERT INTO reminder_log (workspace_id, appointment_id, kind, scheduled_for) VALUES (\(f.workspace), \(appointment), 'reminder', '2030-02-01 15:00+00')")
         }
         #expect(error.isUniqueViolation)
         // Rescheduled: reminded again for the new time.
-        try f.conn.execute("UPDATE appointments SET starts_at = starts_at + interval '1 day', ends_at = ends_at + interval '1 day' WHERE id = $1",
-                           [PGValue(appointment)])
+        try f.conn.execute("UPDATE appointments SET starts_at = starts_at + interval '1 day', ends_at = ends_at + interval '1 day' WHERE id = \(appointment)")
         #expect(try f.conn.execute(claim, [PGValue(appointment)]) == 1)
         #expect(try f.count("SELECT count(*) AS n FROM reminder_log") == 2)
     }
 
     @Test func oneSendPerBundleRecipient() throws {
         let f = try Fixture()
-        let batch = try f.conn.query("INSERT INTO bundle_batches (workspace_id, sender_id, body) VALUES ($1, $2, 'Hola {name}') RETURNING id",
-                                     [PGValue(f.workspace), PGValue(f.sender)])[0].int64("id")!
+        let batch = try f.conn.query("INSERT INTO bundle_batches (workspace_id, sender_id, body) VALUES (\(f.workspace), \(f.sender), 'Hola {name}') RETURNING id")[0].int64("id")!
         let add = "INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone) VALUES ($1, $2, $3, $4)"
         try f.conn.execute(add, [PGValue(batch), PGValue(f.workspace), "Ana", "+5215511111111"])
         let error = try #require(throws: PGError.self) {
@@ -240,24 +234,24 @@ struct PostgresSchemaTests {
         let f = try Fixture()
         for hours in [0, 73] {
             let e = try #require(throws: PGError.self) {
-                try f.conn.execute("UPDATE reminder_settings SET hours_before = $1 WHERE workspace_id = $2", [PGValue(hours), PGValue(f.workspace)])
+                try f.conn.execute("UPDATE reminder_settings SET hours_before = \(hours) WHERE workspace_id = \(f.workspace)")
             }
             #expect(e.sqlState == "23514")
         }
         let role = try #require(throws: PGError.self) {
-            try f.conn.execute("UPDATE memberships SET role = 'superuser' WHERE user_id = $1", [PGValue(f.doctor)])
+            try f.conn.execute("UPDATE memberships SET role = 'superuser' WHERE user_id = \(f.doctor)")
         }
         #expect(role.sqlState == "23514")
         let lang = try #require(throws: PGError.self) {
-            try f.conn.execute("UPDATE patients SET preferred_language = 'fr' WHERE id = $1", [PGValue(f.patient)])
+            try f.conn.execute("UPDATE patients SET preferred_language = 'fr' WHERE id = \(f.patient)")
         }
         #expect(lang.sqlState == "23514")
         let patientPhone = try #require(throws: PGError.self) {
-            try f.conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+0123456789')", [PGValue(f.workspace)])
+            try f.conn.execute("INSERT INTO patients (workspace_id, phone) VALUES (\(f.workspace), '+0123456789')")
         }
         #expect(patientPhone.sqlState == "23514")
         let samePhone = try #require(throws: PGError.self) {
-            try f.conn.execute("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+5215512345678')", [PGValue(f.workspace)])
+            try f.conn.execute("INSERT INTO patients (workspace_id, phone) VALUES (\(f.workspace), '+5215512345678')")
         }
         #expect(samePhone.isUniqueViolation)
     }
@@ -267,7 +261,7 @@ struct PostgresSchemaTests {
     @Test func hotStatementsHaveTheIndexesThatKeepThemIndependentOfTableSize() throws {
         let f = try Fixture()
         var defs: [String: String] = [:]
-        for row in try f.conn.query("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'", []) {
+        for row in try f.conn.query("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'") {
             defs[row.string("indexname") ?? ""] = row.string("indexdef")
         }
         #expect(defs["appointments_doctor_live_ends_idx"]

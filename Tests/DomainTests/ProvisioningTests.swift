@@ -44,12 +44,11 @@ struct ProvisioningTests {
         }
 
         func senders() throws -> Int {
-            try w.conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = $1", [PGValue(ws)]).first?.int("n") ?? -1
+            try w.conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(ws)").first?.int("n") ?? -1
         }
 
         func records() throws -> [(status: String, code: String?, cleanup: String?)] {
-            try w.conn.query("SELECT status, error_code, cleanup FROM sender_provisionings WHERE workspace_id = $1 ORDER BY id",
-                             [PGValue(ws)]).map { ($0.string("status") ?? "", $0.string("error_code"), $0.string("cleanup")) }
+            try w.conn.query("SELECT status, error_code, cleanup FROM sender_provisionings WHERE workspace_id = \(ws) ORDER BY id").map { ($0.string("status") ?? "", $0.string("error_code"), $0.string("cleanup")) }
         }
     }
 
@@ -141,16 +140,15 @@ struct ProvisioningTests {
     @Test("while one provisioning runs in a workspace, another is refused with 409 provisioning_in_progress")
     func oneAtATime() throws {
         let p = try World()
-        try p.w.conn.execute("INSERT INTO sender_provisionings (workspace_id, idempotency_key, request) VALUES ($1, 'other', 'x')",
-                             [PGValue(p.ws)])
+        try p.w.conn.execute("INSERT INTO sender_provisionings (workspace_id, idempotency_key, request) VALUES (\(p.ws), 'other', 'x')")
         let e = appError { try p.provision(key: "mine") }
         #expect(e?.code == .provisioningInProgress)
         #expect(try p.subaccounts().isEmpty)
         // A run left `running` long ago (its process died) no longer blocks the workspace.
-        try p.w.conn.execute("DELETE FROM sender_provisionings WHERE workspace_id = $1", [PGValue(p.ws)])
+        try p.w.conn.execute("DELETE FROM sender_provisionings WHERE workspace_id = \(p.ws)")
         try p.w.conn.execute("""
-            INSERT INTO sender_provisionings (workspace_id, idempotency_key, request, updated_at) VALUES ($1, 'other', 'x', now() - interval '1 hour')
-            """, [PGValue(p.ws)])
+            INSERT INTO sender_provisionings (workspace_id, idempotency_key, request, updated_at) VALUES (\(p.ws), 'other', 'x', now() - interval '1 hour')
+            """)
         #expect(try p.provision(key: "mine").isActive)
     }
 }

@@ -34,13 +34,11 @@ struct SchedulingTests {
         #expect(local == ["today at 9:00 AM", "today at 9:30 AM", "Thu 3 Dec at 9:00 AM", "Thu 3 Dec at 9:30 AM"])
         #expect(slots.allSatisfy { $0.doctorUserID == clinic.doctorID && $0.endsAt.timeIntervalSince($0.startsAt) == 1800 })
         // A booked slot (and an overlapping one) disappears; a cancelled one stays free.
-        let patient = try clinic.conn.query("INSERT INTO patients (workspace_id, phone) VALUES ($1, '+5215500000009') RETURNING id",
-                                            [PGValue(clinic.workspaceID)]).first!.int64("id")!
+        let patient = try clinic.conn.query("INSERT INTO patients (workspace_id, phone) VALUES (\(clinic.workspaceID), '+5215500000009') RETURNING id").first!.int64("id")!
         try clinic.conn.execute("""
             INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status)
-            VALUES ($1, $2, $3, $4, $5, 'pending_review'), ($1, $2, $3, $6, $7, 'cancelled')
-            """, [PGValue(clinic.workspaceID), PGValue(patient), PGValue(clinic.doctorID),
-                  PGValue(slots[0].startsAt), PGValue(slots[0].endsAt), PGValue(slots[2].startsAt), PGValue(slots[2].endsAt)])
+            VALUES (\(clinic.workspaceID), \(patient), \(clinic.doctorID), \(slots[0].startsAt), \(slots[0].endsAt), 'pending_review'), (\(clinic.workspaceID), \(patient), \(clinic.doctorID), \(slots[2].startsAt), \(slots[2].endsAt), 'cancelled')
+            """)
         slots = try FreeSlots.compute(clinic.conn, workspaceID: clinic.workspaceID, from: now, days: 7)
         #expect(slots.count == 3)
         #expect(LocalTime.describe(slots[0].startsAt, timeZone: tz, language: "en", now: now) == "today at 9:30 AM")

@@ -12,8 +12,8 @@ import Postgres
         try c.clinic.say(phone, "1")
         let row = try #require(try c.clinic.conn.query("""
             SELECT a.id, a.starts_at FROM appointments a JOIN patients p ON p.id = a.patient_id
-             WHERE a.workspace_id = $1 AND p.phone = $2 AND a.status = 'pending_review'
-            """, [PGValue(c.clinic.workspaceID), PGValue(phone)]).first)
+             WHERE a.workspace_id = \(c.clinic.workspaceID) AND p.phone = \(phone) AND a.status = 'pending_review'
+            """).first)
         return (try #require(row.int64("id")), try #require(row.date("starts_at")))
     }
 
@@ -34,8 +34,8 @@ import Postgres
         #expect(reply.replies.first?.hasPrefix("Great, I've requested") == true, "\(reply.replies)")
         let again = try c.clinic.conn.query("""
             SELECT a.starts_at FROM appointments a JOIN patients p ON p.id = a.patient_id
-             WHERE a.workspace_id = $1 AND p.phone = $2 AND a.status = 'pending_review'
-            """, [PGValue(c.clinic.workspaceID), PGValue(phone)])
+             WHERE a.workspace_id = \(c.clinic.workspaceID) AND p.phone = \(phone) AND a.status = 'pending_review'
+            """)
         #expect(again.count == 1)
         #expect(again.first?.date("starts_at") != booked.startsAt)
     }

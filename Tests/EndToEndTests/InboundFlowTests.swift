@@ -25,16 +25,13 @@ struct StackClinic {
         let tag = Crypto.hex(Crypto.randomBytes(4))
         name = "Clinic \(tag)"
         phone = "+1555" + String(format: "%07d", Int.random(in: 0..<10_000_000))
-        workspaceID = try conn.query("INSERT INTO workspaces (name, timezone, clinic_name) VALUES ($1, 'UTC', $1) RETURNING id",
-                                     [PGValue(name)]).first!.int64("id")!
-        doctorID = try conn.query("INSERT INTO users (email, name) VALUES ($1, 'Dr. Test') RETURNING id",
-                                  [PGValue("doc-\(tag)@e2e.test")]).first!.int64("id")!
-        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, 'doctor')",
-                         [PGValue(doctorID), PGValue(workspaceID)])
+        workspaceID = try conn.query("INSERT INTO workspaces (name, timezone, clinic_name) VALUES (\(name), 'UTC', \(name)) RETURNING id").first!.int64("id")!
+        doctorID = try conn.query("INSERT INTO users (email, name) VALUES (\("doc-\(tag)@e2e.test"), 'Dr. Test') RETURNING id").first!.int64("id")!
+        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(doctorID), \(workspaceID), 'doctor')")
         try conn.execute("""
             INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes)
-            SELECT $1, $2, d, $3::time, $4::time, 30 FROM generate_series(0, 6) d
-            """, [PGValue(workspaceID), PGValue(doctorID), PGValue(availability.0), PGValue(availability.1)])
+            SELECT \(workspaceID), \(doctorID), d, \(availability.0)::time, \(availability.1)::time, 30 FROM generate_series(0, 6) d
+            """)
         var accountSID: String? = nil
         var tokenEnc: String? = nil
         if subaccount {
@@ -49,8 +46,8 @@ struct StackClinic {
         }
         try conn.execute("""
             INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid, twilio_subaccount_token_enc)
-            VALUES ($1, $2, $3, $4, $5)
-            """, [PGValue(workspaceID), PGValue(phone), PGValue(name), PGValue(accountSID), PGValue(tokenEnc)])
+            VALUES (\(workspaceID), \(phone), \(name), \(accountSID), \(tokenEnc))
+            """)
         var number: [String: Any] = ["phone_number": phone, "sms_url": try env.appURL + "/api/webhooks/whatsapp"]
         if let accountSID { number["account_sid"] = accountSID }
         let r = try sandbox("POST", "/sandbox/numbers", number)
@@ -126,8 +123,8 @@ struct InboundFlowTests {
             SELECT p.consent_whatsapp, p.name, c.pending_intent::text AS pending,
                    (SELECT count(*) FROM whatsapp_messages m WHERE m.conversation_id = c.id) AS n
               FROM patients p JOIN whatsapp_conversations c ON c.patient_id = p.id
-             WHERE p.workspace_id = $1 AND p.phone = $2
-            """, [PGValue(clinic.workspaceID), PGValue(patient)]).first)
+             WHERE p.workspace_id = \(clinic.workspaceID) AND p.phone = \(patient)
+            """).first)
         #expect(row.bool("consent_whatsapp") == true)
         #expect(row.string("name") == "Pat \(patient.suffix(4))")
         #expect(row.int("n") == 2)
@@ -141,8 +138,8 @@ struct InboundFlowTests {
         #expect(try clinic.geminiCalls().count == geminiBefore)
         let appt = try #require(try clinic.conn.query("""
             SELECT a.status, a.starts_at, a.doctor_id, m.twilio_sid FROM appointments a
-              JOIN whatsapp_messages m ON m.id = a.source_message_id WHERE a.workspace_id = $1
-            """, [PGValue(clinic.workspaceID)]).first)
+              JOIN whatsapp_messages m ON m.id = a.source_message_id WHERE a.workspace_id = \(clinic.workspaceID)
+            """).first)
         #expect(appt.string("status") == "pending_review")
         #expect(appt.date("starts_at") == second.slot.startsAt)
         #expect(appt.int64("doctor_id") == clinic.doctorID)
@@ -156,7 +153,7 @@ struct InboundFlowTests {
         let r = try clinic.say(patient, "Hola, quiero una cita por favor")
         let reply = try #require(r.replies.first)
         #expect(reply.contains("Horarios disponibles") || reply.contains("horario"))
-        #expect(try clinic.conn.query("SELECT preferred_language FROM patients WHERE workspace_id = $1", [PGValue(clinic.workspaceID)])
+        #expect(try clinic.conn.query("SELECT preferred_language FROM patients WHERE workspace_id = \(clinic.workspaceID)")
             .first?.string("preferred_language") == "es")
         let booked = try clinic.say(patient, "1")
         #expect(booked.replies.first?.hasPrefix("Perfecto, solicité tu cita para ") == true)
@@ -241,8 +238,7 @@ struct InboundFlowTests {
         try clinic.say(patient, "hello")
         let stop = try clinic.say(patient, "STOP")
         #expect(stop.replies == ["You are unsubscribed and will not receive more messages from \(clinic.name). Reply START to subscribe again."])
-        #expect(try clinic.conn.query("SELECT consent_whatsapp FROM patients WHERE workspace_id = $1 AND phone = $2",
-                                      [PGValue(clinic.workspaceID), PGValue(patient)]).first?.bool("consent_whatsapp") == false)
+        #expect(try clinic.conn.query("SELECT consent_whatsapp FROM patients WHERE workspace_id = \(clinic.workspaceID) AND phone = \(patient)").first?.bool("consent_whatsapp") == false)
 
         let other = StackClinic.patient()
         let handoff = try clinic.say(other, "I want to talk to a human")
@@ -263,8 +259,8 @@ struct InboundFlowTests {
         try clinic.say(StackClinic.patient(), "my lab results", ["media": [["url": "https://media.example/ME1.pdf", "content_type": "application/pdf"]]])
         let m = try #require(try clinic.conn.query("""
             SELECT media->0->>'url' AS url, media->0->>'content_type' AS ct FROM whatsapp_messages
-             WHERE workspace_id = $1 AND direction = 'inbound'
-            """, [PGValue(clinic.workspaceID)]).first)
+             WHERE workspace_id = \(clinic.workspaceID) AND direction = 'inbound'
+            """).first)
         #expect(m.string("url") == "https://media.example/ME1.pdf")
         #expect(m.string("ct") == "application/pdf")
     }

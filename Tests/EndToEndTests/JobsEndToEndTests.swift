@@ -36,10 +36,10 @@ extension JobsWorld {
         let base = Int.random(in: 1_000_000...8_999_000)
         let rows = try conn.query("""
             INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
-            SELECT $1, '+1997' || ($2::int + i)::text, 'Patient ' || i, CASE WHEN i % 2 = 0 THEN 'es' ELSE 'en' END, true, now()
-              FROM generate_series(1, $3::int) AS i ORDER BY i
+            SELECT \(workspaceID), '+1997' || (\(base)::int + i)::text, 'Patient ' || i, CASE WHEN i % 2 = 0 THEN 'es' ELSE 'en' END, true, now()
+              FROM generate_series(1, \(count)::int) AS i ORDER BY i
             RETURNING id, phone
-            """, [PGValue(workspaceID), PGValue(base), PGValue(count)]).map { (id: $0.int64("id")!, phone: $0.string("phone")!) }
+            """).map { (id: $0.int64("id")!, phone: $0.string("phone")!) }
         for p in rows { try window(workspaceID, patient: p.id, phone: p.phone, sender: sender, at: Date()) }
         return rows
     }
@@ -47,21 +47,20 @@ extension JobsWorld {
     /// A queued batch for `phones` through `sender`; returns its id.
     func batch(_ workspaceID: Int64, sender: Sender, body: String, phones: [String]) throws -> Int64 {
         let id = try conn.query("""
-            INSERT INTO bundle_batches (workspace_id, sender_id, body, total_count) VALUES ($1, $2, $3, $4) RETURNING id
-            """, [PGValue(workspaceID), PGValue(sender.id), PGValue(body), PGValue(phones.count)]).first!.int64("id")!
+            INSERT INTO bundle_batches (workspace_id, sender_id, body, total_count) VALUES (\(workspaceID), \(sender.id), \(body), \(phones.count)) RETURNING id
+            """).first!.int64("id")!
         for (i, phone) in phones.enumerated() {
             try conn.execute("""
                 INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
-                VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-                """, [PGValue(id), PGValue(workspaceID), PGValue("Name\(i)"), PGValue(phone), PGValue(i % 2 == 0 ? "es" : "en"),
-                      .json(#"{"city": "City\#(i)"}"#)])
+                VALUES (\(id), \(workspaceID), \("Name\(i)"), \(phone), \(i % 2 == 0 ? "es" : "en"), \(PGJSON(#"{"city": "City\#(i)"}"#))::jsonb)
+                """)
         }
         return id
     }
 
     func recipientStatuses(_ batch: Int64) throws -> [String: String] {
         var out: [String: String] = [:]
-        for r in try conn.query("SELECT phone, status FROM bundle_recipients WHERE batch_id = $1", [PGValue(batch)]) {
+        for r in try conn.query("SELECT phone, status FROM bundle_recipients WHERE batch_id = \(batch)") {
             out[r.string("phone")!] = r.string("status")!
         }
         return out
@@ -131,10 +130,10 @@ extension JobsWorld {
         for m in received { perSecond[String((m["date_created"] as! String).prefix(19)), default: 0] += 1 }
         #expect(perSecond.values.max()! <= rate, "\(perSecond.sorted { $0.key < $1.key })")
 
-        let b = try #require(try w.conn.query("SELECT * FROM bundle_batches WHERE id = $1", [PGValue(batch)]).first)
+        let b = try #require(try w.conn.query("SELECT * FROM bundle_batches WHERE id = \(batch)").first)
         #expect(b.string("status") == "completed")
         #expect([b.int("sent_count"), b.int("failed_count"), b.int("skipped_count"), b.int("unknown_count")] == [250, 0, 0, 0])
-        #expect(try w.conn.query("SELECT sum(attempts) AS n FROM bundle_recipients WHERE batch_id = $1", [PGValue(batch)]).first!.int("n") == 270)
+        #expect(try w.conn.query("SELECT sum(attempts) AS n FROM bundle_recipients WHERE batch_id = \(batch)").first!.int("n") == 270)
         #expect(Set(try w.recipientStatuses(batch).values) == ["sent"])
     }
 
@@ -153,13 +152,11 @@ extension JobsWorld {
         #expect(r.stdout.contains("sent=3") && r.stdout.contains("retries=1"), "\(r.stdout)")
         let received = try w.sent(from: sender).filter { $0["to"] as? String == "whatsapp:\(victim)" }
         #expect(received.count == 1, "\(received)")
-        let row = try #require(try w.conn.query("SELECT status, twilio_sid, attempts, message_id FROM bundle_recipients WHERE batch_id = $1 AND phone = $2",
-                                                [PGValue(batch), PGValue(victim)]).first)
+        let row = try #require(try w.conn.query("SELECT status, twilio_sid, attempts, message_id FROM bundle_recipients WHERE batch_id = \(batch) AND phone = \(victim)").first)
         #expect(row.string("status") == "sent")
         #expect(row.string("twilio_sid") == received.first?["sid"] as? String)
         #expect(row.int("attempts") == 2)
-        let message = try #require(try w.conn.query("SELECT twilio_sid, status FROM whatsapp_messages WHERE id = $1",
-                                                    [PGValue(row.int64("message_id"))]).first)
+        let message = try #require(try w.conn.query("SELECT twilio_sid, status FROM whatsapp_messages WHERE id = \(row.int64("message_id"))").first)
         #expect(message.string("twilio_sid") == received.first?["sid"] as? String)
         #expect(Set(try w.recipientStatuses(batch).values) == ["sent"])
     }
@@ -178,11 +175,11 @@ extension JobsWorld {
         try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"http","status":503,"count":5,"to":"\#(patients[1].phone)"}"#)
         let r = try runJobs(["bundles"], environment: w.environment(rate: 50))
         #expect(r.status == 0, "\(r.stderr)")
-        let rows = try w.conn.query("SELECT phone, status, error_code, error_message, attempts FROM bundle_recipients WHERE batch_id = $1 ORDER BY id", [PGValue(batch)])
+        let rows = try w.conn.query("SELECT phone, status, error_code, error_message, attempts FROM bundle_recipients WHERE batch_id = \(batch) ORDER BY id")
         #expect(rows.map { "\($0.string("status")!)/\($0.int("error_code").map(String.init) ?? "-")/\($0.int("attempts")!)" }
                 == ["failed/63024/1", "failed/20503/5", "sent/-/1", "sent/-/1", "skipped/-/1"])
         #expect(rows.last?.string("error_message") == "opted_out")
-        let b = try #require(try w.conn.query("SELECT * FROM bundle_batches WHERE id = $1", [PGValue(batch)]).first)
+        let b = try #require(try w.conn.query("SELECT * FROM bundle_batches WHERE id = \(batch)").first)
         #expect(b.string("status") == "completed" && b.int("sent_count") == 2 && b.int("failed_count") == 2 && b.int("skipped_count") == 1)
         #expect(Set(try w.sent(from: sender).compactMap { $0["to"] as? String }) == ["whatsapp:\(patients[2].phone)", "whatsapp:\(patients[3].phone)"])
         #expect(try (w.control("GET", "/sandbox/faults")["faults"] as? [[String: Any]] ?? []).allSatisfy { $0["to"] as? String != patients[1].phone })
@@ -223,7 +220,7 @@ extension JobsWorld {
         #expect(counts.values.allSatisfy { $0 == 1 })
         #expect(counts["whatsapp:\(victim)"] == nil)
         #expect(counts.count == 39)
-        let b = try #require(try w.conn.query("SELECT * FROM bundle_batches WHERE id = $1", [PGValue(batch)]).first)
+        let b = try #require(try w.conn.query("SELECT * FROM bundle_batches WHERE id = \(batch)").first)
         #expect(b.string("status") == "completed" && b.int("sent_count") == 39 && b.int("unknown_count") == 1)
         // A third run has nothing to do.
         let third = try runJobs(["bundles"], environment: w.environment(rate: 40))

@@ -38,16 +38,15 @@ struct StaffClient {
     }
 
     func patientID(_ phone: String) throws -> Int64 {
-        try #require(try clinic.conn.query("SELECT id FROM patients WHERE workspace_id = $1 AND phone = $2",
-                                           [PGValue(clinic.workspaceID), PGValue(phone)]).first?.int64("id"))
+        try #require(try clinic.conn.query("SELECT id FROM patients WHERE workspace_id = \(clinic.workspaceID) AND phone = \(phone)").first?.int64("id"))
     }
 
     /// A patient who never wrote (so no 24-hour window), with consent.
     func silentPatient(language: String = "en") throws -> (id: Int64, phone: String) {
         let phone = StackClinic.patient()
         let id = try clinic.conn.query("""
-            INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp) VALUES ($1, $2, 'Silent', $3, true) RETURNING id
-            """, [PGValue(clinic.workspaceID), PGValue(phone), PGValue(language)]).first!.int64("id")!
+            INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp) VALUES (\(clinic.workspaceID), \(phone), 'Silent', \(language), true) RETURNING id
+            """).first!.int64("id")!
         return (id, phone)
     }
 
@@ -61,7 +60,7 @@ struct StaffClient {
     func waitForStatus(messageID: Int64, _ status: String) throws -> String? {
         var last: String? = nil
         for _ in 0..<100 {
-            last = try clinic.conn.query("SELECT status FROM whatsapp_messages WHERE id = $1", [PGValue(messageID)]).first?.string("status")
+            last = try clinic.conn.query("SELECT status FROM whatsapp_messages WHERE id = \(messageID)").first?.string("status")
             if last == status { return last }
             Thread.sleep(forTimeInterval: 0.1)
         }
@@ -85,8 +84,7 @@ struct StaffSendTests {
         #expect(got.first?["status_callback"] as? String == (try c.clinic.appURL) + "/api/webhooks/whatsapp/status")
         let messageID = try #require(r.json["message_id"] as? Int)
         #expect(try c.waitForStatus(messageID: Int64(messageID), "read") == "read")
-        let audit = try c.clinic.conn.query("SELECT count(*) AS n FROM audit_log WHERE workspace_id = $1 AND action = 'whatsapp.send'",
-                                            [PGValue(c.clinic.workspaceID)])
+        let audit = try c.clinic.conn.query("SELECT count(*) AS n FROM audit_log WHERE workspace_id = \(c.clinic.workspaceID) AND action = 'whatsapp.send'")
         #expect(audit.first?.int("n") == 1)
     }
 
@@ -100,8 +98,8 @@ struct StaffSendTests {
         #expect(r.text.contains("/api/whatsapp/send-template"))
         #expect(try c.received(p.phone).isEmpty)
         let noConsent = try c.clinic.conn.query("""
-            INSERT INTO patients (workspace_id, phone, consent_whatsapp) VALUES ($1, $2, false) RETURNING id
-            """, [PGValue(c.clinic.workspaceID), PGValue(StackClinic.patient())]).first!.int64("id")!
+            INSERT INTO patients (workspace_id, phone, consent_whatsapp) VALUES (\(c.clinic.workspaceID), \(StackClinic.patient()), false) RETURNING id
+            """).first!.int64("id")!
         #expect(try c.call("POST", "/api/whatsapp/send", ["patient_id": noConsent, "body": "Hi"]).errorCode == "no_consent")
     }
 
@@ -109,8 +107,7 @@ struct StaffSendTests {
     func templateOutsideWindow() throws {
         let c = try StaffClient()
         let contentSid = "HX" + Crypto.hex(Crypto.randomBytes(16))
-        try c.clinic.conn.execute("UPDATE workspaces SET content_sids = jsonb_build_object('followup', jsonb_build_object('es', $2::text)) WHERE id = $1",
-                                  [PGValue(c.clinic.workspaceID), PGValue(contentSid)])
+        try c.clinic.conn.execute("UPDATE workspaces SET content_sids = jsonb_build_object('followup', jsonb_build_object('es', \(contentSid)::text)) WHERE id = \(c.clinic.workspaceID)")
         let p = try c.silentPatient(language: "es")
         let list = try c.call("GET", "/api/whatsapp/templates")
         let followup = (list.json["templates"] as? [[String: Any]])?.first { $0["id"] as? String == "followup" }
@@ -137,8 +134,7 @@ struct StaffSendTests {
     @Test("a subaccount sender sends through its subaccount")
     func subaccountSender() throws {
         let c = try StaffClient(subaccount: true)
-        let sub = try #require(try c.clinic.conn.query("SELECT twilio_subaccount_sid FROM whatsapp_senders WHERE workspace_id = $1",
-                                                       [PGValue(c.clinic.workspaceID)]).first?.string("twilio_subaccount_sid"))
+        let sub = try #require(try c.clinic.conn.query("SELECT twilio_subaccount_sid FROM whatsapp_senders WHERE workspace_id = \(c.clinic.workspaceID)").first?.string("twilio_subaccount_sid"))
         let phone = StackClinic.patient()
         try c.clinic.say(phone, "hola")
         let r = try c.call("POST", "/api/whatsapp/send", ["patient_id": try c.patientID(phone), "body": "Hola desde la subcuenta"])
@@ -154,8 +150,7 @@ struct StaffSendTests {
         let phone = StackClinic.patient()
         try c.clinic.say(phone, "Hola, quiero una cita")
         try c.clinic.say(phone, "1")
-        let appt = try #require(try c.clinic.conn.query("SELECT id FROM appointments WHERE workspace_id = $1 AND status = 'pending_review'",
-                                                        [PGValue(c.clinic.workspaceID)]).first?.int64("id"))
+        let appt = try #require(try c.clinic.conn.query("SELECT id FROM appointments WHERE workspace_id = \(c.clinic.workspaceID) AND status = 'pending_review'").first?.int64("id"))
         let r = try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/accept")
         #expect(r.status == 200, "\(r.text)")
         #expect((r.json["notification"] as? [String: Any])?["sent"] as? Bool == true)
@@ -188,8 +183,7 @@ struct StaffSendTests {
         let bought = list.first { $0["phone_number"] as? String == number }
         #expect(bought != nil, "\(String(decoding: numbers.body, as: UTF8.self).prefix(500))")
         #expect((bought?["sms_url"] as? String)?.hasSuffix("/api/webhooks/whatsapp") == true)
-        let stored = try #require(try c.clinic.conn.query("SELECT twilio_subaccount_token_enc FROM whatsapp_senders WHERE phone_number = $1 AND is_active",
-                                                          [PGValue(number)]).first?.string("twilio_subaccount_token_enc"))
+        let stored = try #require(try c.clinic.conn.query("SELECT twilio_subaccount_token_enc FROM whatsapp_senders WHERE phone_number = \(number) AND is_active").first?.string("twilio_subaccount_token_enc"))
         #expect(!stored.isEmpty)
     }
 
@@ -205,8 +199,8 @@ struct StaffSendTests {
         #expect(r.text.contains("21211"))
         let row = try #require(try c.clinic.conn.query("""
             SELECT status, error_code, error_message FROM whatsapp_messages m JOIN whatsapp_conversations c ON c.id = m.conversation_id
-             WHERE c.workspace_id = $1 AND m.direction = 'outbound' AND m.body = 'will fail'
-            """, [PGValue(c.clinic.workspaceID)]).first)
+             WHERE c.workspace_id = \(c.clinic.workspaceID) AND m.direction = 'outbound' AND m.body = 'will fail'
+            """).first)
         #expect(row.string("status") == "failed")
         #expect(row.int("error_code") == 21211)
         #expect(!(row.string("error_message") ?? "").isEmpty)
@@ -223,8 +217,8 @@ struct StaffSendTests {
         #expect(r.errorCode == "window_closed")
         let row = try #require(try c.clinic.conn.query("""
             SELECT status, error_code FROM whatsapp_messages m JOIN whatsapp_conversations c ON c.id = m.conversation_id
-             WHERE c.workspace_id = $1 AND m.direction = 'outbound' AND m.body = 'too late'
-            """, [PGValue(c.clinic.workspaceID)]).first)
+             WHERE c.workspace_id = \(c.clinic.workspaceID) AND m.direction = 'outbound' AND m.body = 'too late'
+            """).first)
         #expect(row.string("status") == "failed")
         #expect(row.int("error_code") == 63016)
     }
@@ -235,8 +229,7 @@ struct StaffSendTests {
         let b = try StaffClient()
         let phone = StackClinic.patient()
         try b.clinic.say(phone, "secret of B")
-        let conversation = try #require(try b.clinic.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = $1",
-                                                               [PGValue(b.clinic.workspaceID)]).first?.int64("id"))
+        let conversation = try #require(try b.clinic.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = \(b.clinic.workspaceID)").first?.int64("id"))
         let r = try a.call("GET", "/api/whatsapp/conversations/\(conversation)/messages")
         #expect(r.status == 404)
         #expect(!r.text.contains("secret of B"))
@@ -256,8 +249,7 @@ struct StaffSendTests {
         let phone = StackClinic.patient()
         try c.clinic.say(phone, "Hello, I want an appointment")
         try c.clinic.say(phone, "1")
-        let appt = try #require(try c.clinic.conn.query("SELECT id FROM appointments WHERE workspace_id = $1 AND status = 'pending_review'",
-                                                        [PGValue(c.clinic.workspaceID)]).first?.int64("id"))
+        let appt = try #require(try c.clinic.conn.query("SELECT id FROM appointments WHERE workspace_id = \(c.clinic.workspaceID) AND status = 'pending_review'").first?.int64("id"))
         let pending = try c.call("GET", "/api/whatsapp/pending-appointments")
         #expect((pending.json["items"] as? [[String: Any]])?.map { $0["id"] as? Int } == [Int(appt)])
         let r = try c.call("POST", "/api/whatsapp/pending-appointments/\(appt)/reject")

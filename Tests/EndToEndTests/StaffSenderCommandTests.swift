@@ -20,13 +20,13 @@ struct StaffSenderCommandTests {
         let unowned = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", phone, "--name", "Front desk"], environment: settings)
         #expect(unowned.status == 65, "\(unowned.stderr)")
         #expect(unowned.stderr.contains("number_not_in_account"))
-        #expect(try conn.query("SELECT id FROM whatsapp_senders WHERE phone_number = $1", [PGValue(phone)]).isEmpty)
+        #expect(try conn.query("SELECT id FROM whatsapp_senders WHERE phone_number = \(phone)").isEmpty)
         let registered = try http(.json(url: try env.sandboxURL + "/sandbox/numbers", body: Array(#"{"phone_number":"\#(phone)"}"#.utf8)))
         #expect(registered.status == 200)
         let first = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", phone, "--name", "Front desk"], environment: settings)
         #expect(first.status == 0, "\(first.stderr)")
         let id = try #require(Int64(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        let row = try #require(try conn.query("SELECT workspace_id, is_primary, display_name FROM whatsapp_senders WHERE id = $1", [PGValue(id)]).first)
+        let row = try #require(try conn.query("SELECT workspace_id, is_primary, display_name FROM whatsapp_senders WHERE id = \(id)").first)
         #expect(row.int64("workspace_id") == ws)
         #expect(row.bool("is_primary") == true)
         #expect(row.string("display_name") == "Front desk")
@@ -44,8 +44,7 @@ struct StaffSenderCommandTests {
     func linkAuditIsTheSameFromBothPaths() throws {
         let c = try StaffClient()  // a clinic of its own with one sender, and an owner's token
         let ws = c.clinic.workspaceID
-        let owner = try #require(try c.clinic.conn.query("SELECT user_id FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
-                                                         [PGValue(ws)]).first?.int64("user_id"))
+        let owner = try #require(try c.clinic.conn.query("SELECT user_id FROM memberships WHERE workspace_id = \(ws) AND role = 'owner'").first?.int64("user_id"))
         let env = try StackEnvironment.shared()
         let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
         var settings = ["DATABASE_URL": try env.databaseURL, "MEDSYNC_FERNET_KEY": try env["MEDSYNC_FERNET_KEY"]]
@@ -58,8 +57,8 @@ struct StaffSenderCommandTests {
         func entries() throws -> [[String: String]] {
             try c.clinic.conn.query("""
                 SELECT action, target_type, target_id, coalesce(user_id::text, 'none') AS user_id, details::text AS details
-                  FROM audit_log WHERE workspace_id = $1 AND action LIKE 'sender.%' ORDER BY id
-                """, [PGValue(ws)]).map { row in
+                  FROM audit_log WHERE workspace_id = \(ws) AND action LIKE 'sender.%' ORDER BY id
+                """).map { row in
                 var e: [String: String] = [:]
                 for column in ["action", "target_type", "target_id", "user_id"] { e[column] = row.string(column) ?? "NULL" }
                 let details = (try? JSONSerialization.jsonObject(with: Data((row.string("details") ?? "").utf8))) as? [String: String] ?? [:]

@@ -55,26 +55,24 @@ struct WebhookSecurityTests {
         let a = try StackClinic(subaccount: true)
         let b = try StackClinic()   // B's sender belongs to the master account
         let master = try a.env["TWILIO_ACCOUNT_SID"]
-        let sub = try #require(try a.conn.query("SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM whatsapp_senders WHERE workspace_id = $1",
-                                                [PGValue(a.workspaceID)]).first)
+        let sub = try #require(try a.conn.query("SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM whatsapp_senders WHERE workspace_id = \(a.workspaceID)").first)
         let subSID = try #require(sub.string("twilio_subaccount_sid"))
         let subToken = try Fernet(key: try a.env["MEDSYNC_FERNET_KEY"]).decryptString(try #require(sub.string("twilio_subaccount_token_enc")))
         let patient = StackClinic.patient()
         try b.say(patient, "hello")
-        let conversation = try #require(try b.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = $1",
-                                                         [PGValue(b.workspaceID)]).first?.int64("id"))
+        let conversation = try #require(try b.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = \(b.workspaceID)").first?.int64("id"))
         let sid = "SM" + Crypto.hex(Crypto.randomBytes(16))
         try b.conn.execute("""
             INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status)
-            VALUES ($1, $2, 'outbound', 'B''s message', $3, 'queued')
-            """, [PGValue(b.workspaceID), PGValue(conversation), PGValue(sid)])
+            VALUES (\(b.workspaceID), \(conversation), 'outbound', 'B''s message', \(sid), 'queued')
+            """)
         func callback(account: String, token: String) throws -> Int {
             try postWebhook(a.env, path: "/api/webhooks/whatsapp/status", params: [
                 ("MessageSid", sid), ("MessageStatus", "failed"), ("ErrorCode", "30008"), ("AccountSid", account),
                 ("From", "whatsapp:\(a.phone)"), ("To", "whatsapp:\(patient)")], token: token).status
         }
         func status() throws -> String? {
-            try b.conn.query("SELECT status FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(sid)]).first?.string("status")
+            try b.conn.query("SELECT status FROM whatsapp_messages WHERE twilio_sid = \(sid)").first?.string("status")
         }
         // Signed with A's subaccount token, naming the master account or A's subaccount: acknowledged, nothing moves.
         #expect(try callback(account: master, token: subToken) == 200)
@@ -141,8 +139,7 @@ struct WebhookStatusTests {
         let master = try env["TWILIO_ACCOUNT_SID"], token = try env["TWILIO_AUTH_TOKEN"]
         let patient = StackClinic.patient()
         try clinic.say(patient, "hello")  // opens the 24-hour window and creates the conversation
-        let conversation = try clinic.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = $1",
-                                                 [PGValue(clinic.workspaceID)]).first!.int64("id")!
+        let conversation = try clinic.conn.query("SELECT id FROM whatsapp_conversations WHERE workspace_id = \(clinic.workspaceID)").first!.int64("id")!
         // 110 messages sent through the sandbox's Messages API, recorded as our outbound messages.
         var sids: [String] = []
         let client = try HTTPClient()
@@ -155,8 +152,8 @@ struct WebhookStatusTests {
             sids.append(sid)
             try clinic.conn.execute("""
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status)
-                VALUES ($1, $2, 'outbound', $3, $4, 'queued')
-                """, [PGValue(clinic.workspaceID), PGValue(conversation), PGValue("note \(i)"), PGValue(sid)])
+                VALUES (\(clinic.workspaceID), \(conversation), 'outbound', \("note \(i)"), \(sid), 'queued')
+                """)
         }
         let callbackURL = try env.appURL + "/api/webhooks/whatsapp/status"
         let delivered = try clinic.sandbox("POST", "/sandbox/callbacks/deliver", [
@@ -175,8 +172,8 @@ struct WebhookStatusTests {
         }
         #expect(total == 990)
         let rows = try clinic.conn.query("""
-            SELECT twilio_sid, status, error_code, error_message FROM whatsapp_messages WHERE twilio_sid = ANY($1::text[])
-            """, [PGValue("{" + sids.joined(separator: ",") + "}")])
+            SELECT twilio_sid, status, error_code, error_message FROM whatsapp_messages WHERE twilio_sid = ANY(\("{" + sids.joined(separator: ",") + "}")::text[])
+            """)
         let bySid = Dictionary(uniqueKeysWithValues: rows.map { ($0.string("twilio_sid")!, $0) })
         #expect(sids[0..<100].allSatisfy { bySid[$0]?.string("status") == "read" })
         for sid in sids[100...] {

@@ -121,23 +121,21 @@ import Postgres
         let token = try #require(login.json["token"] as? String)
         func secondsLeft() throws -> Double {
             let row = try #require(try w.conn.query("""
-                SELECT extract(epoch FROM expires_at - now())::float8 AS left FROM api_tokens WHERE token_hash = $1
-                """, [PGValue(Tokens.hash(token))]).first)
+                SELECT extract(epoch FROM expires_at - now())::float8 AS left FROM api_tokens WHERE token_hash = \(PGBytea(Tokens.hash(token)))
+                """).first)
             return try #require(row.double("left"))
         }
         // Created with the configured TTL (one hour here).
         #expect((3500...3600).contains(try secondsLeft()))
 
         // Nearly expired, then used: the use extends it by the TTL again.
-        try w.conn.execute("UPDATE api_tokens SET expires_at = now() + interval '20 seconds', last_used_at = NULL WHERE token_hash = $1",
-                           [PGValue(Tokens.hash(token))])
+        try w.conn.execute("UPDATE api_tokens SET expires_at = now() + interval '20 seconds', last_used_at = NULL WHERE token_hash = \(PGBytea(Tokens.hash(token)))")
         #expect(w.call("GET", "/api/me", token: token).status == 200)
         #expect((3500...3600).contains(try secondsLeft()))
         #expect(w.call("GET", "/api/whatsapp/senders", token: token, account: ws).status == 200)
 
         // Past its expiry: 401 token_expired everywhere, and using it does not revive it.
-        try w.conn.execute("UPDATE api_tokens SET expires_at = now() - interval '1 second', last_used_at = NULL WHERE token_hash = $1",
-                           [PGValue(Tokens.hash(token))])
+        try w.conn.execute("UPDATE api_tokens SET expires_at = now() - interval '1 second', last_used_at = NULL WHERE token_hash = \(PGBytea(Tokens.hash(token)))")
         let me = w.call("GET", "/api/me", token: token)
         #expect(me.status == 401)
         #expect(me.errorCode == "token_expired")
@@ -157,8 +155,8 @@ import Postgres
         let ws = try w.workspace("A")
         let member = try w.member("doc@a.example", workspace: ws, role: .doctor)
         let left = try #require(try w.conn.query("""
-            SELECT extract(epoch FROM expires_at - now())::float8 AS left FROM api_tokens WHERE token_hash = $1
-            """, [PGValue(Tokens.hash(member.token))]).first?.double("left"))
+            SELECT extract(epoch FROM expires_at - now())::float8 AS left FROM api_tokens WHERE token_hash = \(PGBytea(Tokens.hash(member.token)))
+            """).first?.double("left"))
         #expect(left > 29.9 * 86400 && left <= 30 * 86400)
     }
 

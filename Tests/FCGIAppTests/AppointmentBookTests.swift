@@ -15,8 +15,7 @@ import Postgres
         let other = try w.member("other@a.example", workspace: a, role: .doctor)
         let ana = try w.patient(a, name: "Ana", phone: "+14155551000", language: "es")
         let bob = try w.patient(a, name: "Bob", phone: "+14155551001")
-        try w.conn.execute("INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes) VALUES ($1, $2, 1, '09:00', '13:00', 45)",
-                           [PGValue(a), PGValue(doc.id)])
+        try w.conn.execute("INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes) VALUES (\(a), \(doc.id), 1, '09:00', '13:00', 45)")
         func post(_ path: String, _ json: [String: Any]) -> StaffWorld.Answer { w.call("POST", path, token: staff.token, account: a, json: json) }
 
         // Monday 2030-01-07 09:00 in Mexico City = 15:00Z; the doctor's Monday slots are 45 minutes.
@@ -27,7 +26,7 @@ import Postgres
         #expect(appt["ends_at"] as? String == "2030-01-07T15:45:00Z")
         #expect(booked.json["notification"] is NSNull || booked.json["notification"] == nil)
         let id = try #require(appt["id"] as? Int)
-        let row = try #require(try w.conn.query("SELECT created_by_user_id, reviewed_by_user_id FROM appointments WHERE id = $1", [PGValue(Int64(id))]).first)
+        let row = try #require(try w.conn.query("SELECT created_by_user_id, reviewed_by_user_id FROM appointments WHERE id = \(Int64(id))").first)
         #expect(row.int64("created_by_user_id") == staff.id)
 
         let taken = post("/api/appointments", ["patient_id": bob, "doctor_id": doc.id, "starts_at": "2030-01-07T15:00:00Z"])
@@ -81,7 +80,7 @@ import Postgres
         #expect(post("/api/appointments/\(id)/cancel", [:]).errorCode == "appointment_cancelled")
         #expect(post("/api/appointments/\(id)/reschedule", ["starts_at": "2030-01-21T16:00:00Z"]).errorCode == "appointment_cancelled")
         #expect(post("/api/appointments/999999/cancel", [:]).status == 404)
-        let audit = try w.conn.query("SELECT action FROM audit_log WHERE workspace_id = $1 AND target_id = $2 ORDER BY id", [PGValue(a), PGValue(String(id))])
+        let audit = try w.conn.query("SELECT action FROM audit_log WHERE workspace_id = \(a) AND target_id = \(String(id)) ORDER BY id")
         #expect(audit.map { $0.string("action") } == ["appointment.create", "appointment.reschedule", "appointment.reschedule", "appointment.cancel"])
     }
 }

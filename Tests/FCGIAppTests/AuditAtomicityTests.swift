@@ -17,12 +17,11 @@ import Postgres
         let patient = try w.patient(a, name: "Pat", phone: "+14155551000")
         let conversation = try w.conversation(a, patient: patient, sender: sender)
         func state() throws -> String {
-            let row = try #require(try w.conn.query("SELECT state, deleted_at IS NULL AS shown FROM whatsapp_conversations WHERE id = $1",
-                                                    [PGValue(conversation)]).first)
+            let row = try #require(try w.conn.query("SELECT state, deleted_at IS NULL AS shown FROM whatsapp_conversations WHERE id = \(conversation)").first)
             return "\(row.string("state") ?? "") \(row.bool("shown") == true ? "shown" : "deleted")"
         }
         func entries() throws -> [String] {
-            try w.conn.query("SELECT action FROM audit_log WHERE workspace_id = $1 ORDER BY id", [PGValue(a)]).map { $0.string("action") ?? "" }
+            try w.conn.query("SELECT action FROM audit_log WHERE workspace_id = \(a) ORDER BY id").map { $0.string("action") ?? "" }
         }
         // Written: the change and its entry.
         #expect(w.call("POST", "/api/whatsapp/conversations/\(conversation)/handoff", token: owner.token, account: a).status == 200)

@@ -24,9 +24,8 @@ import Postgres
             ids.append(try #require(r.json["batch_id"] as? Int))
         }
         // The first batch went out (as medsync-jobs bundles leaves it): one sent, one failed.
-        try w.conn.execute("UPDATE bundle_recipients SET status = CASE WHEN phone LIKE '%1000' THEN 'sent' ELSE 'failed' END WHERE batch_id = $1",
-                           [PGValue(Int64(ids[0]))])
-        try w.conn.execute("UPDATE bundle_batches SET status = 'completed', started_at = now(), completed_at = now() WHERE id = $1", [PGValue(Int64(ids[0]))])
+        try w.conn.execute("UPDATE bundle_recipients SET status = CASE WHEN phone LIKE '%1000' THEN 'sent' ELSE 'failed' END WHERE batch_id = \(Int64(ids[0]))")
+        try w.conn.execute("UPDATE bundle_batches SET status = 'completed', started_at = now(), completed_at = now() WHERE id = \(Int64(ids[0]))")
 
         let page = w.call("GET", "/api/whatsapp/bundles?limit=2", token: staff.token, account: a)
         #expect(page.status == 200, "\(page.text)")

@@ -38,7 +38,7 @@ import Postgres
         // null clears one field; the others keep their values.
         let cleared = w.call("PUT", "/api/clinic", token: owner.token, account: a, json: ["address": NSNull()])
         #expect(cleared.json["address"] == nil || cleared.json["address"] is NSNull)
-        #expect(try w.conn.query("SELECT address FROM workspaces WHERE id = $1", [PGValue(a)]).first?.isNull("address") == true)
+        #expect(try w.conn.query("SELECT address FROM workspaces WHERE id = \(a)").first?.isNull("address") == true)
         #expect(cleared.json["clinic_info"] as? String == "Open Monday to Saturday, 9 to 5.")
         #expect(cleared.json["clinic_name"] as? String == "Clínica Norte")
         // What the bot tells patients comes from here.
@@ -46,7 +46,7 @@ import Postgres
         #expect(route.clinicName == "Clínica Norte")
         #expect(route.timezone == "America/Mexico_City")
         #expect(route.clinicInfo == "Open Monday to Saturday, 9 to 5.\nPhone: +525512345678")
-        let audit = try w.conn.query("SELECT action, details->>'fields' AS f FROM audit_log WHERE workspace_id = $1 ORDER BY id", [PGValue(a)])
+        let audit = try w.conn.query("SELECT action, details->>'fields' AS f FROM audit_log WHERE workspace_id = \(a) ORDER BY id")
         #expect(audit.map { $0.string("action") } == ["clinic.update", "clinic.update"])
         #expect(audit.last?.string("f") == "address")
     }
@@ -79,9 +79,8 @@ import Postgres
         _ = w.call("PUT", path, token: owner.token, account: a, json: ["en": NSNull()])
         let removed = w.call("PUT", path, token: owner.token, account: a, json: ["es": NSNull()])
         #expect(removed.json["content_sids"] as? [String: String] == [:])
-        #expect(try w.conn.query("SELECT content_sids::text AS s FROM workspaces WHERE id = $1", [PGValue(a)]).first?.string("s") == "{}")
-        #expect(try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'template.content_sids' AND workspace_id = $1",
-                                 [PGValue(a)]).first?.int("n") == 4)
+        #expect(try w.conn.query("SELECT content_sids::text AS s FROM workspaces WHERE id = \(a)").first?.string("s") == "{}")
+        #expect(try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'template.content_sids' AND workspace_id = \(a)").first?.int("n") == 4)
     }
 
     @Test func availabilityRulesAndTheFreeSlotsTheBotOffers() throws {
@@ -142,7 +141,6 @@ import Postgres
         #expect((empty.json["weekly"] as? [Any])?.isEmpty == true)
         #expect((empty.json["time_off"] as? [Any])?.isEmpty == true)
         #expect(w.call("GET", "/api/doctors/\(doc.id)/free-slots?from=2026-12-07T00:00:00-06:00", token: staff.token, account: a).items.isEmpty)
-        #expect(try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'doctor.availability' AND workspace_id = $1",
-                                 [PGValue(a)]).first?.int("n") == 3)
+        #expect(try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'doctor.availability' AND workspace_id = \(a)").first?.int("n") == 3)
     }
 }

@@ -29,7 +29,7 @@ import Postgres
         // The server drops this worker's session (as on a PostgreSQL restart): the next request reconnects.
         let pid = try #require(ctx.db().backendPID)
         let admin = try PGConnection(try TestDatabase.adminURL)
-        try admin.query("SELECT pg_terminate_backend($1)", [PGValue(Int(pid))])
+        try admin.query("SELECT pg_terminate_backend(\(Int(pid)))")
         let again = health(ctx)
         #expect(again.status == 200, "\(String(decoding: again.body, as: UTF8.self))")
         #expect(ctx.db().backendPID != pid)

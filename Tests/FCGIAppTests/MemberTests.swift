@@ -58,9 +58,9 @@ import Postgres
         #expect(w.call("DELETE", "/api/members/\(owner.id)", token: admin.token, account: a).status == 404)
         #expect(w.call("PATCH", "/api/members/\(elsewhere.id)", token: admin.token, account: a, json: ["role": "doctor"]).json["role"] as? String == "doctor")
         // B is untouched by A's changes.
-        #expect(try w.conn.query("SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", [PGValue(elsewhere.id), PGValue(b)])
+        #expect(try w.conn.query("SELECT role FROM memberships WHERE user_id = \(elsewhere.id) AND workspace_id = \(b)")
                 .first?.string("role") == "owner")
-        let audit = try w.conn.query("SELECT action FROM audit_log WHERE workspace_id = $1 ORDER BY id", [PGValue(a)])
+        let audit = try w.conn.query("SELECT action FROM audit_log WHERE workspace_id = \(a) ORDER BY id")
         #expect(audit.map { $0.string("action") } == ["member.add", "member.add", "member.role", "member.remove", "member.role"])
     }
 }

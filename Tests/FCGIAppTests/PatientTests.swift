@@ -56,7 +56,7 @@ import Postgres
         #expect((detail.json["upcoming_appointments"] as? [[String: Any]])?.first?["doctor_name"] as? String == "d")
         #expect(detail.json["conversation_ids"] as? [Int] == [Int(conversation)])
         #expect(w.call("GET", "/api/patients/999999", token: staff.token, account: a).status == 404)
-        let audit = try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'patient.create' AND workspace_id = $1", [PGValue(a)])
+        let audit = try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'patient.create' AND workspace_id = \(a)")
         #expect(audit.first?.int("n") == 5)
     }
 
@@ -71,7 +71,7 @@ import Postgres
         #expect(renamed.status == 200, "\(renamed.text)")
         #expect(renamed.json["name"] as? String == "Ana María")
         #expect(renamed.json["preferred_language"] == nil || renamed.json["preferred_language"] is NSNull)
-        #expect(try w.conn.query("SELECT preferred_language FROM patients WHERE id = $1", [PGValue(p)]).first?.isNull("preferred_language") == true)
+        #expect(try w.conn.query("SELECT preferred_language FROM patients WHERE id = \(p)").first?.isNull("preferred_language") == true)
         #expect(renamed.json["consent_whatsapp"] as? Bool == true)
 
         let off = patch(["consent_whatsapp": false])
@@ -82,19 +82,17 @@ import Postgres
         #expect(patch(["consent_whatsapp": true]).json["consent_whatsapp"] as? Bool == true)
 
         // The patient replied STOP (what the inbound webhook records).
-        try w.conn.execute("UPDATE patients SET consent_whatsapp = false, consent_updated_at = now() - interval '1 day', consent_source = 'whatsapp' WHERE id = $1",
-                           [PGValue(p)])
+        try w.conn.execute("UPDATE patients SET consent_whatsapp = false, consent_updated_at = now() - interval '1 day', consent_source = 'whatsapp' WHERE id = \(p)")
         let refused = patch(["consent_whatsapp": true])
         #expect(refused.status == 409)
         #expect(refused.errorCode == "consent_confirmation_required")
-        #expect(try w.conn.query("SELECT consent_whatsapp FROM patients WHERE id = $1", [PGValue(p)]).first?.bool("consent_whatsapp") == false)
+        #expect(try w.conn.query("SELECT consent_whatsapp FROM patients WHERE id = \(p)").first?.bool("consent_whatsapp") == false)
         let confirmed = patch(["consent_whatsapp": true, "consent_confirmed": true])
         #expect(confirmed.status == 200, "\(confirmed.text)")
         #expect(confirmed.json["consent_whatsapp"] as? Bool == true)
-        let stamped = try #require(try w.conn.query("SELECT consent_updated_at > now() - interval '1 minute' AS fresh FROM patients WHERE id = $1",
-                                                    [PGValue(p)]).first)
+        let stamped = try #require(try w.conn.query("SELECT consent_updated_at > now() - interval '1 minute' AS fresh FROM patients WHERE id = \(p)").first)
         #expect(stamped.bool("fresh") == true)
-        let audit = try w.conn.query("SELECT action, details->>'consent_whatsapp' AS c FROM audit_log WHERE workspace_id = $1 ORDER BY id", [PGValue(a)])
+        let audit = try w.conn.query("SELECT action, details->>'consent_whatsapp' AS c FROM audit_log WHERE workspace_id = \(a) ORDER BY id")
         #expect(audit.map { $0.string("action") } == ["patient.update", "patient.consent", "patient.consent", "patient.consent"])
         #expect(audit.map { $0.string("c") } == [nil, "false", "true", "true"])
         #expect(patch(["preferred_language": "de"]).status == 400)

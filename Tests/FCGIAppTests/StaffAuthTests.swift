@@ -71,16 +71,15 @@ final class StaffWorld {
     func sender(_ workspace: Int64, _ phone: String) throws -> Int64 {
         // Straight into the table (the trigger makes the first active sender primary): the API's
         // link asks Twilio, which these in-process tests do not run.
-        let row = try conn.query("INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name) VALUES ($1, $2, 'S') RETURNING id",
-                                 [PGValue(workspace), PGValue(phone)]).first
+        let row = try conn.query("INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name) VALUES (\(workspace), \(phone), 'S') RETURNING id").first
         guard let id = row?.int64("id") else { throw TestSetupError("no sender row") }
         return id
     }
 
     func patient(_ workspace: Int64, name: String, phone: String, language: String = "en", consent: Bool = true) throws -> Int64 {
         try conn.query("""
-            INSERT INTO patients (workspace_id, name, phone, preferred_language, consent_whatsapp) VALUES ($1, $2, $3, $4, $5) RETURNING id
-            """, [PGValue(workspace), PGValue(name), PGValue(phone), PGValue(language), PGValue(consent)]).first!.int64("id")!
+            INSERT INTO patients (workspace_id, name, phone, preferred_language, consent_whatsapp) VALUES (\(workspace), \(name), \(phone), \(language), \(consent)) RETURNING id
+            """).first!.int64("id")!
     }
 
     /// A conversation with one inbound message `hoursAgo` hours ago (nil: none, window never opened).
@@ -88,9 +87,8 @@ final class StaffWorld {
         let at = Date().addingTimeInterval(-hoursAgo * 3600)
         let id = try conn.query("""
             INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at, last_message_at, unread_count)
-            VALUES ($1, $2, $3, $4, $4, $5) RETURNING id
-            """, [PGValue(workspace), PGValue(patient), PGValue(sender), PGValue(inboundText == nil ? nil : at),
-                  PGValue(inboundText == nil ? 0 : 1)]).first!.int64("id")!
+            VALUES (\(workspace), \(patient), \(sender), \(inboundText == nil ? nil : at), \(inboundText == nil ? nil : at), \(inboundText == nil ? 0 : 1)) RETURNING id
+            """).first!.int64("id")!
         if let inboundText {
             try message(workspace, conversation: id, body: inboundText, direction: "inbound", at: at)
         }
@@ -101,17 +99,15 @@ final class StaffWorld {
     func message(_ workspace: Int64, conversation: Int64, body: String, direction: String = "inbound", at: Date = Date()) throws -> Int64 {
         try conn.query("""
             INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, twilio_sid, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id
-            """, [PGValue(workspace), PGValue(conversation), PGValue(direction), PGValue(body),
-                  PGValue(direction == "inbound" ? "received" : "sent"), PGValue("SM" + Crypto.hex(Crypto.randomBytes(16))),
-                  PGValue(at)]).first!.int64("id")!
+            VALUES (\(workspace), \(conversation), \(direction), \(body), \(direction == "inbound" ? "received" : "sent"), \("SM" + Crypto.hex(Crypto.randomBytes(16))), \(at), \(at)) RETURNING id
+            """).first!.int64("id")!
     }
 
     func appointment(_ workspace: Int64, patient: Int64, doctor: Int64?, startsIn hours: Double = 48) throws -> Int64 {
         let start = Date().addingTimeInterval(hours * 3600)
         return try conn.query("""
-            INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5) RETURNING id
-            """, [PGValue(workspace), PGValue(patient), PGValue(doctor), PGValue(start), PGValue(start.addingTimeInterval(1800))])
+            INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at) VALUES (\(workspace), \(patient), \(doctor), \(start), \(start.addingTimeInterval(1800))) RETURNING id
+            """)
             .first!.int64("id")!
     }
 }

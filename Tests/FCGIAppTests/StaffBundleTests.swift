@@ -150,7 +150,7 @@ import Postgres
         #expect((progress.json["counts"] as? [String: Int])?["queued"] == 2)
         let recipients = progress.json["recipients"] as? [[String: Any]] ?? []
         #expect(recipients.map { $0["phone"] as? String } == ["+14155550001", "+14155550002"])
-        let fields = try w.conn.query("SELECT fields::text AS f, language FROM bundle_recipients WHERE batch_id = $1 ORDER BY id", [PGValue(batch)])
+        let fields = try w.conn.query("SELECT fields::text AS f, language FROM bundle_recipients WHERE batch_id = \(batch) ORDER BY id")
         try #require(fields.count == 2)
         #expect(fields.first?.string("f") == #"{"cita": "lunes"}"#)
         #expect(fields.first?.string("language") == "es")
@@ -158,7 +158,7 @@ import Postgres
         // 250 is the limit, not 251.
         let max = send(["body": "Hi {name}", "recipients": Array(many.prefix(250)), "consent_confirmed": true])
         #expect(max.status == 202)
-        let audit = try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'bundle.send' AND workspace_id = $1", [PGValue(a)])
+        let audit = try w.conn.query("SELECT count(*) AS n FROM audit_log WHERE action = 'bundle.send' AND workspace_id = \(a)")
         #expect(audit.first?.int("n") == 2)
     }
 
@@ -179,7 +179,7 @@ import Postgres
         #expect(invalid.map { $0["phone"] as? String } == ["555-12", "+14155550002"])
         #expect((invalid.first?["reason"] as? String)?.contains("E.164") == true)
         let batch = try #require(r.json["batch_id"] as? Int)
-        let queued = try w.conn.query("SELECT phone FROM bundle_recipients WHERE batch_id = $1 ORDER BY id", [PGValue(Int64(batch))])
+        let queued = try w.conn.query("SELECT phone FROM bundle_recipients WHERE batch_id = \(Int64(batch)) ORDER BY id")
         #expect(queued.map { $0.string("phone") } == ["+14155550001", "+14155550003"])
         // 250 valid recipients and some invalid ones: the 250 go.
         let many = (0..<250).map { ["phone": "+1415600\(String(format: "%04d", $0))"] } + [["phone": "nope"]]

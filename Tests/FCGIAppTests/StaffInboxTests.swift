@@ -52,15 +52,14 @@ import Postgres
         // whole seconds, so a poll may see again what changed within that second; here `since` is the
         // last change's exact time, as PostgreSQL prints it.)
         #expect(w.call("GET", "/api/whatsapp/conversations", token: doc.token, account: a).json["server_time"] is String)
-        let lastChange = try #require(try w.conn.query("SELECT max(updated_at)::text AS t FROM whatsapp_conversations WHERE workspace_id = $1",
-                                                       [PGValue(a)]).first?.string("t"))
+        let lastChange = try #require(try w.conn.query("SELECT max(updated_at)::text AS t FROM whatsapp_conversations WHERE workspace_id = \(a)").first?.string("t"))
         let polledAt = try #require(lastChange.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
         #expect(w.call("GET", "/api/whatsapp/conversations?since=\(polledAt)", token: doc.token, account: a).items.isEmpty)
         #expect(w.call("GET", "/api/whatsapp/conversations?since=yesterday", token: doc.token, account: a).errorCode == "validation_failed")
 
         let handoff = w.call("POST", "/api/whatsapp/conversations/\(ids[1])/handoff", token: doc.token, account: a)
         #expect(handoff.json["state"] as? String == "handoff")
-        #expect(try w.conn.query("SELECT state FROM whatsapp_conversations WHERE id = $1", [PGValue(ids[1])]).first?.string("state") == "handoff")
+        #expect(try w.conn.query("SELECT state FROM whatsapp_conversations WHERE id = \(ids[1])").first?.string("state") == "handoff")
         let resumed = w.call("POST", "/api/whatsapp/conversations/\(ids[1])/resume-bot", token: doc.token, account: a)
         #expect(resumed.json["state"] as? String == "bot")
         let changed = w.call("GET", "/api/whatsapp/conversations?since=\(polledAt)", token: doc.token, account: a)
@@ -83,14 +82,14 @@ import Postgres
         let c = try w.conversation(a, patient: p, sender: sender, inboundText: nil)
         let base = Date().addingTimeInterval(-3600)
         for i in 0..<7 { try w.message(a, conversation: c, body: "m\(i)", at: base.addingTimeInterval(Double(i))) }
-        try w.conn.execute("UPDATE whatsapp_conversations SET unread_count = 3 WHERE id = $1", [PGValue(c)])
+        try w.conn.execute("UPDATE whatsapp_conversations SET unread_count = 3 WHERE id = \(c)")
 
         let first = w.call("GET", "/api/whatsapp/conversations/\(c)/messages?limit=3", token: doc.token, account: a)
         #expect(first.items.map { $0["body"] as? String } == ["m4", "m5", "m6"])
         let cursor = try #require(first.json["next_cursor"] as? String)
         let older = w.call("GET", "/api/whatsapp/conversations/\(c)/messages?limit=3&cursor=\(cursor)", token: doc.token, account: a)
         #expect(older.items.map { $0["body"] as? String } == ["m1", "m2", "m3"])
-        #expect(try w.conn.query("SELECT unread_count FROM whatsapp_conversations WHERE id = $1", [PGValue(c)]).first?.int("unread_count") == 0)
+        #expect(try w.conn.query("SELECT unread_count FROM whatsapp_conversations WHERE id = \(c)").first?.int("unread_count") == 0)
 
         let serverTime = try #require(first.json["server_time"] as? String)
         #expect(w.call("GET", "/api/whatsapp/conversations/\(c)/messages?since=\(serverTime)", token: doc.token, account: a).items.isEmpty)
@@ -153,7 +152,7 @@ import Postgres
         let note = try #require(accepted.json["notification"] as? [String: Any])
         #expect(note["sent"] as? Bool == false)
         #expect((note["error"] as? [String: Any])?["code"] as? String == "no_active_sender")
-        #expect(try w.conn.query("SELECT status, reviewed_by_user_id FROM appointments WHERE id = $1", [PGValue(one)]).first?.int64("reviewed_by_user_id") == doc.id)
+        #expect(try w.conn.query("SELECT status, reviewed_by_user_id FROM appointments WHERE id = \(one)").first?.int64("reviewed_by_user_id") == doc.id)
 
         let twice = w.call("POST", "/api/whatsapp/pending-appointments/\(one)/accept", token: doc.token, account: a)
         #expect(twice.status == 409)
@@ -164,7 +163,7 @@ import Postgres
         #expect(w.call("POST", "/api/whatsapp/pending-appointments/\(two)/accept", token: doc.token, account: a).status == 409)
         #expect(w.call("GET", "/api/whatsapp/pending-appointments", token: doc.token, account: a).items.isEmpty)
         #expect(w.call("POST", "/api/whatsapp/pending-appointments/999999/accept", token: doc.token, account: a).status == 404)
-        let audit = try w.conn.query("SELECT action, target_id, user_id FROM audit_log WHERE workspace_id = $1 ORDER BY id", [PGValue(a)])
+        let audit = try w.conn.query("SELECT action, target_id, user_id FROM audit_log WHERE workspace_id = \(a) ORDER BY id")
         #expect(audit.map { $0.string("action") } == ["appointment.accept", "appointment.reject"])
         #expect(audit.map { $0.string("target_id") } == [String(one), String(two)])
         #expect(audit.allSatisfy { $0.int64("user_id") == doc.id })

@@ -30,8 +30,7 @@ import Postgres
                                                               recipients: [.init(name: "\(name) Secret Patient", phone: patientPhone, language: "en")],
                                                               consentConfirmed: true)).batchID
         let doctor = try w.member("doctor@\(name.lowercased()).example", workspace: ws, role: .doctor).id
-        try w.conn.execute("INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time) VALUES ($1, $2, 1, '09:00', '13:00')",
-                           [PGValue(ws), PGValue(doctor)])
+        try w.conn.execute("INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time) VALUES (\(ws), \(doctor), 1, '09:00', '13:00')")
         return Tenant(ws: ws, owner: owner, sender: sender, patient: patient, conversation: conversation, appointment: appointment, batch: batch,
                       doctor: doctor)
     }
@@ -108,25 +107,25 @@ import Postgres
         }
 
         // Nothing of B changed.
-        let conv = try #require(try w.conn.query("SELECT deleted_at, state FROM whatsapp_conversations WHERE id = $1", [PGValue(b.conversation)]).first)
+        let conv = try #require(try w.conn.query("SELECT deleted_at, state FROM whatsapp_conversations WHERE id = \(b.conversation)").first)
         #expect(conv.isNull("deleted_at"))
         #expect(conv.string("state") == "bot")
-        #expect(try w.conn.query("SELECT status FROM appointments WHERE id = $1", [PGValue(b.appointment)]).first?.string("status") == "pending_review")
-        let s = try #require(try w.conn.query("SELECT is_active, is_primary FROM whatsapp_senders WHERE id = $1", [PGValue(b.sender)]).first)
+        #expect(try w.conn.query("SELECT status FROM appointments WHERE id = \(b.appointment)").first?.string("status") == "pending_review")
+        let s = try #require(try w.conn.query("SELECT is_active, is_primary FROM whatsapp_senders WHERE id = \(b.sender)").first)
         #expect(s.bool("is_active") == true)
         #expect(s.bool("is_primary") == true)
-        #expect(try w.conn.query("SELECT hours_before FROM reminder_settings WHERE workspace_id = $1", [PGValue(b.ws)]).first?.int("hours_before") == 24)
-        let clinic = try #require(try w.conn.query("SELECT clinic_name, content_sids::text AS sids FROM workspaces WHERE id = $1", [PGValue(b.ws)]).first)
+        #expect(try w.conn.query("SELECT hours_before FROM reminder_settings WHERE workspace_id = \(b.ws)").first?.int("hours_before") == 24)
+        let clinic = try #require(try w.conn.query("SELECT clinic_name, content_sids::text AS sids FROM workspaces WHERE id = \(b.ws)").first)
         #expect(clinic.string("clinic_name") == "Bravo")
         #expect(clinic.string("sids") == "{}")
-        #expect(try w.conn.query("SELECT count(*) AS n FROM doctor_availability WHERE doctor_id = $1", [PGValue(b.doctor)]).first?.int("n") == 1)
-        let bp = try #require(try w.conn.query("SELECT name, consent_whatsapp FROM patients WHERE id = $1", [PGValue(b.patient)]).first)
+        #expect(try w.conn.query("SELECT count(*) AS n FROM doctor_availability WHERE doctor_id = \(b.doctor)").first?.int("n") == 1)
+        let bp = try #require(try w.conn.query("SELECT name, consent_whatsapp FROM patients WHERE id = \(b.patient)").first)
         #expect(bp.string("name") == "Bravo Secret Patient")
         #expect(bp.bool("consent_whatsapp") == true)
-        #expect(try w.conn.query("SELECT count(*) AS n FROM appointments WHERE workspace_id = $1", [PGValue(b.ws)]).first?.int("n") == 1)
-        #expect(try w.conn.query("SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", [PGValue(b.doctor), PGValue(b.ws)])
+        #expect(try w.conn.query("SELECT count(*) AS n FROM appointments WHERE workspace_id = \(b.ws)").first?.int("n") == 1)
+        #expect(try w.conn.query("SELECT role FROM memberships WHERE user_id = \(b.doctor) AND workspace_id = \(b.ws)")
                 .first?.string("role") == "doctor")
-        #expect(try w.conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE workspace_id = $1", [PGValue(b.ws)]).first?.int("n") == 1)
+        #expect(try w.conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE workspace_id = \(b.ws)").first?.int("n") == 1)
         // A's own list shows A's conversation only.
         let list = w.call("GET", "/api/whatsapp/conversations", token: a.owner.token, account: a.ws)
         #expect(list.items.map { $0["id"] as? Int } == [Int(a.conversation)])

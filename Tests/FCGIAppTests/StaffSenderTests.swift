@@ -129,7 +129,7 @@ struct SandboxTwilio {
                    json: ["phone_number": phone, "display_name": "Desk"].merging(extra) { $1 })
         }
         func stored() throws -> Int {
-            try w.conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = $1", [PGValue(a)]).first?.int("n") ?? -1
+            try w.conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(a)").first?.int("n") ?? -1
         }
 
         let unowned = link(nobodys)
@@ -175,8 +175,7 @@ struct SandboxTwilio {
         #expect(r.status == 201, "\(r.text)")
         #expect(r.json["twilio_subaccount_sid"] as? String == sub.sid)
         #expect(!r.text.contains(sub.authToken))
-        let stored = try #require(try w.conn.query("SELECT twilio_subaccount_token_enc FROM whatsapp_senders WHERE workspace_id = $1",
-                                                   [PGValue(a)]).first?.string("twilio_subaccount_token_enc"))
+        let stored = try #require(try w.conn.query("SELECT twilio_subaccount_token_enc FROM whatsapp_senders WHERE workspace_id = \(a)").first?.string("twilio_subaccount_token_enc"))
         #expect(!stored.contains(sub.authToken))
         let hex = try runPython([domainTestHelper("fernet_tool.py"), "decrypt", StaffWorld.fernetKey], stdin: stored)
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -193,8 +192,7 @@ struct SandboxTwilio {
         let first = try w.sender(a, "+14155550100")  // primary (the first active one)
         let second = try w.sender(a, "+14155550101")
         func entries() throws -> [String] {
-            try w.conn.query("SELECT action || ' ' || target_id || ' ' || (details->>'phone_number') || ' ' || user_id AS e FROM audit_log WHERE workspace_id = $1 ORDER BY id",
-                             [PGValue(a)]).map { $0.string("e") ?? "" }
+            try w.conn.query("SELECT action || ' ' || target_id || ' ' || (details->>'phone_number') || ' ' || user_id AS e FROM audit_log WHERE workspace_id = \(a) ORDER BY id").map { $0.string("e") ?? "" }
         }
 
         #expect(w.call("POST", "/api/whatsapp/senders/\(second)/make-primary", token: owner.token, account: a).status == 200)
@@ -213,7 +211,7 @@ struct SandboxTwilio {
         #expect(primary.status == 500)
         let off = w.call("POST", "/api/whatsapp/senders/\(second)/deactivate", token: owner.token, account: a)
         #expect(off.status == 500)
-        let rows = try w.conn.query("SELECT id, is_active, is_primary FROM whatsapp_senders WHERE workspace_id = $1 ORDER BY id", [PGValue(a)])
+        let rows = try w.conn.query("SELECT id, is_active, is_primary FROM whatsapp_senders WHERE workspace_id = \(a) ORDER BY id")
             .map { "\($0.int64("id") ?? 0) \($0.bool("is_active") ?? false) \($0.bool("is_primary") ?? false)" }
         #expect(rows == ["\(first) false false", "\(second) true true", "\(third) true false"])
         #expect(try entries().count == 2)
