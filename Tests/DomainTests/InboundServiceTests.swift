@@ -4,6 +4,8 @@ import Foundation
 import TestSupport
 import Testing
 import Postgres
+import HTTPClient
+import Gemini
 
 @Suite("Inbound: recording and answering patient messages (fresh database)")
 struct InboundServiceTests {
@@ -31,6 +33,21 @@ struct InboundServiceTests {
         #expect(messages.map { $0.string("direction") } == ["inbound", "outbound"])
         #expect(messages[1].string("body") == reply)
         #expect(messages[1].int64("in_reply_to_id") == out.messageID)
+    }
+
+    @Test("when the bot falls back, the log line names the workspace", .needsStack)
+    func fallbackIsLoggedWithItsIDs() throws {
+        let clinic = try InboundClinic()
+        let log = CapturedLog()
+        // Nothing listens on port 9: the model call fails at once and the rules answer.
+        let gemini = GeminiClient(http: try HTTPClient(), apiKey: "k", baseURL: "http://127.0.0.1:9", model: "m", timeoutMS: 2000)
+        let service = InboundService(conn: clinic.conn, gemini: gemini, log: log.logger(), now: { InboundClinic.now })
+        let out = try service.handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "hello", sid: "SMlog0001")))
+        #expect(out.kind == .replied)
+        #expect(out.botFailure != nil)
+        let line = try #require(log.lines.first { $0.contains("bot fallback") }, "\(log.lines)")
+        #expect(line.hasPrefix("medsync: warning: bot fallback for conversation "), "\(line)")
+        #expect(line.hasSuffix(" workspace_id=\(clinic.sender.workspaceID)"), "\(line)")
     }
 
     @Test("replying \"2\" books the second offered slot as pending_review, linked to the message", .needsStack)

@@ -209,8 +209,11 @@ public struct InboundService {
             // deciding): decide now; the reply's unique key keeps it to one answer either way.
             recorded.messageID = messageID
         }
+        // From here on the workspace is known: every line about this message names it.
+        var service = self
+        service.log[metadataKey: "workspace_id"] = "\(recorded.sender.workspaceID)"
         do {
-            return try answer(webhook, recorded)
+            return try service.answer(webhook, recorded)
         } catch let e as PGError where e.isUniqueViolation && e.constraint == "whatsapp_messages_one_reply_key" {
             return try storedReply(sid: sid, workspaceID: recorded.sender.workspaceID)
         }
