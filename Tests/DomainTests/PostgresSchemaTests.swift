@@ -275,5 +275,8 @@ struct PostgresSchemaTests {
         #expect(defs["reminder_log_sending_idx"]
                 == "CREATE INDEX reminder_log_sending_idx ON public.reminder_log USING btree (created_at) WHERE (status = 'sending'::text)")
         #expect(defs["whatsapp_conversations_inbox_idx"] == nil, "replaced by whatsapp_conversations_inbox_order_idx")
+        // 0013: the free slots' window over the live appointments (FreeSlots).
+        #expect(defs["appointments_live_during_idx"]
+                == "CREATE INDEX appointments_live_during_idx ON public.appointments USING gist (tstzrange(starts_at, ends_at)) WHERE (status <> 'cancelled'::text)")
     }
 }

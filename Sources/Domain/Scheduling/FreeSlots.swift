@@ -21,8 +21,8 @@ public enum FreeSlots {
     /// One query: the calendar arithmetic (local days, DST) is PostgreSQL's `AT TIME ZONE`.
     /// `w` is MATERIALIZED so `pg_timezone_names` is scanned once, not once per use of `w`; the
     /// appointments are read only inside a constant window around the slots (every slot starts
-    /// after `from` and ends before `from + days + 1 day + a DST shift`, so `+ 2 days` is safe):
-    /// the anti-join no longer scans every live appointment of the table.
+    /// after `from` and ends before `from + days + 1 day + a DST shift`, so `+ 2 days` is safe),
+    /// by `appointments_live_during_idx` (0013): not every live appointment of the table.
     static func query(workspaceID: Int64, from: Date, days: Int, limit: Int, doctorID: Int64?) -> PGQuery {
         """
             WITH w AS MATERIALIZED (
@@ -46,8 +46,8 @@ public enum FreeSlots {
              WHERE s.starts_at > \(from)::timestamptz
                AND NOT EXISTS (SELECT 1 FROM appointments ap
                                 WHERE ap.doctor_id = s.doctor_id AND ap.status <> 'cancelled'
-                                  AND ap.ends_at > \(from)::timestamptz
-                                  AND ap.starts_at < \(from)::timestamptz + make_interval(days => \(max(days, 1))::int + 2)
+                                  AND tstzrange(ap.starts_at, ap.ends_at)
+                                      && tstzrange(\(from)::timestamptz, \(from)::timestamptz + make_interval(days => \(max(days, 1))::int + 2))
                                   AND ap.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
                                   AND ap.ends_at > s.starts_at)
                AND NOT EXISTS (SELECT 1 FROM doctor_time_off t
