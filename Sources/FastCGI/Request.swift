@@ -28,9 +28,14 @@ public struct Request: Sendable {
             path = uri
             query = ""
         }
-        var lowered: [String: String] = [:]
-        for (k, v) in headers { lowered[k.lowercased()] = v }
-        self.headers = lowered
+        // Names that are lower-case ASCII already (all of them, from libfcgi) are kept as they are.
+        if headers.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x41 || ($0 > 0x5A && $0 < 0x80) } }) {
+            self.headers = headers
+        } else {
+            var lowered: [String: String] = [:]
+            for (k, v) in headers { lowered[k.lowercased()] = v }
+            self.headers = lowered
+        }
         self.remoteAddress = remoteAddress
         self.body = body
     }
@@ -40,7 +45,14 @@ public struct Request: Sendable {
 
     /// The media type of the body without parameters, lower-cased (`application/json`), or nil.
     public var mediaType: String? {
-        guard let ct = header("content-type") else { return nil }
+        guard let ct = headers["content-type"] else { return nil }
+        if ct.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII (every real Content-Type): the same answer byte by byte, without Foundation.
+            let type = ct.utf8.prefix { $0 != UInt8(ascii: ";") }
+            let trimmed = type.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
+            guard !trimmed.isEmpty else { return nil }
+            return String(decoding: trimmed.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+        }
         let type = ct.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let trimmed = type.trimmingCharacters(in: .whitespaces).lowercased()
         return trimmed.isEmpty ? nil : trimmed

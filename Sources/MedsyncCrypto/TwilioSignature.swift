@@ -4,30 +4,41 @@
 /// `sorted` does), not by Swift's Unicode-canonical `String` ordering.
 public enum TwilioSignature {
     public static func compute(authToken: String, url: String, params: [(String, String)]) -> String {
-        var grouped: [[UInt8]: [[UInt8]]] = [:]
-        for (name, value) in params { grouped[Array(name.utf8), default: []].append(Array(value.utf8)) }
-        // UTF-8 byte order is code-point order.
-        let names = grouped.keys.sorted { $0.lexicographicallyPrecedes($1) }
-        var data = Array(url.utf8)
-        for name in names {
-            var previous: [UInt8]? = nil
-            for value in grouped[name]!.sorted(by: { $0.lexicographicallyPrecedes($1) }) where value != previous {
-                data += name
-                data += value
-                previous = value
-            }
+        sign(key: Array(authToken.utf8), url: url, signedParams: signedParams(params))
+    }
+
+    /// The params as they are signed: name+value of each distinct pair, sorted by name, then value.
+    /// (The same order as grouping the values by name, sorting each group and dropping repeats.)
+    /// UTF-8 byte order is code-point order.
+    static func signedParams(_ params: [(String, String)]) -> [UInt8] {
+        let pairs = params.map { (name: Array($0.0.utf8), value: Array($0.1.utf8)) }.sorted {
+            $0.name == $1.name ? $0.value.lexicographicallyPrecedes($1.value) : $0.name.lexicographicallyPrecedes($1.name)
         }
-        return Base64.encode(Crypto.hmacSHA1(key: Array(authToken.utf8), data: data))
+        var data: [UInt8] = []
+        data.reserveCapacity(pairs.reduce(0) { $0 + $1.name.count + $1.value.count })
+        var previous: (name: [UInt8], value: [UInt8])? = nil
+        for pair in pairs where previous.map({ $0.name != pair.name || $0.value != pair.value }) ?? true {
+            data += pair.name
+            data += pair.value
+            previous = pair
+        }
+        return data
+    }
+
+    static func sign(key: [UInt8], url: String, signedParams: [UInt8]) -> String {
+        Base64.encode(Crypto.hmacSHA1(key: key, data: Array(url.utf8) + signedParams))
     }
 
     /// True when `signature` matches `url` as given, or `url` with its scheme's default port added
     /// or removed (`:443` for https, `:80` for http) — Twilio may sign either form. Constant-time compare.
     public static func isValid(signature: String, authToken: String, url: String, params: [(String, String)]) -> Bool {
         let given = Array(signature.utf8)
+        let key = Array(authToken.utf8)
+        let tail = signedParams(params)
         var valid = false
         // Evaluate every candidate (no early exit) so timing does not say which form matched.
         for candidate in urlVariants(url) {
-            let expected = Array(compute(authToken: authToken, url: candidate, params: params).utf8)
+            let expected = Array(sign(key: key, url: candidate, signedParams: tail).utf8)
             if Crypto.constantTimeEqual(expected, given) { valid = true }
         }
         return valid

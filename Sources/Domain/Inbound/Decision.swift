@@ -55,10 +55,11 @@ public enum InboundDecision {
     /// The first decision: consent keywords in every state, then handoff silence, a request for a
     /// person, slot shortcuts after an offer, else the bot.
     public static func first(text: String, conversation c: ConversationSnapshot, now: Date) -> InboundStep {
-        let detected = InboundText.detectLanguage(text)
+        let normalized = InboundText.normalize(text)
+        let detected = InboundText.detectLanguage(text, normalized: normalized)
         // 1. Consent keywords work in every state; STOP/START are universal, so they answer in the
         //    language the patient has been using unless the word says another.
-        switch InboundText.consentKeyword(text) {
+        switch InboundText.consentKeyword(normalized: normalized) {
         case .optOut(let l)?: return .consent(optIn: false, language: l ?? c.language)
         case .optIn(let l)?: return .consent(optIn: true, language: l ?? c.language)
         case nil: break
@@ -67,7 +68,7 @@ public enum InboundDecision {
         if c.state == .handoff { return .silent }
         let language = detected ?? c.language
         // 3. Asking for a person.
-        if InboundText.asksForHuman(text) { return .handoff(language: language) }
+        if InboundText.asksForHuman(normalized: normalized) { return .handoff(language: language) }
         // 4. Slot shortcuts after numbered offers: no model call.
         if let offer = c.pending, let shortcut = InboundText.shortcut(text) {
             let language = detected ?? Language(rawValue: offer.language) ?? c.language

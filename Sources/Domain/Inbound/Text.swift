@@ -5,6 +5,7 @@ import Foundation
 public enum InboundText {
     /// Lower-case, accents removed, punctuation as spaces, single spaces: "¡Hola, ¿Qué tal!" → "hola que tal".
     public static func normalize(_ text: String) -> String {
+        if ASCIIText.isASCII(text) { return normalizeASCII(text) }
         let folded = text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "en_US_POSIX"))
             .lowercased()
         var out = ""
@@ -22,7 +23,25 @@ public enum InboundText {
         return out
     }
 
-    static func words(_ text: String) -> [Substring] { normalize(text).split(separator: " ") }
+    /// `normalize` for ASCII text, byte by byte: for ASCII, folding is lower-casing, the letters and
+    /// numbers are a-z and 0-9, and CR LF (one Character) is two separators that collapse to one space.
+    static func normalizeASCII(_ text: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        var space = true
+        for b in text.utf8 {
+            let lower = b >= 0x41 && b <= 0x5A ? b + 0x20 : b
+            if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
+                out.append(lower)
+                space = false
+            } else if !space {
+                out.append(0x20)
+                space = true
+            }
+        }
+        if out.last == 0x20 { out.removeLast() }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     static let spanishWords: Set<String> = [
         "hola", "cita", "quiero", "quisiera", "gracias", "buenos", "buenas", "dias", "tardes", "noches", "reservar",
@@ -43,8 +62,13 @@ public enum InboundText {
 
     /// Spanish or English when the text says which, else nil (numbers, "ok", emoji…).
     public static func detectLanguage(_ text: String) -> Language? {
-        if text.contains(where: { "ñ¿¡áéíóú".contains($0) }) { return .es }
-        let w = words(text).map(String.init)
+        detectLanguage(text, normalized: normalize(text))
+    }
+
+    /// `detectLanguage` when the caller has `normalize(text)` already.
+    static func detectLanguage(_ text: String, normalized: String) -> Language? {
+        if !ASCIIText.isASCII(text), text.contains(where: { "ñ¿¡áéíóú".contains($0) }) { return .es }
+        let w = normalized.split(separator: " ").map(String.init)
         let es = w.filter(spanishWords.contains).count
         let en = w.filter(englishWords.contains).count
         if es > en { return .es }
@@ -69,8 +93,9 @@ public enum InboundText {
 
     public enum Consent: Equatable, Sendable { case optOut(language: Language?), optIn(language: Language?) }
 
-    public static func consentKeyword(_ text: String) -> Consent? {
-        let n = normalize(text)
+    public static func consentKeyword(_ text: String) -> Consent? { consentKeyword(normalized: normalize(text)) }
+
+    static func consentKeyword(normalized n: String) -> Consent? {
         if let l = optOut[n] { return .optOut(language: l) }
         if let l = optIn[n] { return .optIn(language: l) }
         return nil
@@ -85,8 +110,14 @@ public enum InboundText {
         "recepcionista", "alguien del equipo", "persona real",
     ]
 
-    public static func asksForHuman(_ text: String) -> Bool {
-        let t = " " + normalize(text) + " "
+    /// The phrases as the bytes of " phrase " (all ASCII), for `asksForHuman(normalized:)`.
+    static let handoffNeedles: [[UInt8]] = handoffPhrases.map { Array(" \($0) ".utf8) }
+
+    public static func asksForHuman(_ text: String) -> Bool { asksForHuman(normalized: normalize(text)) }
+
+    static func asksForHuman(normalized: String) -> Bool {
+        let t = " " + normalized + " "
+        if ASCIIText.isASCII(t) { return handoffNeedles.contains { ASCIIText.contains(t, $0) } }
         return handoffPhrases.contains { t.contains(" \($0) ") }
     }
 
@@ -100,10 +131,10 @@ public enum InboundText {
 
     /// "1", "2.", "#3", "opción 2", "9:00", "09:00", "9h", "9 am", "14:30" — nothing else.
     public static func shortcut(_ text: String) -> Shortcut? {
-        var t = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        var t = ASCIIText.trimmingWhitespacesAndNewlines(text).lowercased()
         guard !t.isEmpty, t.count <= 16 else { return nil }
         for prefix in ["option ", "opcion ", "opción ", "#", "n.", "no. ", "numero ", "número "] where t.hasPrefix(prefix) {
-            t = String(t.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+            t = ASCIIText.trimmingWhitespaces(String(t.dropFirst(prefix.count)))
         }
         while let last = t.last, last == "." || last == ")" || last == "!" { t.removeLast() }
         let chars = Array(t)

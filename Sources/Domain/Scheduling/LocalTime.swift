@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Clock times as a clinic's patients read them, in the workspace's timezone.
 ///
@@ -13,18 +14,28 @@ public enum LocalTime {
 
     /// The Gregorian calendar of an IANA timezone (UTC when the name is unknown).
     public static func calendar(_ timeZone: String) -> Calendar {
+        if let cached = calendars.withLock({ $0[timeZone] }) { return cached }
         var c = Calendar(identifier: .gregorian)
         c.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        calendars.withLock { if $0.count < maxCachedCalendars { $0[timeZone] = c } }
         return c
     }
+
+    /// Calendars made once per timezone name and process (making one, with its TimeZone, cost more
+    /// than the rest of a slot label): the worker threads share them behind a lock. A clinic has one
+    /// timezone; the bound only keeps unknown names from growing the cache.
+    static let calendars = Mutex<[String: Calendar]>([:])
+    static let maxCachedCalendars = 256
 
     /// Local wall-clock parts of `date`.
     public struct Parts: Sendable, Equatable {
         public var year, month, day, weekday, hour, minute: Int  // weekday 0 = Sunday
     }
 
-    public static func parts(_ date: Date, timeZone: String) -> Parts {
-        let c = calendar(timeZone).dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
+    public static func parts(_ date: Date, timeZone: String) -> Parts { parts(date, calendar: calendar(timeZone)) }
+
+    static func parts(_ date: Date, calendar: Calendar) -> Parts {
+        let c = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
         return Parts(year: c.year!, month: c.month!, day: c.day!, weekday: c.weekday! - 1, hour: c.hour!, minute: c.minute!)
     }
 
@@ -40,7 +51,7 @@ public enum LocalTime {
     /// relative to `now` in the same timezone.
     public static func describe(_ date: Date, timeZone: String, language: String, now: Date = Date()) -> String {
         let cal = calendar(timeZone)
-        let p = parts(date, timeZone: timeZone)
+        let p = parts(date, calendar: cal)
         let days = cal.dateComponents([.day], from: cal.startOfDay(for: now), to: cal.startOfDay(for: date)).day ?? 99
         let es = language == "es"
         let time = clock(p, language: language)

@@ -92,17 +92,18 @@ public struct InboundWebhook: Sendable, Equatable {
 
     /// Neither text nor media: nothing to read.
     public var isEmpty: Bool {
-        text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && media.isEmpty
+        ASCIIText.trimmingWhitespacesAndNewlines(text).isEmpty && media.isEmpty
     }
 
     /// The media list as the `whatsapp_messages.media` JSON array.
     public var mediaJSON: String {
-        String(decoding: (try? JSONEncoder().encode(media)) ?? Data("[]".utf8), as: UTF8.self)
+        if media.isEmpty { return "[]" }  // what JSONEncoder writes for an empty array
+        return String(decoding: (try? JSONEncoder().encode(media)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
     /// `whatsapp:+15550001000` or `+15550001000` → `+15550001000`; nil when not E.164.
     public static func e164(_ address: String?) -> String? {
-        guard var s = address?.trimmingCharacters(in: .whitespaces) else { return nil }
+        guard var s = address.map(ASCIIText.trimmingWhitespaces) else { return nil }
         if s.lowercased().hasPrefix("whatsapp:") { s = String(s.dropFirst("whatsapp:".count)) }
         let u = Array(s.utf8)
         guard u.count >= 8, u.count <= 16, u[0] == UInt8(ascii: "+"), u[1] >= UInt8(ascii: "1"), u[1] <= UInt8(ascii: "9"),

@@ -32,7 +32,7 @@ public struct WebhookVerifier {
             return base + uri
         }
         func first(_ name: String) -> String? {
-            headers[name].flatMap { $0.split(separator: ",").first }.map { $0.trimmingCharacters(in: .whitespaces) }
+            headers[name].flatMap { $0.split(separator: ",").first }.map { ASCIIText.trimmingWhitespaces(String($0)) }
                 .flatMap { $0.isEmpty ? nil : $0 }
         }
         guard let host = first("x-forwarded-host") ?? first("host") else { return nil }

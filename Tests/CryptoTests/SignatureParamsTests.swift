@@ -1,0 +1,35 @@
+@testable import MedsyncCrypto
+import Foundation
+import Testing
+
+/// The signed params built once by sorting pairs, against the grouping they replaced (values grouped
+/// by name, names sorted, each group's distinct values sorted; all by UTF-8 bytes).
+@Suite struct SignatureParamsTests {
+    static func reference(_ params: [(String, String)]) -> [UInt8] {
+        var grouped: [[UInt8]: [[UInt8]]] = [:]
+        for (name, value) in params { grouped[Array(name.utf8), default: []].append(Array(value.utf8)) }
+        var data: [UInt8] = []
+        for name in grouped.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            var previous: [UInt8]? = nil
+            for value in grouped[name]!.sorted(by: { $0.lexicographicallyPrecedes($1) }) where value != previous {
+                data += name
+                data += value
+                previous = value
+            }
+        }
+        return data
+    }
+
+    @Test func sameBytesAsGroupingByName() {
+        let names = ["Body", "body", "B", "Bo", "a", "Z", "é", "e\u{301}", "", "MediaUrl0", "MediaUrl"]
+        let values = ["", "1", "é", "e\u{301}", "x", "xy", "y", "😀", "Body"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let n = Int.random(in: 0...9, using: &rng)
+            let params = (0..<n).map { _ in (names.randomElement(using: &rng)!, values.randomElement(using: &rng)!) }
+            #expect(TwilioSignature.signedParams(params) == Self.reference(params), "\(params)")
+        }
+        #expect(TwilioSignature.signedParams([("b", "1"), ("a", "2"), ("b", "1"), ("b", "0")]) == Array("a2b0b1".utf8))
+        #expect(TwilioSignature.signedParams([]) == [])
+    }
+}

@@ -1,0 +1,162 @@
+@testable import Domain
+import Foundation
+import Testing
+
+/// The webhook's ASCII fast paths (ASCIIText, InboundText, LocalTime's calendar cache) against the
+/// Foundation calls they replace, on tricky input: every ASCII character, CR LF, accents, Unicode
+/// spaces, empty and very long text, text repaired from invalid UTF-8.
+@Suite("Fast paths: the same answers as Foundation")
+struct FastPathTests {
+    /// Samples: every ASCII character alone and between letters, plus the tricky cases.
+    static let samples: [String] = {
+        var s: [String] = ["", " ", "\t", "\r\n", " \r\n ", "1", " 1 ", "\u{00A0}1\u{00A0}", "\u{2003}2\u{3000}", "\u{0085}3\u{0085}",
+                           "\u{200B}4\u{200B}", "¡Hola, ¿Qué tal!", "  Baja ", "CANCELAR SUSCRIPCIÓN", "Mañana a las 9",
+                           "e\u{301}", "Ｈｅｌｌｏ", "İstanbul", "straße", "ǅ", "Can I talk to a HUMAN?", "quiero hablar con alguien",
+                           "opción 2", "#3", "9:00 am", "\u{FFFD}abc", String(decoding: [0x31, 0xFF, 0x32, 0xC3], as: UTF8.self),
+                           "a\u{0}b", "\u{7F}x\u{1B}", "x\r", "\ny", "\u{0B}z\u{0C}", "a\r\nb", "TALK  TO---SOMEONE!!",
+                           String(repeating: "Hello there ", count: 400), String(repeating: " ", count: 5000) + "x",
+                           "👍🏽 ok", "١٢٣", "½"]
+        for b in 0..<128 {
+            let c = String(decoding: [UInt8(b)], as: UTF8.self)
+            s += [c, "a\(c)B", "\(c)Z9\(c)", "\(c)\(c)"]
+        }
+        return s
+    }()
+
+    /// InboundText.normalize before the fast path (Foundation folding for every text).
+    static func referenceNormalize(_ text: String) -> String {
+        let folded = text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+            .lowercased()
+        var out = ""
+        var space = true
+        for ch in folded {
+            if ch.isLetter || ch.isNumber {
+                out.append(ch)
+                space = false
+            } else if !space {
+                out.append(" ")
+                space = true
+            }
+        }
+        if out.hasSuffix(" ") { out.removeLast() }
+        return out
+    }
+
+    static func referenceDetect(_ text: String) -> Language? {
+        if text.contains(where: { "ñ¿¡áéíóú".contains($0) }) { return .es }
+        let w = referenceNormalize(text).split(separator: " ").map(String.init)
+        let es = w.filter(InboundText.spanishWords.contains).count
+        let en = w.filter(InboundText.englishWords.contains).count
+        if es > en { return .es }
+        if en > es { return .en }
+        return nil
+    }
+
+    @Test("trimming whitespace matches CharacterSet.whitespaces and .whitespacesAndNewlines")
+    func trimming() {
+        for s in Self.samples {
+            #expect(ASCIIText.trimmingWhitespaces(s) == s.trimmingCharacters(in: .whitespaces), "\(Array(s.utf8).prefix(20))")
+            #expect(ASCIIText.trimmingWhitespacesAndNewlines(s) == s.trimmingCharacters(in: .whitespacesAndNewlines),
+                    "\(Array(s.utf8).prefix(20))")
+        }
+        #expect(ASCIIText.trimmingWhitespacesAndNewlines("\u{00A0}1\u{2003}") == "1")  // Unicode spaces: Foundation's answer
+        #expect(ASCIIText.trimmingWhitespaces(" \n1\n ") == "\n1\n")
+    }
+
+    @Test("normalize, detectLanguage and asksForHuman match the Foundation versions")
+    func keywordRules() {
+        for s in Self.samples {
+            let n = InboundText.normalize(s)
+            #expect(n == Self.referenceNormalize(s), "\(Array(s.utf8).prefix(20))")
+            #expect(InboundText.detectLanguage(s) == Self.referenceDetect(s), "\(Array(s.utf8).prefix(20))")
+            let t = " " + n + " "
+            #expect(InboundText.asksForHuman(s) == InboundText.handoffPhrases.contains { t.contains(" \($0) ") }, "\(s.prefix(40))")
+        }
+        #expect(InboundText.normalize("¡Hola, ¿Qué tal!") == "hola que tal")
+        #expect(InboundText.normalize("Line one\r\nLINE two") == "line one line two")
+        #expect(InboundText.detectLanguage("hola, quiero una cita") == .es)
+        #expect(InboundText.detectLanguage("mañana") == .es)
+        #expect(InboundText.detectLanguage("I want to book an appointment") == .en)
+        #expect(InboundText.detectLanguage("1") == nil)
+        #expect(InboundText.asksForHuman("TALK  TO---SOMEONE!!"))
+        #expect(!InboundText.asksForHuman("humanity"))
+    }
+
+    @Test("shortcuts around Unicode spaces and newlines")
+    func shortcuts() {
+        #expect(InboundText.shortcut("\u{00A0}1\u{00A0}") == .number(1))
+        #expect(InboundText.shortcut("\r\n2\r\n") == .number(2))
+        #expect(InboundText.shortcut("option\u{2003}3") == nil)
+        #expect(InboundText.shortcut("opción \t4") == .number(4))
+        #expect(InboundText.shortcut(String(repeating: " ", count: 5000) + "1") == .number(1))
+    }
+
+    @Test("webhook fields: E.164 and an empty body with Unicode spaces")
+    func webhookFields() throws {
+        #expect(InboundWebhook.e164(" whatsapp:+15550001000\t") == "+15550001000")
+        #expect(InboundWebhook.e164("\u{00A0}WhatsApp:+15550001000\u{00A0}") == "+15550001000")
+        #expect(InboundWebhook.e164("whatsapp:+1555000100\u{0301}") == nil)
+        let blank = try InboundWebhook(form: [("From", "whatsapp:+15550001111"), ("MessageSid", "SM1"), ("Body", "\u{3000}\r\n\u{00A0}")])
+        #expect(blank.isEmpty)
+        let one = try InboundWebhook(form: [("From", "whatsapp:+15550001111"), ("MessageSid", "SM1"), ("Body", " 1 ")])
+        #expect(!one.isEmpty)
+        #expect(one.mediaJSON == "[]")
+        let media = try InboundWebhook(form: [("From", "whatsapp:+15550001111"), ("MessageSid", "SM1"), ("NumMedia", "1"),
+                                              ("MediaUrl0", "https://m.example/1"), ("MediaContentType0", "image/jpeg")])
+        #expect(media.mediaJSON == #"[{"content_type":"image\/jpeg","url":"https:\/\/m.example\/1"}]"#
+                || media.mediaJSON == #"[{"url":"https:\/\/m.example\/1","content_type":"image\/jpeg"}]"#)
+    }
+
+    @Test("the public URL from forwarded headers, trimmed as before")
+    func publicURL() {
+        #expect(WebhookVerifier.publicURL(requestURI: "/x", headers: ["x-forwarded-host": " a.example , b", "x-forwarded-proto": "\tHTTPS "],
+                                          baseURL: nil) == "https://a.example/x")
+        #expect(WebhookVerifier.publicURL(requestURI: "/x", headers: ["host": "\u{00A0}h.example\u{00A0}"], baseURL: nil) == "http://h.example/x")
+        #expect(WebhookVerifier.publicURL(requestURI: "/x", headers: ["host": " \t "], baseURL: nil) == nil)
+    }
+
+    @Test("slot labels from cached calendars match fresh calendars, across zones and DST changes")
+    func localTime() {
+        let zones = ["UTC", "America/Mexico_City", "Europe/Madrid", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu",
+                     "America/Santiago", "Pacific/Chatham", "No/Such_Zone"]
+        // Around the 2026 DST changes (March/April, October/November) and a year's end, every 5 h 17 min.
+        let starts: [TimeInterval] = [1_772_323_200, 1_774_915_200, 1_792_800_000, 1_798_675_200]
+        for zone in zones {
+            var fresh = Calendar(identifier: .gregorian)
+            fresh.timeZone = TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")!
+            for start in starts {
+                for step in 0..<40 {
+                    let now = Date(timeIntervalSince1970: start + Double(step) * 19_020)
+                    let date = now.addingTimeInterval(Double(step % 9) * 43_200 + 1_800)
+                    let c = fresh.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
+                    let p = LocalTime.parts(date, timeZone: zone)
+                    #expect([p.year, p.month, p.day, p.weekday + 1, p.hour, p.minute] == [c.year, c.month, c.day, c.weekday, c.hour, c.minute])
+                    let days = fresh.dateComponents([.day], from: fresh.startOfDay(for: now), to: fresh.startOfDay(for: date)).day ?? 99
+                    let label = LocalTime.describe(date, timeZone: zone, language: "en", now: now)
+                    switch days {
+                    case 0: #expect(label.hasPrefix("today at "))
+                    case 1: #expect(label.hasPrefix("tomorrow at "))
+                    default: #expect(label.hasPrefix(LocalTime.weekdaysEN[p.weekday] + " \(p.day) "))
+                    }
+                }
+            }
+        }
+        #expect(LocalTime.calendar("No/Such_Zone").timeZone.identifier == "GMT" || LocalTime.calendar("No/Such_Zone").timeZone.identifier == "UTC")
+    }
+
+    @Test("the calendar cache under concurrent workers")
+    func concurrentCalendars() async {
+        let zones = ["UTC", "America/Mexico_City", "Europe/Madrid", "Asia/Tokyo"]
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        let expected = zones.map { LocalTime.describe(now.addingTimeInterval(90_000), timeZone: $0, language: "es", now: now) }
+        let results = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 {
+                group.addTask { (0..<200).map { i in LocalTime.describe(now.addingTimeInterval(90_000), timeZone: zones[i % 4], language: "es", now: now) } }
+            }
+            var all: [[String]] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        for r in results { #expect(r == (0..<200).map { expected[$0 % 4] }) }
+    }
+}
