@@ -24,6 +24,9 @@ final class AppContext {
     /// the router; the webhooks add message_sid and workspace_id).
     let baseLogger: Logger
     var logger: Logger
+    /// Twilio's signature policy for the webhooks (master token, Fernet key of the subaccount tokens),
+    /// made once per worker from `config`: decoding the Fernet key for every webhook was 3 % of its CPU.
+    private(set) lazy var webhookVerifier = WebhookVerifier(config: config)
 
     init(config: Config, hashGate: HashGate? = nil, logger: Logger = Logger(label: "medsync.app")) {
         self.config = config

@@ -144,6 +144,27 @@ struct FastPathTests {
         #expect(LocalTime.calendar("No/Such_Zone").timeZone.identifier == "GMT" || LocalTime.calendar("No/Such_Zone").timeZone.identifier == "UTC")
     }
 
+    @Test("wall-clock parts by arithmetic match Calendar from 1900 to 9999, and Calendar answers outside")
+    func partsSweep() {
+        let zones = ["UTC", "America/Mexico_City", "Europe/Madrid", "Africa/Monrovia", "Asia/Kolkata", "Pacific/Kiritimati", "America/St_Johns"]
+        var rng = SystemRandomNumberGenerator()
+        var instants: [Double] = [-2_208_988_800, -2_208_988_800.5, -1, -0.25, 0, 0.999, 86_399.9, 951_782_400, 4_107_542_400,
+                                  253_402_300_799, 253_402_300_800, -2_208_988_801, -12_219_292_800, 1e15, -1e15]
+        for _ in 0..<3000 { instants.append(Double.random(in: -2_208_988_800..<253_402_300_800, using: &rng).rounded(.down)) }
+        for _ in 0..<1000 { instants.append(Double.random(in: 1_700_000_000..<2_000_000_000, using: &rng)) }
+        for zone in zones {
+            var fresh = Calendar(identifier: .gregorian)
+            fresh.timeZone = TimeZone(identifier: zone)!
+            for t in instants {
+                let date = Date(timeIntervalSince1970: t)
+                let c = fresh.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
+                let p = LocalTime.parts(date, timeZone: zone)
+                #expect([p.year, p.month, p.day, p.weekday + 1, p.hour, p.minute] == [c.year, c.month, c.day, c.weekday, c.hour, c.minute],
+                        "\(zone) \(t)")
+            }
+        }
+    }
+
     @Test("the calendar cache under concurrent workers")
     func concurrentCalendars() async {
         let zones = ["UTC", "America/Mexico_City", "Europe/Madrid", "Asia/Tokyo"]

@@ -35,8 +35,41 @@ public enum LocalTime {
     public static func parts(_ date: Date, timeZone: String) -> Parts { parts(date, calendar: calendar(timeZone)) }
 
     static func parts(_ date: Date, calendar: Calendar) -> Parts {
+        if let local = localSeconds(date, calendar.timeZone) { return parts(localSeconds: local) }
         let c = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
         return Parts(year: c.year!, month: c.month!, day: c.day!, weekday: c.weekday! - 1, hour: c.hour!, minute: c.minute!)
+    }
+
+    /// Seconds since 1970-01-01 00:00 of the local wall clock at `date`; nil outside 1900...9999, where
+    /// `Calendar` (Julian before 1582) is left to answer. The offset is the zone's own, as Calendar reads it.
+    static func localSeconds(_ date: Date, _ zone: TimeZone) -> Int64? {
+        let t = date.timeIntervalSince1970
+        guard t >= -2_208_988_800, t < 253_402_300_800 else { return nil }  // also false for NaN
+        return Int64(t.rounded(.down)) + Int64(zone.secondsFromGMT(for: date))
+    }
+
+    /// The day number (days since 1970-01-01, floored) of local seconds.
+    static func dayNumber(_ localSeconds: Int64) -> Int64 {
+        localSeconds >= 0 ? localSeconds / 86_400 : -((-localSeconds + 86_399) / 86_400)
+    }
+
+    /// Gregorian parts of local seconds, by arithmetic (H. Hinnant's `civil_from_days`): the same
+    /// parts `Calendar.dateComponents` gives, without its locks and allocations.
+    static func parts(localSeconds t: Int64) -> Parts {
+        let days = dayNumber(t)
+        let secondOfDay = t - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = ((days % 7) + 7 + 4) % 7  // 1970-01-01 was a Thursday
+        return Parts(year: Int(year), month: Int(month), day: Int(day), weekday: Int(weekday),
+                     hour: Int(secondOfDay / 3_600), minute: Int(secondOfDay % 3_600 / 60))
     }
 
     /// "9:00 AM" (en) / "9:00" (es, 24-hour).
@@ -51,8 +84,15 @@ public enum LocalTime {
     /// relative to `now` in the same timezone.
     public static func describe(_ date: Date, timeZone: String, language: String, now: Date = Date()) -> String {
         let cal = calendar(timeZone)
-        let p = parts(date, calendar: cal)
-        let days = cal.dateComponents([.day], from: cal.startOfDay(for: now), to: cal.startOfDay(for: date)).day ?? 99
+        let p: Parts
+        let days: Int
+        if let d = localSeconds(date, cal.timeZone), let n = localSeconds(now, cal.timeZone) {
+            p = parts(localSeconds: d)
+            days = Int(dayNumber(d) - dayNumber(n))  // local calendar days between the two
+        } else {
+            p = parts(date, calendar: cal)
+            days = cal.dateComponents([.day], from: cal.startOfDay(for: now), to: cal.startOfDay(for: date)).day ?? 99
+        }
         let es = language == "es"
         let time = clock(p, language: language)
         switch days {

@@ -34,7 +34,7 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let to = InboundWebhook.e164(form["To"])
     var log = ctx.logger
     if let sid = form["MessageSid"] ?? form["SmsMessageSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
-    let signer = try WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
+    let signer = try ctx.webhookVerifier.signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
         try to.flatMap { try SenderRoute.lookup(db, phone: $0) }?.subaccount
     }
     guard signer != nil else {
@@ -56,7 +56,7 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let db = ctx.db()
     var log = ctx.logger
     if let sid = form["MessageSid"] ?? form["SmsSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
-    let signer = try WebhookVerifier(config: ctx.config).signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
+    let signer = try ctx.webhookVerifier.signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
         try StatusCallback.subaccountToken(db, accountSID: form["AccountSid"], from: InboundWebhook.e164(form["From"]))
     }
     guard let signer else {
