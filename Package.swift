@@ -75,7 +75,7 @@ let package = Package(
 // builds them in .build-fuzz with `-sanitize=fuzzer,address`; see Fuzz/README.md.
 if Context.environment["MEDSYNC_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
-    for name in ["FuzzForm", "FuzzMultipart", "FuzzCSV", "FuzzXLSX", "FuzzJSON", "FuzzSignatureURL"] {
+    for name in ["FuzzForm", "FuzzMultipart", "FuzzCSV", "FuzzXLSX", "FuzzJSON", "FuzzSignatureURL", "FuzzPendingOffer"] {
         package.products.append(.executable(name: name, targets: [name]))
         package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain", "MedsyncCrypto", "FuzzSupport"], path: "Fuzz/\(name)"))
     }

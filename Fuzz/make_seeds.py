@@ -94,3 +94,12 @@ write("FuzzSignatureURL", {
     "host-only": "/api/webhooks/whatsapp\n\n\nlocalhost:18080\n\n\n",
     "lists": "/x\na.example, b.example\nHTTPS, http\n\n\n\n",
 })
+write("FuzzPendingOffer", {
+    "jsonb": '{"kind": "slots", "slots": [{"n": 1, "label": "slot 12", "ends_at": 1796001800, "doctor_id": 7, "starts_at": 1796000000}], "language": "en"}',
+    "spanish-reschedule": '{"kind": "slots", "slots": [{"n": 1, "label": "mi\u00e9 3 dic a las 9:00", "ends_at": 2, "doctor_id": 7, "starts_at": 1}, '
+                          '{"n": 2, "label": "ma\u00f1ana a las 14:30", "ends_at": 4, "doctor_id": 8, "starts_at": 3}], "language": "es", "reschedule_of": 42}',
+    "app": '{"kind":"slots","language":"en","reschedule_of":null,"slots":[{"doctor_id":9,"ends_at":1900,"label":"today at 9:00 AM","n":3,"starts_at":100}]}',
+    "other-kind": ' {"slots": [], "language": "en", "kind": "other"} ',
+    "escape": '{"kind": "slots", "slots": [], "language": "e\\"n"}',
+    "float": '{"kind": "slots", "slots": [{"n": 1.0, "label": "", "ends_at": 2, "doctor_id": 7, "starts_at": 1}], "language": "en"}',
+})

@@ -103,8 +103,8 @@ struct FastPathTests {
         #expect(one.mediaJSON == "[]")
         let media = try InboundWebhook(form: [("From", "whatsapp:+15550001111"), ("MessageSid", "SM1"), ("NumMedia", "1"),
                                               ("MediaUrl0", "https://m.example/1"), ("MediaContentType0", "image/jpeg")])
-        #expect(media.mediaJSON == #"[{"content_type":"image\/jpeg","url":"https:\/\/m.example\/1"}]"#
-                || media.mediaJSON == #"[{"url":"https:\/\/m.example\/1","content_type":"image\/jpeg"}]"#)
+        let decoded = try JSONSerialization.jsonObject(with: Data(media.mediaJSON.utf8)) as? [[String: String]]
+        #expect(decoded == [["url": "https://m.example/1", "content_type": "image/jpeg"]], "\(media.mediaJSON)")
     }
 
     @Test("the public URL from forwarded headers, trimmed as before")
@@ -179,5 +179,86 @@ struct FastPathTests {
             return all
         }
         for r in results { #expect(r == (0..<200).map { expected[$0 % 4] }) }
+    }
+
+    // MARK: pending_intent
+
+    static func foundationOffer(_ text: String) -> PendingOffer? {
+        try? JSONDecoder().decode(PendingOffer.self, from: Data(text.utf8))
+    }
+
+    static let offerTexts: [String] = [
+        // as PostgreSQL's jsonb prints what the bench and the app store
+        #"{"kind": "slots", "slots": [{"n": 1, "label": "slot 12", "ends_at": 1796001800, "doctor_id": 7, "starts_at": 1796000000}], "language": "en"}"#,
+        #"{"kind": "slots", "slots": [{"n": 1, "label": "mié 3 dic a las 9:00", "ends_at": 2, "doctor_id": 7, "starts_at": 1}, {"n": 2, "label": "mañana a las 14:30 👍", "ends_at": 4, "doctor_id": 8, "starts_at": 3}], "language": "es", "reschedule_of": 42}"#,
+        #"{"kind":"slots","language":"en","reschedule_of":null,"slots":[]}"#,
+        " \n{ \"slots\" :[ ] ,\t\"language\":\"en\",\r\"kind\":\"other\" } \n",
+        #"{"kind": "slots", "slots": [{"n": -9223372036854775808, "label": "", "ends_at": 9223372036854775807, "doctor_id": 0, "starts_at": -1}], "language": ""}"#,
+    ]
+
+    @Test("pending_intent: the hand reader gives JSONDecoder's answer for the stored shape")
+    func pendingOfferShapes() throws {
+        for text in Self.offerTexts {
+            let fast = PendingOfferJSON.decode(text)
+            #expect(fast != nil, "\(text)")
+            #expect(fast == Self.foundationOffer(text), "\(text)")
+        }
+        // What the app writes itself.
+        let own = PendingOffer(language: "es", slots: [OfferedSlot(n: 3, doctorID: 9, startsAt: 100, endsAt: 1900, label: "sáb 5 dic a las 9:00")],
+                               rescheduleOf: 77)
+        #expect(PendingOfferJSON.decode(own.json) == own)
+        #expect(PendingOffer.parse(own.json) == own)
+        #expect(PendingOffer.parse(Self.offerTexts[3]) == nil)  // another kind
+        #expect(PendingOffer.parse(nil) == nil)
+    }
+
+    @Test("pending_intent: what the hand reader leaves to JSONDecoder", arguments: [
+        #"{"kind": "slots", "slots": [], "language": "e\"n"}"#,          // an escape
+        #"{"kind": "slots", "slots": [], "language": "\u0065n"}"#,
+        #"{"kind": "slots", "slots": [{"n": 1.0, "label": "", "ends_at": 2, "doctor_id": 7, "starts_at": 1}], "language": "en"}"#,
+        #"{"kind": "slots", "slots": [{"n": 1e0, "label": "", "ends_at": 2, "doctor_id": 7, "starts_at": 1}], "language": "en"}"#,
+        #"{"kind": "slots", "slots": [{"n": -0, "label": "", "ends_at": 2, "doctor_id": 7, "starts_at": 1}], "language": "en"}"#,
+        #"{"kind": "slots", "slots": [{"n": 01, "label": "", "ends_at": 2, "doctor_id": 7, "starts_at": 1}], "language": "en"}"#,
+        #"{"kind": "slots", "slots": [{"n": 9223372036854775808, "label": "", "ends_at": 2, "doctor_id": 7, "starts_at": 1}], "language": "en"}"#,
+        #"{"kind": "slots", "kind": "slots", "slots": [], "language": "en"}"#,  // a repeated key
+        #"{"kind": "slots", "slots": [], "language": "en", "extra": 1}"#,      // an unknown key
+        #"{"kind": "slots", "slots": [], "language": "en"} x"#,                // trailing text
+        #"{"kind": "slots", "slots": [{"n": 1, "label": "", "doctor_id": 7, "starts_at": 1}], "language": "en"}"#,  // a missing field
+        #"{"kind": "slots", "slots": [], "language": null}"#,
+        #"{"kind": "slots", "slots": [], "language": "en",}"#,
+        "{\"kind\": \"slots\", \"slots\": [], \"language\": \"e\u{0}n\"}",
+        "", "null", "[]", "{", #"{"kind": "slots", "slots": [{"n": 1}"#,
+    ])
+    func pendingOfferLeftToFoundation(text: String) {
+        #expect(PendingOfferJSON.decode(text) == nil)
+        let expected = Self.foundationOffer(text).flatMap { $0.kind == "slots" ? $0 : nil }
+        #expect(PendingOffer.parse(text) == expected)
+    }
+
+    @Test("pending_intent: 30,000 mutated texts, the hand reader never disagrees with JSONDecoder")
+    func pendingOfferMutations() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        let alphabet = Array(#"{}[]:,"\ -0123456789.eEnulabkdsx"#.utf8) + [0x00, 0x09, 0x0A, 0x0D, 0xC3, 0xB1, 0xFF]
+        var answered = 0
+        for round in 0..<30_000 {
+            var bytes = Array(Self.offerTexts[round % Self.offerTexts.count].utf8)
+            for _ in 0...next(3) {
+                switch next(3) {
+                case 0 where !bytes.isEmpty: bytes[next(bytes.count)] = alphabet[next(alphabet.count)]
+                case 1: bytes.insert(alphabet[next(alphabet.count)], at: next(bytes.count + 1))
+                default: if !bytes.isEmpty { bytes.remove(at: next(bytes.count)) }
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            if let fast = PendingOfferJSON.decode(text) {
+                answered += 1
+                #expect(fast == Self.foundationOffer(text), "\(text)")
+            }
+        }
+        #expect(answered > 1_000)  // the comparison ran on many texts the reader accepted
     }
 }
