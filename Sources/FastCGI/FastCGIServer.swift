@@ -385,6 +385,10 @@ struct Worker {
     static func params(_ envp: FCGX_ParamArray?) -> [String: String] {
         var params: [String: String] = [:]
         guard var p = envp else { return params }
+        // Sized once (nginx sends ~30): growing the table step by step rehashed every name each time.
+        var n = 0
+        while p[n] != nil { n += 1 }
+        params.reserveCapacity(n)
         while let entry = p.pointee {
             // NAME=value: split at the first "=" byte (a Character search over the String cost more
             // than the rest of the request's parsing).
@@ -400,6 +404,7 @@ struct Worker {
     /// The Swift request (body added later) from the CGI parameters.
     static func request(from params: [String: String]) -> Request {
         var headers: [String: String] = [:]
+        headers.reserveCapacity(params.count)
         for (name, value) in params where name.hasPrefix("HTTP_") {
             headers[headerName(name.utf8.dropFirst(5))] = value
         }

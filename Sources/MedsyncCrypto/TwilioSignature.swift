@@ -46,6 +46,11 @@ public enum TwilioSignature {
 
     /// The url as given, then with the default port toggled (if the scheme is http or https).
     static func urlVariants(_ url: String) -> [String] {
+        asciiURLVariants(url) ?? unicodeURLVariants(url)
+    }
+
+    /// `urlVariants` on Characters, for any URL.
+    static func unicodeURLVariants(_ url: String) -> [String] {
         guard let schemeEnd = url.range(of: "://") else { return [url] }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         let defaultPort: String
@@ -77,5 +82,38 @@ public enum TwilioSignature {
             other = String(prefix + userinfo + host) + ":" + defaultPort + String(tail)
         }
         return [url, other]
+    }
+
+    /// `urlVariants` of an ASCII URL (every URL Twilio signs), on its bytes: one Character is one
+    /// byte there, so the same cuts; nil for any other URL (a combining mark can join a "/" or ":"
+    /// into a longer Character, which the String code above does not cut at).
+    static func asciiURLVariants(_ url: String) -> [String]? {
+        let u = Array(url.utf8)
+        guard u.allSatisfy({ $0 < 0x80 }) else { return nil }
+        let slash = UInt8(ascii: "/"), colon = UInt8(ascii: ":")
+        guard let schemeEnd = u.indices.first(where: { $0 + 2 < u.count && u[$0] == colon && u[$0 + 1] == slash && u[$0 + 2] == slash }) else {
+            return [url]
+        }
+        let scheme = u[..<schemeEnd].map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
+        let defaultPort: [UInt8]
+        switch scheme {
+        case Array("https".utf8): defaultPort = Array("443".utf8)
+        case Array("http".utf8): defaultPort = Array("80".utf8)
+        default: return [url]
+        }
+        let authorityStart = schemeEnd + 3
+        let authorityEnd = u[authorityStart...].firstIndex { $0 == slash || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? u.endIndex
+        let hostStart = u[authorityStart..<authorityEnd].lastIndex(of: UInt8(ascii: "@")).map { $0 + 1 } ?? authorityStart
+        var other: [UInt8]
+        if let colonAt = u[hostStart..<authorityEnd].lastIndex(of: colon), !u[colonAt..<authorityEnd].contains(UInt8(ascii: "]")) {
+            guard u[(colonAt + 1)..<authorityEnd].elementsEqual(defaultPort) else { return [url] }
+            other = Array(u[..<colonAt])
+        } else {
+            other = Array(u[..<authorityEnd])
+            other.append(colon)
+            other += defaultPort
+        }
+        other += u[authorityEnd...]
+        return [url, String(decoding: other, as: UTF8.self)]
     }
 }

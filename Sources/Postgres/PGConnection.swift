@@ -258,10 +258,10 @@ public final class PGConnection {
     private func preparedName(_ sql: String) throws -> String {
         guard let conn else { throw PGConnection.notConnected }
         useClock += 1
-        if var cached = statements[sql] {
-            cached.lastUse = useClock
-            statements[sql] = cached
-            return cached.name
+        // One lookup (the SQL text is long: hashing it is the cost).
+        if let i = statements.index(forKey: sql) {
+            statements.values[i].lastUse = useClock
+            return statements.values[i].name
         }
         if statements.count >= statementCacheCapacity,
            let (oldestSQL, oldest) = statements.min(by: { $0.value.lastUse < $1.value.lastUse }) {
@@ -328,7 +328,8 @@ public final class PGConnection {
     /// Wraps a `PGresult` in its owner, then turns an error status into a `PGError`.
     private func checked(_ raw: OpaquePointer?, statement: String) throws -> PGResult {
         guard let conn else { throw PGConnection.notConnected }
-        let firstLine = statement.split(separator: "\n", maxSplits: 1).first.map(String.init)
+        // Only an error names the statement (its first line).
+        var firstLine: String? { statement.split(separator: "\n", maxSplits: 1).first.map(String.init) }
         guard let raw else {
             throw PGError(sqlState: nil, serverMessage: PGConnection.errorMessage(conn), detail: nil, constraint: nil,
                           statement: firstLine, connectionLost: PQstatus(conn) != CONNECTION_OK)

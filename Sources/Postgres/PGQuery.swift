@@ -66,7 +66,8 @@ extension PGQuery: ExpressibleByStringInterpolation {
 
         mutating func bind(_ value: PGValue) {
             binds.append(value)
-            sql += "$\(binds.count)"
+            sql.append("$")
+            sql.append(String(binds.count))
         }
     }
 }

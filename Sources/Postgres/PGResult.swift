@@ -11,6 +11,7 @@ public final class PGResult: RandomAccessCollection {
     init(owning handle: OpaquePointer) {
         self.handle = handle
         let n = PQnfields(handle)
+        columnIndex.reserveCapacity(Int(Swift.max(n, 0)))
         for i in 0..<n {
             if let name = PQfname(handle, i) {
                 let key = String(cString: name)

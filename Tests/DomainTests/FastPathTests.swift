@@ -261,4 +261,27 @@ struct FastPathTests {
         }
         #expect(answered > 1_000)  // the comparison ran on many texts the reader accepted
     }
+
+    @Test("TwiML text with nothing to escape is the text itself; the rest as before")
+    func twimlEscape() {
+        func reference(_ text: String) -> String {
+            var out = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "'": out += "&apos;"
+                default:
+                    let v = scalar.value
+                    if v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v != 0xFFFE && v != 0xFFFF) { out.unicodeScalars.append(scalar) }
+                }
+            }
+            return out
+        }
+        for s in Self.samples + ["\u{FFFE}a\u{FFFF}", "\u{FEFF}x", "ok \u{EFFF}", "Tom & Jerry's <b>"] {
+            #expect(TwiML.escape(s) == reference(s), "\(Array(s.utf8).prefix(20))")
+        }
+    }
 }

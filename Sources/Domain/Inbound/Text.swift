@@ -198,6 +198,10 @@ public enum TwiML {
 
     /// XML-escaped text; characters XML 1.0 cannot carry are dropped.
     public static func escape(_ text: String) -> String {
+        // Nothing to escape or drop (the usual reply): the text as it is.
+        if text.utf8.allSatisfy({ ($0 >= 0x20 || $0 == 0x9 || $0 == 0xA || $0 == 0xD) && $0 != 0x26 && $0 != 0x3C && $0 != 0x3E && $0 != 0x22 && $0 != 0x27 && $0 != 0xEF }) {
+            return text
+        }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
