@@ -62,11 +62,12 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         let now = Date()
         let ws = try w.workspace()
         let sender = try w.sender(ws)
-        let doctor = try w.doctor(ws, name: "Dr. House")
         func make(_ name: String, consent: Bool?, start: Date, status: String = "confirmed") throws -> (Int64, String) {
             let phone = JobsWorld.randomPhone()
             let p = try w.patient(ws, phone: phone, name: name, consent: consent)
             try w.window(ws, patient: p, phone: phone, sender: sender, at: now.addingTimeInterval(-3600))
+            // A doctor each: the appointments are minutes apart, and one doctor's may not overlap.
+            let doctor = try w.doctor(ws, name: "Dr. House")
             return (try w.appointment(ws, patient: p, doctor: doctor, startsAt: start, status: status), phone)
         }
         let inTwoHours = now.addingTimeInterval(7200)

@@ -181,8 +181,15 @@ struct PostgresSchemaTests {
         let error = try #require(throws: PGError.self) {
             try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), PGValue(start), "confirmed"])
         }
-        #expect(error.isUniqueViolation)
+        #expect(error.sqlState == "23P01")   // exclusion_violation
         #expect(error.constraint == "appointments_no_double_booking")
+        // Not only the same start: any overlap with the doctor's live appointments is refused (0014),
+        // an appointment that starts when the other ends is not an overlap.
+        let overlapping = try #require(throws: PGError.self) {
+            try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), "2030-01-15 15:15:00+00", "confirmed"])
+        }
+        #expect(overlapping.constraint == "appointments_no_double_booking")
+        try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), "2030-01-15 15:30:00+00", "confirmed"])
         // A cancelled appointment frees the slot.
         try f.conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = \(first)")
         try f.conn.query(insert, [PGValue(f.workspace), PGValue(f.patient), PGValue(f.doctor), PGValue(start), "confirmed"])
@@ -256,16 +263,14 @@ struct PostgresSchemaTests {
         #expect(samePhone.isUniqueViolation)
     }
 
-    /// The indexes of 0012 (bench/scale: each hot statement whose plan grew with its table's size got
-    /// one), with the columns, order and predicate the statements need; the inbox's old index is gone.
+    /// The indexes of 0012–0014 (bench/scale: each hot statement whose plan grew with its table's size got
+    /// one), with the columns, order and predicate the statements need; the ones they replaced are gone.
     @Test func hotStatementsHaveTheIndexesThatKeepThemIndependentOfTableSize() throws {
         let f = try Fixture()
         var defs: [String: String] = [:]
         for row in try f.conn.query("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'") {
             defs[row.string("indexname") ?? ""] = row.string("indexdef")
         }
-        #expect(defs["appointments_doctor_live_ends_idx"]
-                == "CREATE INDEX appointments_doctor_live_ends_idx ON public.appointments USING btree (doctor_id, ends_at) WHERE (status <> 'cancelled'::text)")
         #expect(defs["whatsapp_conversations_inbox_order_idx"]
                 == "CREATE INDEX whatsapp_conversations_inbox_order_idx ON public.whatsapp_conversations USING btree (workspace_id, COALESCE(last_message_at, created_at) DESC, id DESC) WHERE (deleted_at IS NULL)")
         #expect(defs["whatsapp_conversations_changed_idx"]
@@ -275,8 +280,13 @@ struct PostgresSchemaTests {
         #expect(defs["reminder_log_sending_idx"]
                 == "CREATE INDEX reminder_log_sending_idx ON public.reminder_log USING btree (created_at) WHERE (status = 'sending'::text)")
         #expect(defs["whatsapp_conversations_inbox_idx"] == nil, "replaced by whatsapp_conversations_inbox_order_idx")
-        // 0013: the free slots' window over the live appointments (FreeSlots).
-        #expect(defs["appointments_live_during_idx"]
-                == "CREATE INDEX appointments_live_during_idx ON public.appointments USING gist (tstzrange(starts_at, ends_at)) WHERE (status <> 'cancelled'::text)")
+        // 0014: one exclusion constraint's index serves the booking (no overlap with the doctor's live
+        // appointments) and the free slots' window (FreeSlots), and replaced the three that did.
+        #expect(defs["appointments_no_double_booking"]
+                == "CREATE INDEX appointments_no_double_booking ON public.appointments USING gist (doctor_id, tstzrange(starts_at, ends_at)) WHERE (status <> 'cancelled'::text)")
+        #expect(defs["appointments_doctor_live_ends_idx"] == nil && defs["appointments_live_during_idx"] == nil)
+        // 0014: whatsapp_messages keeps the indexes something reads.
+        #expect(Set(defs.keys.filter { $0.hasPrefix("whatsapp_messages_") })
+                == ["whatsapp_messages_pkey", "whatsapp_messages_conversation_id_idx", "whatsapp_messages_twilio_sid_key", "whatsapp_messages_one_reply_key"])
     }
 }

@@ -54,15 +54,15 @@ struct SchedulingTests {
         let clinic = try InboundClinic(availability: [("09:00", "10:00")], weekdays: [2, 4])  // Tue, Thu
         let patient = try clinic.conn.query("INSERT INTO patients (workspace_id, phone) VALUES (\(clinic.workspaceID), '+5215500000010') RETURNING id").first!.int64("id")!
         // Tue 07:30–09:10 local starts before `from` (08:00) and takes the 9:00 slot; Thu 09:45 local
-        // to Sat 11:00 ends after the last slot's day and takes Thu 9:30; Fri is outside every slot.
+        // to Sat 11:00 ends after the last slot's day and takes Thu 9:30; Wed is outside every slot.
         let startEdge = now.addingTimeInterval(-0.5 * 3600), startEdgeEnd = now.addingTimeInterval(70 * 60)
         let endEdge = now.addingTimeInterval(49.75 * 3600), endEdgeEnd = now.addingTimeInterval(99 * 3600)
-        let friday = now.addingTimeInterval(73 * 3600), fridayEnd = now.addingTimeInterval(74 * 3600)
+        let wednesday = now.addingTimeInterval(25 * 3600), wednesdayEnd = now.addingTimeInterval(26 * 3600)
         try clinic.conn.execute("""
             INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status)
             VALUES (\(clinic.workspaceID), \(patient), \(clinic.doctorID), \(startEdge), \(startEdgeEnd), 'confirmed'),
                    (\(clinic.workspaceID), \(patient), \(clinic.doctorID), \(endEdge), \(endEdgeEnd), 'pending_review'),
-                   (\(clinic.workspaceID), \(patient), \(clinic.doctorID), \(friday), \(fridayEnd), 'confirmed')
+                   (\(clinic.workspaceID), \(patient), \(clinic.doctorID), \(wednesday), \(wednesdayEnd), 'confirmed')
             """)
         let slots = try FreeSlots.compute(clinic.conn, workspaceID: clinic.workspaceID, from: now, days: 3)
         #expect(slots.map { LocalTime.describe($0.startsAt, timeZone: tz, language: "en", now: now) }

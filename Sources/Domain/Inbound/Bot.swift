@@ -89,7 +89,7 @@ extension InboundService {
         let rows = try conn.query("""
             SELECT direction, body FROM whatsapp_messages
              WHERE conversation_id = \(conversationID) AND body <> ''
-             ORDER BY created_at DESC, id DESC LIMIT 8
+             ORDER BY id DESC LIMIT 8
             """)
         return try rows.reversed().map {
             GeminiTurn(role: try $0.decode(String?.self, "direction") == "inbound" ? .user : .model, text: try $0.decode(String?.self, "body") ?? "")

@@ -242,11 +242,11 @@ public struct InboundService {
         case recorded(Recorded)
     }
 
-    /// One statement: the sender by `To`; the patient upserted (consent on for a new one); the
+    /// One statement: the sender by `To`; the patient found or created (consent on for a new one); the
     /// conversation found or created; the message inserted unless its MessageSid exists; the
     /// conversation's unread count and times moved only for a new message. Atomic on its own, so no
-    /// BEGIN/COMMIT. Two first messages of one patient racing to create the conversation: the loser
-    /// inserts nothing and runs the statement again (it then finds the conversation).
+    /// BEGIN/COMMIT. Two first messages of one patient racing to create the patient or the
+    /// conversation: the loser inserts nothing and runs the statement again (it then finds both).
     func record(_ m: InboundWebhook, to: String) throws -> RecordResult {
         let detected = InboundText.detectLanguage(m.text)
         for _ in 0..<3 {
@@ -256,12 +256,22 @@ public struct InboundService {
                 ), elsewhere AS (
                     -- this MessageSid recorded by another clinic: nothing is created here
                     SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
-                ), p AS (
+                ), known AS (
+                    -- read, not upserted: an upsert would write a new version of the patient's row on every message
+                    SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language FROM patients pt, s
+                     WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
+                ), added AS (
                     INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
                     SELECT s.workspace_id, \(m.from), NULLIF(\(m.profileName), ''), true, now(), \(detected ?? .en) FROM s
-                     WHERE s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
-                    ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
+                     WHERE s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere) AND NOT EXISTS (SELECT 1 FROM known)
+                    ON CONFLICT (workspace_id, phone) DO NOTHING
                     RETURNING id, consent_whatsapp, preferred_language
+                ), named AS (
+                    -- a patient recorded without a name (staff, a bundle) takes the WhatsApp profile name
+                    UPDATE patients SET name = NULLIF(\(m.profileName), '')
+                     WHERE id = (SELECT id FROM known WHERE name IS NULL) AND NULLIF(\(m.profileName), '') IS NOT NULL
+                ), p AS (
+                    SELECT id, consent_whatsapp, preferred_language FROM known UNION ALL SELECT * FROM added
                 ), old AS (
                     SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
                      WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
@@ -416,8 +426,9 @@ public struct InboundService {
     // MARK: phase 3: write
 
     /// Books a slot as `pending_review` in one statement with everything the booking changes: the
-    /// appointment (the unique index `appointments_no_double_booking` decides a race: ON CONFLICT waits
-    /// for the other writer and, if it booked the slot, inserts nothing), the appointment a reschedule
+    /// appointment (the exclusion constraint `appointments_no_double_booking` on the doctor's live time
+    /// ranges decides, races included: ON CONFLICT waits for the other writer and, if its appointment
+    /// overlaps, inserts nothing), the appointment a reschedule
     /// replaces cancelled, the offer cleared, the patient's language, the reply. Every write depends on
     /// the appointment: a slot taken meanwhile writes nothing here and is answered by `taken`.
     func book(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date) throws -> Decision {
@@ -427,10 +438,8 @@ public struct InboundService {
         let rows = try conn.query("""
             WITH a AS (
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
-                SELECT \(ws), \(r.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp'
-                 WHERE NOT EXISTS (SELECT 1 FROM appointments
-                                    WHERE doctor_id = \(chosen.doctorID) AND status <> 'cancelled' AND starts_at < \(chosen.slot.endsAt) AND ends_at > \(chosen.slot.startsAt))
-                ON CONFLICT DO NOTHING
+                VALUES (\(ws), \(r.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp')
+                ON CONFLICT ON CONSTRAINT appointments_no_double_booking DO NOTHING
                 RETURNING id
             ), replaced AS (
                 UPDATE appointments SET status = 'cancelled', cancelled_at = now()

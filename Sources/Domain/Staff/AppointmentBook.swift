@@ -93,7 +93,7 @@ public enum AppointmentBook {
                                           reviewed_by_user_id, reviewed_at, created_by_user_id)
                 VALUES (\(actor.workspaceID), \(input.patientID), \(input.doctorID), \(input.startsAt), \(ends), 'confirmed',
                         \(reason?.isEmpty == true ? nil : reason), \(actor.userID), now(), \(actor.userID))
-                ON CONFLICT (doctor_id, starts_at) WHERE status <> 'cancelled' DO NOTHING
+                ON CONFLICT ON CONSTRAINT appointments_no_double_booking DO NOTHING
                 RETURNING id
                 """).first else {
                 throw slotTaken
@@ -134,7 +134,7 @@ public enum AppointmentBook {
     }
 
     /// Moves a live appointment to `startsAt` (keeping its length unless `endsAt` is given); 409
-    /// `slot_taken` when the doctor has another appointment starting then.
+    /// `slot_taken` when the doctor has another live appointment overlapping the new time.
     public static func reschedule(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, id: Int64, startsAt: Date,
                                   endsAt: Date?, notify: Bool, now: Date = Date()) throws -> Outcome {
         let appointment: StaffAppointments.View = try conn.transaction {
@@ -150,7 +150,7 @@ public enum AppointmentBook {
                 try conn.transaction {
                     try conn.execute("UPDATE appointments SET starts_at = \(startsAt), ends_at = \(ends) WHERE workspace_id = \(actor.workspaceID) AND id = \(id)")
                 }
-            } catch let e as PGError where e.isUniqueViolation {
+            } catch let e as PGError where e.constraint == "appointments_no_double_booking" {
                 throw slotTaken
             }
             try Audit.record(conn, actor, action: "appointment.reschedule", targetType: "appointment", targetID: String(id),

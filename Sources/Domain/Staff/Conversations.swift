@@ -91,7 +91,7 @@ public enum Conversations {
                m.media::text AS m_media, m.created_at AS m_created_at, m.updated_at AS m_updated_at
           FROM whatsapp_conversations c
           JOIN patients p ON p.workspace_id = c.workspace_id AND p.id = c.patient_id
-          LEFT JOIN LATERAL (SELECT * FROM whatsapp_messages WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1) m ON true
+          LEFT JOIN LATERAL (SELECT * FROM whatsapp_messages WHERE conversation_id = c.id ORDER BY id DESC LIMIT 1) m ON true
         """
 
     static func view(_ row: PGRow, now: Date) throws -> View {
@@ -183,7 +183,7 @@ public enum Conversations {
             let rows = try conn.query("""
                 SELECT \(unescaped: cols) FROM whatsapp_messages
                  WHERE workspace_id = \(workspaceID) AND conversation_id = \(conversationID) AND updated_at > \(date)
-                 ORDER BY created_at, id LIMIT \(limit)
+                 ORDER BY id LIMIT \(limit)
                 """)
             return MessagesPage(items: try rows.map { try MessageView(row: $0) }, nextCursor: nil, serverTime: serverTime)
         }
