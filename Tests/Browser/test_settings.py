@@ -100,6 +100,7 @@ def test_content_sids_saved_and_shown_again(driver, clinic):
     settings(d)
     sid = "HX" + secrets.token_hex(16)
     form = lambda d: css(d, "form.sid-form[data-template=appt_reminder]")
+    visible(d, "form.sid-form[data-template=appt_reminder] input[data-lang=es]")   # drawn when the templates arrive
     es = form(d).find_element(By.CSS_SELECTOR, "input[data-lang=es]")
     retype(es, "HX123")
     form(d).find_element(By.CSS_SELECTOR, "button.sid-save").click()

@@ -72,11 +72,12 @@ extension JobsWorld {
         let w = try JobsWorld()
         let ws = try w.workspace(timezone: "Europe/Madrid")
         let sender = try w.sender(ws)
-        let doctor = try w.doctor(ws, name: "Dr. Ruiz")
+        // 30 doctors in turn: a minute apart, each doctor's 30-minute appointments do not overlap.
+        let doctors = try (0..<30).map { _ in try w.doctor(ws, name: "Dr. Ruiz") }
         let patients = try w.patients(ws, sender: sender, count: 500)
         let now = Date()
         for (i, p) in patients.enumerated() {
-            _ = try w.appointment(ws, patient: p.id, doctor: doctor, startsAt: now.addingTimeInterval(3600 + Double(i) * 60))
+            _ = try w.appointment(ws, patient: p.id, doctor: doctors[i % doctors.count], startsAt: now.addingTimeInterval(3600 + Double(i) * 60))
         }
         // As two job hosts: each process with its own configuration (the second names the database by
         // a postgresql:// URI, sends at another rate and has its own session limits).
