@@ -240,7 +240,7 @@ paths = {
                                q("doctor_id", ID), q("patient_id", ID)],
                 "responses": {**ok(200, items(ref("Appointment"))), **errors(400, 401, 403)}},
         "post": {"summary": "Book (confirmed at once); notify sends appt_confirmed to the patient", "security": staff,
-                 "description": "404 patient_not_found / doctor_not_found; 409 slot_taken (the doctor has an appointment starting then). "
+                 "description": "404 patient_not_found / doctor_not_found; 409 slot_taken (the time overlaps another live appointment of the doctor). "
                                 "ends_at defaults to the doctor's slot length that weekday (else 30 minutes).",
                  "requestBody": jbody(obj({"patient_id": ID, "doctor_id": ID, "starts_at": DT, "ends_at": DT, "reason": nullable(S), "notify": B},
                                           ["patient_id", "doctor_id", "starts_at"])),

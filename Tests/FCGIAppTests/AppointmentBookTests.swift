@@ -71,6 +71,12 @@ import Postgres
         let onto = post("/api/appointments/\(id)/reschedule", ["starts_at": "2030-01-07T15:00:00Z"])
         #expect(onto.status == 409)
         #expect(onto.errorCode == "slot_taken")
+        // Not only the same start: a time that overlaps the doctor's 15:00–15:45 is taken too, for a
+        // booking and for a move; right after it is free.
+        #expect(post("/api/appointments", ["patient_id": bob, "doctor_id": doc.id, "starts_at": "2030-01-07T15:30:00Z"]).errorCode == "slot_taken")
+        #expect(post("/api/appointments/\(id)/reschedule", ["starts_at": "2030-01-07T14:30:00Z"]).errorCode == "slot_taken")
+        let after = post("/api/appointments", ["patient_id": bob, "doctor_id": doc.id, "starts_at": "2030-01-07T15:45:00Z", "ends_at": "2030-01-07T16:00:00Z"])
+        #expect(after.status == 201, "\(after.text)")
 
         // Cancel: once; the notice is optional and says why it was not sent (no sender here).
         let cancelled = post("/api/appointments/\(id)/cancel", ["notify": true])
