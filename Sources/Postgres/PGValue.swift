@@ -39,7 +39,9 @@ public struct PGValue: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { text.map { "'\($0)'" } ?? "NULL" }
 
-    static func formatTimestamp(_ date: Date) -> String {
+    static func formatTimestamp(_ date: Date) -> String { formatTimestampFast(date) ?? formatTimestampByParts(date) }
+
+    static func formatTimestampByParts(_ date: Date) -> String {
         var micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
         if micros.isNaN { micros = 0 }
         var seconds = Int(floor(micros / 1_000_000))
@@ -52,6 +54,30 @@ public struct PGValue: Sendable, Hashable, CustomStringConvertible {
             return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
         }
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2)) \(pad(secOfDay / 3600, 2)):\(pad(secOfDay / 60 % 60, 2)):\(pad(secOfDay % 60, 2)).\(pad(fraction, 6))+00"
+    }
+
+    /// `formatTimestampByParts` into one byte buffer (its `String` pieces cost more than the
+    /// arithmetic), for instants within 2^52 microseconds of 1970 (1827...2112: there the Double
+    /// arithmetic of the other is exact, so both give the same text); nil elsewhere.
+    static func formatTimestampFast(_ date: Date) -> String? {
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        guard abs(micros) < 4_503_599_627_370_496 else { return nil }  // false for NaN
+        let total = Int64(micros)
+        let seconds = total >= 0 ? total / 1_000_000 : -((-total + 999_999) / 1_000_000)
+        let fraction = Int(total - seconds * 1_000_000)
+        let days = seconds >= 0 ? seconds / 86_400 : -((-seconds + 86_399) / 86_400)
+        let secOfDay = Int(seconds - days * 86_400)
+        let (y, m, d) = civilFromDays(Int(days))
+        guard (0...9999).contains(y) else { return nil }
+        var out = [UInt8](repeating: 0, count: 29)
+        func put(_ n: Int, _ width: Int, at start: Int) {
+            var n = n
+            for k in stride(from: start + width - 1, through: start, by: -1) { out[k] = UInt8(48 + n % 10); n /= 10 }
+        }
+        put(y, 4, at: 0); out[4] = 45; put(m, 2, at: 5); out[7] = 45; put(d, 2, at: 8); out[10] = 32
+        put(secOfDay / 3600, 2, at: 11); out[13] = 58; put(secOfDay / 60 % 60, 2, at: 14); out[16] = 58; put(secOfDay % 60, 2, at: 17)
+        out[19] = 46; put(fraction, 6, at: 20); out[26] = 43; out[27] = 48; out[28] = 48
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (H. Hinnant's algorithm).

@@ -61,6 +61,25 @@ struct PGQueryInterpolationTests {
             #expect(!PGConnection.isPreparable(sql), "\(sql)")
         }
     }
+
+    @Test func timestampTextFastPathMatchesTheOldFormatting() {
+        var rng = SystemRandomNumberGenerator()
+        var instants: [Double] = [0, -0.0000005, 0.0000005, -1, 86_399.9999996, 1_796_000_000.123456, -4_503_599_627.370495,
+                                  4_503_599_627.370495, 4_503_599_627.370497, -62_167_219_200, .nan]
+        for _ in 0..<20_000 { instants.append(Double.random(in: -4_600_000_000...4_600_000_000, using: &rng)) }
+        for _ in 0..<2_000 { instants.append(Double(Int.random(in: -4_500_000_000...4_500_000_000, using: &rng))) }
+        var fast = 0
+        for t in instants {
+            let date = Date(timeIntervalSince1970: t)
+            if let text = PGValue.formatTimestampFast(date) {
+                fast += 1
+                #expect(text == PGValue.formatTimestampByParts(date), "\(t)")
+            }
+            #expect(PGValue.formatTimestamp(date) == PGValue.formatTimestampByParts(date), "\(t)")
+        }
+        #expect(fast > 20_000)
+        #expect(PGValue(Date(timeIntervalSince1970: 1_796_000_000.5)).text == "2026-11-30 00:53:20.500000+00")
+    }
 }
 
 /// Decoding rows and the prepared-statement cache, against a real PostgreSQL.
