@@ -371,7 +371,7 @@ struct Worker {
             // CONTENT_LENGTH understated the body: stopped reading at the limit.
             response = Self.tooLarge(maxBodyBytes)
         }
-        let written = write(response.serialized(), to: raw.pointee.out)
+        let written = write(response.serialized(), to: raw.pointee.out, closingFirst: raw.pointee.err)
         let ms = (ContinuousClock.now - start).milliseconds
         pool.logger.info("\(request.method) \(request.path) \(response.status) \(ms)ms\(written ? "" : " (client gone)")",
                          metadata: ["request_id": "\(request.requestID)"])
@@ -445,8 +445,12 @@ struct Worker {
         }
     }
 
-    /// Writes with FCGX_PutStr (never the variadic FCGX_FPrintF); false when the client went away.
-    func write(_ bytes: [UInt8], to stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
+    /// Writes the response with FCGX_PutStr (never the variadic FCGX_FPrintF), then closes the
+    /// request's streams, `err` (never written to) first:
+    /// libfcgi then sends the rest of the response, its end-of-stream record and FCGI_END_REQUEST in
+    /// one write(2) (flushing `out` and leaving the end records to `FCGX_Finish_r` took two, and
+    /// nginx two reads). False when a write failed (the client or nginx went away).
+    func write(_ bytes: [UInt8], to stream: UnsafeMutablePointer<FCGX_Stream>?, closingFirst err: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
         bytes.withUnsafeBytes { buf in
             var offset = 0
             while offset < buf.count {
@@ -455,7 +459,8 @@ struct Worker {
                 if rc < 0 { return false }
                 offset += n
             }
-            return FCGX_FFlush(stream) >= 0
+            if let err { _ = FCGX_FClose(err) }
+            return FCGX_FClose(stream) >= 0
         }
     }
 }
