@@ -80,8 +80,9 @@ public struct PGValue: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (H. Hinnant's algorithm).
-    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+    /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (H. Hinnant's
+    /// algorithm). Public for the domain's wall-clock arithmetic (`LocalTime`).
+    public static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

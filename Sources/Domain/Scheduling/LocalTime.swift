@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Postgres
 
 /// Clock times as a clinic's patients read them, in the workspace's timezone.
 ///
@@ -53,23 +54,14 @@ public enum LocalTime {
         localSeconds >= 0 ? localSeconds / 86_400 : -((-localSeconds + 86_399) / 86_400)
     }
 
-    /// Gregorian parts of local seconds, by arithmetic (H. Hinnant's `civil_from_days`): the same
-    /// parts `Calendar.dateComponents` gives, without its locks and allocations.
+    /// Gregorian parts of local seconds, by arithmetic (`PGValue.civilFromDays`): the same parts
+    /// `Calendar.dateComponents` gives, without its locks and allocations.
     static func parts(localSeconds t: Int64) -> Parts {
         let days = dayNumber(t)
-        let secondOfDay = t - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        let weekday = ((days % 7) + 7 + 4) % 7  // 1970-01-01 was a Thursday
-        return Parts(year: Int(year), month: Int(month), day: Int(day), weekday: Int(weekday),
-                     hour: Int(secondOfDay / 3_600), minute: Int(secondOfDay % 3_600 / 60))
+        let secondOfDay = Int(t - days * 86_400)
+        let (year, month, day) = PGValue.civilFromDays(Int(days))
+        let weekday = Int(((days % 7) + 7 + 4) % 7)  // 1970-01-01 was a Thursday
+        return Parts(year: year, month: month, day: day, weekday: weekday, hour: secondOfDay / 3_600, minute: secondOfDay % 3_600 / 60)
     }
 
     /// "9:00 AM" (en) / "9:00" (es, 24-hour).
