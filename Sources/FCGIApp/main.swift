@@ -17,6 +17,8 @@ import HTTPClient
 //   MEDSYNC_PROCESSES       child processes (the number of cores); a dead one is replaced at once,
 //                           with a growing delay when children keep dying
 //   MEDSYNC_WORKERS         worker threads per child (16)
+//   MEDSYNC_ACTIVE_WORKERS  of those, how many do local work (CPU, PostgreSQL) at once; the others wait
+//                           in line, and a thread waiting on Twilio or Gemini does not count (4; 0 no limit)
 //   MEDSYNC_MAX_REQUESTS    a child answers this many requests, then exits and is replaced (10000; 0 never)
 //   MEDSYNC_REQUEST_TIMEOUT seconds after which a request still running is logged as slow: method,
 //                           path without query, elapsed (15; 0 off). The request is not killed.
@@ -50,7 +52,7 @@ func runServer() -> Int32 {
     do {
         let (fd, description) = try server.openListenSocket()
         listenFD = fd
-        log.notice("listening on \(description): \(config.processes) processes × \(config.workers) workers, max \(config.maxRequests) requests per process, max body \(config.maxBodyBytes) bytes")
+        log.notice("listening on \(description): \(config.processes) processes × \(config.workers) workers (\(config.activeWorkers) active at once), max \(config.maxRequests) requests per process, max body \(config.maxBodyBytes) bytes")
     } catch {
         log.critical("medsync-fcgi: \(error.message)")
         return 1
@@ -63,12 +65,14 @@ func runServer() -> Int32 {
         // In a child, still single-threaded: curl_global_init before any thread starts.
         HTTPClient.globalInit()
         Metrics.shared.use(slot: slot)
+        // Many threads so that slow remote calls cannot use them all up; few at a time on the CPU.
+        WorkGate.shared.configure(limit: config.activeWorkers)
         // One cap on concurrent password hashes for the whole child, shared by its worker threads.
         let hashGate = HashGate(limit: config.passwordHashConcurrency)
         do {
             _ = try server.serve(listenFD: listenFD) {
                 let ctx = AppContext(config: config, hashGate: hashGate)
-                return { request in router.handleMeasured(request, ctx) }  // handle + Metrics (Metrics.swift)
+                return { request in WorkGate.shared.inside { router.handleMeasured(request, ctx) } }  // handle + Metrics (Metrics.swift)
             }
         } catch {
             log.critical("medsync-fcgi: \(error)")

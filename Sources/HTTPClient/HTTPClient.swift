@@ -106,7 +106,7 @@ public final class HTTPClient {
         // The body buffer, the header list and the sink must outlive curl_easy_perform.
         let code: CURLcode = try withExtendedLifetime((sink, headerList)) { () throws(HTTPClientError) -> CURLcode in
             if method == "GET" && request.body.isEmpty || method == "HEAD" {
-                return curl_easy_perform(handle)
+                return WorkGate.shared.outside { curl_easy_perform(handle) }
             }
             return try request.body.withUnsafeBufferPointer { (body) throws(HTTPClientError) -> CURLcode in
                 try setopt(CURLOPT_POSTFIELDSIZE_LARGE, off: curl_off_t(body.count))
@@ -116,7 +116,7 @@ public final class HTTPClient {
                 } else {
                     try setopt(CURLOPT_COPYPOSTFIELDS, "")
                 }
-                return curl_easy_perform(handle)
+                return WorkGate.shared.outside { curl_easy_perform(handle) }
             }
         }
         if code != CURLE_OK {

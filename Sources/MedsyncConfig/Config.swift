@@ -55,6 +55,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case workers = "MEDSYNC_WORKERS"
         case processes = "MEDSYNC_PROCESSES"
         case maxRequests = "MEDSYNC_MAX_REQUESTS"
+        case activeWorkers = "MEDSYNC_ACTIVE_WORKERS"
         case requestTimeout = "MEDSYNC_REQUEST_TIMEOUT"
         case dbConnectTimeoutS = "MEDSYNC_DB_CONNECT_TIMEOUT_S"
         case dbStatementTimeoutMS = "MEDSYNC_DB_STATEMENT_TIMEOUT_MS"
@@ -89,6 +90,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .workers: return "16"
             case .processes: return String(max(1, ProcessInfo.processInfo.activeProcessorCount))
             case .maxRequests: return "10000"
+            case .activeWorkers: return "4"
             case .requestTimeout: return "15"
             case .dbConnectTimeoutS: return "5"
             case .dbStatementTimeoutMS: return "15000"
@@ -133,6 +135,9 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     public let processes: Int
     /// A child is replaced after answering this many requests; 0: never.
     public let maxRequests: Int
+    /// Worker threads of a child doing local work (CPU, PostgreSQL) at once; the others wait in line,
+    /// and a thread waiting on Twilio or Gemini does not count (`WorkGate`). 0: no limit.
+    public let activeWorkers: Int
     /// Seconds after which a request still running is written to the slow log; 0: no slow log.
     public let requestTimeout: Int
     /// Database session limits, applied to every connection the binaries open (`DatabaseSession`).
@@ -243,6 +248,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         workers = try positiveInt(.workers)
         processes = try positiveInt(.processes)
         maxRequests = try nonNegativeInt(.maxRequests)
+        activeWorkers = try nonNegativeInt(.activeWorkers)
         requestTimeout = try nonNegativeInt(.requestTimeout)
         dbConnectTimeoutS = try positiveInt(.dbConnectTimeoutS)
         dbStatementTimeoutMS = try nonNegativeInt(.dbStatementTimeoutMS)

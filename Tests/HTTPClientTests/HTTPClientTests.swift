@@ -205,3 +205,39 @@ private func startServer() throws -> PythonServer {
         }
     }
 }
+
+@Suite(.serialized) struct HTTPClientWorkGateTests {
+    /// A worker thread waiting on Twilio or Gemini must not keep a place of the process's WorkGate
+    /// (medsync-fcgi: MEDSYNC_ACTIVE_WORKERS), or slow model answers would stop every webhook behind them.
+    @Test func aRequestInFlightGivesUpItsPlace() throws {
+        let server = try startServer()
+        let gate = WorkGate.shared
+        gate.configure(limit: 1)
+        defer { gate.configure(limit: 0) }
+        final class Order: @unchecked Sendable {
+            let lock = NSLock()
+            var events: [String] = []
+            func add(_ e: String) { lock.lock(); events.append(e); lock.unlock() }
+            var all: [String] { lock.lock(); defer { lock.unlock() }; return events }
+        }
+        let order = Order()
+        let url = "\(server.baseURL)/slow?ms=1500"
+        let slow = Thread {
+            gate.inside {
+                order.add("slow in")
+                let client = try? HTTPClient(connectTimeoutMS: 2000, timeoutMS: 10_000)
+                _ = try? client?.send(HTTPRequest(url: url))
+                order.add("slow done")
+            }
+        }
+        slow.start()
+        let start = ContinuousClock.now
+        while !(order.all == ["slow in"] && gate.state.active == 0) && ContinuousClock.now - start < .seconds(5) { usleep(1000) }
+        #expect(gate.state.active == 0, "the place was given up while the request was in flight")
+        let quick = Thread { gate.inside { order.add("quick") } }
+        quick.start()
+        while order.all.count < 3 && ContinuousClock.now - start < .seconds(10) { usleep(1000) }
+        #expect(order.all == ["slow in", "quick", "slow done"])
+        #expect(gate.state.active == 0 && gate.state.waiting == 0)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import HTTPClient
+import Testing
+
+@Suite("WorkGate: a few threads at a time do local work, in arrival order; remote waits do not count")
+struct WorkGateTests {
+    final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var order: [Int] = []
+        var inside = 0
+        var most = 0
+        func record(_ i: Int) { lock.lock(); order.append(i); lock.unlock() }
+        func enter() { lock.lock(); inside += 1; most = max(most, inside); lock.unlock() }
+        func leave() { lock.lock(); inside -= 1; lock.unlock() }
+    }
+
+    func waitFor(_ what: String, _ condition: () -> Bool) {
+        let start = ContinuousClock.now
+        while !condition() && ContinuousClock.now - start < .seconds(10) { usleep(1000) }
+        #expect(condition(), "\(what)")
+    }
+
+    @Test("2 places, 8 threads: never more than 2 inside, and the waiting ones get in the order they came")
+    func limitAndOrder() {
+        let gate = WorkGate()
+        gate.configure(limit: 2)
+        let box = Box()
+        let release = DispatchSemaphore(value: 0)
+        var threads: [Thread] = []
+        // Two hold the places until released; the other six queue up one after another.
+        for i in 0..<8 {
+            let t = Thread {
+                gate.inside {
+                    box.enter()
+                    box.record(i)
+                    if i < 2 { release.wait() } else { usleep(2000) }
+                    box.leave()
+                }
+            }
+            threads.append(t)
+            t.start()
+            if i < 2 { waitFor("thread \(i) inside") { gate.state.active == i + 1 } } else { waitFor("thread \(i) waiting") { gate.state.waiting == i - 1 } }
+        }
+        release.signal()
+        release.signal()
+        waitFor("all done") { box.lock.lock(); defer { box.lock.unlock() }; return box.order.count == 8 }
+        waitFor("all places given back") { gate.state.active == 0 && gate.state.waiting == 0 }
+        #expect(box.most == 2)
+        #expect(Array(box.order.dropFirst(2)) == [2, 3, 4, 5, 6, 7])
+    }
+
+    @Test("a thread waiting on something remote gives its place to the next in line, and is back at once afterwards")
+    func outsideGivesThePlaceUp() {
+        let gate = WorkGate()
+        gate.configure(limit: 1)
+        let remote = DispatchSemaphore(value: 0)
+        let box = Box()
+        let slow = Thread {
+            gate.inside {
+                box.record(1)
+                gate.outside { remote.wait() }   // as HTTPClient.send does around curl_easy_perform
+                box.record(3)
+            }
+        }
+        slow.start()
+        waitFor("the slow one is waiting on its remote call") { box.lock.lock(); defer { box.lock.unlock() }; return box.order == [1] }
+        let quick = Thread { gate.inside { box.record(2) } }
+        quick.start()
+        waitFor("the quick one got the place meanwhile") { box.lock.lock(); defer { box.lock.unlock() }; return box.order == [1, 2] }
+        remote.signal()
+        waitFor("the slow one finished") { box.lock.lock(); defer { box.lock.unlock() }; return box.order == [1, 2, 3] }
+        waitFor("nothing held") { gate.state.active == 0 }
+    }
+
+    @Test("off (limit 0, as in processes that never configure it): everything runs at once; outside without a place is a plain call")
+    func offByDefault() {
+        let gate = WorkGate()
+        let box = Box()
+        let go = DispatchSemaphore(value: 0)
+        for _ in 0..<4 { Thread { gate.inside { box.enter(); go.wait(); box.leave() } }.start() }
+        waitFor("all four inside") { box.lock.lock(); defer { box.lock.unlock() }; return box.inside == 4 }
+        for _ in 0..<4 { go.signal() }
+        #expect(gate.outside { 42 } == 42)
+        #expect(gate.state.active == 0)
+    }
+}
