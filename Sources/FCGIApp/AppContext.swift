@@ -6,13 +6,15 @@ import MedsyncConfig
 import HTTPClient
 import Postgres
 
-/// What one worker thread owns and its handlers use: its PostgreSQL connection and HTTP client
-/// (both opened lazily, neither ever shared with another thread), the configuration, and the path
-/// captures of the request being handled.
+/// What one worker thread owns and its handlers use: the PostgreSQL session of the request being
+/// handled (taken from the child's `ConnectionPool` at its first statement, given back when it is
+/// answered; one of its own without a pool), its HTTP client (opened lazily, never shared with another
+/// thread), the configuration, and the path captures of the request being handled.
 final class AppContext {
     let config: Config
     private let databaseURL: String
     private var connection: PGConnection?
+    private let pool: ConnectionPool?
     private var httpClient: HTTPClient?
     /// Sign-in limits; their hash gate is shared by every worker of the process (main.swift).
     let authLimits: StaffAuth.Limits
@@ -28,24 +30,46 @@ final class AppContext {
     /// made once per worker from `config`: decoding the Fernet key for every webhook was 3 % of its CPU.
     private(set) lazy var webhookVerifier = WebhookVerifier(config: config)
 
-    init(config: Config, hashGate: HashGate? = nil, logger: Logger = Logger(label: "medsync.app")) {
+    init(config: Config, hashGate: HashGate? = nil, pool: ConnectionPool? = nil, logger: Logger = Logger(label: "medsync.app")) {
         self.config = config
+        self.pool = pool
         self.baseLogger = logger
         self.logger = logger
-        // DATABASE_URL with the session limits (DatabaseSession); one libpq cannot parse is kept as it
-        // is, for the connection attempt to report.
-        let url = config.databaseURL?.value ?? ""
-        self.databaseURL = url.isEmpty ? url : ((try? config.databaseSession.conninfo(url)) ?? url)
+        self.databaseURL = Self.conninfo(config)
         self.authLimits = StaffAuth.Limits(config: config, hashGate: hashGate)
     }
 
-    /// The worker's connection, connected on first use; it reconnects by itself when the server
+    /// The request's connection, connected on first use; it reconnects by itself when the server
     /// went away (`PGConnection`), so the first request after PostgreSQL is back succeeds.
     func db() -> PGConnection {
         if let connection { return connection }
-        let fresh = PGConnection(lazy: databaseURL, statementCacheCapacity: config.statementCache)
+        let fresh = pool?.take() ?? Self.open(databaseURL, config)
         connection = fresh
         return fresh
+    }
+
+    static func open(_ url: String, _ config: Config) -> PGConnection {
+        PGConnection(lazy: url, statementCacheCapacity: config.statementCache)
+    }
+
+    /// The request was answered: its session goes back to the pool (kept, without a pool).
+    func requestDone() {
+        guard let pool, let connection else { return }
+        self.connection = nil
+        pool.give(back: connection)
+    }
+
+    /// The pool's sessions open with the same settings as a worker's own.
+    static func pool(config: Config, limit: Int) -> ConnectionPool {
+        let conninfo = Self.conninfo(config)
+        return ConnectionPool(limit: limit) { open(conninfo, config) }
+    }
+
+    /// DATABASE_URL with the session limits (DatabaseSession); one libpq cannot parse is kept as it
+    /// is, for the connection attempt to report.
+    static func conninfo(_ config: Config) -> String {
+        let url = config.databaseURL?.value ?? ""
+        return url.isEmpty ? url : ((try? config.databaseSession.conninfo(url)) ?? url)
     }
 
     /// Forgets the connection (after it failed in a way it may not recover from, e.g. inside a

@@ -69,10 +69,17 @@ func runServer() -> Int32 {
         WorkGate.shared.configure(limit: config.activeWorkers)
         // One cap on concurrent password hashes for the whole child, shared by its worker threads.
         let hashGate = HashGate(limit: config.passwordHashConcurrency)
+        // The child's PostgreSQL sessions, shared by its threads a request at a time.
+        let sessions = AppContext.pool(config: config, limit: config.workers)
         do {
             _ = try server.serve(listenFD: listenFD) {
-                let ctx = AppContext(config: config, hashGate: hashGate)
-                return { request in WorkGate.shared.inside { router.handleMeasured(request, ctx) } }  // handle + Metrics (Metrics.swift)
+                let ctx = AppContext(config: config, hashGate: hashGate, pool: sessions)
+                return { request in
+                    WorkGate.shared.inside {
+                        defer { ctx.requestDone() }
+                        return router.handleMeasured(request, ctx)  // handle + Metrics (Metrics.swift)
+                    }
+                }
             }
         } catch {
             log.critical("medsync-fcgi: \(error)")

@@ -63,6 +63,14 @@ public final class PGConnection {
         return PQbackendPID(conn)
     }
 
+    /// No transaction open on this session (nor on a session never connected): it may serve another
+    /// request as it is.
+    public var isIdle: Bool {
+        guard transactionDepth == 0 else { return false }
+        guard let conn else { return true }
+        return PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) == PQTRANS_IDLE
+    }
+
     public var isConnected: Bool {
         guard let conn else { return false }
         return PQstatus(conn) == CONNECTION_OK
