@@ -178,34 +178,6 @@ import HTTPClient
         #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
     }
 
-    /// Twilio's webhooks go over a new connection each (nginx: `fastcgi_keep_conn off` in their
-    /// location; measured in bench/README.md: kept connections tripled the webhook's p99 at 32
-    /// concurrent webhooks). After a run of webhooks nothing stays open; after the same run of API
-    /// reads nginx keeps connections (the control).
-    @Test func webhooksAreNotKeptOpenButAPIReadsAre() throws {
-        func settle(_ until: (Int) -> Bool) throws -> Int {
-            var n = try keptConnections()
-            let start = ContinuousClock.now
-            while !until(n) && ContinuousClock.now - start < .milliseconds(400) {
-                usleep(20_000)
-                n = try keptConnections()
-            }
-            return n
-        }
-        try waitUntil("nginx closed the connections earlier tests left (keepalive_timeout 1 s)") { try keptConnections() == 0 }
-        let url = "\(try stack.env.appURL)/api/webhooks/whatsapp"
-        let webhooks = concurrently(8) { _ in
-            (try? http(HTTPRequest(method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                   body: Array("MessageSid=SMnotkept&Body=hi".utf8))).status) ?? 0
-        }
-        #expect(webhooks.allSatisfy { $0 == 403 }, "unsigned webhooks are refused by the app: \(webhooks)")
-        #expect(try settle { $0 == 0 } == 0, "no connection kept open after webhooks")
-        let health = try healthURL
-        let reads = concurrently(8) { _ in (try? httpGet(health).status) ?? 0 }
-        #expect(reads.allSatisfy { $0 == 200 }, "\(reads)")
-        #expect(try settle { $0 >= 1 } >= 1, "nginx keeps API connections open")
-    }
-
     /// A child that stops (here: recycled every 50 requests) never closes a connection nginx kept
     /// open while nginx may be writing to it: it answers on it until nginx closes it. Closing it from
     /// the app's side instead lost a POST now and then as a 502 (nginx does not retry a POST it sent).
