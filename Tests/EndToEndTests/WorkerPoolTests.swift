@@ -127,6 +127,25 @@ import HTTPClient
         return metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
     }
 
+    /// MEDSYNC_ACTIVE_WORKERS: of each child's 8 threads only 2 do local work at once (WorkGate), and
+    /// the PostgreSQL sessions are pooled per child, so 32 clients at once are all answered over at
+    /// most 2 × 2 sessions (one session per thread opened 16).
+    @Test func manyClientsAreServedOverAsManySessionsAsActiveWorkers() throws {
+        let master = try startOwnMaster(["MEDSYNC_PROCESSES": "2", "MEDSYNC_WORKERS": "8", "MEDSYNC_ACTIVE_WORKERS": "2", "MEDSYNC_MAX_REQUESTS": "0"])
+        defer { stopOwnMaster(master) }
+        try waitUntil("the pool has 2 children") { childProcesses(of: master.pid).count == 2 }
+        let wrk = try Subprocess(["wrk", "-t2", "-c32", "-d3s", "--timeout", "5s", try healthURL])
+        #expect(wrk.wait() == 0, "wrk: \(wrk.stderr)")
+        let result = WrkResult(wrk.stdout)
+        #expect(result.requests > 100 && result.non2xx == 0 && result.socketErrors == 0, "\(wrk.stdout)")
+        let admin = try stack.env["MEDSYNC_ADMIN_URL"].replacingOccurrences(of: "dbname=postgres", with: "dbname=medsync")
+        let r = try runCommand(["psql", admin, "-X", "-tAc",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()"])
+        let sessions = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        print("active workers: \(result.requests) health checks from 32 clients over \(sessions) PostgreSQL sessions")
+        #expect(sessions >= 1 && sessions <= 4, "sessions of medsync-fcgi: \(sessions)")
+    }
+
     @Test func aRequestPastTheTimeoutIsWrittenToTheSlowLog() throws {
         let master = try startOwnMaster(["MEDSYNC_REQUEST_TIMEOUT": "1"])
         defer { stopOwnMaster(master) }
