@@ -68,4 +68,17 @@ struct SchedulingTests {
         #expect(slots.map { LocalTime.describe($0.startsAt, timeZone: tz, language: "en", now: now) }
             == ["today at 9:30 AM", "Thu 3 Dec at 9:00 AM"])
     }
+
+    @Test("free slots: a time zone PostgreSQL does not know (written around the API) is read as UTC, not an error", .needsStack)
+    func unknownTimeZoneIsUTC() throws {
+        let clinic = try InboundClinic(availability: [("09:00", "10:00")], weekdays: [2])  // Tuesday
+        try clinic.conn.execute("UPDATE workspaces SET timezone = 'Mars/Olympus_Mons' WHERE id = \(clinic.workspaceID)")
+        let slots = try FreeSlots.compute(clinic.conn, workspaceID: clinic.workspaceID, from: now, days: 1)
+        // Tuesday 1 Dec 2026 09:00 and 09:30 UTC are before `now` (14:00Z): nothing left that day.
+        #expect(slots.isEmpty)
+        let midnight = now.addingTimeInterval(-14 * 3600)   // 00:00Z that Tuesday
+        let early = try FreeSlots.compute(clinic.conn, workspaceID: clinic.workspaceID, from: midnight, days: 1)
+        let iso = ISO8601DateFormatter()
+        #expect(early.map { iso.string(from: $0.startsAt) } == ["2026-12-01T09:00:00Z", "2026-12-01T09:30:00Z"])
+    }
 }

@@ -18,15 +18,16 @@ public struct Slot: Sendable, Equatable, Codable {
 /// into `slot_minutes` pieces, minus every non-cancelled appointment and every time off that
 /// overlaps, strictly after `from`.
 public enum FreeSlots {
-    /// One query: the calendar arithmetic (local days, DST) is PostgreSQL's `AT TIME ZONE`.
-    /// `w` is MATERIALIZED so `pg_timezone_names` is scanned once, not once per use of `w`; the
+    /// One query: the calendar arithmetic (local days, DST) is PostgreSQL's `AT TIME ZONE`, in the
+    /// workspace's zone or UTC if PostgreSQL does not know it (`medsync_known_timezone`, 0015: not a
+    /// scan of `pg_timezone_names`, 30+ ms); `w` is MATERIALIZED so that is asked once; the
     /// appointments are read only inside a constant window around the slots (every slot starts
     /// after `from` and ends before `from + days + 1 day + a DST shift`, so `+ 2 days` is safe),
     /// by `appointments_live_during_idx` (0013): not every live appointment of the table.
     static func query(workspaceID: Int64, from: Date, days: Int, limit: Int, doctorID: Int64?) -> PGQuery {
         """
             WITH w AS MATERIALIZED (
-                SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = timezone) THEN timezone ELSE 'UTC' END AS tz
+                SELECT medsync_known_timezone(timezone) AS tz
                   FROM workspaces WHERE id = \(workspaceID)
             ), days AS (
                 SELECT w.tz, d::date AS day
