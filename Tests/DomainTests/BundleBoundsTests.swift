@@ -106,4 +106,20 @@ import TestSupport
         let inZip = TestXlsx.storedZip([("xl/worksheets/sheet1.xml", xml)])
         #expect(code(inZip) == "invalid_file")
     }
+
+    @Test func processingInstructionsAndDTDsAreInvalid() throws {
+        // Foundation's XMLParser called strlen(NULL) on a processing instruction without data: the
+        // process died (FuzzXLSX). Only the leading XML declaration is let through, and no DTD.
+        let xml = try corpus("processing-instruction-without-data.xml")
+        #expect(throws: AppError.self) { try BundleFile.sheet(Data(xml), shared: []) }
+        #expect(BundleFile.SharedStringsParser.parse(Data(xml)).isEmpty)
+        #expect(code(TestXlsx.storedZip([("xl/worksheets/sheet1.xml", xml)])) == "invalid_file")
+        for bad in ["<worksheet><?pi?></worksheet>", "<?x?><worksheet/>", "<!DOCTYPE worksheet [<!ENTITY a \"b\">]><worksheet/>",
+                    " <?xml-stylesheet href=\"a\"?><worksheet/>"] {
+            #expect(throws: AppError.self, "\(bad)") { try BundleFile.sheet(Data(bad.utf8), shared: []) }
+        }
+        // What spreadsheet programs write is still read.
+        let ok = "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>phone</t></is></c></row></sheetData></worksheet>"
+        #expect(try BundleFile.sheet(Data(ok.utf8), shared: []).header == ["phone"])
+    }
 }

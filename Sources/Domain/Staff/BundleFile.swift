@@ -211,7 +211,7 @@ public enum BundleFile {
 
     /// A worksheet's XML into a table, with the shared strings it refers to.
     static func sheet(_ xmlData: Data, shared: [String]) throws -> Table {
-        guard isUTF8(xmlData) else { throw fail("The worksheet is not UTF-8 XML.") }
+        guard isParsableXML(xmlData) else { throw fail("The worksheet is not UTF-8 XML.") }
         let parser = SheetParser(shared: shared)
         let xml = XMLParser(data: xmlData)
         xml.delegate = parser
@@ -226,8 +226,38 @@ public enum BundleFile {
     /// Whether an XML part is UTF-8 (as Excel writes every part). Foundation's XMLParser traps in
     /// `_NSXMLParserStartElementNs` on an element name that is not UTF-8 (FuzzXLSX found it with
     /// `<\xFF\xFF/v>` in a worksheet), so nothing else reaches it.
-    static func isUTF8(_ data: Data) -> Bool {
-        data.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
+    /// XML that Foundation's XMLParser may be given: UTF-8, no processing instruction but a leading
+    /// `<?xml …?>` declaration, no DOCTYPE or ENTITY declaration (none occurs in an .xlsx part).
+    /// XMLParser crashes the process on a processing instruction without data (`<?x?>`: it calls
+    /// strlen on NULL; found by FuzzXLSX), and a DTD is only a way to make the parser do more work.
+    static func isParsableXML(_ data: Data) -> Bool {
+        data.withUnsafeBytes { raw in
+            let b = raw.bindMemory(to: UInt8.self)
+            guard String(validating: b, as: UTF8.self) != nil else { return false }
+            var start = 0
+            if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { start = 3 }
+            while start < b.count, b[start] == 0x20 || b[start] == 0x09 || b[start] == 0x0A || b[start] == 0x0D { start += 1 }
+            func at(_ i: Int, _ text: StaticString) -> Bool {
+                let n = text.utf8CodeUnitCount
+                guard i + n <= b.count else { return false }
+                for k in 0..<n where b[i + k] != text.utf8Start[k] { return false }
+                return true
+            }
+            var i = 0
+            while i + 1 < b.count {
+                if b[i] == 0x3C {   // <
+                    if b[i + 1] == 0x3F {   // <?
+                        let declaration = i == start && at(i, "<?xml") && i + 5 < b.count
+                            && (b[i + 5] == 0x20 || b[i + 5] == 0x09 || b[i + 5] == 0x0A || b[i + 5] == 0x0D)
+                        if !declaration { return false }
+                    } else if at(i, "<!DOCTYPE") || at(i, "<!ENTITY") {
+                        return false
+                    }
+                }
+                i += 1
+            }
+            return true
+        }
     }
 
     static func tooLarge() -> AppError {
@@ -254,7 +284,7 @@ public enum BundleFile {
         var found: [[String: String]] = []
         init(element: String) { self.element = element }
         static func collect(_ data: Data, element: String) -> [[String: String]] {
-            guard isUTF8(data) else { return [] }
+            guard isParsableXML(data) else { return [] }
             let c = AttributeCollector(element: element)
             let p = XMLParser(data: data)
             p.delegate = c
@@ -275,7 +305,7 @@ public enum BundleFile {
         var inT = false
         var inSI = false
         static func parse(_ data: Data) -> [String] {
-            guard isUTF8(data) else { return [] }
+            guard isParsableXML(data) else { return [] }
             let s = SharedStringsParser()
             let p = XMLParser(data: data)
             p.delegate = s
