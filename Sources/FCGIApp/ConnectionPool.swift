@@ -33,10 +33,4 @@ final class ConnectionPool: @unchecked Sendable {
         if idle.count < limit { idle.append(session) }
         lock.unlock()
     }
-
-    var idleCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return idle.count
-    }
 }

@@ -238,6 +238,7 @@ private func startServer() throws -> PythonServer {
         quick.start()
         while order.all.count < 3 && ContinuousClock.now - start < .seconds(10) { usleep(1000) }
         #expect(order.all == ["slow in", "quick", "slow done"])
+        while gate.state.active != 0 && ContinuousClock.now - start < .seconds(10) { usleep(1000) }   // "slow done" is written just before it leaves
         #expect(gate.state.active == 0 && gate.state.waiting == 0)
     }
 }

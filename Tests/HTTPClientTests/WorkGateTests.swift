@@ -20,33 +20,40 @@ struct WorkGateTests {
         #expect(condition(), "\(what)")
     }
 
-    @Test("2 places, 8 threads: never more than 2 inside, and the waiting ones get in the order they came")
-    func limitAndOrder() {
+    @Test("one place, 8 threads: the waiting ones get in in the order they came")
+    func arrivalOrder() {
         let gate = WorkGate()
-        gate.configure(limit: 2)
+        gate.configure(limit: 1)
         let box = Box()
         let release = DispatchSemaphore(value: 0)
-        var threads: [Thread] = []
-        // Two hold the places until released; the other six queue up one after another.
+        // Thread 0 holds the place until released; the other seven queue up one after another.
         for i in 0..<8 {
-            let t = Thread {
+            Thread {
                 gate.inside {
                     box.enter()
                     box.record(i)
-                    if i < 2 { release.wait() } else { usleep(2000) }
+                    if i == 0 { release.wait() }
                     box.leave()
                 }
-            }
-            threads.append(t)
-            t.start()
-            if i < 2 { waitFor("thread \(i) inside") { gate.state.active == i + 1 } } else { waitFor("thread \(i) waiting") { gate.state.waiting == i - 1 } }
+            }.start()
+            if i == 0 { waitFor("thread 0 inside") { gate.state.active == 1 } } else { waitFor("thread \(i) waiting") { gate.state.waiting == i } }
         }
-        release.signal()
         release.signal()
         waitFor("all done") { box.lock.lock(); defer { box.lock.unlock() }; return box.order.count == 8 }
         waitFor("all places given back") { gate.state.active == 0 && gate.state.waiting == 0 }
+        #expect(box.most == 1)
+        #expect(box.order == Array(0..<8))
+    }
+
+    @Test("2 places, 16 threads at once: never more than 2 inside")
+    func limit() {
+        let gate = WorkGate()
+        gate.configure(limit: 2)
+        let box = Box()
+        for _ in 0..<16 { Thread { gate.inside { box.enter(); usleep(20_000); box.leave(); box.record(0) } }.start() }
+        waitFor("all done") { box.lock.lock(); defer { box.lock.unlock() }; return box.order.count == 16 }
+        waitFor("all places given back") { gate.state.active == 0 && gate.state.waiting == 0 }
         #expect(box.most == 2)
-        #expect(Array(box.order.dropFirst(2)) == [2, 3, 4, 5, 6, 7])
     }
 
     @Test("a thread waiting on something remote gives its place to the next in line, and is back at once afterwards")
