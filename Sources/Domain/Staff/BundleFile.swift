@@ -234,9 +234,10 @@ public enum BundleFile {
         data.withUnsafeBytes { raw in
             let b = raw.bindMemory(to: UInt8.self)
             guard String(validating: b, as: UTF8.self) != nil else { return false }
+            func space(_ i: Int) -> Bool { i < b.count && (b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D) }
             var start = 0
             if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { start = 3 }
-            while start < b.count, b[start] == 0x20 || b[start] == 0x09 || b[start] == 0x0A || b[start] == 0x0D { start += 1 }
+            while space(start) { start += 1 }
             func at(_ i: Int, _ text: StaticString) -> Bool {
                 let n = text.utf8CodeUnitCount
                 guard i + n <= b.count else { return false }
@@ -247,9 +248,7 @@ public enum BundleFile {
             while i + 1 < b.count {
                 if b[i] == 0x3C {   // <
                     if b[i + 1] == 0x3F {   // <?
-                        let declaration = i == start && at(i, "<?xml") && i + 5 < b.count
-                            && (b[i + 5] == 0x20 || b[i + 5] == 0x09 || b[i + 5] == 0x0A || b[i + 5] == 0x0D)
-                        if !declaration { return false }
+                        guard i == start && at(i, "<?xml") && space(i + 5) else { return false }   // only the declaration
                     } else if at(i, "<!DOCTYPE") || at(i, "<!ENTITY") {
                         return false
                     }
