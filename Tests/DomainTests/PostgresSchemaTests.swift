@@ -263,6 +263,75 @@ struct PostgresSchemaTests {
         #expect(samePhone.isUniqueViolation)
     }
 
+    /// 0016: the single-column checks of the tables every webhook writes are domain checks now, under
+    /// the names of the table checks they replaced. The database refuses the same values with the same
+    /// SQLSTATE and constraint name, whether a value comes as a parameter (checked as it is bound), a
+    /// literal or an expression, on insert and on update; NULL stays allowed where it was, NOT NULL
+    /// stays on the column.
+    @Test func columnChecksMovedToDomainsRefuseTheSameValuesUnderTheSameNames() throws {
+        let f = try Fixture()
+        let message = try f.addMessage(sid: "SMd", direction: "inbound", status: "received")
+        func refused(_ constraint: String, _ query: PGQuery, sourceLocation: SourceLocation = #_sourceLocation) {
+            let error = #expect(throws: PGError.self, sourceLocation: sourceLocation) { try f.conn.execute(query) }
+            #expect(error?.sqlState == "23514", sourceLocation: sourceLocation)
+            #expect(error?.constraint == constraint, sourceLocation: sourceLocation)
+        }
+        let (ws, patient, conv) = (f.workspace, f.patient, f.conversation)
+
+        // patients: phone (E.164), preferred_language (en, es or unknown), consent_source.
+        for phone in ["+0123456789", "5215512345679", "+52 1 55", "+1234567890123456"] {
+            refused("patients_phone_check", "INSERT INTO patients (workspace_id, phone) VALUES (\(ws), \(phone))")
+        }
+        refused("patients_phone_check", "UPDATE patients SET phone = 'not a phone' WHERE id = \(patient)")
+        refused("patients_phone_check", "UPDATE patients SET phone = phone || 'x' WHERE id = \(patient)")
+        #expect(throws: PGError.self) { try f.conn.execute("INSERT INTO patients (workspace_id, phone) VALUES (\(ws), NULL)") }
+        refused("patients_preferred_language_check", "UPDATE patients SET preferred_language = \("fr") WHERE id = \(patient)")
+        refused("patients_preferred_language_check", "INSERT INTO patients (workspace_id, phone, preferred_language) VALUES (\(ws), '+5215500000001', 'EN')")
+        refused("patients_consent_source_check", "UPDATE patients SET consent_source = \("robot") WHERE id = \(patient)")
+        refused("patients_consent_source_check", "UPDATE patients SET consent_source = 'Staff' WHERE id = \(patient)")
+        try f.conn.execute("UPDATE patients SET preferred_language = NULL, consent_source = NULL WHERE id = \(patient)")
+        try f.conn.execute("UPDATE patients SET preferred_language = \("es"), consent_source = \("bundle"), phone = \("+5215512345670") WHERE id = \(patient)")
+        let row = try f.conn.query("SELECT phone, preferred_language, consent_source FROM patients WHERE id = \(patient)")[0]
+        #expect(row.string("phone") == "+5215512345670" && row.string("preferred_language") == "es" && row.string("consent_source") == "bundle")
+
+        // whatsapp_conversations: state (bot, handoff), unread_count >= 0.
+        refused("whatsapp_conversations_state_check", "UPDATE whatsapp_conversations SET state = \("closed") WHERE id = \(conv)")
+        refused("whatsapp_conversations_state_check", "UPDATE whatsapp_conversations SET state = NULLIF('x', 'y') WHERE id = \(conv)")
+        #expect(throws: PGError.self) { try f.conn.execute("UPDATE whatsapp_conversations SET state = NULL WHERE id = \(conv)") }
+        refused("whatsapp_conversations_unread_count_check", "UPDATE whatsapp_conversations SET unread_count = unread_count - 1 WHERE id = \(conv)")
+        refused("whatsapp_conversations_unread_count_check", "UPDATE whatsapp_conversations SET unread_count = \(-1) WHERE id = \(conv)")
+        try f.conn.execute("UPDATE whatsapp_conversations SET state = \("handoff"), unread_count = unread_count + 2 WHERE id = \(conv)")
+        let c = try f.conn.query("SELECT state, unread_count FROM whatsapp_conversations WHERE id = \(conv)")[0]
+        #expect(c.string("state") == "handoff" && c.int("unread_count") == 2)
+
+        // whatsapp_messages: direction, media (a JSON array), status.
+        refused("whatsapp_messages_direction_check", """
+            INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, status) VALUES (\(ws), \(conv), \("sideways"), 'queued')
+            """)
+        refused("whatsapp_messages_direction_check", "UPDATE whatsapp_messages SET direction = 'Inbound' WHERE id = \(message)")
+        refused("whatsapp_messages_media_check", """
+            INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, status, media) VALUES (\(ws), \(conv), 'outbound', 'queued', '{}')
+            """)
+        refused("whatsapp_messages_media_check", "UPDATE whatsapp_messages SET media = \("{\"url\": \"https://x\"}") WHERE id = \(message)")
+        refused("whatsapp_messages_media_check", "UPDATE whatsapp_messages SET media = jsonb_build_object('url', body) WHERE id = \(message)")
+        refused("whatsapp_messages_status_check", """
+            INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, status) VALUES (\(ws), \(conv), 'outbound', \("teleported"))
+            """)
+        #expect(throws: PGError.self) {
+            try f.conn.execute("INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, status) VALUES (\(ws), \(conv), 'outbound', NULL)")
+        }
+        try f.conn.execute("UPDATE whatsapp_messages SET media = \("[{\"url\": \"https://x\", \"content_type\": \"image/png\"}]") WHERE id = \(message)")
+        #expect(try f.count("SELECT count(*)::int AS n FROM whatsapp_messages WHERE jsonb_array_length(media) = 1 AND media -> 0 ->> 'content_type' = 'image/png'") == 1)
+
+        // None of these tables keeps a single-column CHECK of its own; appointments keeps its two.
+        let tableChecks = try f.conn.query("""
+            SELECT conrelid::regclass::text AS t, conname FROM pg_constraint
+             WHERE contype = 'c' AND conrelid IN ('patients'::regclass, 'whatsapp_conversations'::regclass, 'whatsapp_messages'::regclass, 'appointments'::regclass)
+             ORDER BY conname
+            """).map { "\($0.string("t") ?? "")/\($0.string("conname") ?? "")" }
+        #expect(tableChecks == ["appointments/appointments_check", "appointments/appointments_status_check"])
+    }
+
     /// The indexes of 0012–0014 (bench/scale: each hot statement whose plan grew with its table's size got
     /// one), with the columns, order and predicate the statements need; the ones they replaced are gone.
     @Test func hotStatementsHaveTheIndexesThatKeepThemIndependentOfTableSize() throws {
