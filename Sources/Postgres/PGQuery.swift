@@ -64,6 +64,30 @@ extension PGQuery: ExpressibleByStringInterpolation {
             sql += fragment.sql
         }
 
+        /// Another query (a clause that only some calls need), its binds after this one's: its `$n`
+        /// placeholders are renumbered. Its text must hold no other `$` followed by a digit (none of
+        /// ours do: a `PGQuery`'s `$n` come from its binds). Each shape of the whole is its own
+        /// prepared statement, so a part left out costs PostgreSQL nothing when the statement runs.
+        public mutating func appendInterpolation(_ part: PGQuery) {
+            let offset = binds.count
+            binds.append(contentsOf: part.binds)
+            guard offset > 0, !part.binds.isEmpty else { sql += part.sql; return }
+            var bytes = Array(part.sql.utf8)[...]
+            while let dollar = bytes.firstIndex(of: UInt8(ascii: "$")) {
+                sql += String(decoding: bytes[..<dollar], as: UTF8.self)
+                sql.append("$")
+                var end = dollar + 1
+                var n = 0
+                while end < bytes.endIndex, bytes[end] >= UInt8(ascii: "0"), bytes[end] <= UInt8(ascii: "9"), n < 1_000_000 {
+                    n = n * 10 + Int(bytes[end] - UInt8(ascii: "0"))
+                    end += 1
+                }
+                if end > dollar + 1 { sql.append(String(n + offset)) }
+                bytes = bytes[end...]
+            }
+            sql += String(decoding: bytes, as: UTF8.self)
+        }
+
         mutating func bind(_ value: PGValue) {
             binds.append(value)
             sql.append("$")

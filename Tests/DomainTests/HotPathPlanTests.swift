@@ -80,4 +80,23 @@ struct HotPathPlanTests {
             #expect(after[table, default: -1] - before[table, default: -1] == 0, "sequential scans of \(table)")
         }
     }
+
+    /// PostgreSQL opens every table and index a statement could write, whether it writes a row or not:
+    /// what a returning patient's "1" sends must not carry the writes only a newcomer, a reschedule or
+    /// a change of language needs.
+    @Test("a returning patient's \"1\": two statements, neither able to create a patient or a conversation, neither cancelling or touching the patient", .needsStack)
+    func returningPatientsShortcutSendsOnlyTheWritesItNeeds() throws {
+        let clinic = try InboundClinic()
+        try clinic.send("+5215512345678", "hello")  // the first message creates the patient and conversation
+        let worker = try PGConnection(clinic.url)
+        let booked = try clinic.service(connection: worker).handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "1")))
+        #expect(booked.appointmentID != nil, "\(booked)")
+        let sent = Array(worker.preparedStatementNames.keys)
+        #expect(sent.count == 2, "\(sent)")
+        for sql in sent {
+            for write in ["INSERT INTO patients", "UPDATE patients", "INSERT INTO whatsapp_conversations", "UPDATE appointments"] {
+                #expect(!sql.contains(write), "\(write) in \(sql)")
+            }
+        }
+    }
 }

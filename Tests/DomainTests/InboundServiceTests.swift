@@ -86,6 +86,29 @@ struct InboundServiceTests {
         #expect(try clinic.count("SELECT count(*) AS n FROM appointments") == 0)
     }
 
+    @Test("a patient staff recorded without a name takes the WhatsApp profile name, even with a conversation; a named one keeps theirs", .needsStack)
+    func profileNameFillsOnlyAMissingName() throws {
+        let clinic = try InboundClinic()
+        // Staff made both patients and wrote to them first: each has a conversation already.
+        for (phone, name) in [("+5215511111111", nil), ("+5215522222222", "Ana María Ruiz")] as [(String, String?)] {
+            try clinic.conn.execute("""
+                WITH p AS (INSERT INTO patients (workspace_id, phone, name, consent_whatsapp) VALUES (\(clinic.workspaceID), \(phone), \(name), true) RETURNING id)
+                INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id) SELECT \(clinic.workspaceID), p.id, \(clinic.sender.senderID) FROM p
+                """)
+        }
+        for phone in ["+5215511111111", "+5215522222222"] {
+            #expect(try clinic.send(phone, "hello").kind == .replied)
+            #expect(try clinic.send(phone, "hello again").kind == .replied)
+        }
+        let names = try clinic.conn.query("SELECT phone, name FROM patients ORDER BY phone").map { "\($0.string("phone") ?? "") \($0.string("name") ?? "-")" }
+        #expect(names == ["+5215511111111 Ana López", "+5215522222222 Ana María Ruiz"])
+        // No second conversation or patient; each message counted once as unread.
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_conversations") == 2)
+        #expect(try clinic.count("SELECT count(*) AS n FROM patients") == 2)
+        #expect(try clinic.count("SELECT sum(unread_count)::int AS n FROM whatsapp_conversations") == 4)
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'inbound'") == 4)
+    }
+
     @Test("a retried MessageSid stores nothing new, books nothing new and answers the same reply", .needsStack)
     func retrySameReply() throws {
         let clinic = try InboundClinic()

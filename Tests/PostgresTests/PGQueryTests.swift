@@ -40,6 +40,26 @@ struct PGQueryInterpolationTests {
         #expect(q.binds.count == 1)
     }
 
+    @Test func aNestedQueryKeepsItsBindsRenumberedAfterTheOuterOnes() {
+        let hostile = "$1 '; DROP TABLE x; --"
+        let clause: PGQuery = " AND name = \(hostile) AND id IN (\(Int64(10)), \(Int64(11)), \(Int64(12)))"
+        let none: PGQuery = ""
+        let q: PGQuery = "SELECT 1 FROM t WHERE a = \(Int64(1))\(clause) AND b = \(Int64(2))\(none)"
+        #expect(q.sql == "SELECT 1 FROM t WHERE a = $1 AND name = $2 AND id IN ($3, $4, $5) AND b = $6")
+        #expect(q.binds == [PGValue("1"), PGValue(hostile), PGValue("10"), PGValue("11"), PGValue("12"), PGValue("2")])
+        // First in line, or with no binds of its own, a part goes in as it is.
+        let first: PGQuery = "\(clause) LIMIT 1"
+        #expect(first.sql == clause.sql + " LIMIT 1" && first.binds == clause.binds)
+        let fixed: PGQuery = " AND c IS NULL"
+        let plain: PGQuery = "SELECT \(Int64(3))\(fixed)"
+        #expect(plain.sql == "SELECT $1 AND c IS NULL")
+        // Past nine binds the numbers grow a digit: $9 → $10 …, never $1 and a stray 0.
+        let many: PGQuery = "\(Int64(0))\(Int64(0))\(Int64(0))\(Int64(0))\(Int64(0))\(Int64(0))\(Int64(0))\(Int64(0))\(Int64(0))"
+        let tail: PGQuery = "\(Int64(9)) x \(Int64(10))"
+        let both: PGQuery = "\(many) \(tail)"
+        #expect(both.sql.hasSuffix(" $10 x $11") && both.binds.count == 11)
+    }
+
     @Test func arraysAreOneBindWithEveryElementQuoted() {
         let tricky: [String?] = ["a", "b\"c", "back\\slash", "{,}", "NULL", "", nil, "ñ 👩‍⚕️"]
         let q: PGQuery = "SELECT \(tricky)::text[], \([Int64(1), 2, 3])::bigint[]"

@@ -232,6 +232,8 @@ public struct InboundService {
         var messageID: Int64
         /// false: this MessageSid was recorded before (a retry).
         var isNew: Bool
+        /// The patient's stored language (nil: none yet); the conversation's carries the default.
+        var patientLanguage: Language?
         var conversation: ConversationSnapshot
     }
 
@@ -245,18 +247,53 @@ public struct InboundService {
     /// One statement: the sender by `To`; the patient found or created (consent on for a new one); the
     /// conversation found or created; the message inserted unless its MessageSid exists; the
     /// conversation's unread count and times moved only for a new message. Atomic on its own, so no
-    /// BEGIN/COMMIT. Two first messages of one patient racing to create the patient or the
-    /// conversation: the loser inserts nothing and runs the statement again (it then finds both).
+    /// BEGIN/COMMIT. Most messages come from a patient who already has a conversation (and a name):
+    /// a statement that only finds them runs first, and the one that can create them only when it
+    /// found nothing (PostgreSQL opens every table and index a statement could write, rows or not).
+    /// Two first messages of one patient racing to create the patient or the conversation: the
+    /// loser inserts nothing and runs the statement again (it then finds both).
     func record(_ m: InboundWebhook, to: String) throws -> RecordResult {
+        let head: PGQuery = """
+            WITH s AS (
+                SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(to)\(unescaped: SenderRoute.order)
+            ), elsewhere AS (
+                -- this MessageSid recorded by another clinic: nothing is created here
+                SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
+            )
+            """
+        // `p` (the patient) and `c` (the conversation) are found or made before this; a conversation
+        // made by this statement is not seen by `seen` (one snapshot), and starts with its counts set.
+        let tail: PGQuery = """
+            , m AS (
+                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
+                SELECT s.workspace_id, c.id, 'inbound', \(m.text), \(PGJSON(m.mediaJSON))::jsonb, \(m.messageSID), 'received' FROM s, c
+                ON CONFLICT (twilio_sid) DO NOTHING
+                RETURNING id, conversation_id
+            ), seen AS (
+                UPDATE whatsapp_conversations
+                   SET last_inbound_at = now(), last_message_at = now(), unread_count = unread_count + 1, deleted_at = NULL
+                 WHERE id = (SELECT conversation_id FROM m)
+            )
+            SELECT s.*, p.id AS patient_id, p.consent_whatsapp, p.preferred_language,
+                   c.id AS conversation_id, c.state, c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id,
+                   EXISTS (SELECT 1 FROM elsewhere) AS elsewhere
+              FROM s LEFT JOIN p ON true LEFT JOIN c ON true
+            """
+        let known = try recorded(conn.query("""
+            \(head), p AS (
+                SELECT pt.id, pt.consent_whatsapp, pt.preferred_language FROM patients pt, s
+                 WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
+                   AND (pt.name IS NOT NULL OR NULLIF(\(m.profileName), '') IS NULL)
+            ), c AS (
+                SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
+                 WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
+            )\(tail)
+            """))
+        if let known { return known }
         let detected = InboundText.detectLanguage(m.text)
         for _ in 0..<3 {
-            let rows = try conn.query("""
-                WITH s AS (
-                    SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(to)\(unescaped: SenderRoute.order)
-                ), elsewhere AS (
-                    -- this MessageSid recorded by another clinic: nothing is created here
-                    SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
-                ), known AS (
+            let made = try recorded(conn.query("""
+                \(head), known AS (
                     -- read, not upserted: an upsert would write a new version of the patient's row on every message
                     SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language FROM patients pt, s
                      WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
@@ -283,35 +320,28 @@ public struct InboundService {
                     RETURNING id, state, pending_intent
                 ), c AS (
                     SELECT * FROM old UNION ALL SELECT * FROM new
-                ), m AS (
-                    INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
-                    SELECT s.workspace_id, c.id, 'inbound', \(m.text), \(PGJSON(m.mediaJSON))::jsonb, \(m.messageSID), 'received' FROM s, c
-                    ON CONFLICT (twilio_sid) DO NOTHING
-                    RETURNING id, conversation_id
-                ), seen AS (
-                    UPDATE whatsapp_conversations
-                       SET last_inbound_at = now(), last_message_at = now(), unread_count = unread_count + 1, deleted_at = NULL
-                     WHERE id = (SELECT conversation_id FROM m) AND id IN (SELECT id FROM old)
-                )
-                SELECT s.*, p.id AS patient_id, p.consent_whatsapp, p.preferred_language,
-                       c.id AS conversation_id, c.state, c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id,
-                       EXISTS (SELECT 1 FROM elsewhere) AS elsewhere
-                  FROM s LEFT JOIN p ON true LEFT JOIN c ON true
-                """)
-            guard let r = rows.first, let sender = try SenderRoute(row: r) else { return .unknownSender }
-            guard sender.isActive else { return .disabledSender }
-            if try r.decode(Bool.self, "elsewhere") { return .elsewhere(sender) }
-            guard let conversationID = try r.decode(Int64?.self, "conversation_id") else { continue }  // lost the creation race
-            let messageID = try r.decode(Int64?.self, "message_id")
-            return .recorded(Recorded(
-                sender: sender, patientID: try r.decode(Int64.self, "patient_id"), conversationID: conversationID,
-                messageID: messageID ?? 0, isNew: messageID != nil,
-                conversation: ConversationSnapshot(state: try r.decode(ConversationState.self, "state"),
-                                                   language: try r.decode(Language?.self, "preferred_language") ?? .en,
-                                                   pending: PendingOffer.parse(try r.decode(String?.self, "pending_intent")),
-                                                   timeZone: sender.timezone)))
+                )\(tail)
+                """))
+            if let made { return made }  // nil: lost the creation race
         }
         throw AppError.internal
+    }
+
+    /// What a recording statement's row says; nil when it found no conversation (the known-patient
+    /// statement: the patient or conversation is to be made; the full one: it lost a creation race).
+    private func recorded(_ rows: PGResult) throws -> RecordResult? {
+        guard let r = rows.first, let sender = try SenderRoute(row: r) else { return .unknownSender }
+        guard sender.isActive else { return .disabledSender }
+        if try r.decode(Bool.self, "elsewhere") { return .elsewhere(sender) }
+        guard let conversationID = try r.decode(Int64?.self, "conversation_id") else { return nil }
+        let messageID = try r.decode(Int64?.self, "message_id")
+        let language = try r.decode(Language?.self, "preferred_language")
+        return .recorded(Recorded(
+            sender: sender, patientID: try r.decode(Int64.self, "patient_id"), conversationID: conversationID,
+            messageID: messageID ?? 0, isNew: messageID != nil, patientLanguage: language,
+            conversation: ConversationSnapshot(state: try r.decode(ConversationState.self, "state"), language: language ?? .en,
+                                               pending: PendingOffer.parse(try r.decode(String?.self, "pending_intent")),
+                                               timeZone: sender.timezone)))
     }
 
     /// The answer given the first time this MessageSid came in — to this workspace only.
@@ -435,26 +465,34 @@ public struct InboundService {
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
         let reply = InboundReplies.booked(label, language: language)
         let ws = r.sender.workspaceID
+        // Only the writes this booking needs are in the statement (each shape is prepared once):
+        // PostgreSQL opens every table and index a statement could write, rows or not.
+        let replaced: PGQuery = rescheduleOf.map { id in """
+            , replaced AS (
+                UPDATE appointments SET status = 'cancelled', cancelled_at = now()
+                 WHERE id = \(id) AND workspace_id = \(ws) AND patient_id = \(r.patientID) AND status <> 'cancelled'
+                   AND EXISTS (SELECT 1 FROM a)
+            )
+            """ } ?? ""
+        let patient: PGQuery = r.patientLanguage == language ? "" : """
+            , p AS (
+                UPDATE patients SET preferred_language = \(language)
+                 WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language) AND EXISTS (SELECT 1 FROM a)
+            )
+            """
         let rows = try conn.query("""
             WITH a AS (
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
                 VALUES (\(ws), \(r.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp')
                 ON CONFLICT ON CONSTRAINT appointments_no_double_booking DO NOTHING
                 RETURNING id
-            ), replaced AS (
-                UPDATE appointments SET status = 'cancelled', cancelled_at = now()
-                 WHERE id = \(rescheduleOf) AND workspace_id = \(ws) AND patient_id = \(r.patientID) AND status <> 'cancelled'
-                   AND EXISTS (SELECT 1 FROM a)
-            ), reply AS (
+            )\(replaced), reply AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
                 SELECT \(ws), \(r.conversationID), 'outbound', \(reply), 'sent', \(r.messageID) FROM a
             ), c AS (
                 UPDATE whatsapp_conversations SET pending_intent = NULL, last_message_at = now()
                  WHERE id = \(r.conversationID) AND EXISTS (SELECT 1 FROM a)
-            ), p AS (
-                UPDATE patients SET preferred_language = \(language)
-                 WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language) AND EXISTS (SELECT 1 FROM a)
-            )
+            )\(patient)
             SELECT (SELECT id FROM a) AS appointment_id
             """)
         guard let id = try rows.first?.decode(Int64?.self, "appointment_id") else {
@@ -514,23 +552,27 @@ public struct InboundService {
     /// the conversation's offer and state, the patient's language and consent.
     @discardableResult
     func write(_ d: Decision, _ r: Recorded) throws -> Decision {
+        // The patient's row is in the statement only when something of it changes (see `book`).
+        let patient: PGQuery = r.patientLanguage == d.language && d.consent == nil ? "" : """
+            , p AS (
+                UPDATE patients
+                   SET preferred_language = \(d.language),
+                       consent_whatsapp = COALESCE(\(d.consent)::bool, consent_whatsapp),
+                       consent_updated_at = CASE WHEN \(d.consent)::bool IS NULL THEN consent_updated_at ELSE now() END,
+                       consent_source = CASE WHEN \(d.consent)::bool IS NULL THEN consent_source ELSE 'whatsapp' END
+                 WHERE id = \(r.patientID) AND (preferred_language IS DISTINCT FROM \(d.language) OR \(d.consent)::bool IS NOT NULL)
+            )
+            """
         try conn.execute("""
             WITH reply AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
                 SELECT \(r.sender.workspaceID), \(r.conversationID), 'outbound', \(d.reply), 'sent', \(r.messageID) WHERE \(d.reply)::text IS NOT NULL
                 RETURNING id
-            ), c AS (
-                UPDATE whatsapp_conversations
-                   SET pending_intent = \(d.pending?.json)::jsonb, last_message_at = now(),
-                       state = CASE WHEN \(d.handoff)::bool THEN 'handoff' ELSE state END
-                 WHERE id = \(r.conversationID)
-            )
-            UPDATE patients
-               SET preferred_language = \(d.language),
-                   consent_whatsapp = COALESCE(\(d.consent)::bool, consent_whatsapp),
-                   consent_updated_at = CASE WHEN \(d.consent)::bool IS NULL THEN consent_updated_at ELSE now() END,
-                   consent_source = CASE WHEN \(d.consent)::bool IS NULL THEN consent_source ELSE 'whatsapp' END
-             WHERE id = \(r.patientID) AND (preferred_language IS DISTINCT FROM \(d.language) OR \(d.consent)::bool IS NOT NULL)
+            )\(patient)
+            UPDATE whatsapp_conversations
+               SET pending_intent = \(d.pending?.json)::jsonb, last_message_at = now(),
+                   state = CASE WHEN \(d.handoff)::bool THEN 'handoff' ELSE state END
+             WHERE id = \(r.conversationID)
             """)
         return d
     }
