@@ -456,11 +456,11 @@ public struct InboundService {
     // MARK: phase 3: write
 
     /// Books a slot as `pending_review` in one statement with everything the booking changes: the
-    /// appointment (the exclusion constraint `appointments_no_double_booking` on the doctor's live time
-    /// ranges decides, races included: ON CONFLICT waits for the other writer and, if its appointment
-    /// overlaps, inserts nothing), the appointment a reschedule
-    /// replaces cancelled, the offer cleared, the patient's language, the reply. Every write depends on
-    /// the appointment: a slot taken meanwhile writes nothing here and is answered by `taken`.
+    /// appointment, the appointment a reschedule replaces cancelled, the offer cleared, the patient's
+    /// language, the reply. The exclusion constraint `appointments_no_double_booking` on the doctor's
+    /// live time ranges decides, races included (PostgreSQL waits for the other writer): a slot taken
+    /// meanwhile fails the whole statement, so nothing is written, and is answered by `taken`. (A plain
+    /// INSERT searches the constraint's index once; ON CONFLICT DO NOTHING searched it twice.)
     func book(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date) throws -> Decision {
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
         let reply = InboundReplies.booked(label, language: language)
@@ -471,35 +471,35 @@ public struct InboundService {
             , replaced AS (
                 UPDATE appointments SET status = 'cancelled', cancelled_at = now()
                  WHERE id = \(id) AND workspace_id = \(ws) AND patient_id = \(r.patientID) AND status <> 'cancelled'
-                   AND EXISTS (SELECT 1 FROM a)
             )
             """ } ?? ""
         let patient: PGQuery = r.patientLanguage == language ? "" : """
             , p AS (
                 UPDATE patients SET preferred_language = \(language)
-                 WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language) AND EXISTS (SELECT 1 FROM a)
+                 WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language)
             )
             """
-        let rows = try conn.query("""
+        let rows: PGResult
+        do {
+            rows = try conn.query("""
             WITH a AS (
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
                 VALUES (\(ws), \(r.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp')
-                ON CONFLICT ON CONSTRAINT appointments_no_double_booking DO NOTHING
                 RETURNING id
             )\(replaced), reply AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
                 SELECT \(ws), \(r.conversationID), 'outbound', \(reply), 'sent', \(r.messageID) FROM a
             ), c AS (
                 UPDATE whatsapp_conversations SET pending_intent = NULL, last_message_at = now()
-                 WHERE id = \(r.conversationID) AND EXISTS (SELECT 1 FROM a)
+                 WHERE id = \(r.conversationID)
             )\(patient)
-            SELECT (SELECT id FROM a) AS appointment_id
+            SELECT id AS appointment_id FROM a
             """)
-        guard let id = try rows.first?.decode(Int64?.self, "appointment_id") else {
+        } catch let e as PGError where e.constraint == "appointments_no_double_booking" {
             log.info("slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
             return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now)
         }
-        return Decision(reply: reply, language: language, pending: nil, appointmentID: id)
+        return Decision(reply: reply, language: language, pending: nil, appointmentID: try rows.one().decode(Int64.self, "appointment_id"))
     }
 
     /// The chosen slot is gone (taken meanwhile, or its time has come): say so and offer others.
