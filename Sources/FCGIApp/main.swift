@@ -45,7 +45,6 @@ func runServer() -> Int32 {
         return 78  // EX_CONFIG
     }
     let server = FastCGIServer(listen: config.listen, workers: config.workers, maxBodyBytes: config.maxBodyBytes)
-    server.maxRequests = config.maxRequests
     server.slowRequestAfter = config.requestTimeout > 0 ? .seconds(config.requestTimeout) : nil
     server.bodyLimits.allow(config.maxUploadBytes, under: uploadRoutePrefix)
     let listenFD: Int32
@@ -65,6 +64,7 @@ func runServer() -> Int32 {
         // In a child, still single-threaded: curl_global_init before any thread starts.
         HTTPClient.globalInit()
         Metrics.shared.use(slot: slot)
+        server.maxRequests = ProcessPool.recycleAfter(config.maxRequests, slot: slot, processes: config.processes)
         // Many threads so that slow remote calls cannot use them all up; few at a time on the CPU.
         WorkGate.shared.configure(limit: config.activeWorkers)
         // One cap on concurrent password hashes for the whole child, shared by its worker threads.

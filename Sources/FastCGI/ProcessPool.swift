@@ -10,7 +10,8 @@ import MedsyncLog
 ///   master reaps it and starts another at once. When children keep dying (more than `crashBurst`
 ///   abnormal exits within `crashWindow`, php-fpm's emergency_restart_threshold idea) each start
 ///   waits longer, 100 ms doubling up to 5 s, so a crash loop cannot become a fork loop.
-/// - A child that exits 0 on its own was recycled (`FastCGIServer.maxRequests`): replaced at once.
+/// - A child that exits 0 on its own was recycled (`FastCGIServer.maxRequests`, staggered by slot:
+///   `recycleAfter`): replaced at once.
 /// - SIGTERM or SIGINT to the master is passed to every child, which stops accepting and answers what
 ///   it holds; the master returns once all have exited (no child is started meanwhile). Connections
 ///   arriving in between wait in the socket's backlog.
@@ -32,6 +33,17 @@ public final class ProcessPool {
     public init(processes: Int) {
         self.processes = max(1, processes)
         crashBurst = max(3, 2 * self.processes)
+    }
+
+    /// How many requests the child of `slot` answers before it is recycled: `maxRequests` for slot 0,
+    /// up to half as many again for the last slot (0 stays 0: never). Children start together and
+    /// share the load evenly, so with one count for all they would all be replaced at the same moment
+    /// — every replacement starting with cold database sessions at once (gunicorn's
+    /// `max_requests_jitter`, uWSGI's `max-requests-delta`, made deterministic per slot).
+    public static func recycleAfter(_ maxRequests: Int, slot: Int, processes: Int) -> Int {
+        guard maxRequests > 0, processes > 1, slot > 0 else { return max(0, maxRequests) }
+        let spread = maxRequests / 2 / (processes - 1) * min(slot, processes - 1)  // ≤ maxRequests / 2
+        return maxRequests > Int.max - spread ? Int.max : maxRequests + spread
     }
 
     /// Runs the master until SIGTERM/SIGINT and every child has exited; returns its exit status.
