@@ -59,12 +59,14 @@ func runServer() -> Int32 {
     var routes = Router.medsync()
     if ProcessInfo.processInfo.environment["MEDSYNC_TEST_CRASH_ROUTE"] == "1" { registerCrashRoute(&routes, log) }
     let router = routes
-    Metrics.shared.share(processes: config.processes)
-    return ProcessPool(processes: config.processes).run(child: { slot in
+    let processes = ProcessPool(processes: config.processes)
+    Metrics.shared.share(processes: processes.slots)
+    return processes.run(child: { slot, position in
         // In a child, still single-threaded: curl_global_init before any thread starts.
         HTTPClient.globalInit()
         Metrics.shared.use(slot: slot)
-        server.maxRequests = ProcessPool.recycleAfter(config.maxRequests, slot: slot, processes: config.processes)
+        server.maxRequests = ProcessPool.recycleAfter(config.maxRequests, position: position, processes: config.processes)
+        server.onRecycle = ProcessPool.retiring
         // Many threads so that slow remote calls cannot use them all up; few at a time on the CPU.
         WorkGate.shared.configure(limit: config.activeWorkers)
         // One cap on concurrent password hashes for the whole child, shared by its worker threads.

@@ -40,6 +40,9 @@ public final class FastCGIServer: @unchecked Sendable {
     public let maxBodyBytes: Int
     /// `serve` stops accepting after this many requests (0: never); the pool then starts a fresh child.
     public var maxRequests = 0
+    /// Called once when `maxRequests` is reached, as this process stops accepting (in a pool's child:
+    /// `ProcessPool.retiring`, so that the replacement starts while this one finishes).
+    public var onRecycle: (@Sendable () -> Void)?
     /// A request still running after this long gets one slow-log line (method, path, elapsed); nil: none.
     public var slowRequestAfter: Duration?
     /// Per-route body limits (default `maxBodyBytes`); set before `serve`.
@@ -96,7 +99,7 @@ public final class FastCGIServer: @unchecked Sendable {
         // could accept again: nothing here uses SIGUSR1, so a stray one is ignored.
         signal(SIGUSR1, SIG_IGN)
 
-        let pool = Pool(workers: workers, maxRequests: maxRequests, logger: logger)
+        let pool = Pool(workers: workers, maxRequests: maxRequests, onRecycle: onRecycle, logger: logger)
         let limits = bodyLimits
         let drain = keptConnectionDrain
         for index in 0..<workers {
@@ -187,14 +190,16 @@ final class Pool: @unchecked Sendable {
     private var reason: FastCGIServer.StopReason?
     private var running: Int
     private let maxRequests: Int
+    private let onRecycle: (@Sendable () -> Void)?
     private var answered = 0
     /// Requests being handled, by worker index: when they started, method and path (no query).
     private var inFlight: [Int: (start: ContinuousClock.Instant, method: String, path: String, requestID: String, reported: Bool)] = [:]
     let logger: Logger
 
-    init(workers: Int, maxRequests: Int, logger: Logger) {
+    init(workers: Int, maxRequests: Int, onRecycle: (@Sendable () -> Void)? = nil, logger: Logger) {
         running = workers
         self.maxRequests = maxRequests
+        self.onRecycle = onRecycle
         self.logger = logger
     }
 
@@ -215,8 +220,10 @@ final class Pool: @unchecked Sendable {
         lock.lock()
         inFlight[index] = nil
         answered += 1
-        if maxRequests > 0, answered >= maxRequests, reason == nil { reason = .recycled }
+        let recycled = maxRequests > 0 && answered >= maxRequests && reason == nil
+        if recycled { reason = .recycled }
         lock.unlock()
+        if recycled { onRecycle?() }
     }
 
     func workerExited() {

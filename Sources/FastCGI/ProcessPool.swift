@@ -10,8 +10,10 @@ import MedsyncLog
 ///   master reaps it and starts another at once. When children keep dying (more than `crashBurst`
 ///   abnormal exits within `crashWindow`, php-fpm's emergency_restart_threshold idea) each start
 ///   waits longer, 100 ms doubling up to 5 s, so a crash loop cannot become a fork loop.
-/// - A child that exits 0 on its own was recycled (`FastCGIServer.maxRequests`, staggered by slot:
-///   `recycleAfter`): replaced at once.
+/// - A child recycled after `FastCGIServer.maxRequests` (staggered: `recycleAfter`) tells the master
+///   the moment it stops accepting (`retiring()`, SIGUSR2), and its replacement starts then, not once
+///   it has exited: the retiring child still answers on the connections nginx keeps open to it (up to
+///   nginx's keepalive_time), and for that while new connections need threads of their own.
 /// - SIGTERM or SIGINT to the master is passed to every child, which stops accepting and answers what
 ///   it holds; the master returns once all have exited (no child is started meanwhile). Connections
 ///   arriving in between wait in the socket's backlog.
@@ -30,31 +32,44 @@ public final class ProcessPool {
     /// The master's lines (children starting, dying, being replaced).
     public var logger = Logger(label: "medsync.pool")
 
+    /// Slots for the children's shared state (metrics): each child holds one until it has exited, so
+    /// a retiring child and its replacement need two.
+    public var slots: Int { 2 * processes }
+
     public init(processes: Int) {
         self.processes = max(1, processes)
         crashBurst = max(3, 2 * self.processes)
     }
 
-    /// How many requests the child of `slot` answers before it is recycled: `maxRequests` for slot 0,
-    /// up to half as many again for the last slot (0 stays 0: never). Children start together and
+    /// The master's pid, in a child of the pool (0 elsewhere): set right after the fork.
+    nonisolated(unsafe) private static var master: pid_t = 0
+
+    /// In a child: "I stop accepting; start my replacement." Nothing outside a pool's child.
+    public static func retiring() {
+        if master != 0, getppid() == master { kill(master, SIGUSR2) }
+    }
+
+    /// How many requests the child at `position` answers before it is recycled: `maxRequests` for the
+    /// first, up to half as many again for the last (0 stays 0: never). Children start together and
     /// share the load evenly, so with one count for all they would all be replaced at the same moment
     /// — every replacement starting with cold database sessions at once (gunicorn's
-    /// `max_requests_jitter`, uWSGI's `max-requests-delta`, made deterministic per slot).
-    public static func recycleAfter(_ maxRequests: Int, slot: Int, processes: Int) -> Int {
-        guard maxRequests > 0, processes > 1, slot > 0 else { return max(0, maxRequests) }
-        let spread = maxRequests / 2 / (processes - 1) * min(slot, processes - 1)  // ≤ maxRequests / 2
+    /// `max_requests_jitter`, uWSGI's `max-requests-delta`, made deterministic per position).
+    public static func recycleAfter(_ maxRequests: Int, position: Int, processes: Int) -> Int {
+        guard maxRequests > 0, processes > 1, position > 0 else { return max(0, maxRequests) }
+        let spread = maxRequests / 2 / (processes - 1) * min(position, processes - 1)  // ≤ maxRequests / 2
         return maxRequests > Int.max - spread ? Int.max : maxRequests + spread
     }
 
     /// Runs the master until SIGTERM/SIGINT and every child has exited; returns its exit status.
-    /// `child` runs in each forked child, on its one thread, with the child's slot (0..<processes: a
-    /// replacement takes the slot of the child it replaces) and returns the child's exit status.
-    /// `reaped` runs in the master once the child of a slot has exited, before the slot is reused.
-    public func run(child: (Int) -> Int32, reaped: (Int) -> Void = { _ in }) -> Int32 {
+    /// `child` runs in each forked child, on its one thread, with the child's slot (0..<slots, free
+    /// until the child has exited) and position (0..<processes: a replacement takes the position of
+    /// the child it replaces) and returns the child's exit status. `reaped` runs in the master once
+    /// the child of a slot has exited, before the slot is reused.
+    public func run(child: (_ slot: Int, _ position: Int) -> Int32, reaped: (Int) -> Void = { _ in }) -> Int32 {
         let master = getpid()
         var signals = sigset_t()
         sigemptyset(&signals)
-        for s in [SIGCHLD, SIGTERM, SIGINT] { sigaddset(&signals, s) }
+        for s in [SIGCHLD, SIGTERM, SIGINT, SIGUSR2] { sigaddset(&signals, s) }
         // Taken with sigtimedwait only; children inherit the mask and set their own (FastCGIServer.serve).
         pthread_sigmask(SIG_SETMASK, &signals, nil)
         let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 1
@@ -63,27 +78,30 @@ public final class ProcessPool {
         }
         logger.info("master \(master) keeps \(processes) children")
 
-        var children: [pid_t: Int] = [:]  // pid → slot
+        var children: [pid_t: (slot: Int, position: Int)] = [:]  // serving, counted in `processes`
+        var retiring: [pid_t: Int] = [:]  // pid → slot: replaced already, finishing what they hold
         var stopping = false
         var crashes: [ContinuousClock.Instant] = []
         var nextStart = ContinuousClock.now
         while true {
             if !stopping {
                 while children.count < processes && ContinuousClock.now >= nextStart {
-                    let taken = Set(children.values)
-                    guard let slot = (0..<processes).first(where: { !taken.contains($0) }) else { break }
+                    let taken = Set(children.values.map(\.slot)).union(retiring.values)
+                    let held = Set(children.values.map(\.position))
+                    guard let slot = (0..<slots).first(where: { !taken.contains($0) }),
+                          let position = (0..<processes).first(where: { !held.contains($0) }) else { break }
                     let pid = fork()
-                    if pid == 0 { runChild(master: master) { child(slot) } }
+                    if pid == 0 { runChild(master: master) { child(slot, position) } }
                     if pid < 0 {
                         logger.error("fork failed: \(String(cString: strerror(errno))); retrying in 1 s")
                         nextStart = ContinuousClock.now + .seconds(1)
                         break
                     }
-                    children[pid] = slot
+                    children[pid] = (slot, position)
                     logger.info("child \(pid) started (\(children.count) of \(processes))")
                 }
             }
-            if stopping && children.isEmpty { break }
+            if stopping && children.isEmpty && retiring.isEmpty { break }
 
             var wait = Duration.seconds(1)
             if !stopping && children.count < processes {
@@ -96,7 +114,13 @@ public final class ProcessPool {
             if (signal == SIGTERM || signal == SIGINT) && !stopping {
                 stopping = true
                 logger.notice("master received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping \(children.count) children")
-                for pid in children.keys { kill(pid, SIGTERM) }
+                for pid in Array(children.keys) + Array(retiring.keys) { kill(pid, SIGTERM) }
+            }
+            let sender = medsync_siginfo_pid(&info)
+            if signal == SIGUSR2, !stopping, let retired = children.removeValue(forKey: sender) {
+                retiring[sender] = retired.slot
+                logger.info("child \(sender) stopped accepting; starting its replacement")
+                continue
             }
 
             // Reap every child that ended (one SIGCHLD may stand for several).
@@ -104,11 +128,17 @@ public final class ProcessPool {
                 var status: Int32 = 0
                 let pid = waitpid(-1, &status, WNOHANG)
                 if pid <= 0 { break }
-                guard let slot = children.removeValue(forKey: pid) else { continue }
-                reaped(slot)
                 let exit = ChildExit(status: status)
+                if let slot = retiring.removeValue(forKey: pid) {
+                    reaped(slot)
+                    if exit.isAbnormal { logger.error("retiring child \(pid) \(exit) — its requests in flight are lost") }
+                    else { logger.info("retiring child \(pid) \(exit)") }
+                    continue
+                }
+                guard let slot = children.removeValue(forKey: pid)?.slot else { continue }
+                reaped(slot)
                 if stopping {
-                    logger.info("child \(pid) \(exit) (\(children.count) left)")
+                    logger.info("child \(pid) \(exit) (\(children.count + retiring.count) left)")
                     continue
                 }
                 guard exit.isAbnormal else {
@@ -138,6 +168,7 @@ public final class ProcessPool {
         _ = medsync_prctl_set_pdeathsig(SIGTERM)
         // The master may have died before prctl took effect.
         if getppid() != master { exit(0) }
+        ProcessPool.master = master
         exit(child())
     }
 }
