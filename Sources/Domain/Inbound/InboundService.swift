@@ -298,8 +298,9 @@ public struct InboundService {
                     SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language FROM patients pt, s
                      WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
                 ), added AS (
+                    -- `::text`: a value bound straight into a domain column is checked at every bind, row or not (0016)
                     INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
-                    SELECT s.workspace_id, \(m.from), NULLIF(\(m.profileName), ''), true, now(), \(detected ?? .en) FROM s
+                    SELECT s.workspace_id, \(m.from)::text, NULLIF(\(m.profileName), ''), true, now(), \(detected ?? .en)::text FROM s
                      WHERE s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere) AND NOT EXISTS (SELECT 1 FROM known)
                     ON CONFLICT (workspace_id, phone) DO NOTHING
                     RETURNING id, consent_whatsapp, preferred_language
@@ -475,7 +476,7 @@ public struct InboundService {
             """ } ?? ""
         let patient: PGQuery = r.patientLanguage == language ? "" : """
             , p AS (
-                UPDATE patients SET preferred_language = \(language)
+                UPDATE patients SET preferred_language = \(language)::text
                  WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language)
             )
             """
@@ -556,7 +557,7 @@ public struct InboundService {
         let patient: PGQuery = r.patientLanguage == d.language && d.consent == nil ? "" : """
             , p AS (
                 UPDATE patients
-                   SET preferred_language = \(d.language),
+                   SET preferred_language = \(d.language)::text,
                        consent_whatsapp = COALESCE(\(d.consent)::bool, consent_whatsapp),
                        consent_updated_at = CASE WHEN \(d.consent)::bool IS NULL THEN consent_updated_at ELSE now() END,
                        consent_source = CASE WHEN \(d.consent)::bool IS NULL THEN consent_source ELSE 'whatsapp' END
