@@ -34,7 +34,8 @@ import TestSupport
 
         // The slot-shortcut benchmark for 6 s, 8 connections; instance A is killed 2 s into it.
         let bench = try Subprocess(["\(projectRoot)/bench/run", "shortcut"],
-                                   environment: ["ENV_FILE": "\(stack.dir)/env", "DURATION": "6s", "CONNECTIONS": "\(connections)", "REQUESTS": "12000"])
+                                   environment: ["ENV_FILE": "\(stack.dir)/env", "DURATION": "6s", "CONNECTIONS": "\(connections)", "REQUESTS": "12000",
+                                                "WARMUP": "0"])  // the counts below are the measured run's
         try waitUntil("wrk started") { bench.stdout.contains("[bench] wrk ") }
         usleep(2_000_000)
         let victim = instances[0]
