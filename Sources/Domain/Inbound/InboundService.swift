@@ -261,6 +261,16 @@ public struct InboundService {
                 SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
             )
             """
+        // The patient by phone in the sender's workspace (nothing for another clinic's MessageSid), and
+        // the conversation of patient `p` with sender `s`: what both statements look up.
+        let patientByPhone: PGQuery = """
+            FROM patients pt, s
+             WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
+            """
+        let conversation: SQLFragment = """
+            SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
+             WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
+            """
         // `p` (the patient) and `c` (the conversation) are found or made before this; a conversation
         // made by this statement is not seen by `seen` (one snapshot), and starts with its counts set.
         let tail: PGQuery = """
@@ -281,12 +291,10 @@ public struct InboundService {
             """
         let known = try recorded(conn.query("""
             \(head), p AS (
-                SELECT pt.id, pt.consent_whatsapp, pt.preferred_language FROM patients pt, s
-                 WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
+                SELECT pt.id, pt.consent_whatsapp, pt.preferred_language \(patientByPhone)
                    AND (pt.name IS NOT NULL OR NULLIF(\(m.profileName), '') IS NULL)
             ), c AS (
-                SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
-                 WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
+                \(unescaped: conversation)
             )\(tail)
             """))
         if let known { return known }
@@ -295,8 +303,7 @@ public struct InboundService {
             let made = try recorded(conn.query("""
                 \(head), known AS (
                     -- read, not upserted: an upsert would write a new version of the patient's row on every message
-                    SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language FROM patients pt, s
-                     WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
+                    SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language \(patientByPhone)
                 ), added AS (
                     -- `::text`: a value bound straight into a domain column is checked at every bind, row or not (0016)
                     INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
@@ -311,8 +318,7 @@ public struct InboundService {
                 ), p AS (
                     SELECT id, consent_whatsapp, preferred_language FROM known UNION ALL SELECT * FROM added
                 ), old AS (
-                    SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
-                     WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
+                    \(unescaped: conversation)
                 ), new AS (
                     INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at, last_message_at, unread_count)
                     SELECT s.workspace_id, p.id, s.sender_id, now(), now(), 1 FROM s, p
