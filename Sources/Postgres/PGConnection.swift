@@ -37,6 +37,10 @@ public final class PGConnection {
     }
     /// 0 outside a transaction; 1 inside BEGIN; n > 1 inside nested savepoints.
     public private(set) var transactionDepth = 0
+    /// `begin()` opened a transaction whose BEGIN goes with the next statement.
+    private var beginPending = false
+    /// `commit(with:)`'s statement is running: its COMMIT goes with it.
+    private var commitPending = false
     /// How many times the connection was re-established after the server went away.
     public private(set) var reconnects = 0
 
@@ -82,12 +86,16 @@ public final class PGConnection {
     @discardableResult
     public func query(_ query: PGQuery) throws -> PGResult {
         try ensureConnected()
+        let opensTransaction = beginPending
         do {
             return try run(query.sql, query.binds)
-        } catch let error as PGError where error.isConnectionFailure && transactionDepth == 0 && !isConnected {
+        } catch let error as PGError where error.isConnectionFailure && (opensTransaction || (transactionDepth == 0 && !isConnected)) {
             // The server went away (restart, pg_terminate_backend, network): nothing of this
-            // statement can have been kept by a dead session, so one retry on a fresh connection.
-            try ensureConnected()
+            // statement (nor of the transaction it opened) can have been kept by a dead session, so
+            // one retry on a fresh connection. (A pipeline's reading stops at its Sync, before libpq
+            // sees the server close the session: that one is reset without waiting to notice.)
+            beginPending = opensTransaction
+            try reconnect()
             return try run(query.sql, query.binds)
         }
     }
@@ -119,6 +127,10 @@ public final class PGConnection {
     public func executeScript(_ sql: String) throws {
         try ensureConnected()
         guard let conn else { throw PGConnection.notConnected }
+        if beginPending {
+            beginPending = false
+            _ = try checked(PQexec(conn, "BEGIN"), statement: "BEGIN")
+        }
         let result = try checked(PQexec(conn, sql), statement: "script")
         _ = result
     }
@@ -142,16 +154,37 @@ public final class PGConnection {
                 throw error
             }
         }
-        try execute("BEGIN")
-        transactionDepth = 1
+        try begin()
         let value: T
         do {
             value = try body()
         } catch {
-            transactionDepth = 0
-            if isConnected { _ = try? execute("ROLLBACK") }
-            deallocatePending()
+            rollback()
             throw error
+        }
+        try commit()
+        return value
+    }
+
+    /// Opens a transaction. Its BEGIN is not sent alone: it goes with the transaction's first
+    /// statement, in one round trip (libpq's pipeline mode). End it with `commit()` or `rollback()`.
+    public func begin() throws {
+        guard transactionDepth == 0 else {
+            throw PGError(code: .queryFailed, sqlState: "25001", serverMessage: "a transaction is already open on this session")
+        }
+        transactionDepth = 1
+        beginPending = true
+    }
+
+    /// COMMITs the transaction `begin()` opened (nothing is sent when no statement ran in it).
+    public func commit() throws {
+        guard transactionDepth == 1 else {
+            throw PGError(code: .queryFailed, sqlState: "25000", serverMessage: "no transaction to commit on this session")
+        }
+        if beginPending {
+            beginPending = false
+            transactionDepth = 0
+            return
         }
         do {
             let result = try query("COMMIT")
@@ -167,7 +200,30 @@ public final class PGConnection {
             transactionDepth = 0
             throw error
         }
-        return value
+    }
+
+    /// Runs the transaction's last statement and COMMITs in the same round trip (libpq's pipeline
+    /// mode). A statement that fails commits nothing and leaves the transaction open, aborted, for
+    /// `rollback()`.
+    @discardableResult
+    public func commit(with last: PGQuery) throws -> PGResult {
+        guard transactionDepth == 1 else {
+            throw PGError(code: .queryFailed, sqlState: "25000", serverMessage: "no transaction to commit on this session")
+        }
+        commitPending = true
+        defer { commitPending = false }
+        return try query(last)
+    }
+
+    /// Rolls the open transaction back (if any); a failure to say so only leaves the session to be
+    /// reset, never a transaction that could commit.
+    public func rollback() {
+        guard transactionDepth > 0 else { return }
+        let sent = !beginPending
+        beginPending = false
+        transactionDepth = 0
+        if sent, isConnected { _ = try? execute("ROLLBACK") }
+        deallocatePending()
     }
 
     // MARK: connection
@@ -179,13 +235,10 @@ public final class PGConnection {
         if let conn, PQstatus(conn) == CONNECTION_OK { return }
         if let conn {
             // Inside a transaction the work so far died with the session: never reconnect
-            // silently and run the rest outside it.
-            guard transactionDepth == 0 else { throw connectionError(conn) }
-            PQreset(conn)
-            guard PQstatus(conn) == CONNECTION_OK else { throw connectionError(conn) }
-            reconnects += 1
-            transactionDepth = 0
-            forgetStatements()
+            // silently and run the rest outside it (a transaction whose BEGIN is not sent yet has
+            // done nothing).
+            guard transactionDepth == 0 || beginPending else { throw connectionError(conn) }
+            return try reconnect()
         } else {
             guard let fresh = PQconnectdb(conninfo) else {
                 throw PGError(code: .connectionFailure, serverMessage: "PQconnectdb: out of memory")
@@ -198,6 +251,16 @@ public final class PGConnection {
             conn = fresh
             forgetStatements()
         }
+        try prepareSession()
+    }
+
+    /// A fresh session in place of this one (`PQreset`): its prepared statements are gone.
+    private func reconnect() throws {
+        guard let conn else { return try ensureConnected() }
+        PQreset(conn)
+        guard PQstatus(conn) == CONNECTION_OK else { throw connectionError(conn) }
+        reconnects += 1
+        forgetStatements()
         try prepareSession()
     }
 
@@ -288,15 +351,71 @@ public final class PGConnection {
     private func runPrepared(_ name: String, _ sql: String, _ params: [PGValue]) throws -> PGResult {
         guard let conn else { throw PGConnection.notConnected }
         return try withCParams(params) { count, values in
-            try checked(PQexecPrepared(conn, name, count, values, nil, nil, 0), statement: sql)
+            guard !beginPending && !commitPending else { return try pipelined(sql) { PQsendQueryPrepared($0, name, count, values, nil, nil, 0) } }
+            return try checked(PQexecPrepared(conn, name, count, values, nil, nil, 0), statement: sql)
         }
     }
 
     private func runUnnamed(_ sql: String, _ params: [PGValue]) throws -> PGResult {
         guard let conn else { throw PGConnection.notConnected }
         return try withCParams(params) { count, values in
-            try checked(PQexecParams(conn, sql, count, nil, values, nil, nil, 0), statement: sql)
+            guard !beginPending && !commitPending else { return try pipelined(sql) { PQsendQueryParams($0, sql, count, nil, values, nil, nil, 0) } }
+            return try checked(PQexecParams(conn, sql, count, nil, values, nil, nil, 0), statement: sql)
         }
+    }
+
+    /// Sends a statement (`send`) with the BEGIN that `begin()` deferred before it and/or the COMMIT
+    /// of `commit(with:)` after it, in one round trip: libpq's pipeline mode, one Sync. Every result
+    /// is read before any is looked at, so the session leaves pipeline mode with nothing pending. A
+    /// failed statement skips the COMMIT and leaves the transaction open and aborted, as it would
+    /// have without the pipeline (`rollback()` ends it).
+    private func pipelined(_ statement: String, _ send: (OpaquePointer) -> Int32) throws -> PGResult {
+        guard let conn else { throw PGConnection.notConnected }
+        let begins = beginPending, commits = commitPending
+        beginPending = false
+        guard PQenterPipelineMode(conn) == 1 else { return try checked(nil, statement: statement) }
+        var results: [OpaquePointer] = []
+        if !begins || PQsendQueryParams(conn, "BEGIN", 0, nil, nil, nil, nil, 0) == 1, send(conn) == 1,
+           !commits || PQsendQueryParams(conn, "COMMIT", 0, nil, nil, nil, nil, 0) == 1, PQpipelineSync(conn) == 1 {
+            // Each command's result then NULL, and the Sync last. A lost connection returns NULLs:
+            // two in a row end the reading, and so does a bound on the count.
+            var nulls = 0
+            for _ in 0..<16 {
+                guard let r = PQgetResult(conn) else {
+                    nulls += 1
+                    if nulls == 2 { break } else { continue }
+                }
+                nulls = 0
+                if PQresultStatus(r) == PGRES_PIPELINE_SYNC { PQclear(r); break }
+                results.append(r)
+            }
+        }
+        _ = PQexitPipelineMode(conn)
+        let expected = (begins ? 1 : 0) + 1 + (commits ? 1 : 0)
+        for extra in results.dropFirst(expected) { PQclear(extra) }
+        var got = Array(results.prefix(expected))
+        defer { for r in got { PQclear(r) } }
+        if begins {
+            guard let b = got.first, PQresultStatus(b) == PGRES_COMMAND_OK else {
+                let first = got.isEmpty ? nil : got.removeFirst()
+                return try checked(first, statement: "BEGIN")
+            }
+            PQclear(got.removeFirst())
+        }
+        guard !got.isEmpty else { return try checked(nil, statement: statement) }
+        let result = try checked(got.removeFirst(), statement: statement)
+        if commits {
+            let commit = got.isEmpty ? nil : got.removeFirst()
+            // The statement succeeded, so the COMMIT ran: the transaction is over either way.
+            transactionDepth = 0
+            deallocatePending()
+            let ended = try checked(commit, statement: "COMMIT")
+            if let tag = PQcmdStatus(ended.handle), String(cString: tag) == "ROLLBACK" {
+                throw PGError(code: .queryFailed, sqlState: "25P02",
+                              serverMessage: "transaction was aborted by an earlier error and rolled back")
+            }
+        }
+        return result
     }
 
     private func withCParams(_ params: [PGValue],

@@ -93,10 +93,26 @@ struct HotPathPlanTests {
         #expect(booked.appointmentID != nil, "\(booked)")
         let sent = Array(worker.preparedStatementNames.keys)
         #expect(sent.count == 2, "\(sent)")
+        #expect(worker.statementsRun == 2, "BEGIN and COMMIT travel with the two statements")
         for sql in sent {
             for write in ["INSERT INTO patients", "UPDATE patients", "INSERT INTO whatsapp_conversations", "UPDATE appointments"] {
                 #expect(!sql.contains(write), "\(write) in \(sql)")
             }
         }
+        // One transaction (the message, the reply and the appointment carry one transaction id), and
+        // one UPDATE of the conversation for the message and its answer, with the message's marks.
+        #expect(sent.filter { $0.contains("UPDATE whatsapp_conversations") }.count == 1, "\(sent)")
+        #expect(try clinic.count("""
+            SELECT count(DISTINCT x::text)::int AS n FROM (
+                SELECT xmin AS x FROM whatsapp_messages WHERE id = $1 OR in_reply_to_id = $1
+                UNION ALL SELECT xmin FROM appointments WHERE id = $2
+                UNION ALL SELECT xmin FROM whatsapp_conversations) t
+            """, [PGValue(booked.messageID), PGValue(booked.appointmentID)]) == 1)
+        let conversation = try #require(try clinic.conn.query("""
+            SELECT c.unread_count, c.last_inbound_at = m.created_at AS inbound_at, c.last_message_at = m.created_at AS message_at, c.pending_intent IS NULL AS offer_cleared
+              FROM whatsapp_conversations c JOIN whatsapp_messages m ON m.id = $1
+            """, [PGValue(booked.messageID)]).first)
+        #expect(conversation.int("unread_count") == 2)
+        #expect(conversation.bool("inbound_at") == true && conversation.bool("message_at") == true && conversation.bool("offer_cleared") == true)
     }
 }

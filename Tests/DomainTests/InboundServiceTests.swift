@@ -165,6 +165,11 @@ struct InboundServiceTests {
         #expect(replies.filter { $0.hasPrefix("Great, I've requested today at 11:30 AM") }.count == 1)
         let loser = try #require(replies.first { !$0.hasPrefix("Great") })
         #expect(loser.hasPrefix("Sorry, today at 11:30 AM was just taken. Available times:\n1. tomorrow at 11:30 AM"))
+        // The loser's transaction was rolled back and its message decided again: each "1" is stored
+        // once, answered once and counted once as unread.
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'inbound'") == 4)
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE in_reply_to_id IS NOT NULL") == 4)
+        #expect(try clinic.count("SELECT sum(unread_count)::int AS n FROM whatsapp_conversations") == 4)
     }
 
     @Test("STOP turns consent off with a confirmation in the patient's language; ALTA turns it back on", .needsStack)
@@ -193,6 +198,12 @@ struct InboundServiceTests {
         let next = try clinic.send("+5215512345678", "hola? 1")
         #expect(next.kind == .silent)
         #expect(next.twiml == TwiML.empty)
+        // Unanswered, but counted as unread for the staff it was handed to.
+        #expect(try clinic.count("SELECT unread_count AS n FROM whatsapp_conversations") == 2)
+        #expect(try clinic.count("""
+            SELECT count(*)::int AS n FROM whatsapp_conversations c JOIN whatsapp_messages m ON m.id = $1
+             WHERE c.last_inbound_at = m.created_at
+            """, [PGValue(next.messageID)]) == 1)
         #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'inbound'") == 2)
         // Staff hand it back: the bot answers again.
         try clinic.conn.execute("UPDATE whatsapp_conversations SET state = 'bot'")

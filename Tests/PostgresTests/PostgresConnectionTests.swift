@@ -135,6 +135,52 @@ struct PostgresConnectionTests {
         #expect(try conn.query("SELECT count(*) AS n FROM t")[0].int("n") == 0)
     }
 
+    /// `begin()` sends its BEGIN with the transaction's first statement and `commit(with:)` its COMMIT
+    /// with the last (libpq's pipeline mode): what is committed, rolled back or left aborted is what
+    /// statements of their own would give.
+    @Test(.needsStack) func beginAndCommitTravelWithTheStatements() throws {
+        let url = try TestDatabase.create(migrated: false)
+        let conn = try PGConnection(url)
+        let other = try PGConnection(url)
+        try conn.execute("CREATE TABLE t (v int PRIMARY KEY)")
+        func committed() throws -> [Int?] { try other.query("SELECT v FROM t ORDER BY v").map { $0.int("v") } }
+
+        try conn.begin()
+        try conn.execute("INSERT INTO t VALUES (1)")
+        #expect(try committed() == [], "the first statement ran inside the transaction")
+        let last = try conn.commit(with: "INSERT INTO t VALUES (2) RETURNING v")
+        #expect(last[0].int("v") == 2)
+        #expect(conn.transactionDepth == 0)
+        #expect(try committed() == [1, 2])
+
+        // A failed first statement leaves the transaction open and aborted until rollback().
+        try conn.begin()
+        #expect(throws: PGError.self) { try conn.execute("INSERT INTO t VALUES (1)") }
+        #expect(conn.transactionDepth == 1)
+        let aborted = try #require(throws: PGError.self) { try conn.query("SELECT 1 AS one") }
+        #expect(aborted.sqlState == "25P02")
+        conn.rollback()
+        #expect(try conn.query("SELECT 1 AS one")[0].int("one") == 1)
+
+        // A failed last statement commits nothing: the COMMIT that travelled with it never ran.
+        try conn.begin()
+        try conn.execute("INSERT INTO t VALUES (3)")
+        #expect(throws: PGError.self) { try conn.commit(with: "INSERT INTO t VALUES (2)") }
+        #expect(conn.transactionDepth == 1)
+        conn.rollback()
+        #expect(try committed() == [1, 2])
+
+        // One statement carrying both; and a transaction with no statement sends nothing.
+        try conn.begin()
+        try conn.commit(with: "INSERT INTO t VALUES (4)")
+        #expect(try committed() == [1, 2, 4])
+        let sent = conn.statementsRun
+        try conn.begin()
+        try conn.commit()
+        #expect(conn.statementsRun == sent)
+        #expect(throws: PGError.self) { try conn.commit() }
+    }
+
     @Test func unreachableServerIsAConnectionFailure() throws {
         let error = try #require(throws: PGError.self) {
             _ = try PGConnection("host=/nonexistent/medsync-socket-dir dbname=x connect_timeout=2")
@@ -173,6 +219,13 @@ struct PostgresConnectionTests {
         #expect(try conn.query("SELECT count(*) AS n FROM t")[0].int("n") == 0)
         #expect(conn.reconnects == 2)
         #expect(conn.transactionDepth == 0)
+
+        // Dropped before a transaction's first statement: its BEGIN travels with that statement, so
+        // both run again on a fresh session.
+        try terminate(conn.backendPID!, using: killer)
+        try conn.transaction { try conn.execute("INSERT INTO t VALUES (3)") }
+        #expect(try killer.query("SELECT count(*) AS n FROM t")[0].int("n") == 1)
+        #expect(conn.reconnects == 3)
     }
 
     /// Terminates a backend and waits until it is gone (no timing assertion: waits as long as needed).

@@ -197,6 +197,7 @@ public struct InboundService {
             guard sender.isActive else { return ignored("disabled") }
             return InboundOutcome(kind: .rejected, reply: InboundReplies.emptyMessage)
         }
+        if let outcome = try atOnce(webhook, to: to) { return outcome }
         var recorded: Recorded
         switch try record(webhook, to: to) {
         case .unknownSender: return ignored("unknown")
@@ -223,6 +224,36 @@ public struct InboundService {
         }
     }
 
+    /// The common case, a new message from a patient with a conversation, in one transaction: its
+    /// BEGIN goes with the recording statement, which leaves the conversation to the answer's
+    /// statement (one UPDATE of it per message instead of two: every index of the conversation takes
+    /// a new entry at each UPDATE, because the inbox's order and polling keys change). A decision
+    /// that calls the model commits first (`bot`). nil: not that case, or the transaction was rolled
+    /// back on a database error (a slot taken meanwhile, a retry racing), and the steps below decide
+    /// it again from scratch.
+    func atOnce(_ m: InboundWebhook, to: String) throws -> InboundOutcome? {
+        try conn.begin()
+        do {
+            guard case .recorded(var r)? = try known(m, to: to, seen: false), r.isNew else {
+                conn.rollback()
+                return nil
+            }
+            r.unseen = true
+            var service = self
+            service.log[metadataKey: "workspace_id"] = "\(r.sender.workspaceID)"
+            let outcome = try service.answer(m, r)
+            if conn.transactionDepth > 0 { try conn.commit() }
+            return outcome
+        } catch let e as PGError where conn.transactionDepth > 0 {
+            conn.rollback()
+            log.info("inbound message \(m.messageSID): decided again in steps (\(e.constraint ?? e.sqlState ?? "database error"))")
+            return nil
+        } catch {
+            conn.rollback()
+            throw error
+        }
+    }
+
     // MARK: phase 1: record
 
     struct Recorded {
@@ -235,6 +266,11 @@ public struct InboundService {
         /// The patient's stored language (nil: none yet); the conversation's carries the default.
         var patientLanguage: Language?
         var conversation: ConversationSnapshot
+        /// The message's marks on the conversation (unread count, last inbound and message times)
+        /// are still to be written: by the answer's UPDATE of the conversation (`atOnce`).
+        var unseen = false
+        /// What the answer's UPDATE of the conversation sets first for an `unseen` message.
+        var seen: SQLFragment { unseen ? InboundService.marks + ", " : "" }
     }
 
     enum RecordResult {
@@ -253,57 +289,14 @@ public struct InboundService {
     /// Two first messages of one patient racing to create the patient or the conversation: the
     /// loser inserts nothing and runs the statement again (it then finds both).
     func record(_ m: InboundWebhook, to: String) throws -> RecordResult {
-        let head: PGQuery = """
-            WITH s AS (
-                SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(to)\(unescaped: SenderRoute.order)
-            ), elsewhere AS (
-                -- this MessageSid recorded by another clinic: nothing is created here
-                SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
-            )
-            """
-        // The patient by phone in the sender's workspace (nothing for another clinic's MessageSid), and
-        // the conversation of patient `p` with sender `s`: what both statements look up.
-        let patientByPhone: PGQuery = """
-            FROM patients pt, s
-             WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
-            """
-        let conversation: SQLFragment = """
-            SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
-             WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
-            """
-        // `p` (the patient) and `c` (the conversation) are found or made before this; a conversation
-        // made by this statement is not seen by `seen` (one snapshot), and starts with its counts set.
-        let tail: PGQuery = """
-            , m AS (
-                INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
-                SELECT s.workspace_id, c.id, 'inbound', \(m.text), \(PGJSON(m.mediaJSON))::jsonb, \(m.messageSID), 'received' FROM s, c
-                ON CONFLICT (twilio_sid) DO NOTHING
-                RETURNING id, conversation_id
-            ), seen AS (
-                UPDATE whatsapp_conversations
-                   SET last_inbound_at = now(), last_message_at = now(), unread_count = unread_count + 1, deleted_at = NULL
-                 WHERE id = (SELECT conversation_id FROM m)
-            )
-            SELECT s.*, p.id AS patient_id, p.consent_whatsapp, p.preferred_language,
-                   c.id AS conversation_id, c.state, c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id,
-                   EXISTS (SELECT 1 FROM elsewhere) AS elsewhere
-              FROM s LEFT JOIN p ON true LEFT JOIN c ON true
-            """
-        let known = try recorded(conn.query("""
-            \(head), p AS (
-                SELECT pt.id, pt.consent_whatsapp, pt.preferred_language \(patientByPhone)
-                   AND (pt.name IS NOT NULL OR NULLIF(\(m.profileName), '') IS NULL)
-            ), c AS (
-                \(unescaped: conversation)
-            )\(tail)
-            """))
-        if let known { return known }
+        if let known = try known(m, to: to, seen: true) { return known }
+        let parts = RecordParts(m, to: to, seen: true)
         let detected = InboundText.detectLanguage(m.text)
         for _ in 0..<3 {
             let made = try recorded(conn.query("""
-                \(head), known AS (
+                \(parts.head), known AS (
                     -- read, not upserted: an upsert would write a new version of the patient's row on every message
-                    SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language \(patientByPhone)
+                    SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language \(parts.patientByPhone)
                 ), added AS (
                     -- `::text`: a value bound straight into a domain column is checked at every bind, row or not (0016)
                     INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
@@ -318,7 +311,7 @@ public struct InboundService {
                 ), p AS (
                     SELECT id, consent_whatsapp, preferred_language FROM known UNION ALL SELECT * FROM added
                 ), old AS (
-                    \(unescaped: conversation)
+                    \(unescaped: RecordParts.conversation)
                 ), new AS (
                     INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_inbound_at, last_message_at, unread_count)
                     SELECT s.workspace_id, p.id, s.sender_id, now(), now(), 1 FROM s, p
@@ -327,11 +320,78 @@ public struct InboundService {
                     RETURNING id, state, pending_intent
                 ), c AS (
                     SELECT * FROM old UNION ALL SELECT * FROM new
-                )\(tail)
+                )\(parts.tail)
                 """))
             if let made { return made }  // nil: lost the creation race
         }
         throw AppError.internal
+    }
+
+    /// The statement that only finds the patient (with a name, or no profile name to give) and the
+    /// conversation, and records the message; nil when either is to be made. `seen: false` leaves the
+    /// conversation's marks to the answer (`Recorded.unseen`).
+    func known(_ m: InboundWebhook, to: String, seen: Bool) throws -> RecordResult? {
+        let parts = RecordParts(m, to: to, seen: seen)
+        return try recorded(conn.query("""
+            \(parts.head), p AS (
+                SELECT pt.id, pt.consent_whatsapp, pt.preferred_language \(parts.patientByPhone)
+                   AND (pt.name IS NOT NULL OR NULLIF(\(m.profileName), '') IS NULL)
+            ), c AS (
+                \(unescaped: RecordParts.conversation)
+            )\(parts.tail)
+            """))
+    }
+
+    /// A new message's marks on its conversation (the answer's UPDATE sets `last_message_at` itself).
+    static let marks: SQLFragment = "last_inbound_at = now(), unread_count = unread_count + 1, deleted_at = NULL"
+    static let seenColumns: SQLFragment = marks + ", last_message_at = now()"
+
+    /// The parts both recording statements share.
+    struct RecordParts {
+        let head: PGQuery
+        let patientByPhone: PGQuery
+        let tail: PGQuery
+
+        init(_ m: InboundWebhook, to: String, seen: Bool) {
+            head = """
+                WITH s AS (
+                    SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(to)\(unescaped: SenderRoute.order)
+                ), elsewhere AS (
+                    -- this MessageSid recorded by another clinic: nothing is created here
+                    SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
+                )
+                """
+            // The patient by phone in the sender's workspace (nothing for another clinic's MessageSid), and
+            // the conversation of patient `p` with sender `s`: what both statements look up.
+            patientByPhone = """
+                FROM patients pt, s
+                 WHERE pt.workspace_id = s.workspace_id AND pt.phone = \(m.from) AND s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere)
+                """
+            // `p` (the patient) and `c` (the conversation) are found or made before this; a conversation
+            // made by this statement is not seen by `seen` (one snapshot), and starts with its counts set.
+            let seen: PGQuery = seen ? """
+                , seen AS (
+                    UPDATE whatsapp_conversations SET \(unescaped: InboundService.seenColumns) WHERE id = (SELECT conversation_id FROM m)
+                )
+                """ : ""
+            tail = """
+                , m AS (
+                    INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, media, twilio_sid, status)
+                    SELECT s.workspace_id, c.id, 'inbound', \(m.text), \(PGJSON(m.mediaJSON))::jsonb, \(m.messageSID), 'received' FROM s, c
+                    ON CONFLICT (twilio_sid) DO NOTHING
+                    RETURNING id, conversation_id
+                )\(seen)
+                SELECT s.*, p.id AS patient_id, p.consent_whatsapp, p.preferred_language,
+                       c.id AS conversation_id, c.state, c.pending_intent::text AS pending_intent, (SELECT id FROM m) AS message_id,
+                       EXISTS (SELECT 1 FROM elsewhere) AS elsewhere
+                  FROM s LEFT JOIN p ON true LEFT JOIN c ON true
+                """
+        }
+
+        static let conversation: SQLFragment = """
+            SELECT c.id, c.state, c.pending_intent FROM whatsapp_conversations c, p, s
+             WHERE c.patient_id = p.id AND c.sender_id = s.sender_id
+            """
     }
 
     /// What a recording statement's row says; nil when it found no conversation (the known-patient
@@ -381,6 +441,7 @@ public struct InboundService {
         let d: Decision
         switch InboundDecision.first(text: m.text, conversation: c, now: now) {
         case .silent:
+            if r.unseen { try markSeen(r) }
             return InboundOutcome(kind: .silent, messageID: r.messageID)
         case .consent(let optIn, let language):
             let reply = optIn ? InboundReplies.optedIn(clinic: r.sender.clinicName, language: language)
@@ -406,6 +467,13 @@ public struct InboundService {
     /// The model (or the rules): free slots and history are read, then Gemini is called with no
     /// transaction open; its answer becomes a `BotAction` (pure) that is written.
     func bot(_ m: InboundWebhook, _ r: Recorded, language: Language, now: Date) throws -> Decision {
+        var r = r
+        if r.unseen {
+            // Never a transaction open across the model call: the message and its marks commit first.
+            try markSeen(r)
+            try conn.commit()
+            r.unseen = false
+        }
         let free = try FreeSlots.compute(conn, workspaceID: r.sender.workspaceID, from: now, days: days, limit: 200)
         var usedGemini = false
         var failure: String? = nil
@@ -488,7 +556,7 @@ public struct InboundService {
             """
         let rows: PGResult
         do {
-            rows = try conn.query("""
+            rows = try last("""
             WITH a AS (
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
                 VALUES (\(ws), \(r.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp')
@@ -497,12 +565,13 @@ public struct InboundService {
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
                 SELECT \(ws), \(r.conversationID), 'outbound', \(reply), 'sent', \(r.messageID) FROM a
             ), c AS (
-                UPDATE whatsapp_conversations SET pending_intent = NULL, last_message_at = now()
+                UPDATE whatsapp_conversations SET \(unescaped: r.seen)pending_intent = NULL, last_message_at = now()
                  WHERE id = \(r.conversationID)
             )\(patient)
             SELECT id AS appointment_id FROM a
-            """)
-        } catch let e as PGError where e.constraint == "appointments_no_double_booking" {
+            """, r)
+        } catch let e as PGError where e.constraint == "appointments_no_double_booking" && conn.transactionDepth == 0 {
+            // (In `atOnce`'s transaction the error aborted it: that path rolls back and decides again.)
             log.info("slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
             return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now)
         }
@@ -555,6 +624,11 @@ public struct InboundService {
                         language: language, pending: replacing)
     }
 
+    /// The marks a message answered without a reply leaves on its conversation (`Recorded.unseen`).
+    func markSeen(_ r: Recorded) throws {
+        try conn.execute("UPDATE whatsapp_conversations SET \(unescaped: InboundService.seenColumns) WHERE id = \(r.conversationID)")
+    }
+
     /// Writes a decision in one statement: the reply linked to the message (its unique key decides),
     /// the conversation's offer and state, the patient's language and consent.
     @discardableResult
@@ -570,17 +644,24 @@ public struct InboundService {
                  WHERE id = \(r.patientID) AND (preferred_language IS DISTINCT FROM \(d.language) OR \(d.consent)::bool IS NOT NULL)
             )
             """
-        try conn.execute("""
+        try last("""
             WITH reply AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
                 SELECT \(r.sender.workspaceID), \(r.conversationID), 'outbound', \(d.reply), 'sent', \(r.messageID) WHERE \(d.reply)::text IS NOT NULL
                 RETURNING id
             )\(patient)
             UPDATE whatsapp_conversations
-               SET pending_intent = \(d.pending?.json)::jsonb, last_message_at = now(),
+               SET \(unescaped: r.seen)pending_intent = \(d.pending?.json)::jsonb, last_message_at = now(),
                    state = CASE WHEN \(d.handoff)::bool THEN 'handoff' ELSE state END
              WHERE id = \(r.conversationID)
-            """)
+            """, r)
         return d
+    }
+
+    /// Runs the answer's statement; in `atOnce`'s transaction (an `unseen` message, not inside a
+    /// savepoint) it is the last one and carries the COMMIT (one round trip).
+    @discardableResult
+    private func last(_ query: PGQuery, _ r: Recorded) throws -> PGResult {
+        r.unseen && conn.transactionDepth == 1 ? try conn.commit(with: query) : try conn.query(query)
     }
 }
