@@ -27,8 +27,10 @@ fuzz:
 deps:
 	@scripts/stack deps
 
+# The Swift runtime and Foundation linked in: no toolchain needed where the binaries run, and each
+# process maps only what it uses (bench/README.md, RSS).
 release:
-	swift build -c release
+	@for p in medsync-fcgi medsync-jobs medsync-sandbox; do swift build -c release --static-swift-stdlib --product $$p || exit 1; done
 
 build:
 	swift build

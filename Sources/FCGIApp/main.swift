@@ -19,7 +19,7 @@ import HTTPClient
 //   MEDSYNC_WORKERS         worker threads per child (16)
 //   MEDSYNC_ACTIVE_WORKERS  of those, how many do local work (CPU, PostgreSQL) at once; the others wait
 //                           in line, and a thread waiting on Twilio or Gemini does not count (4; 0 no limit)
-//   MEDSYNC_MAX_REQUESTS    a child answers this many requests, then exits and is replaced (10000; 0 never)
+//   MEDSYNC_MAX_REQUESTS    a child answers this many requests, then exits and is replaced (100000; 0 never)
 //   MEDSYNC_REQUEST_TIMEOUT seconds after which a request still running is logged as slow: method,
 //                           path without query, elapsed (15; 0 off). The request is not killed.
 //   MEDSYNC_MAX_BODY_BYTES  larger request bodies get 413 (1048576)

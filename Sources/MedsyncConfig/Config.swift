@@ -89,7 +89,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .listen: return "/run/medsync/fcgi.sock"
             case .workers: return "16"
             case .processes: return String(max(1, ProcessInfo.processInfo.activeProcessorCount))
-            case .maxRequests: return "10000"
+            case .maxRequests: return "100000"
             case .activeWorkers: return "4"
             case .requestTimeout: return "15"
             case .dbConnectTimeoutS: return "5"

@@ -30,7 +30,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
         #expect(c.twilioAccountSID == nil)
         #expect(c.fernetKey == nil)
         #expect(c.processes == ProcessInfo.processInfo.activeProcessorCount)
-        #expect(c.maxRequests == 10000)
+        #expect(c.maxRequests == 100_000)
         #expect(c.requestTimeout == 15)
         #expect(c.databaseSession == DatabaseSession(connectTimeoutS: 5, statementTimeoutMS: 15000, idleInTransactionTimeoutMS: 30000))
     }
