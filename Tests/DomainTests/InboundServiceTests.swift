@@ -145,6 +145,34 @@ struct InboundServiceTests {
         #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'outbound'") == 2)
     }
 
+    /// A bot decision commits the message before deciding (the model may take seconds), so the
+    /// deliveries racing it decide too: the reply's unique key keeps one, the others answer it.
+    @Test("20 concurrent deliveries of one MessageSid the bot answers: one message row, one reply, 20 identical answers", .needsStack)
+    func concurrentRetriesOfABotMessage() throws {
+        let clinic = try InboundClinic()
+        try clinic.send("+5215512345678", "hello")
+        let url = clinic.url
+        // Which delivery writes the reply is a race: five messages give each path its turn to lose it.
+        for round in 1...5 {
+            let sid = "SMconcurrentbot0000000000000000\(round)"
+            let results: [String] = concurrently(20) { _ in
+                do {
+                    let conn = try PGConnection(url)
+                    let service = InboundService(conn: conn, gemini: nil, log: .discarding, now: { InboundClinic.now })
+                    let p = InboundClinic.params(from: "+5215512345678", body: "hello again", sid: sid)
+                    return try service.handle(InboundWebhook(form: p)).twiml
+                } catch {
+                    return "error: \(error)"
+                }
+            }
+            #expect(Set(results).count == 1, "\(Set(results))")
+            #expect(results[0].contains("<Message>"), "\(results[0])")
+            #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE twilio_sid = $1", [PGValue(sid)]) == 1)
+            #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'outbound'") == 1 + round)
+            #expect(try clinic.count("SELECT unread_count AS n FROM whatsapp_conversations") == 1 + round)
+        }
+    }
+
     @Test("two patients racing for the last free slot: one appointment, the other is offered alternatives", .needsStack)
     func raceForLastSlot() throws {
         // Only 11:30–12:00 is free today for the two of them (plus tomorrow's slots).

@@ -233,12 +233,14 @@ public struct InboundService {
     /// it again from scratch.
     func atOnce(_ m: InboundWebhook, to: String) throws -> InboundOutcome? {
         try conn.begin()
+        var workspaceID: Int64?
         do {
             guard case .recorded(var r)? = try known(m, to: to, seen: false), r.isNew else {
                 conn.rollback()
                 return nil
             }
             r.unseen = true
+            workspaceID = r.sender.workspaceID
             var service = self
             service.log[metadataKey: "workspace_id"] = "\(r.sender.workspaceID)"
             let outcome = try service.answer(m, r)
@@ -248,6 +250,10 @@ public struct InboundService {
             conn.rollback()
             log.info("inbound message \(m.messageSID): decided again in steps (\(e.constraint ?? e.sqlState ?? "database error"))")
             return nil
+        } catch let e as PGError where e.isUniqueViolation && e.constraint == "whatsapp_messages_one_reply_key" {
+            // After the model call (committed first): a retry of this MessageSid answered meanwhile.
+            guard let workspaceID else { throw e }
+            return try storedReply(sid: m.messageSID, workspaceID: workspaceID)
         } catch {
             conn.rollback()
             throw error
