@@ -190,15 +190,19 @@ public final class PGConnection {
             let result = try query("COMMIT")
             transactionDepth = 0
             deallocatePending()
-            // COMMIT of a transaction in which a statement failed (and the error was swallowed)
-            // is silently a ROLLBACK: report it instead of pretending the work was saved.
-            if let tag = PQcmdStatus(result.handle), String(cString: tag) == "ROLLBACK" {
-                throw PGError(code: .queryFailed, sqlState: "25P02",
-                              serverMessage: "transaction was aborted by an earlier error and rolled back")
-            }
+            try PGConnection.committed(result)
         } catch {
             transactionDepth = 0
             throw error
+        }
+    }
+
+    /// COMMIT of a transaction in which a statement failed (and the error was swallowed) is silently
+    /// a ROLLBACK: reported instead of pretending the work was saved.
+    private static func committed(_ result: PGResult) throws {
+        if let tag = PQcmdStatus(result.handle), String(cString: tag) == "ROLLBACK" {
+            throw PGError(code: .queryFailed, sqlState: "25P02",
+                          serverMessage: "transaction was aborted by an earlier error and rolled back")
         }
     }
 
@@ -409,11 +413,7 @@ public final class PGConnection {
             // The statement succeeded, so the COMMIT ran: the transaction is over either way.
             transactionDepth = 0
             deallocatePending()
-            let ended = try checked(commit, statement: "COMMIT")
-            if let tag = PQcmdStatus(ended.handle), String(cString: tag) == "ROLLBACK" {
-                throw PGError(code: .queryFailed, sqlState: "25P02",
-                              serverMessage: "transaction was aborted by an earlier error and rolled back")
-            }
+            try PGConnection.committed(try checked(commit, statement: "COMMIT"))
         }
         return result
     }
