@@ -89,7 +89,8 @@ struct HotPathPlanTests {
         let clinic = try InboundClinic()
         try clinic.send("+5215512345678", "hello")  // the first message creates the patient and conversation
         let worker = try PGConnection(clinic.url)
-        let booked = try clinic.service(connection: worker).handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "1")))
+        let sid = "SMhotpathretry000000000000000001"
+        let booked = try clinic.service(connection: worker).handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "1", sid: sid)))
         #expect(booked.appointmentID != nil, "\(booked)")
         let sent = Array(worker.preparedStatementNames.keys)
         #expect(sent.count == 2, "\(sent)")
@@ -114,5 +115,12 @@ struct HotPathPlanTests {
             """, [PGValue(booked.messageID)]).first)
         #expect(conversation.int("unread_count") == 2)
         #expect(conversation.bool("inbound_at") == true && conversation.bool("message_at") == true && conversation.bool("offer_cleared") == true)
+
+        // Twilio retries it: what the transaction's recording statement found is used as it is (it is
+        // not sent twice): that statement, its ROLLBACK, the stored reply.
+        let before = worker.statementsRun
+        let retry = try clinic.service(connection: worker).handle(InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "1", sid: sid)))
+        #expect(retry.kind == .duplicate && retry.reply == booked.reply, "\(retry)")
+        #expect(worker.statementsRun - before == 3)
     }
 }

@@ -197,9 +197,15 @@ public struct InboundService {
             guard sender.isActive else { return ignored("disabled") }
             return InboundOutcome(kind: .rejected, reply: InboundReplies.emptyMessage)
         }
-        if let outcome = try atOnce(webhook, to: to) { return outcome }
+        let result: RecordResult
+        switch try atOnce(webhook, to: to) {
+        case .answered(let outcome): return outcome
+        case .found(let found?): result = found
+        case .found(nil): result = try make(webhook, to: to)
+        case .undone: result = try record(webhook, to: to)
+        }
         var recorded: Recorded
-        switch try record(webhook, to: to) {
+        switch result {
         case .unknownSender: return ignored("unknown")
         case .disabledSender: return ignored("disabled")
         case .elsewhere: return InboundOutcome(kind: .duplicate)
@@ -228,16 +234,17 @@ public struct InboundService {
     /// BEGIN goes with the recording statement, which leaves the conversation to the answer's
     /// statement (one UPDATE of it per message instead of two: every index of the conversation takes
     /// a new entry at each UPDATE, because the inbox's order and polling keys change). A decision
-    /// that calls the model commits first (`bot`). nil: not that case, or the transaction was rolled
-    /// back on a database error (a slot taken meanwhile, a retry racing), and the steps below decide
-    /// it again from scratch.
-    func atOnce(_ m: InboundWebhook, to: String) throws -> InboundOutcome? {
+    /// that calls the model commits first (`bot`). Not that case: what the known-patient statement
+    /// found (it wrote nothing), for the steps below to go on from. A database error in the
+    /// transaction (a slot taken meanwhile, a retry racing) rolls it back: `.undone`, decided again.
+    func atOnce(_ m: InboundWebhook, to: String) throws -> AtOnce {
         try conn.begin()
         var workspaceID: Int64?
         do {
-            guard case .recorded(var r)? = try known(m, to: to, seen: false), r.isNew else {
+            let found = try known(m, to: to, seen: false)
+            guard case .recorded(var r)? = found, r.isNew else {
                 conn.rollback()
-                return nil
+                return .found(found)
             }
             r.unseen = true
             workspaceID = r.sender.workspaceID
@@ -245,19 +252,28 @@ public struct InboundService {
             service.log[metadataKey: "workspace_id"] = "\(r.sender.workspaceID)"
             let outcome = try service.answer(m, r)
             if conn.transactionDepth > 0 { try conn.commit() }
-            return outcome
+            return .answered(outcome)
         } catch let e as PGError where conn.transactionDepth > 0 {
             conn.rollback()
             log.info("inbound message \(m.messageSID): decided again in steps (\(e.constraint ?? e.sqlState ?? "database error"))")
-            return nil
+            return .undone
         } catch let e as PGError where e.isUniqueViolation && e.constraint == "whatsapp_messages_one_reply_key" {
             // After the model call (committed first): a retry of this MessageSid answered meanwhile.
             guard let workspaceID else { throw e }
-            return try storedReply(sid: m.messageSID, workspaceID: workspaceID)
+            return .answered(try storedReply(sid: m.messageSID, workspaceID: workspaceID))
         } catch {
             conn.rollback()
             throw error
         }
+    }
+
+    enum AtOnce {
+        case answered(InboundOutcome)
+        /// The known-patient statement's finding, nothing answered (nil: the patient or the
+        /// conversation is to be made).
+        case found(RecordResult?)
+        /// Rolled back after a database error.
+        case undone
     }
 
     // MARK: phase 1: record
@@ -296,6 +312,11 @@ public struct InboundService {
     /// loser inserts nothing and runs the statement again (it then finds both).
     func record(_ m: InboundWebhook, to: String) throws -> RecordResult {
         if let known = try known(m, to: to, seen: true) { return known }
+        return try make(m, to: to)
+    }
+
+    /// The statement that can create the patient and the conversation (see `record`).
+    func make(_ m: InboundWebhook, to: String) throws -> RecordResult {
         let parts = RecordParts(m, to: to, seen: true)
         let detected = InboundText.detectLanguage(m.text)
         for _ in 0..<3 {
