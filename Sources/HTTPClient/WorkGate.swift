@@ -2,7 +2,8 @@ import Foundation
 
 /// At most `limit` threads of this process do local work at once (CPU, PostgreSQL); the others wait
 /// for a place in arrival order. A thread that waits on a remote API (every `HTTPClient.send`: Twilio,
-/// Gemini) gives its place up meanwhile and takes one back, without queueing, when the answer comes.
+/// Gemini) gives its place up meanwhile and takes one back, without waiting for the line, when the
+/// answer comes.
 ///
 /// Why: medsync-fcgi has many worker threads so that slow remote calls (a model answering in 8 s)
 /// cannot use them all up; but when all of them have local work, 32 threads and their 32 PostgreSQL
@@ -10,9 +11,14 @@ import Foundation
 /// concurrent webhooks p99 was 4× p50. With a few places, the rest wait in line, not on the CPU
 /// (bench/README.md, "Threads and places").
 ///
-/// `limit` 0 (the default, and in every process that does not call `configure`) lets everything
-/// through. Taking a place back after a remote call never waits, so a thread that (against the
+/// That place is past the limit, and only one such thread at a time takes one (the others wait in a
+/// line of their own): a batch of model answers that come back together (conversations asked at
+/// once answer at once) is written one answer after another beside the requests in line, instead of
+/// all at once ahead of them. That wait is bounded (`returnWaitMS`), so a thread that (against the
 /// house rules) calls out while holding row locks cannot deadlock the others.
+///
+/// `limit` 0 (the default, and in every process that does not call `configure`) lets everything
+/// through.
 public final class WorkGate: @unchecked Sendable {
     public static let shared = WorkGate()
 
@@ -22,8 +28,19 @@ public final class WorkGate: @unchecked Sendable {
     /// Threads waiting for a place, oldest first; each is woken by the one that hands it its place.
     private var queue: [Waiter] = []
     private var head = 0
-    /// Set (non-nil) while the calling thread holds a place.
+    /// Threads back from a remote call doing local work past the limit (at most one), and the line
+    /// of the others.
+    private var returning = 0
+    private var returnQueue: [Waiter] = []
+    private var returnHead = 0
+    /// The longest a thread back from a remote call waits for its turn (then it goes in anyway).
+    public var returnWaitMS = 1000
+    /// What the calling thread holds: nil nothing, `place` a place, `returned` a place taken back
+    /// after a remote call (it hands the return turn on when it leaves).
     private let holding: pthread_key_t
+    private static let place = 1
+    private static let returned = 2
+    private func hold(_ what: Int?) { pthread_setspecific(holding, what.flatMap { UnsafeRawPointer(bitPattern: $0) }) }
 
     private final class Waiter {
         let cond: UnsafeMutablePointer<pthread_cond_t>
@@ -80,14 +97,27 @@ public final class WorkGate: @unchecked Sendable {
             while !me.ready { pthread_cond_wait(me.cond, mutex) }   // `active` was handed over with the place
         }
         pthread_mutex_unlock(mutex)
-        pthread_setspecific(holding, UnsafeRawPointer(bitPattern: 1))
+        hold(WorkGate.place)
         return true
     }
 
-    /// Gives the place to the oldest waiter, or back to the pool.
+    /// Gives the place to the oldest waiter, or back to the pool (and a return turn to the next thread
+    /// back from a remote call).
     private func leave() {
-        pthread_setspecific(holding, nil)
+        let held = Int(bitPattern: pthread_getspecific(holding))
+        hold(nil)
         pthread_mutex_lock(mutex)
+        if held == WorkGate.returned {
+            if returnHead < returnQueue.count {
+                let next = returnQueue[returnHead]
+                returnHead += 1
+                if returnHead == returnQueue.count { returnQueue.removeAll(keepingCapacity: true); returnHead = 0 }
+                next.ready = true
+                pthread_cond_signal(next.cond)
+            } else {
+                returning -= 1
+            }
+        }
         if head < queue.count && active <= limit {
             let next = queue[head]
             head += 1
@@ -100,12 +130,32 @@ public final class WorkGate: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// Back from a remote call: a place at once, even past the limit for a moment (see the type).
+    /// Back from a remote call: a place past the limit, when no other thread back from one holds
+    /// the return turn (or after `returnWaitMS` in line for it; see the type).
     private func reenter() {
         pthread_mutex_lock(mutex)
+        var turn = true
+        if returning == 0 && returnHead == returnQueue.count {
+            returning = 1
+        } else {
+            let me = Waiter()
+            returnQueue.append(me)
+            var deadline = timespec()
+            clock_gettime(CLOCK_REALTIME, &deadline)
+            let ns = Int(deadline.tv_nsec) + returnWaitMS * 1_000_000
+            deadline.tv_sec += ns / 1_000_000_000
+            deadline.tv_nsec = ns % 1_000_000_000
+            while !me.ready && pthread_cond_timedwait(me.cond, mutex, &deadline) == 0 {}
+            if !me.ready, let i = returnQueue[returnHead...].firstIndex(where: { $0 === me }) {
+                // Waited long enough: in without the turn, out of its line.
+                returnQueue.remove(at: i)
+                if returnHead == returnQueue.count { returnQueue.removeAll(keepingCapacity: true); returnHead = 0 }
+                turn = false
+            }
+        }
         active += 1
         pthread_mutex_unlock(mutex)
-        pthread_setspecific(holding, UnsafeRawPointer(bitPattern: 1))
+        hold(turn ? WorkGate.returned : WorkGate.place)
     }
 
     /// Places taken and threads waiting (tests, metrics).
@@ -113,5 +163,13 @@ public final class WorkGate: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return (active, queue.count - head)
+    }
+
+    /// Threads back from a remote call: the one holding the return turn (0 or 1) and those in line
+    /// for it (tests).
+    public var returnState: (returning: Int, waiting: Int) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return (returning, returnQueue.count - returnHead)
     }
 }

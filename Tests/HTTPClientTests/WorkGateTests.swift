@@ -79,6 +79,61 @@ struct WorkGateTests {
         waitFor("nothing held") { gate.state.active == 0 }
     }
 
+    @Test("threads back from remote calls at once go on one at a time, past the limit, beside the line")
+    func returnsOneAtATime() {
+        let gate = WorkGate()
+        gate.configure(limit: 2)
+        let box = Box()
+        let calling = Box()
+        let remote = DispatchSemaphore(value: 0)
+        let hold = DispatchSemaphore(value: 0)
+        for i in 0..<3 {
+            Thread {
+                gate.inside {
+                    gate.outside { calling.record(i); remote.wait() }   // three model calls answered together
+                    box.enter(); box.record(i); hold.wait(); box.leave()
+                }
+            }.start()
+        }
+        waitFor("all three waiting on the remote, no place held") {
+            calling.lock.lock(); defer { calling.lock.unlock() }
+            return calling.order.count == 3 && gate.state.active == 0
+        }
+        for _ in 0..<3 { remote.signal() }
+        waitFor("one goes on, two in the return line") { gate.returnState.returning == 1 && gate.returnState.waiting == 2 }
+        // A new request still gets in beside them.
+        let fresh = DispatchSemaphore(value: 0)
+        Thread { gate.inside { box.record(9) }; fresh.signal() }.start()
+        #expect(fresh.wait(timeout: .now() + 5) == .success)
+        for n in 1...3 {
+            waitFor("returner \(n) inside") { box.lock.lock(); defer { box.lock.unlock() }; return box.order.filter { $0 != 9 }.count == n }
+            #expect(box.most == 1)
+            hold.signal()
+        }
+        waitFor("nothing held") { gate.state.active == 0 && gate.returnState.returning == 0 && gate.returnState.waiting == 0 }
+    }
+
+    @Test("a thread back from a remote call waits for its turn at most returnWaitMS (no deadlock on a turn held too long)")
+    func returnWaitIsBounded() {
+        let gate = WorkGate()
+        gate.configure(limit: 2)
+        gate.returnWaitMS = 100
+        let box = Box()
+        let hold = DispatchSemaphore(value: 0)
+        let first = DispatchSemaphore(value: 0)
+        Thread { gate.inside { gate.outside { () }; first.signal(); hold.wait(); box.record(1) } }.start()
+        #expect(first.wait(timeout: .now() + 5) == .success)
+        let started = ContinuousClock.now
+        let second = DispatchSemaphore(value: 0)
+        Thread { gate.inside { gate.outside { () }; box.record(2) }; second.signal() }.start()
+        #expect(second.wait(timeout: .now() + 5) == .success)
+        #expect(ContinuousClock.now - started >= .milliseconds(90))
+        #expect(gate.returnState.waiting == 0)
+        hold.signal()
+        waitFor("nothing held") { gate.state.active == 0 && gate.returnState.returning == 0 }
+        #expect(box.order == [2, 1])
+    }
+
     @Test("off (limit 0, as in processes that never configure it): everything runs at once; outside without a place is a plain call")
     func offByDefault() {
         let gate = WorkGate()
