@@ -25,14 +25,12 @@ public final class WorkGate: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var limit = 0
     private var active = 0
-    /// Threads waiting for a place, oldest first; each is woken by the one that hands it its place.
-    private var queue: [Waiter] = []
-    private var head = 0
+    /// Threads waiting for a place; each is woken by the one that hands it its place.
+    private var line = Line()
     /// Threads back from a remote call doing local work past the limit (at most one), and the line
     /// of the others.
     private var returning = 0
-    private var returnQueue: [Waiter] = []
-    private var returnHead = 0
+    private var returnLine = Line()
     /// The longest a thread back from a remote call waits for its turn (then it goes in anyway).
     public var returnWaitMS = 1000
     /// What the calling thread holds: nil nothing, `place` a place, `returned` a place taken back
@@ -52,6 +50,34 @@ public final class WorkGate: @unchecked Sendable {
         deinit {
             pthread_cond_destroy(cond)
             cond.deallocate()
+        }
+    }
+
+    /// Waiting threads, oldest first.
+    private struct Line {
+        private var waiters: [Waiter] = []
+        private var head = 0
+        var isEmpty: Bool { head == waiters.count }
+        var count: Int { waiters.count - head }
+        mutating func append(_ w: Waiter) { waiters.append(w) }
+        /// Wakes the oldest waiter; false when none waits.
+        mutating func wakeOldest() -> Bool {
+            guard head < waiters.count else { return false }
+            let next = waiters[head]
+            head += 1
+            compact()
+            next.ready = true
+            pthread_cond_signal(next.cond)
+            return true
+        }
+        /// Takes a waiter that gave up out of the line.
+        mutating func remove(_ w: Waiter) {
+            guard let i = waiters[head...].firstIndex(where: { $0 === w }) else { return }
+            waiters.remove(at: i)
+            compact()
+        }
+        private mutating func compact() {
+            if head == waiters.count { waiters.removeAll(keepingCapacity: true); head = 0 }
         }
     }
 
@@ -89,11 +115,11 @@ public final class WorkGate: @unchecked Sendable {
     private func enter() -> Bool {
         pthread_mutex_lock(mutex)
         guard limit > 0 else { pthread_mutex_unlock(mutex); return false }
-        if active < limit && head == queue.count {
+        if active < limit && line.isEmpty {
             active += 1
         } else {
             let me = Waiter()
-            queue.append(me)
+            line.append(me)
             while !me.ready { pthread_cond_wait(me.cond, mutex) }   // `active` was handed over with the place
         }
         pthread_mutex_unlock(mutex)
@@ -107,24 +133,10 @@ public final class WorkGate: @unchecked Sendable {
         let held = Int(bitPattern: pthread_getspecific(holding))
         hold(nil)
         pthread_mutex_lock(mutex)
-        if held == WorkGate.returned {
-            if returnHead < returnQueue.count {
-                let next = returnQueue[returnHead]
-                returnHead += 1
-                if returnHead == returnQueue.count { returnQueue.removeAll(keepingCapacity: true); returnHead = 0 }
-                next.ready = true
-                pthread_cond_signal(next.cond)
-            } else {
-                returning -= 1
-            }
+        if held == WorkGate.returned && !returnLine.wakeOldest() {
+            returning -= 1
         }
-        if head < queue.count && active <= limit {
-            let next = queue[head]
-            head += 1
-            if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
-            next.ready = true
-            pthread_cond_signal(next.cond)
-        } else {
+        if !(active <= limit && line.wakeOldest()) {
             active -= 1
         }
         pthread_mutex_unlock(mutex)
@@ -135,21 +147,20 @@ public final class WorkGate: @unchecked Sendable {
     private func reenter() {
         pthread_mutex_lock(mutex)
         var turn = true
-        if returning == 0 && returnHead == returnQueue.count {
+        if returning == 0 && returnLine.isEmpty {
             returning = 1
         } else {
             let me = Waiter()
-            returnQueue.append(me)
+            returnLine.append(me)
             var deadline = timespec()
             clock_gettime(CLOCK_REALTIME, &deadline)
             let ns = Int(deadline.tv_nsec) + returnWaitMS * 1_000_000
             deadline.tv_sec += ns / 1_000_000_000
             deadline.tv_nsec = ns % 1_000_000_000
             while !me.ready && pthread_cond_timedwait(me.cond, mutex, &deadline) == 0 {}
-            if !me.ready, let i = returnQueue[returnHead...].firstIndex(where: { $0 === me }) {
+            if !me.ready {
                 // Waited long enough: in without the turn, out of its line.
-                returnQueue.remove(at: i)
-                if returnHead == returnQueue.count { returnQueue.removeAll(keepingCapacity: true); returnHead = 0 }
+                returnLine.remove(me)
                 turn = false
             }
         }
@@ -162,7 +173,7 @@ public final class WorkGate: @unchecked Sendable {
     public var state: (active: Int, waiting: Int) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return (active, queue.count - head)
+        return (active, line.count)
     }
 
     /// Threads back from a remote call: the one holding the return turn (0 or 1) and those in line
@@ -170,6 +181,6 @@ public final class WorkGate: @unchecked Sendable {
     public var returnState: (returning: Int, waiting: Int) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return (returning, returnQueue.count - returnHead)
+        return (returning, returnLine.count)
     }
 }
