@@ -16,8 +16,7 @@ public struct BotAnswer: Sendable, Equatable {
     }
 
     /// The JSON schema sent as `responseJsonSchema`.
-    public static var schema: [String: Any] {
-        [
+    public static let schema = GeminiSchema([
             "type": "object",
             "properties": [
                 "reply": ["type": "string", "description": "The WhatsApp message to send to the patient, in their language."],
@@ -27,8 +26,7 @@ public struct BotAnswer: Sendable, Equatable {
                 "language": ["type": "string", "enum": Language.allCases.map(\.rawValue)],
             ] as [String: Any],
             "required": ["reply", "intent", "selected_slot", "language"],
-        ]
-    }
+        ])
 
     /// Parses and validates the model's text; anything else than a complete, consistent answer is an error.
     public static func parse(_ text: String, slotCount: Int) throws(GeminiError) -> BotAnswer {
