@@ -85,7 +85,6 @@ public struct GeminiClient {
 
     /// `s` as a JSON string: quote, backslash and control characters escaped, the rest as UTF-8.
     static func appendString(_ s: String, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         for b in s.utf8 {
             switch b {
@@ -94,12 +93,14 @@ public struct GeminiClient {
             case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+            case 0..<0x20: out += Array("\\u00".utf8) + [hexDigit(b >> 4), hexDigit(b & 0xF)]
             default: out.append(b)
             }
         }
         out.append(UInt8(ascii: "\""))
     }
+
+    private static func hexDigit(_ n: UInt8) -> UInt8 { n < 10 ? UInt8(ascii: "0") + n : UInt8(ascii: "a") + n - 10 }
 
     /// Calls the model and returns the text of the first candidate (the JSON the schema asked for).
     /// The whole call gets at most `timeoutMS`.

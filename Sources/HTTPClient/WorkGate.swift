@@ -32,7 +32,7 @@ public final class WorkGate: @unchecked Sendable {
     private var returning = 0
     private var returnLine = Line()
     /// The longest a thread back from a remote call waits for its turn (then it goes in anyway).
-    public var returnWaitMS = 1000
+    private var returnWaitMS = 1000
     /// What the calling thread holds: nil nothing, `place` a place, `returned` a place taken back
     /// after a remote call (it hands the return turn on when it leaves).
     private let holding: pthread_key_t
@@ -89,10 +89,12 @@ public final class WorkGate: @unchecked Sendable {
         holding = key
     }
 
-    /// Places for local work in this process; 0 turns the gate off. Call before the threads start.
-    public func configure(limit: Int) {
+    /// Places for local work in this process; 0 turns the gate off. `returnWaitMS`: the longest a
+    /// thread back from a remote call waits for its turn. Call before the threads start.
+    public func configure(limit: Int, returnWaitMS: Int = 1000) {
         pthread_mutex_lock(mutex)
         self.limit = max(0, limit)
+        self.returnWaitMS = max(0, returnWaitMS)
         pthread_mutex_unlock(mutex)
     }
 

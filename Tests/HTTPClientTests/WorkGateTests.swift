@@ -116,8 +116,7 @@ struct WorkGateTests {
     @Test("a thread back from a remote call waits for its turn at most returnWaitMS (no deadlock on a turn held too long)")
     func returnWaitIsBounded() {
         let gate = WorkGate()
-        gate.configure(limit: 2)
-        gate.returnWaitMS = 100
+        gate.configure(limit: 2, returnWaitMS: 100)
         let box = Box()
         let hold = DispatchSemaphore(value: 0)
         let first = DispatchSemaphore(value: 0)
