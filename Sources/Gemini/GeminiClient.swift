@@ -68,18 +68,20 @@ public struct GeminiClient {
     public static func body(system: String, turns: [GeminiTurn], schema: GeminiSchema) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512 + system.utf8.count + turns.reduce(0) { $0 + $1.text.utf8.count + 48 } + schema.json.count)
-        out += Array(#"{"systemInstruction":{"parts":[{"text":"#.utf8)
+        out.append(contentsOf: #"{"systemInstruction":{"parts":[{"text":"#.utf8)
         appendString(system, to: &out)
-        out += Array(#"}]},"contents":["#.utf8)
+        out.append(contentsOf: #"}]},"contents":["#.utf8)
         for (i, turn) in turns.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out += Array(#"{"role":""#.utf8) + Array(turn.role.rawValue.utf8) + Array(#"","parts":[{"text":"#.utf8)
+            out.append(contentsOf: #"{"role":""#.utf8)
+            out.append(contentsOf: turn.role.rawValue.utf8)
+            out.append(contentsOf: #"","parts":[{"text":"#.utf8)
             appendString(turn.text, to: &out)
-            out += Array("}]}".utf8)
+            out.append(contentsOf: "}]}".utf8)
         }
-        out += Array(#"],"generationConfig":{"responseMimeType":"application/json","responseJsonSchema":"#.utf8)
-        out += schema.json
-        out += Array(#","temperature":0.2}}"#.utf8)
+        out.append(contentsOf: #"],"generationConfig":{"responseMimeType":"application/json","responseJsonSchema":"#.utf8)
+        out.append(contentsOf: schema.json)
+        out.append(contentsOf: #","temperature":0.2}}"#.utf8)
         return out
     }
 
@@ -93,7 +95,7 @@ public struct GeminiClient {
             case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20: out += Array("\\u00".utf8) + [hexDigit(b >> 4), hexDigit(b & 0xF)]
+            case 0..<0x20: out.append(contentsOf: "\\u00".utf8); out += [hexDigit(b >> 4), hexDigit(b & 0xF)]
             default: out.append(b)
             }
         }
