@@ -21,6 +21,14 @@ def smap(): return {"type": "object", "additionalProperties": {"type": "string"}
 # An id in a request body: a JSON number or a string of digits (the product guide's clients send strings).
 ID = {"anyOf": [{"type": "integer", "format": "int64", "minimum": 1}, {"type": "string", "pattern": "^[0-9]{1,18}$"}]}
 
+# Staff sends and bundle sends take an Idempotency-Key (issue 22).
+IDEMPOTENCY_KEY = [{"name": "Idempotency-Key", "in": "header", "required": False,
+                    "description": "1 to 200 printable ASCII characters (else 400 invalid_idempotency_key); per workspace.",
+                    "schema": {"type": "string", "maxLength": 200}}]
+ONCE = ("With an Idempotency-Key the same request again answers the first answer and never sends twice (the same key with another "
+        "request: 422 idempotency_key_reused; while the first is running: 409 request_in_progress). A Twilio 5xx or timeout is settled "
+        "against Twilio's Messages list before the answer: sent (201, Twilio's SID) or not (503, safe to retry).")
+
 schemas = {
     "Error": obj({"error": obj({"code": S, "message": S}, ["code", "message"])}, ["error"]),
     "User": obj({"id": I, "email": S, "name": nullable(S)}, ["id", "email"]),
@@ -128,13 +136,15 @@ paths = {
     "/api/auth/logout": {"post": {"summary": "Revoke the bearer token", "security": [{"bearer": []}], "responses": {**ok(204, None, "revoked"), **errors(401)}}},
     "/api/me": {"get": {"summary": "The user, workspaces and roles", "security": [{"bearer": []}], "responses": {**ok(200, ref("Me")), **errors(401)}}},
     "/api/whatsapp/send": {"post": {"summary": "Freeform message (inside the 24-hour window only)", "security": staff,
-        "description": "Errors: patient_not_found (404), no_consent (422), no_active_sender (409), window_closed (409, use /api/whatsapp/send-template), twilio_error (502).",
+        "description": "Errors: patient_not_found (404), no_consent (422), no_active_sender (409), window_closed (409, use /api/whatsapp/send-template), twilio_error (502). " + ONCE,
+        "parameters": IDEMPOTENCY_KEY,
         "requestBody": jbody(obj({"patient_id": ID, "body": S}, ["patient_id", "body"])),
-        "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent"}}}},
+        "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent, idempotency_key_reused"}}}},
     "/api/whatsapp/send-template": {"post": {"summary": "In-app template; ContentSid when mapped (allowed outside the window)", "security": staff,
         "description": "variables as the product guide names them: date and time (or when), patient_name; doctor_name and clinic_name are filled from the patient's appointment and the clinic when not given. missing_variables (400) names what is missing.",
+        "parameters": IDEMPOTENCY_KEY,
         "requestBody": jbody(obj({"patient_id": ID, "template_id": S, "variables": smap(), "language": {"type": "string", "enum": ["en", "es"]}}, ["patient_id", "template_id"])),
-        "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent"}}}},
+        "responses": {**ok(201, ref("SendResult")), **errors(400, 401, 403, 404, 409, 502, 503), "422": {"description": "no_consent, idempotency_key_reused"}}}},
     "/api/whatsapp/templates": {"get": {"summary": "Templates with category, variables and the workspace's Content SIDs", "security": staff,
         "responses": {**ok(200, obj({"templates": arr(ref("Template"))})), **errors(401, 403)}}},
     "/api/whatsapp/conversations": {"get": {"summary": "Inbox, newest first", "security": staff,
@@ -189,9 +199,11 @@ paths = {
         "responses": {**ok(200, ref("BundlePreview")), **errors(400, 401, 403, 413),
                       "415": {"description": "unsupported_file or unsupported_media_type", "content": {"application/json": {"schema": ref("Error")}}}}}},
     "/api/whatsapp/bundle/send": {"post": {"summary": "Enqueue a bundle of the valid recipients (owner/admin_doctor, ≤ 250 valid recipients, consent_confirmed); invalid ones are listed in the answer", "security": staff,
-        "description": "400 codes: no_consent, validation_failed, no_valid_recipients, too_many_recipients, unknown_placeholders.",
+        "description": "400 codes: no_consent, validation_failed, no_valid_recipients, too_many_recipients, unknown_placeholders, invalid_idempotency_key. "
+                       "With an Idempotency-Key the same request again answers the same batch, never a second one (the same key with another request: 422 idempotency_key_reused).",
+        "parameters": IDEMPOTENCY_KEY,
         "requestBody": jbody(obj({"body": S, "recipients": arr(ref("Recipient")), "consent_confirmed": B}, ["body", "recipients", "consent_confirmed"])),
-        "responses": {**ok(202, ref("BundleEnqueued")), **errors(400, 401, 403, 409)}}},
+        "responses": {**ok(202, ref("BundleEnqueued")), **errors(400, 401, 403, 409, 422)}}},
     "/api/whatsapp/bundles": {"get": {"summary": "Past bundles with their counts, newest first; a queued one says by when it starts (within 15 s)",
         "security": staff, "parameters": [q("cursor", S, "next_cursor of the previous page"), q("limit", {"type": "integer"})],
         "responses": {**ok(200, obj({"items": arr(ref("BundleSummary")), "next_cursor": nullable(S)})), **errors(400, 401, 403)}}},

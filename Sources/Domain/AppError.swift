@@ -64,6 +64,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let payloadTooLarge = ErrorCode("payload_too_large")
     public static let provisionedSenderGone = ErrorCode("provisioned_sender_gone")
     public static let provisioningInProgress = ErrorCode("provisioning_in_progress")
+    public static let requestInProgress = ErrorCode("request_in_progress")
     public static let senderCredentialsInvalid = ErrorCode("sender_credentials_invalid")
     public static let senderInactive = ErrorCode("sender_inactive")
     public static let slotTaken = ErrorCode("slot_taken")
@@ -105,7 +106,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .linkedToOtherWorkspace, .methodNotAllowed, .missingAccount, .missingFrom, .missingMessageSid,
         .missingPhoneColumn, .missingStatus, .missingVariables, .noActiveSender, .noConsentInBundle,
         .noConsent, .noNumbersAvailable, .noValidRecipients, .notFound, .numberNotInAccount,
-        .patientExists, .patientNotFound, .payloadTooLarge, .provisionedSenderGone, .provisioningInProgress,
+        .patientExists, .patientNotFound, .payloadTooLarge, .provisionedSenderGone, .provisioningInProgress, .requestInProgress,
         .senderCredentialsInvalid, .senderInactive, .slotTaken, .subaccountCredentialsRejected, .subaccountInactive,
         .tokenExpired, .tooManyAttempts, .tooManyCells, .tooManyColumns, .tooManyRecipients,
         .tooManyRequests, .tooManyRows, .tooManySenders, .twilioError, .twilioNotConfigured,

@@ -50,6 +50,7 @@ enum ErrorStatus {
         .payloadTooLarge: 413,
         .provisionedSenderGone: 409,
         .provisioningInProgress: 409,
+        .requestInProgress: 409,
         .senderCredentialsInvalid: 500,
         .senderInactive: 409,
         .slotTaken: 409,

@@ -32,9 +32,11 @@ export function explain(err) {
   return known || err.message || t('error.generic');
 }
 
-/** fetch with the token and workspace; JSON in and out. `body` may be FormData. */
-export async function api(method, path, body) {
+/** fetch with the token and workspace; JSON in and out. `body` may be FormData. `idempotencyKey`:
+ * sent as Idempotency-Key, so a retried POST is answered once. */
+export async function api(method, path, body, idempotencyKey) {
   const headers = { Accept: 'application/json' };
+  if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
   if (session.token) headers.Authorization = 'Bearer ' + session.token;
   if (session.workspace) headers['X-Account-Id'] = session.workspace;
   let payload;
@@ -61,7 +63,7 @@ export async function api(method, path, body) {
 }
 
 export const get = (path) => api('GET', path);
-export const post = (path, body) => api('POST', path, body);
+export const post = (path, body, idempotencyKey) => api('POST', path, body, idempotencyKey);
 export const put = (path, body) => api('PUT', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
 export const del = (path) => api('DELETE', path);
@@ -72,4 +74,21 @@ export function qs(params) {
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') u.set(k, v);
   const s = u.toString();
   return s ? '?' + s : '';
+}
+
+/** Idempotency keys for one composer: a random key per composed request, the same key again while
+ * the request is unchanged (the UI's retry after an error), a new one once it was sent. */
+export function onceKeys() {
+  let last = null;
+  return {
+    key(request) {
+      const text = JSON.stringify(request);
+      if (!last || last.text !== text) {
+        const bytes = crypto.getRandomValues(new Uint8Array(16));
+        last = { text, key: Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('') };
+      }
+      return last.key;
+    },
+    sent() { last = null; },
+  };
 }

@@ -1,6 +1,6 @@
 // Bundle messages: recipients from a CSV/XLSX upload or typed numbers, a message with {placeholders}
 // and its live preview, the consent confirmation, send, and the per-recipient progress.
-import { api, get, post, explain } from './api.js';
+import { api, get, post, explain, onceKeys } from './api.js';
 import { h, fill, field, notice, setNotice, poll } from './dom.js';
 import { t } from './i18n.js';
 import { dateTime } from './format.js';
@@ -181,12 +181,16 @@ export function mount(main, params, app) {
   });
   body.addEventListener('input', update);
   consent.addEventListener('change', update);
+  // The same Idempotency-Key while the batch is unchanged: a retried send queues one batch.
+  const sendKeys = onceKeys();
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (send.disabled) return;
     send.disabled = true;
     try {
-      const r = await post('/api/whatsapp/bundle/send', { body: body.value, recipients: recipients(), consent_confirmed: consent.checked });
+      const request = { body: body.value, recipients: recipients(), consent_confirmed: consent.checked };
+      const r = await post('/api/whatsapp/bundle/send', request, sendKeys.key(request));
+      sendKeys.sent();
       location.hash = '#/bundle/' + r.batch_id;
     } catch (err) { setNotice(status, explain(err), 'error'); update(); }
   });

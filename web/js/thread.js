@@ -1,5 +1,5 @@
 // One conversation: messages (oldest first, live through `since`), the composer, actions, the patient panel.
-import { get, post, patch, del, qs, explain } from './api.js';
+import { get, post, patch, del, qs, explain, onceKeys } from './api.js';
 import { h, fill, field, notice, setNotice, poll, confirmDialog } from './dom.js';
 import { t } from './i18n.js';
 import { when, dateTime, windowLabel, windowOpen, tick, patientName, sinceFrom } from './format.js';
@@ -45,6 +45,8 @@ function messageNode(m) {
 
 export function mount(pane, panel, id, app, { changed, layout }) {
   const state = { conv: null, messages: new Map(), next: null, since: null, composerFor: null };
+  // One Idempotency-Key per composed message, the same on a retry: a retried send is delivered once.
+  const sendKeys = onceKeys();
   const list = h('ol', { class: 'messages', id: 'messages', 'aria-live': 'polite', 'aria-label': t('thread.messages') });
   const older = h('button', { type: 'button', class: 'link', id: 'older', hidden: true, text: t('thread.older') });
   const head = h('div', { class: 'pane-head thread-head' });
@@ -193,7 +195,9 @@ export function mount(pane, panel, id, app, { changed, layout }) {
         if (!body) return;
         send.disabled = true;
         try {
-          await post('/api/whatsapp/send', { patient_id: state.conv.patient.id, body });
+          const request = { patient_id: state.conv.patient.id, body };
+          await post('/api/whatsapp/send', request, sendKeys.key(request));
+          sendKeys.sent();
           text.value = '';
           setNotice(cstatus, '');
           await refresh(true);
@@ -253,7 +257,9 @@ export function mount(pane, panel, id, app, { changed, layout }) {
       const variables = {};
       for (const [k, input] of Object.entries(inputs)) variables[k] = input.value;
       try {
-        await post('/api/whatsapp/send-template', { patient_id: state.conv.patient.id, template_id: picker.value, variables, language: lang.value });
+        const request = { patient_id: state.conv.patient.id, template_id: picker.value, variables, language: lang.value };
+        await post('/api/whatsapp/send-template', request, sendKeys.key(request));
+        sendKeys.sent();
         setNotice(cstatus, t('composer.templateSent'), 'ok');
         await refresh(true);
       } catch (err) { setNotice(cstatus, explain(err), 'error'); }

@@ -563,6 +563,9 @@ public struct InboundService {
     /// live time ranges decides, races included (PostgreSQL waits for the other writer): a slot taken
     /// meanwhile fails the whole statement, so nothing is written, and is answered by `taken`. (A plain
     /// INSERT searches the constraint's index once; ON CONFLICT DO NOTHING searched it twice.)
+    /// The offer may name a doctor who was removed or is no longer a doctor since: the appointment is
+    /// inserted only for a doctor member (the membership row the foreign key reads anyway), and every
+    /// other write of the statement hangs on it — no row, nothing written, answered by `taken`.
     func book(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date) throws -> Decision {
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
         let reply = InboundReplies.booked(label, language: language)
@@ -572,13 +575,13 @@ public struct InboundService {
         let replaced: PGQuery = rescheduleOf.map { id in """
             , replaced AS (
                 UPDATE appointments SET status = 'cancelled', cancelled_at = now()
-                 WHERE id = \(id) AND workspace_id = \(ws) AND patient_id = \(r.patientID) AND status <> 'cancelled'
+                 WHERE id = \(id) AND workspace_id = \(ws) AND patient_id = \(r.patientID) AND status <> 'cancelled' AND EXISTS (SELECT FROM a)
             )
             """ } ?? ""
         let patient: PGQuery = r.patientLanguage == language ? "" : """
             , p AS (
                 UPDATE patients SET preferred_language = \(language)::text
-                 WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language)
+                 WHERE id = \(r.patientID) AND preferred_language IS DISTINCT FROM \(language) AND EXISTS (SELECT FROM a)
             )
             """
         let rows: PGResult
@@ -586,14 +589,15 @@ public struct InboundService {
             rows = try last("""
             WITH a AS (
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, source_message_id, reason)
-                VALUES (\(ws), \(r.patientID), \(chosen.doctorID), \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp')
+                SELECT \(ws), \(r.patientID), m.user_id, \(chosen.slot.startsAt), \(chosen.slot.endsAt), 'pending_review', \(r.messageID), 'Booked over WhatsApp'
+                  FROM memberships m WHERE m.user_id = \(chosen.doctorID) AND m.workspace_id = \(ws) AND m.role IN ('doctor', 'admin_doctor')
                 RETURNING id
             )\(replaced), reply AS (
                 INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, status, in_reply_to_id)
                 SELECT \(ws), \(r.conversationID), 'outbound', \(reply), 'sent', \(r.messageID) FROM a
             ), c AS (
                 UPDATE whatsapp_conversations SET \(unescaped: r.seen)pending_intent = NULL, last_message_at = now()
-                 WHERE id = \(r.conversationID)
+                 WHERE id = \(r.conversationID) AND EXISTS (SELECT FROM a)
             )\(patient)
             SELECT id AS appointment_id FROM a
             """, r)
@@ -601,17 +605,26 @@ public struct InboundService {
             // (In `atOnce`'s transaction the error aborted it: that path rolls back and decides again.)
             log.info("slot \(label) for doctor \(chosen.doctorID) was taken meanwhile")
             return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now)
+        } catch let e as PGError where e.constraint == "appointments_doctor_id_workspace_id_fkey" && conn.transactionDepth == 0 {
+            // The doctor's membership was removed while this statement ran.
+            return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now, gone: true)
         }
-        return Decision(reply: reply, language: language, pending: nil, appointmentID: try rows.one().decode(Int64.self, "appointment_id"))
+        guard let row = rows.first else {
+            // Nothing was written: the offer named someone who is not (or no longer) a doctor here.
+            log.info("offered doctor \(chosen.doctorID) is no longer a doctor of this workspace")
+            return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now, gone: true)
+        }
+        return Decision(reply: reply, language: language, pending: nil, appointmentID: try row.decode(Int64.self, "appointment_id"))
     }
 
-    /// The chosen slot is gone (taken meanwhile, or its time has come): say so and offer others.
-    func taken(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date) throws -> Decision {
+    /// The chosen slot is gone (taken meanwhile, its time has come, or — `gone` — its doctor no
+    /// longer sees patients here): say so and offer others.
+    func taken(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date, gone: Bool = false) throws -> Decision {
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
         var fresh = try freshOffer(r.sender, language: language, now: now)
         fresh?.rescheduleOf = rescheduleOf
-        return try write(Decision(reply: InboundReplies.offer(InboundReplies.taken(label, language: language), fresh, language: language),
-                                  language: language, pending: fresh), r)
+        let sorry = gone ? InboundReplies.unavailable(label, language: language) : InboundReplies.taken(label, language: language)
+        return try write(Decision(reply: InboundReplies.offer(sorry, fresh, language: language), language: language, pending: fresh), r)
     }
 
     /// Cancels the patient's next non-cancelled appointment and says so, in one short transaction (the

@@ -43,6 +43,11 @@ public enum InboundReplies {
         es(language) ? "Lo siento, el horario de \(label) acaba de ocuparse." : "Sorry, \(label) was just taken."
     }
 
+    /// The offered doctor no longer sees patients here (removed, or no longer a doctor).
+    public static func unavailable(_ label: String, language: Language) -> String {
+        es(language) ? "Lo siento, el horario de \(label) ya no está disponible." : "Sorry, \(label) is no longer available."
+    }
+
     public static func notAnOption(language: Language) -> String {
         es(language) ? "Esa no es una de las opciones." : "That is not one of the options."
     }

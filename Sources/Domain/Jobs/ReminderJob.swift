@@ -116,7 +116,7 @@ public enum ReminderJob {
             let rows = try conn.query("""
                 SELECT a.id, a.starts_at, a.status, p.id AS patient_id, p.name AS patient_name, p.phone,
                        p.preferred_language, p.consent_whatsapp, p.consent_updated_at,
-                       COALESCE(NULLIF(u.name, ''), u.email) AS doctor_name
+                       NULLIF(u.name, '') AS doctor_name  -- never the email address
                   FROM appointments a
                   JOIN patients p ON p.workspace_id = a.workspace_id AND p.id = a.patient_id
                   LEFT JOIN users u ON u.id = a.doctor_id

@@ -37,7 +37,7 @@ public enum StaffAppointments {
 
     static let select: SQLFragment = """
         SELECT a.id, a.status, a.starts_at, a.ends_at, a.reason, a.doctor_id, a.created_at,
-               COALESCE(u.name, u.email) AS doctor_name,
+               NULLIF(u.name, '') AS doctor_name,   -- never the email: patients see this name
                p.id AS p_id, p.name AS p_name, p.phone AS p_phone, p.preferred_language AS p_lang, p.consent_whatsapp AS p_consent
           FROM appointments a
           JOIN patients p ON p.workspace_id = a.workspace_id AND p.id = a.patient_id
@@ -157,7 +157,8 @@ public enum StaffAppointments {
             ]
             let request = OutboundRequest(workspaceID: actor.workspaceID, patientID: appointment.patient.id,
                                           content: try content(variables, lang), sentByUserID: actor.userID)
-            let r = try Outbound.send(conn, http: http, config: config, request, now: now)
+            // An ambiguous Twilio failure is settled against its Messages list: the notice is stored as it really ended.
+            let r = try Outbound.sendOnce(conn, http: http, config: config, try Outbound.prepare(conn, request, now: now))
             return (Notification(sent: true, messageID: r.messageID, error: nil), r.conversationID)
         } catch let e as AppError {
             return failed(e)

@@ -126,7 +126,7 @@ public enum Bundles {
                        columns: table.header, fields: fieldCols.map(\.1))
     }
 
-    public struct SendInput: Sendable, Decodable {
+    public struct SendInput: Sendable, Codable {
         public var body: String
         public var recipients: [Recipient]
         public var consentConfirmed: Bool?
@@ -139,13 +139,13 @@ public enum Bundles {
     }
 
     /// A recipient of a send request that was not queued, and why.
-    public struct InvalidRecipient: Sendable, Encodable, Equatable {
+    public struct InvalidRecipient: Sendable, Codable, Equatable {
         public let index: Int          // 0-based position in `recipients`
         public let phone: String
         public let reason: String
     }
 
-    public struct Enqueued: Sendable, Encodable {
+    public struct Enqueued: Sendable, Codable {
         public let batchID: Int64
         public let status: String
         public let total: Int
@@ -158,7 +158,14 @@ public enum Bundles {
 
     /// Validates and enqueues a batch of the valid recipients (sent later by `medsync-jobs bundles`);
     /// the invalid ones are answered back, listed. The product guide's rule: up to 250 valid recipients.
-    public static func send(_ conn: PGConnection, actor: StaffActor, _ input: SendInput) throws -> Enqueued {
+    /// With an `Idempotency-Key`, the same request again answers the same batch (never a second one).
+    public static func send(_ conn: PGConnection, actor: StaffActor, _ input: SendInput, idempotencyKey: String? = nil) throws -> Enqueued {
+        let key = try Idempotency.key(idempotencyKey)
+        let fingerprint = key == nil ? "" : try Idempotency.fingerprint("bundle.send", input)
+        if let key, let answer = try Idempotency.replay(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send",
+                                                         hash: fingerprint, as: Enqueued.self) {
+            return answer
+        }
         guard input.consentConfirmed == true else {
             throw AppError(.noConsentInBundle, "consent_confirmed must be true: confirm every recipient agreed to receive WhatsApp messages.")
         }
@@ -202,6 +209,13 @@ public enum Bundles {
             throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
         }
         return try conn.transaction {
+            // The key and the batch commit together: a concurrent retry waits on the key, then replays.
+            var claimed: Int64? = nil
+            if let key {
+                let claim = try Idempotency.claim(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send", hash: fingerprint, as: Enqueued.self)
+                if let answer = claim.replay { return answer }
+                claimed = claim.id
+            }
             let batch = try conn.query("""
                 INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
                 """).one().decode(Int64.self, "id")
@@ -213,8 +227,10 @@ public enum Bundles {
                 """)
             try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
                              details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
-            return Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
-                            expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
+            let enqueued = Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
+                                    expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
+            if let claimed { try Idempotency.complete(conn, claimed, answer: enqueued) }
+            return enqueued
         }
     }
 

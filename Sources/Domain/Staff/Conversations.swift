@@ -116,8 +116,8 @@ public enum Conversations {
         let serverTime = try conn.query("SELECT now() AS t").one().decode(Date.self, "t")
         var changedAfter: Date? = nil
         if let since, !since.isEmpty {
-            guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since) else {
-                throw AppError.validation("since", "an ISO 8601 time such as 2026-01-31T10:00:00Z.")
+            guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since), TimeBounds.contains(date) else {
+                throw AppError.validation("since", "an ISO 8601 time such as 2026-01-31T10:00:00Z, between 1900 and 2200.")
             }
             changedAfter = date
         }
@@ -125,7 +125,7 @@ public enum Conversations {
         var afterID: Int64? = nil
         if let cursor, !cursor.isEmpty {
             let parts = cursor.split(separator: "_")
-            guard parts.count == 2, let micros = Int64(parts[0]), let id = Int64(parts[1]) else {
+            guard parts.count == 2, let micros = Int64(parts[0]), let id = Int64(parts[1]), TimeBounds.containsMicros(micros) else {
                 throw AppError.validation("cursor", "not a cursor this API returned.")
             }
             afterMicros = micros
@@ -177,8 +177,8 @@ public enum Conversations {
         let serverTime = try conn.query("SELECT now() AS t").one().decode(Date.self, "t")
         let cols: SQLFragment = "id, direction, body, status, twilio_sid, error_code, error_message, template_key, media::text AS media, created_at, updated_at"
         if let since, !since.isEmpty {
-            guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since) else {
-                throw AppError.validation("since", "an ISO 8601 time such as 2026-01-31T10:00:00Z.")
+            guard let date = PGValue.parseTimestamp(since) ?? ISO8601DateFormatter().date(from: since), TimeBounds.contains(date) else {
+                throw AppError.validation("since", "an ISO 8601 time such as 2026-01-31T10:00:00Z, between 1900 and 2200.")
             }
             let rows = try conn.query("""
                 SELECT \(unescaped: cols) FROM whatsapp_messages

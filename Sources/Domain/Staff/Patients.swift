@@ -146,7 +146,7 @@ public enum Patients {
             throw AppError(.notFound, "There is no patient \(id) in this workspace.")
         }
         let appointments = try conn.query("""
-            SELECT a.id, a.status, a.starts_at, a.ends_at, a.doctor_id, COALESCE(NULLIF(u.name, ''), u.email) AS doctor_name
+            SELECT a.id, a.status, a.starts_at, a.ends_at, a.doctor_id, NULLIF(u.name, '') AS doctor_name
               FROM appointments a LEFT JOIN users u ON u.id = a.doctor_id
              WHERE a.workspace_id = \(workspaceID) AND a.patient_id = \(id) AND a.status <> 'cancelled' AND a.ends_at > \(now)
              ORDER BY a.starts_at, a.id LIMIT 100

@@ -9,7 +9,7 @@ enum BundleRoutes {
             r.post("/api/whatsapp/bundle/preview", preview)
             r.post("/api/whatsapp/bundle/send") { request, ctx in
                 let input: Bundles.SendInput = try request.decodeJSON()
-                return .json(202, try Bundles.send(ctx.db(), actor: ctx.actor, input))
+                return .json(202, try Bundles.send(ctx.db(), actor: ctx.actor, input, idempotencyKey: request.header("idempotency-key")))
             }
             r.get("/api/whatsapp/bundle/{id}") { _, ctx in
                 .json(200, try Bundles.progress(ctx.db(), workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))

@@ -8,7 +8,8 @@ enum MessagingRoutes {
         router.group(AuthMiddleware.staff) { r in
             r.post("/api/whatsapp/send") { request, ctx in
                 let b: SendBody = try request.decodeJSON()
-                return .json(201, try StaffSend.send(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value, body: b.body))
+                return .json(201, try StaffSend.send(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value, body: b.body,
+                                                     idempotencyKey: request.header("idempotency-key")))
             }
             r.post("/api/whatsapp/send-template", sendTemplate)
             r.get("/api/whatsapp/templates", templates)
@@ -51,7 +52,8 @@ enum MessagingRoutes {
     @Sendable static func sendTemplate(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let b: SendTemplateBody = try request.decodeJSON()
         return .json(201, try StaffSend.sendTemplate(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value,
-                                                     templateKey: b.template_id, language: b.language, variables: b.variables ?? [:]))
+                                                     templateKey: b.template_id, language: b.language, variables: b.variables ?? [:],
+                                                     idempotencyKey: request.header("idempotency-key")))
     }
 
     struct TemplateView: Encodable {

@@ -14,14 +14,14 @@ func intQuery(_ q: FormData, _ name: String, default value: Int) throws -> Int {
     return n
 }
 
-/// An ISO 8601 date-time (`2026-12-03T09:00:00Z`, `…-06:00`) query parameter.
+/// An ISO 8601 date-time (`2026-12-03T09:00:00Z`, `…-06:00`) query parameter, within `TimeBounds`.
 func dateQuery(_ q: FormData, _ name: String) throws -> Date? {
     guard let raw = q[name], !raw.isEmpty else { return nil }
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime]
-    if let d = f.date(from: raw) { return d }
+    if let d = f.date(from: raw) { return try TimeBounds.check(d, name) }
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let d = f.date(from: raw) { return d }
+    if let d = f.date(from: raw) { return try TimeBounds.check(d, name) }
     throw AppError.validation(name, "an ISO 8601 date-time, e.g. 2026-12-03T09:00:00Z.")
 }
 

@@ -1,0 +1,94 @@
+import Foundation
+import MedsyncConfig
+import HTTPClient
+import Postgres
+import Twilio
+
+/// Sends for people who will retry (staff sends, appointment notices): an ambiguous Twilio failure
+/// (a 5xx, or no usable answer once the request went out) is settled against Twilio's Messages list
+/// at once, as the jobs do (`SentCheck`), and the message is stored as it really ended: sent with
+/// Twilio's SID, or failed (nothing went out: safe to retry). When even the list cannot be read, the
+/// message is stored `sending` without a SID, and the next send of the same text to the same
+/// conversation settles it first — a retry never delivers twice.
+extension Outbound {
+    static let unsettledNote = "Twilio did not confirm this message; whether it was sent is checked before it is sent again."
+
+    /// `since`: a run of this same request (same Idempotency-Key) that died may have sent it since then.
+    static func sendOnce(_ conn: PGConnection, http: HTTPClient, config: Config, _ p: PreparedOutbound,
+                         since: Date? = nil) throws -> OutboundResult {
+        if let earlier = try settleEarlier(conn, http: http, config: config, p) { return earlier }
+        if let since {
+            switch SentCheck.run(http: http, config: config, p, since: since) {
+            case .sent(let m): return try recordSettled(conn, p, m)
+            case .notSent: break
+            case .unknown: throw undecided
+            }
+        }
+        let started = Date()
+        do {
+            return try deliver(conn, http: http, config: config, p, recordRetryable: false)
+        } catch let error where SentCheck.isAmbiguous(error) {
+            switch SentCheck.run(http: http, config: config, p, since: started) {
+            case .sent(let m):
+                return try recordSettled(conn, p, m)
+            case .notSent:
+                try record(conn, p, sid: nil, status: "failed", errorCode: (error as? TwilioError)?.code,
+                           errorMessage: "Twilio failed and did not send it; it is safe to send again.")
+            case .unknown:
+                try record(conn, p, sid: nil, status: "sending", errorCode: nil, errorMessage: unsettledNote)
+            }
+            throw error
+        } catch let error as TwilioError {
+            // 429 (not sent): stored as failed, as `deliver` stores the others.
+            if error.isRetryable { try record(conn, p, sid: nil, status: "failed", errorCode: error.code, errorMessage: error.explanation) }
+            throw error
+        } catch let error as TwilioTransportError {
+            try record(conn, p, sid: nil, status: "failed", errorCode: nil, errorMessage: "Twilio could not be reached (\(error.code.rawValue)); nothing was sent.")
+            throw error
+        }
+    }
+
+    static let undecided = AppError(.twilioUnavailable, "Twilio did not confirm an earlier attempt of this message and its message list cannot be read now; "
+        + "nothing was sent. Retry later.", retryAfter: 30)
+
+    /// Earlier sends of the same content to this conversation whose outcome is unknown: asked of
+    /// Twilio. One it has is the answer (no new send); ones it has not are failed.
+    static func settleEarlier(_ conn: PGConnection, http: HTTPClient, config: Config, _ p: PreparedOutbound) throws -> OutboundResult? {
+        guard let conversationID = p.conversationID else { return nil }
+        let rows = try conn.query("""
+            SELECT id, created_at FROM whatsapp_messages
+             WHERE workspace_id = \(p.workspaceID) AND conversation_id = \(conversationID) AND created_at > now() - interval '1 day'
+               AND direction = 'outbound' AND status = 'sending' AND twilio_sid IS NULL
+               AND body = \(p.body) AND template_key IS NOT DISTINCT FROM \(p.templateKey)
+             ORDER BY id
+            """)
+        for row in rows {
+            let id = try row.decode(Int64.self, "id")
+            switch SentCheck.run(http: http, config: config, p, since: try row.decode(Date.self, "created_at")) {
+            case .sent(let m):
+                let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(m.status) ? m.status : "sent"
+                let updated = try conn.query("""
+                    UPDATE whatsapp_messages SET twilio_sid = \(m.sid), status = \(status), error_code = \(m.errorCode), error_message = \(m.errorMessage)
+                     WHERE id = \(id) AND twilio_sid IS NULL RETURNING status
+                    """).first
+                return OutboundResult(messageID: id, twilioSID: m.sid, status: try updated?.decode(String?.self, "status") ?? status,
+                                      conversationID: conversationID, contentSid: p.contentSid)
+            case .notSent:
+                try conn.execute("""
+                    UPDATE whatsapp_messages SET status = 'failed', error_message = 'Twilio has no record of this message: it was not sent.'
+                     WHERE id = \(id) AND twilio_sid IS NULL AND status = 'sending'
+                    """)
+            case .unknown:
+                throw undecided
+            }
+        }
+        return nil
+    }
+
+    /// Records the message Twilio sent after all, as `deliver` would have.
+    static func recordSettled(_ conn: PGConnection, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> OutboundResult {
+        let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(m.status) ? m.status : "queued"
+        let (id, conversationID) = try record(conn, p, sid: m.sid, status: status, errorCode: m.errorCode, errorMessage: m.errorMessage)
+        return OutboundResult(messageID: id, twilioSID: m.sid, status: status, conversationID: conversationID, contentSid: p.contentSid)
+    }
+}
