@@ -90,7 +90,7 @@ schemas = {
                        "status": {"type": "string", "enum": ["pending", "expired"]}, "invited_by_user_id": nullable(I),
                        "created_at": DT, "expires_at": DT}),
     "InvitationCreated": obj({"invitation": ref("Invitation"), "token": S, "invite_path": S}),
-    "InvitationPreview": obj({"workspace_name": S, "email": S, "name": nullable(S),
+    "InvitationPreview": obj({"workspace_id": I, "workspace_name": S, "email": S, "name": nullable(S),
                               "role": {"type": "string", "enum": ["owner", "admin_doctor", "doctor", "staff"]},
                               "expires_at": DT, "needs_password": B}),
     "AuditEntry": obj({"id": I, "user_id": nullable(I), "user_email": nullable(S), "action": S, "target_type": nullable(S),

@@ -125,6 +125,7 @@ public enum Invitations {
     /// What the holder of a link learns before accepting: which clinic, which role, for which email,
     /// and whether they set a password (no account yet) or sign in with theirs.
     public struct Preview: Sendable, Encodable, Equatable {
+        public let workspaceID: Int64
         public let workspaceName: String
         public let email: String
         public let name: String?
@@ -132,7 +133,7 @@ public enum Invitations {
         public let expiresAt: Date
         public let needsPassword: Bool
         enum CodingKeys: String, CodingKey {
-            case email, name, role, workspaceName = "workspace_name", expiresAt = "expires_at", needsPassword = "needs_password"
+            case email, name, role, workspaceID = "workspace_id", workspaceName = "workspace_name", expiresAt = "expires_at", needsPassword = "needs_password"
         }
     }
 
@@ -156,7 +157,7 @@ public enum Invitations {
         let email = try r.decode(String.self, "email"), name = try r.decode(String?.self, "name")
         return Open(id: try r.decode(Int64.self, "id"), workspaceID: try r.decode(Int64.self, "workspace_id"), email: email,
                     role: role, name: name,
-                    preview: Preview(workspaceName: try r.decode(String.self, "workspace_name"), email: email, name: name,
+                    preview: Preview(workspaceID: try r.decode(Int64.self, "workspace_id"), workspaceName: try r.decode(String.self, "workspace_name"), email: email, name: name,
                                      role: role.rawValue, expiresAt: try r.decode(Date.self, "expires_at"),
                                      needsPassword: try r.decode(Bool.self, "needs_password")))
     }
