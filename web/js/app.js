@@ -37,10 +37,10 @@ function stopAll() {
   if (state.stopBadge) { state.stopBadge(); state.stopBadge = null; }
 }
 
-function languagePicker() {
+function languagePicker(redraw = render) {
   const select = h('select', { id: 'lang', 'aria-label': t('nav.language') },
     LANGUAGES.map((l) => h('option', { value: l.code, selected: l.code === language(), text: l.label })));
-  select.addEventListener('change', () => { setLanguage(select.value); render(); });
+  select.addEventListener('change', () => { setLanguage(select.value); redraw(); });
   return select;
 }
 
@@ -81,7 +81,7 @@ async function showInvite(token) {
   stopAll();
   const status = notice('alert');
   const card = h('section', { class: 'card signin', id: 'invite', 'aria-labelledby': 'invite-title' });
-  fill(root, h('div', { class: 'signin-wrap' }, h('div', { class: 'topright' }, languagePicker()), card));
+  fill(root, h('div', { class: 'signin-wrap' }, h('div', { class: 'topright' }, languagePicker(() => { applyDocumentLanguage(); showInvite(token); })), card));
   let info;
   try {
     info = await post('/api/invitations/lookup', { token });
