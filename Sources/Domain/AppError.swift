@@ -36,6 +36,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let idempotencyKeyReused = ErrorCode("idempotency_key_reused")
     public static let internalError = ErrorCode("internal_error")
     public static let invalidCredentials = ErrorCode("invalid_credentials")
+    public static let invitationNotFound = ErrorCode("invitation_not_found")
     public static let invalidEmail = ErrorCode("invalid_email")
     public static let invalidFile = ErrorCode("invalid_file")
     public static let invalidFrom = ErrorCode("invalid_from")
@@ -88,6 +89,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let unknownTemplateID = ErrorCode("unknown_template", variant: "path")
     public static let unsupportedFile = ErrorCode("unsupported_file")
     public static let unsupportedLanguage = ErrorCode("unsupported_language")
+    public static let userExists = ErrorCode("user_exists")
     public static let userNotFound = ErrorCode("user_not_found")
     public static let validationFailed = ErrorCode("validation_failed")
     public static let weakPassword = ErrorCode("weak_password")
@@ -101,7 +103,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .alreadyLinked, .alreadyMember, .appointmentCancelled, .appointmentNotPending, .authBusy,
         .badThrottleRow, .badTokenRow, .consentConfirmationRequired, .databaseUnavailable, .doctorNotFound,
         .emptyBody, .fernetKeyMissing, .fileTooLarge, .forbidden, .idempotencyKeyReused,
-        .internalError, .invalidCredentials, .invalidEmail, .invalidFile, .invalidFrom,
+        .internalError, .invalidCredentials, .invitationNotFound, .invalidEmail, .invalidFile, .invalidFrom,
         .invalidIdempotencyKey, .invalidName, .invalidSignature, .invalidTimezone, .lastOwner,
         .linkedToOtherWorkspace, .methodNotAllowed, .missingAccount, .missingFrom, .missingMessageSid,
         .missingPhoneColumn, .missingStatus, .missingVariables, .noActiveSender, .noConsentInBundle,
@@ -111,7 +113,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .tokenExpired, .tooManyAttempts, .tooManyCells, .tooManyColumns, .tooManyRecipients,
         .tooManyRequests, .tooManyRows, .tooManySenders, .twilioError, .twilioNotConfigured,
         .twilioUnavailable, .twilioNoAnswer, .unauthorized, .unknownPlaceholders, .unknownTemplate,
-        .unknownTemplateID, .unsupportedFile, .unsupportedLanguage, .userNotFound, .validationFailed,
+        .unknownTemplateID, .unsupportedFile, .unsupportedLanguage, .userExists, .userNotFound, .validationFailed,
         .weakPassword, .webhookBaseUrlMissing, .windowClosed, .workspaceNotFound, .wrongPassword,
     ]
 }

@@ -66,12 +66,15 @@ enum RoleMatrix {
         "POST /api/members": [.owner],
         "PATCH /api/members/{user_id}": [.owner],
         "DELETE /api/members/{user_id}": [.owner],
+        "GET /api/invitations": [.owner],
+        "DELETE /api/invitations/{id}": [.owner],
     ]
 
     /// Routes that need no workspace role: public ones (login, webhooks with their signature,
     /// health, the API document, metrics with its own check) and the signed-in user's own ones.
     static let outsideWorkspaces: Set<String> = [
         "POST /api/auth/login", "POST /api/auth/logout", "POST /api/auth/password", "GET /api/me",
+        "POST /api/invitations/lookup", "POST /api/invitations/accept",
         "GET /api/health", "GET /api/ping", "POST /api/webhooks/whatsapp", "POST /api/webhooks/whatsapp/status",
         "GET /api/openapi.json", "GET /metrics",
     ]

@@ -17,6 +17,7 @@ extension Router {
         DoctorRoutes.register(in: &r)
         PatientRoutes.register(in: &r)
         MemberRoutes.register(in: &r)
+        InvitationRoutes.register(in: &r)
         return r
     }
 }

@@ -4,10 +4,15 @@ import Postgres
 
 /// The plain functions behind the operator commands (the CLI only parses and calls these).
 enum JobsCommands {
+    /// Creates a user as a member of the workspace. An email that already has an account is refused
+    /// (`user_exists`) unless `ifExists` says to keep its password or to replace it with `password`.
     static func createUser(_ conn: PGConnection, email: String, name: String?, password: String?,
-                           workspaceID: Int64, role: Role) throws -> User {
+                           workspaceID: Int64, role: Role, ifExists: Users.IfExists = .refuse) throws -> User {
+        if ifExists == .keepPassword && password != nil {
+            throw AppError.validation("password", "--keep-password keeps the existing user's password: give no password with it.")
+        }
         let hash = try password.map { try hashPassword($0) }
-        return try Users.create(conn, email: email, name: name, passwordHash: hash, workspaceID: workspaceID, role: role)
+        return try Users.create(conn, email: email, name: name, passwordHash: hash, workspaceID: workspaceID, role: role, ifExists: ifExists)
     }
 
     static func createToken(_ conn: PGConnection, user: String, name: String) throws -> String {

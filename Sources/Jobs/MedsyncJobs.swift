@@ -161,7 +161,7 @@ struct UserCommand: ParsableCommand {
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a user (or reuse the one with this email) as a member of a workspace; prints the user id.")
+            abstract: "Create a user as a member of a workspace; prints the user id. An email that already has an account is refused unless --keep-password or --reset-password says what to do.")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Email (unique, case-insensitive).") var email: String
         @Option(help: "Workspace id.") var workspace: Int64
@@ -170,12 +170,23 @@ struct UserCommand: ParsableCommand {
         @Option(help: "Password for /api/auth/login (visible in ps; prefer --password-env).") var password: String?
         @Option(name: .customLong("password-env"), help: "Read the password from this environment variable.")
         var passwordEnv: String?
+        @Flag(name: .customLong("keep-password"), help: "When the email already has an account: add it to the workspace as it is (its name and password stay).")
+        var keepPassword = false
+        @Flag(name: .customLong("reset-password"), help: "When the email already has an account: replace its password with the one given (revokes its tokens).")
+        var resetPassword = false
 
         func validate() throws {
             guard Role(rawValue: role) != nil else {
                 throw ValidationError("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if password != nil && passwordEnv != nil { throw ValidationError("give --password or --password-env, not both") }
+            if keepPassword && resetPassword { throw ValidationError("give --keep-password or --reset-password, not both") }
+            if keepPassword && (password != nil || passwordEnv != nil) {
+                throw ValidationError("--keep-password keeps the existing password: give no --password or --password-env with it")
+            }
+            if resetPassword && password == nil && passwordEnv == nil {
+                throw ValidationError("--reset-password needs the new password (--password or --password-env)")
+            }
         }
 
         func run() throws {
@@ -188,7 +199,8 @@ struct UserCommand: ParsableCommand {
             }
             let user = try withDatabase(database) { conn in
                 try JobsCommands.createUser(conn, email: email, name: name, password: secret, workspaceID: workspace,
-                                            role: Role(rawValue: role)!)
+                                            role: Role(rawValue: role)!,
+                                            ifExists: keepPassword ? .keepPassword : resetPassword ? .replacePassword : .refuse)
             }
             print(user.id)
         }

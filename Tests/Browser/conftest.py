@@ -106,7 +106,7 @@ class Clinic:
         if second_workspace:
             self.second = f"Second Clinic {tag}"
             ws2 = jobs("workspace", "create", "--name", self.second, "--timezone", "UTC")
-            jobs("user", "create", "--email", self.owner, "--workspace", ws2, "--role", "owner", "--password-env", "BROWSER_PW")
+            jobs("user", "create", "--email", self.owner, "--workspace", ws2, "--role", "owner", "--keep-password")
         self.sender = "+1555" + "%07d" % random.randrange(10_000_000)
         # The number is the master account's in the sandbox first: linking asks Twilio who owns it.
         status, body = http("POST", SANDBOX + "/sandbox/numbers", {"phone_number": self.sender, "sms_url": APP + "/api/webhooks/whatsapp"})

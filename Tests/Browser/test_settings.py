@@ -154,6 +154,10 @@ def member_row(d, email):
     return next((r for r in all_css(d, "#members-table tbody tr") if r.get_attribute("data-email") == email), None)
 
 
+def invitation_row(d, email):
+    return next((r for r in all_css(d, "#invitations-table tbody tr") if r.get_attribute("data-email") == email), None)
+
+
 @pytest.mark.allow_console(r"403 \(Forbidden\)")
 def test_members_added_role_changed_removed_and_a_403_reads_as_a_sentence(driver, clinic):
     d = driver
@@ -168,12 +172,18 @@ def test_members_added_role_changed_removed_and_a_403_reads_as_a_sentence(driver
         retype(visible(d, "#member-email"), email)
         retype(css(d, "#member-name"), name)
         Select(css(d, "#member-role")).select_by_value(role)
-        retype(css(d, "#member-password"), PASSWORD)
         if role == "owner":
-            css(d, "#member-password").send_keys(Keys.ENTER)  # by keyboard
+            css(d, "#member-name").send_keys(Keys.ENTER)  # by keyboard
         else:
             css(d, "#member-add").click()
-        text_in(d, "#members [role=alert]", "Added " + email)
+        text_in(d, "#members [role=alert]", "Invitation created for " + email)
+        wait(d, lambda d: invitation_row(d, email), message=email + " pending")
+        # The invitee accepts the link the owner passed on (the browser test of that page: test_invitations.py).
+        link = visible(d, "#invite-url").get_attribute("value")
+        status, body = http("POST", APP + "/api/invitations/accept", {"token": link.split("#/invite/")[1], "password": PASSWORD})
+        assert status == 200, body
+    settings(d)
+    for email in (nurse, newdoc, ada):
         wait(d, lambda d: member_row(d, email), message=email + " listed")
     # A new doctor can be given hours at once.
     text_in(d, "#doctor-pick", "Dr. Nuevo")

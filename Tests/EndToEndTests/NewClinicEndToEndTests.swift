@@ -73,10 +73,17 @@ import HTTPClient
         let profile = try call("PUT", "/api/clinic", ["clinic_name": "Clínica \(tag)", "clinic_info": "Consultas de lunes a domingo.",
                                                      "phone": "+525512340000", "default_language": "es"])
         #expect(profile.status == 200, "\(profile.text)")
-        let doctor = try call("POST", "/api/members", ["email": "dra-\(tag)@clinic.test", "name": "Dra. Vega", "role": "doctor",
-                                                      "password": "doctor password \(tag)"])
-        #expect(doctor.status == 201, "\(doctor.text)")
-        let doctorID = try #require(doctor.json["user_id"] as? Int)
+        // The doctor is invited; she accepts the link with a password of her own.
+        let invited = try call("POST", "/api/members", ["email": "dra-\(tag)@clinic.test", "name": "Dra. Vega", "role": "doctor"])
+        #expect(invited.status == 201, "\(invited.text)")
+        let link = try #require(invited.json["token"] as? String)
+        var doctor = try api("POST", "/api/invitations/accept", ["token": link, "password": "doctor password \(tag)"])
+        for _ in 0..<20 where doctor.status == 503 {
+            Thread.sleep(forTimeInterval: 0.2)
+            doctor = try api("POST", "/api/invitations/accept", ["token": link, "password": "doctor password \(tag)"])
+        }
+        #expect(doctor.status == 200, "\(doctor.text)")
+        let doctorID = try #require((doctor.json["user"] as? [String: Any])?["id"] as? Int)
         #expect(try call("GET", "/api/doctors").json["items"].flatMap { $0 as? [[String: Any]] }?.map { $0["id"] as? Int } == [doctorID])
         let week = (0...6).map { ["weekday": $0, "start": "00:00", "end": "24:00", "slot_minutes": 30] as [String: Any] }
         let availability = try call("PUT", "/api/doctors/\(doctorID)/availability", ["weekly": week])

@@ -47,4 +47,51 @@ struct PasswordCommandTests {
         #expect(unknown.status == 65)
         #expect(unknown.stderr.contains("user_not_found"))
     }
+
+    @Test("user create never silently keeps or replaces an existing user's hash: it fails unless --keep-password or --reset-password says which")
+    func userCreateOverAnExistingUser() throws {
+        let env = try StackEnvironment.shared()
+        let conn = try PGConnection(try env.databaseURL)
+        let tag = Crypto.hex(Crypto.randomBytes(4))
+        let a = try Workspaces.create(conn, name: "Create A \(tag)", timezone: "UTC").id
+        let b = try Workspaces.create(conn, name: "Create B \(tag)", timezone: "UTC").id
+        let email = "exists-\(tag)@e2e.test"
+        let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
+        let settings = ["DATABASE_URL": try env.databaseURL, "PW": "the user's own password"]
+        func create(_ args: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+            let r = try runCommand([bin, "user", "create", "--email", email, "--role", "staff"] + args, environment: settings)
+            return (r.status, r.stdout, r.stderr)
+        }
+        func hash() throws -> String? {
+            try conn.query("SELECT password_hash FROM users WHERE lower(email) = lower(\(email))").first?.decode(String?.self, "password_hash")
+        }
+        let made = try create("--workspace", String(a), "--password-env", "PW")
+        #expect(made.status == 0, "\(made.stderr)")
+        let original = try hash()
+        let token = try Tokens.create(conn, userID: try #require(Int64(made.stdout.trimmingCharacters(in: .whitespacesAndNewlines))))
+
+        // Without a password, and with one: refused, the hash and the token as they were, no membership in B.
+        for args in [["--workspace", String(b)], ["--workspace", String(b), "--password", "someone else's password"]] {
+            let r = try runCommand([bin, "user", "create", "--email", email.uppercased(), "--role", "owner"] + args, environment: settings)
+            #expect(r.status == 65, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("user_exists"), "\(r.stderr)")
+            #expect(r.stderr.contains("--keep-password") && r.stderr.contains("--reset-password"))
+            #expect(try hash() == original)
+            #expect(try Tokens.authenticate(conn, token: token) != nil)
+            #expect(try conn.query("SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE lower(u.email) = lower(\(email)) AND m.workspace_id = \(b)").isEmpty)
+        }
+        // --keep-password with a password is a contradiction; --reset-password without one too.
+        #expect(try create("--workspace", String(b), "--keep-password", "--password", "x password y").status != 0)
+        #expect(try create("--workspace", String(b), "--reset-password").status != 0)
+        // Said on purpose: kept, and added to B.
+        let kept = try create("--workspace", String(b), "--keep-password")
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(try hash() == original)
+        #expect(try Tokens.authenticate(conn, token: token) != nil)
+        // Replaced on purpose: a new hash, every token revoked.
+        let reset = try create("--workspace", String(b), "--reset-password", "--password", "a brand new password")
+        #expect(reset.status == 0, "\(reset.stderr)")
+        #expect(try hash() != original)
+        #expect(try Tokens.authenticate(conn, token: token) == nil)
+    }
 }

@@ -17,30 +17,38 @@ import Postgres
 
         let listed = w.call("GET", "/api/members", token: admin.token, account: a)
         #expect(listed.items.map { $0["email"] as? String } == ["owner@a.example", "admin@a.example"])
-        let body: [String: Any] = ["email": "New.Doc@A.example", "name": "Dra. Nueva", "role": "doctor", "password": "correct horse battery"]
+        let body: [String: Any] = ["email": "New.Doc@A.example", "name": "Dra. Nueva", "role": "doctor"]
         #expect(w.call("POST", "/api/members", token: admin.token, account: a, json: body).status == 403)
         let added = w.call("POST", "/api/members", token: owner.token, account: a, json: body)
         #expect(added.status == 201, "\(added.text)")
-        #expect(added.json["role"] as? String == "doctor")
-        #expect(added.json["email"] as? String == "new.doc@a.example")
-        // The new member signs in with that password and sees the workspace.
+        let invitation = try #require(added.json["invitation"] as? [String: Any])
+        #expect(invitation["role"] as? String == "doctor")
+        #expect(invitation["email"] as? String == "new.doc@a.example")
+        #expect(invitation["status"] as? String == "pending")
+        let link = try #require(added.json["token"] as? String)
+        #expect(added.json["invite_path"] as? String == "/#/invite/\(link)")
+        // The invitee sets her own password, signs in and sees the workspace.
+        let accepted = w.call("POST", "/api/invitations/accept", json: ["token": link, "password": "correct horse battery"])
+        #expect(accepted.status == 200, "\(accepted.text)")
+        #expect((accepted.json["user"] as? [String: Any])?["name"] as? String == "Dra. Nueva")
         let login = w.call("POST", "/api/auth/login", json: ["email": "new.doc@a.example", "password": "correct horse battery"])
         #expect(login.status == 200, "\(login.text)")
         #expect(w.call("POST", "/api/members", token: owner.token, account: a, json: body).errorCode == "already_member")
-        for (bad, field) in [(["email": "nope", "role": "doctor", "password": "0123456789"], "email"),
-                             (["email": "x@a.example", "role": "boss", "password": "0123456789"], "role"),
-                             (["email": "x@a.example", "role": "staff", "password": "short"], "password")] as [([String: Any], String)] {
+        for (bad, field) in [(["email": "nope", "role": "doctor"], "email"),
+                             (["email": "x@a.example", "role": "boss"], "role"),
+                             (["email": "x@a.example", "role": "staff", "password": "a password the owner picks"], "password")] as [([String: Any], String)] {
             let r = w.call("POST", "/api/members", token: owner.token, account: a, json: bad)
             #expect(r.status == 400, "\(bad)")
             #expect(r.errorMessage.hasPrefix(field), "\(bad): \(r.errorMessage)")
         }
-        // An existing user is added as they are: their password is not changed.
+        // An existing user joins by accepting with their own password: it is not changed, nor their name.
         let existing = w.call("POST", "/api/members", token: owner.token, account: a,
-                              json: ["email": "ext@b.example", "role": "staff", "password": "an attacker's password", "name": "Renamed"])
+                              json: ["email": "ext@b.example", "role": "staff", "name": "Renamed"])
         #expect(existing.status == 201, "\(existing.text)")
-        #expect(existing.json["name"] as? String == "ext")
+        let extLink = try #require(existing.json["token"] as? String)
+        #expect(w.call("POST", "/api/invitations/accept", json: ["token": extLink, "password": "their own password", "name": "Renamed"]).status == 200)
+        #expect(w.call("GET", "/api/members", token: owner.token, account: a).items.first { $0["email"] as? String == "ext@b.example" }?["name"] as? String == "ext")
         #expect(w.call("POST", "/api/auth/login", json: ["email": "ext@b.example", "password": "their own password"]).status == 200)
-        #expect(w.call("POST", "/api/auth/login", json: ["email": "ext@b.example", "password": "an attacker's password"]).status == 401)
         #expect(w.call("GET", "/api/whatsapp/senders", token: elsewhere.token, account: a).status == 200)
 
         // Roles: owner only; the last owner can neither be demoted nor removed.
@@ -61,6 +69,6 @@ import Postgres
         #expect(try w.conn.query("SELECT role FROM memberships WHERE user_id = \(elsewhere.id) AND workspace_id = \(b)")
                 .first?.string("role") == "owner")
         let audit = try w.conn.query("SELECT action FROM audit_log WHERE workspace_id = \(a) ORDER BY id")
-        #expect(audit.map { $0.string("action") } == ["member.add", "member.add", "member.role", "member.remove", "member.role"])
+        #expect(audit.map { $0.string("action") } == ["member.invite", "member.add", "member.invite", "member.add", "member.role", "member.remove", "member.role"])
     }
 }

@@ -37,10 +37,10 @@ function stopAll() {
   if (state.stopBadge) { state.stopBadge(); state.stopBadge = null; }
 }
 
-function languagePicker() {
+function languagePicker(redraw = render) {
   const select = h('select', { id: 'lang', 'aria-label': t('nav.language') },
     LANGUAGES.map((l) => h('option', { value: l.code, selected: l.code === language(), text: l.label })));
-  select.addEventListener('change', () => { setLanguage(select.value); render(); });
+  select.addEventListener('change', () => { setLanguage(select.value); redraw(); });
   return select;
 }
 
@@ -74,6 +74,61 @@ export function showSignIn(message) {
   });
   fill(root, h('div', { class: 'signin-wrap' }, h('div', { class: 'topright' }, languagePicker()), form));
   email.focus();
+}
+
+/** The accept page of an invitation (`#/invite/<token>`: the fragment never reaches a server). */
+async function showInvite(token) {
+  stopAll();
+  const status = notice('alert');
+  const card = h('section', { class: 'card signin', id: 'invite', 'aria-labelledby': 'invite-title' });
+  fill(root, h('div', { class: 'signin-wrap' }, h('div', { class: 'topright' }, languagePicker(() => { applyDocumentLanguage(); showInvite(token); })), card));
+  let info;
+  try {
+    info = await post('/api/invitations/lookup', { token });
+  } catch (err) {
+    setNotice(status, err.status === 404 ? t('invite.invalid') : explain(err), 'error');
+    fill(card, h('h1', { id: 'invite-title', text: t('app.title') }), status,
+      h('a', { href: '#/', id: 'invite-signin', onclick: (e) => { e.preventDefault(); location.hash = ''; showSignIn(''); }, text: t('signin.submit') }));
+    return;
+  }
+  const name = h('input', { type: 'text', name: 'name', id: 'invite-name', autocomplete: 'name', maxlength: 200, value: info.name || '' });
+  const password = h('input', { type: 'password', name: 'password', id: 'invite-password', required: true,
+    autocomplete: info.needs_password ? 'new-password' : 'current-password', minlength: info.needs_password ? 12 : null });
+  const email = h('input', { type: 'email', name: 'email', id: 'invite-email', autocomplete: 'username', readonly: true, value: info.email });
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'invite-submit', text: t(info.needs_password ? 'invite.join' : 'invite.signInJoin') });
+  const form = h('form', { id: 'invite-form', novalidate: true },
+    h('p', { id: 'invite-about', text: t('invite.as', { clinic: info.workspace_name, role: t('role.' + info.role, {}, info.role), email: info.email }) }),
+    h('p', { class: 'muted', text: t(info.needs_password ? 'invite.newAccount' : 'invite.existingAccount') }),
+    field(t('signin.email'), email).row,
+    info.needs_password ? field(t('panel.name'), name).row : null,
+    field(t(info.needs_password ? 'invite.newPassword' : 'signin.password'), password).row,
+    status, submit);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (info.needs_password && password.value.length < 12) { setNotice(status, t('invite.tooShort'), 'error'); return; }
+    submit.disabled = true;
+    setNotice(status, '');
+    const body = { token, password: password.value };
+    if (info.needs_password && name.value.trim()) body.name = name.value.trim();
+    try {
+      const r = await post('/api/invitations/accept', body);
+      session.set(r.token);
+      state.me = { user: r.user, workspaces: r.workspaces };
+      const joined = (r.workspaces || []).find((w) => w.id === info.workspace_id);
+      history.replaceState(null, '', location.pathname + '#/conversations');
+      if (joined) enter(joined); else chooseWorkspace();
+    } catch (err) {
+      setNotice(status, err.status === 401 ? t('invite.wrongPassword') : err.status === 404 ? t('invite.invalid') : explain(err), 'error');
+      submit.disabled = false;
+    }
+  });
+  fill(card, h('h1', { id: 'invite-title', text: t('invite.title', { clinic: info.workspace_name }) }), form);
+  (info.needs_password ? name : password).focus();
+}
+
+function inviteToken() {
+  const m = /^#\/invite\/([A-Za-z0-9_]{1,200})$/.exec(location.hash);
+  return m ? m[1] : null;
 }
 
 function chooseWorkspace() {
@@ -150,10 +205,16 @@ function render() {
   state.stopBadge = poll(refreshBadge, 10000);
 }
 
-window.addEventListener('hashchange', () => { if (state.workspace) render(); });
+window.addEventListener('hashchange', () => {
+  const invite = inviteToken();
+  if (invite) showInvite(invite);
+  else if (state.workspace) render();
+});
 
 async function start() {
   applyDocumentLanguage();
+  const invite = inviteToken();
+  if (invite) return showInvite(invite);
   if (!session.token) return showSignIn('');
   try {
     const me = await get('/api/me');

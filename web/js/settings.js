@@ -420,24 +420,57 @@ async function drawMembers(box, app, changed) {
   const email = h('input', { type: 'email', id: 'member-email', required: true, autocomplete: 'off' });
   const name = h('input', { type: 'text', id: 'member-name', maxlength: 200, autocomplete: 'off' });
   const role = h('select', { id: 'member-role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'doctor', text: t('role.' + r) })));
-  const password = h('input', { type: 'password', id: 'member-password', autocomplete: 'new-password', minlength: 10, maxlength: 200 });
+  // The link is shown once, here: MedSync sends no email, the owner passes it on.
+  const linkBox = h('div', { class: 'invite-link', id: 'invite-link', hidden: true });
   const form = h('form', { class: 'subform', id: 'member-form', novalidate: true }, h('h3', { text: t('settings.addMember') }),
+    h('p', { class: 'muted', text: t('settings.inviteIntro') }),
     h('div', { class: 'row' }, field(t('signin.email'), email).row, field(t('panel.name'), name).row),
-    h('div', { class: 'row' }, field(t('settings.role'), role).row, field(t('signin.password'), password, t('settings.passwordHint')).row),
-    h('button', { type: 'submit', id: 'member-add', text: t('settings.addMemberButton') }));
+    h('div', { class: 'row' }, field(t('settings.role'), role).row),
+    h('button', { type: 'submit', id: 'member-add', text: t('settings.addMemberButton') }), linkBox);
+  const invitations = h('tbody', {});
+  const invitationsBox = h('div', { class: 'subform', id: 'invitations' }, h('h3', { text: t('settings.invitations') }),
+    h('div', { class: 'table-scroll' }, h('table', { id: 'invitations-table' },
+      h('thead', {}, h('tr', {}, h('th', { text: t('signin.email') }), h('th', { text: t('settings.role') }),
+        h('th', { text: t('settings.inviteExpires') }), h('th', { text: t('settings.actions') }))),
+      invitations)));
+  async function loadInvitations() {
+    let items;
+    try { items = (await get('/api/invitations')).items || []; } catch (err) { setNotice(status, explain(err), 'error'); return; }
+    fill(invitations, items.length ? items.map((i) => h('tr', { 'data-id': i.id, 'data-email': i.email },
+      h('td', { text: i.email }), h('td', { text: t('role.' + i.role, {}, i.role) }),
+      h('td', { class: i.status === 'expired' ? 'muted' : '', text: i.status === 'expired' ? t('settings.inviteExpired') : dateTime(i.expires_at) }),
+      h('td', { class: 'actions' }, h('button', { type: 'button', class: 'danger revoke-invitation', text: t('settings.revoke'),
+        'aria-label': t('settings.revokeWhat', { email: i.email }),
+        onclick: async () => {
+          try { await del(`/api/invitations/${i.id}`); setNotice(status, t('settings.inviteRevoked', { email: i.email }), 'ok'); } catch (err) { setNotice(status, hint(err), 'error'); }
+          loadInvitations();
+        } }))))
+      : [h('tr', {}, h('td', { colspan: 4, class: 'muted', text: t('settings.noInvitations') }))]);
+  }
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const body = { email: email.value.trim(), role: role.value };
     if (name.value.trim()) body.name = name.value.trim();
-    if (password.value) body.password = password.value;
     try {
-      const m = await post('/api/members', body);
+      const r = await post('/api/members', body);
       form.reset();
       role.value = 'doctor';
-      setNotice(status, t('settings.memberAdded', { email: m.email }), 'ok');
-      changed();
+      const url = location.origin + location.pathname + r.invite_path.replace(/^\//, '');
+      const input = h('input', { type: 'text', id: 'invite-url', readonly: true, value: url, 'aria-label': t('settings.inviteLink') });
+      const copy = h('button', { type: 'button', id: 'invite-copy', text: t('settings.copyLink'),
+        onclick: async () => {
+          input.select();
+          try { await navigator.clipboard.writeText(url); setNotice(status, t('settings.linkCopied'), 'ok'); } catch (err) { /* selected: the owner copies it */ }
+        } });
+      fill(linkBox, h('p', { text: t('settings.inviteCreated', { email: r.invitation.email }) }), h('div', { class: 'row' }, input, copy));
+      linkBox.hidden = false;
+      setNotice(status, t('settings.memberInvited', { email: r.invitation.email }), 'ok');
+      input.focus();
+      input.select();
     } catch (err) { setNotice(status, hint(err), 'error'); }
-    load();
+    loadInvitations();
   });
   box.appendChild(form);
+  box.appendChild(invitationsBox);
+  loadInvitations();
 }

@@ -567,6 +567,10 @@ public struct InboundService {
     /// inserted only for a doctor member (the membership row the foreign key reads anyway), and every
     /// other write of the statement hangs on it — no row, nothing written, answered by `taken`.
     func book(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date) throws -> Decision {
+        // The same limits as every other path that places an appointment (a stale offer out of them is gone).
+        guard AppointmentSpan.problem(startsAt: chosen.slot.startsAt, endsAt: chosen.slot.endsAt, now: now) == nil else {
+            return try taken(chosen, language: language, rescheduleOf: rescheduleOf, r, now: now)
+        }
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
         let reply = InboundReplies.booked(label, language: language)
         let ws = r.sender.workspaceID

@@ -54,6 +54,56 @@ public enum Users {
         }
     }
 
+    /// What the operator's `user create` does with an email that already has an account: never
+    /// something silent. `refuse` fails (409 `user_exists`); `keepPassword` adds the existing user to
+    /// the workspace as they are (name and password theirs); `replacePassword` sets the given hash.
+    public enum IfExists: Sendable { case refuse, keepPassword, replacePassword }
+
+    /// The operator's create: a new user with `passwordHash` (nil: token-only) as a member of the
+    /// workspace with `role`; an existing email is handled as `ifExists` says (an existing membership
+    /// takes the new role). One transaction; concurrent creates meet on the unique email index.
+    public static func create(_ conn: PGConnection, email: String, name: String? = nil, passwordHash: String? = nil,
+                              workspaceID: Int64, role: Role, ifExists: IfExists) throws -> User {
+        guard let email = normalizeEmail(email) else {
+            throw AppError(.invalidEmail, "\"\(email)\" is not an email address")
+        }
+        if ifExists == .replacePassword && passwordHash == nil {
+            throw AppError.validation("password", "replacing the password of an existing user needs the new password.")
+        }
+        return try conn.transaction {
+            guard try Workspaces.get(conn, id: workspaceID) != nil else {
+                throw AppError(.workspaceNotFound, "workspace \(workspaceID) does not exist")
+            }
+            let user: User
+            if let row = try conn.query("""
+                INSERT INTO users (email, name, password_hash) VALUES (\(email), \(name), \(passwordHash))
+                ON CONFLICT (lower(email)) DO NOTHING
+                RETURNING \(unescaped: columns)
+                """).first {
+                user = try User(row: row)
+            } else {
+                switch ifExists {
+                case .refuse:
+                    throw AppError(.userExists, "\(email) already has an account; its password is never kept or replaced silently: "
+                                   + "pass --keep-password to add it to the workspace as it is, or --reset-password with a new password to replace it")
+                case .keepPassword:
+                    user = try User(row: conn.query("SELECT \(unescaped: columns) FROM users WHERE lower(email) = lower(\(email))").one())
+                case .replacePassword:
+                    // The trigger of migration 0005 revokes every token of the user.
+                    user = try User(row: conn.query("""
+                        UPDATE users SET password_hash = \(passwordHash), name = COALESCE(\(name), name)
+                         WHERE lower(email) = lower(\(email)) RETURNING \(unescaped: columns)
+                        """).one())
+                }
+            }
+            try conn.execute("""
+                INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(user.id), \(workspaceID), \(role.rawValue))
+                ON CONFLICT (user_id, workspace_id) DO UPDATE SET role = EXCLUDED.role
+                """)
+            return user
+        }
+    }
+
     public static func find(_ conn: PGConnection, email: String) throws -> User? {
         try conn.query("SELECT \(unescaped: columns) FROM users WHERE lower(email) = lower(\(email.trimmingCharacters(in: .whitespacesAndNewlines)))")
             .first.map(User.init(row:))

@@ -72,6 +72,8 @@ public enum AppointmentBook {
                             now: Date = Date()) throws -> Outcome {
         let reason = input.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (reason?.count ?? 0) <= 500 else { throw AppError.validation("reason", "at most 500 characters.") }
+        // The range first: a date PostgreSQL cannot hold never reaches a query.
+        try AppointmentSpan.validate(startsAt: input.startsAt, endsAt: input.endsAt ?? input.startsAt.addingTimeInterval(60), now: now)
         let id: Int64 = try conn.transaction {
             guard try conn.query("SELECT 1 FROM patients WHERE workspace_id = \(actor.workspaceID) AND id = \(input.patientID)").count == 1 else {
                 throw AppError(.patientNotFound, "There is no patient \(input.patientID) in this workspace.")
@@ -86,8 +88,7 @@ public enum AppointmentBook {
                 throw AppError(.doctorNotFound, "There is no doctor \(input.doctorID) in this workspace.")
             }
             let ends = input.endsAt ?? input.startsAt.addingTimeInterval(Double(slot) * 60)
-            guard ends > input.startsAt else { throw AppError.validation("ends_at", "must be after starts_at.") }
-            guard ends.timeIntervalSince(input.startsAt) <= 12 * 3600 else { throw AppError.validation("ends_at", "at most 12 hours after starts_at.") }
+            try AppointmentSpan.validate(startsAt: input.startsAt, endsAt: ends, now: now)
             guard let row = try conn.query("""
                 INSERT INTO appointments (workspace_id, patient_id, doctor_id, starts_at, ends_at, status, reason,
                                           reviewed_by_user_id, reviewed_at, created_by_user_id)
@@ -133,10 +134,12 @@ public enum AppointmentBook {
         })
     }
 
-    /// Moves a live appointment to `startsAt` (keeping its length unless `endsAt` is given); 409
-    /// `slot_taken` when the doctor has another live appointment overlapping the new time.
+    /// Moves a live appointment to `startsAt` (keeping its length unless `endsAt` is given), within
+    /// `AppointmentSpan`'s limits as a booking; 409 `slot_taken` when the doctor has another live
+    /// appointment overlapping the new time (in whichever workspace: the answer names none of it).
     public static func reschedule(_ conn: PGConnection, http: HTTPClient, config: Config, actor: StaffActor, id: Int64, startsAt: Date,
                                   endsAt: Date?, notify: Bool, now: Date = Date()) throws -> Outcome {
+        try AppointmentSpan.validate(startsAt: startsAt, endsAt: endsAt ?? startsAt.addingTimeInterval(60), now: now)
         let appointment: StaffAppointments.View = try conn.transaction {
             guard let row = try conn.query("SELECT status, starts_at, ends_at FROM appointments WHERE workspace_id = \(actor.workspaceID) AND id = \(id) FOR UPDATE").first else {
                 throw AppError(.notFound, "There is no appointment \(id) in this workspace.")
@@ -145,7 +148,7 @@ public enum AppointmentBook {
             let oldStart = try row.decode(Date.self, "starts_at"), oldEnd = try row.decode(Date.self, "ends_at")
             guard status != "cancelled" else { throw AppError(.appointmentCancelled, "Appointment \(id) is cancelled; book a new one.") }
             let ends = endsAt ?? startsAt.addingTimeInterval(oldEnd.timeIntervalSince(oldStart))
-            guard ends > startsAt else { throw AppError.validation("ends_at", "must be after starts_at.") }
+            try AppointmentSpan.validate(startsAt: startsAt, endsAt: ends, now: now)
             do {
                 try conn.transaction {
                     try conn.execute("UPDATE appointments SET starts_at = \(startsAt), ends_at = \(ends) WHERE workspace_id = \(actor.workspaceID) AND id = \(id)")

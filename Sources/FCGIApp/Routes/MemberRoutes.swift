@@ -8,8 +8,9 @@ enum MemberRoutes {
         router.group(AuthMiddleware.staff) { r in
             r.get("/api/members") { _, ctx in .json(200, ["items": try Members.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
             r.post("/api/members") { request, ctx in
+                // An invitation: the same answer whether or not the email has an account anywhere.
                 let body: Members.AddInput = try request.decodeJSON()
-                return .json(201, try Members.add(ctx.db(), actor: ctx.actor, body).member)
+                return .json(201, try Members.add(ctx.db(), actor: ctx.actor, body))
             }
             r.patch("/api/members/{user_id}") { request, ctx in
                 let b: RoleBody = try request.decodeJSON()
