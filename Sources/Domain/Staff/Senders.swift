@@ -592,7 +592,7 @@ public enum SenderLimits {
     /// Active senders per workspace (the schema's slots 1…3).
     public static let maxActive = 3
     /// Numbers a workspace newly takes (links or provisions; reactivating a kept one is free) per 24 hours.
-    public static let numbersPerDay = 3
+    public static let numbersPerDay = 5
     /// Provisionings a workspace starts per 24 hours (failed ones count: each may buy and release).
     public static let provisioningsPerDay = 5
     /// Twilio subaccounts a workspace ever has (provisioning reuses its open one).
