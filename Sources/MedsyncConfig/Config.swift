@@ -295,8 +295,8 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     public func require(_ keys: Key...) throws(ConfigError) { try require(keys) }
 
     public func require(_ keys: [Key]) throws(ConfigError) {
-        // MEDSYNC_FERNET_KEYS stands for MEDSYNC_FERNET_KEY (its first key encrypts).
-        let missing = keys.filter { values[$0.rawValue] == nil && $0.defaultValue == nil && !($0 == .fernetKey && fernetKey != nil) }
+        // Either Fernet variable satisfies both (MEDSYNC_FERNET_KEYS: its first key encrypts).
+        let missing = keys.filter { values[$0.rawValue] == nil && $0.defaultValue == nil && !(($0 == .fernetKey || $0 == .fernetKeys) && fernetKey != nil) }
         if !missing.isEmpty { throw .missing(missing) }
     }
 
