@@ -57,6 +57,7 @@ schemas = {
                              "template_key": S, "custom_message": nullable(S), "language": {"type": "string", "enum": ["en", "es"]}}),
     "Sender": obj({"id": I, "phone_number": S, "display_name": S, "is_active": B, "is_primary": B, "slot": nullable({"type": "integer"}),
                    "twilio_subaccount_sid": nullable(S), "phone_number_sid": nullable(S), "created_at": DT, "deactivated_at": nullable(DT)}),
+    "Deactivation": {"allOf": [ref("Sender"), obj({"number": {"type": "string", "enum": ["kept", "released"]}}, ["number"])]},
     "Recipient": obj({"name": nullable(S), "phone": S, "language": nullable(S), "fields": smap()}, ["phone"]),
     "BundlePreview": obj({"recipients": arr(ref("Recipient")), "rejected": arr(obj({"row": {"type": "integer"}, "reason": S, "values": smap()})),
                           "duplicates_merged": {"type": "integer"}, "total_rows": {"type": "integer"}, "columns": arr(S), "fields": arr(S)}),
@@ -125,6 +126,8 @@ throttled = {"429": {"description": "too_many_attempts: failed sign-ins of the a
                      "headers": retry_after, "content": {"application/json": {"schema": ref("Error")}}},
              "503": {"description": "auth_busy: too many password checks at once", "headers": retry_after,
                      "content": {"application/json": {"schema": ref("Error")}}}}
+quota = {"429": {"description": "sender_quota_exceeded: the workspace took as many numbers (or subaccounts) as it may", "headers": retry_after,
+                 "content": {"application/json": {"schema": ref("Error")}}}}
 idp = [{"name": "id", "in": "path", "required": True, "schema": I}]
 def q(name, schema=S, desc=""): return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
 items = lambda s: obj({"items": arr(s)})
@@ -179,22 +182,30 @@ paths = {
         "put": {"summary": "Change reminder settings (owner/admin_doctor); missing fields keep their value", "security": staff,
                 "requestBody": jbody(ref("ReminderSettings")), "responses": {**ok(200, ref("ReminderSettings")), **errors(400, 401, 403)}}},
     "/api/whatsapp/senders": {"get": {"summary": "The workspace's senders", "security": staff, "responses": {**ok(200, items(ref("Sender"))), **errors(401, 403)}}},
-    "/api/whatsapp/link-existing": {"post": {"summary": "Link a number the Twilio account owns (owner/admin_doctor)", "security": staff,
-        "description": "Twilio is asked first: with twilio_subaccount_sid/token, the Accounts API must accept them and the number must be among "
-                       "that subaccount's IncomingPhoneNumbers; without, among the master account's. 422 codes: number_not_in_account, "
-                       "subaccount_credentials_rejected, subaccount_inactive. 409 codes: already_linked, linked_to_other_workspace, "
-                       "too_many_senders. The first active sender becomes primary.",
+    "/api/whatsapp/link-existing": {"post": {"summary": "Link a number of the clinic's own Twilio subaccount, or take back a kept one (owner/admin_doctor)", "security": staff,
+        "description": "A number this workspace kept when it deactivated it comes back (the same sender, active again). Otherwise "
+                       "twilio_subaccount_sid/token are required: the Accounts API must accept them and the number must be among that "
+                       "subaccount's IncomingPhoneNumbers, and no other workspace may hold it. The platform's (master account's) numbers "
+                       "are assigned by the operator (medsync-jobs sender assign). 422 codes: number_not_available (the same answer "
+                       "whoever's the number is), subaccount_credentials_rejected, subaccount_inactive. 409 codes: already_linked, "
+                       "too_many_senders. 429: sender_quota_exceeded, past the numbers a workspace may take per day. The first active sender becomes primary.",
         "requestBody": jbody(obj({"phone_number": S, "display_name": S, "twilio_subaccount_sid": S, "twilio_subaccount_token": S}, ["phone_number"])),
-        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 422, 502, 503, 504)}}},
+        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 422, 502, 503, 504), **quota}}},
     "/api/whatsapp/provision": {"post": {"summary": "Subaccount + number + webhooks, linked (owner/admin_doctor)", "security": staff,
         "description": "Idempotent with an Idempotency-Key header: the same key answers the same sender (a key reused for another request: "
-                       "422 idempotency_key_reused). One provisioning at a time per workspace (409 provisioning_in_progress). A failed step "
-                       "is undone: the number released, the subaccount closed.",
+                       "422 idempotency_key_reused). One provisioning at a time per workspace (409 provisioning_in_progress). The "
+                       "workspace's Twilio subaccount is reused; 429 sender_quota_exceeded past the numbers or provisionings per day or "
+                       "the subaccounts per workspace. A failed step is undone: the number released, a subaccount it opened closed.",
         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200}}],
         "requestBody": jbody(obj({"clinic_name": S, "country": S, "area_code": S}, ["clinic_name"])),
-        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 422, 502, 503, 504)}}},
-    "/api/whatsapp/senders/{id}/deactivate": {"post": {"summary": "Deactivate; the primary moves to another active sender (owner/admin_doctor)",
-        "security": staff, "parameters": idp, "responses": {**ok(200, ref("Sender")), **errors(401, 403, 404, 409)}}},
+        "responses": {**ok(201, ref("Sender")), **errors(400, 401, 403, 409, 422, 502, 503, 504), **quota}}},
+    "/api/whatsapp/senders/{id}/deactivate": {"post": {"summary": "Deactivate; the primary moves to another active sender; the number is kept or released (owner/admin_doctor)",
+        "description": "{\"release\": true} or {\"mode\": \"release\"} gives the number back to Twilio (DELETE IncomingPhoneNumbers) and "
+                       "ends the workspace's hold on it; without a body, or with release false / mode keep, the workspace keeps the number "
+                       "(no other workspace can link it; link-existing takes it back). The answer's number says which happened. An inactive "
+                       "sender whose number was kept may be deactivated again with release. 409 sender_inactive otherwise.",
+        "requestBody": {"required": False, "content": {"application/json": {"schema": obj({"release": B, "mode": {"type": "string", "enum": ["release", "keep"]}})}}},
+        "security": staff, "parameters": idp, "responses": {**ok(200, ref("Deactivation")), **errors(400, 401, 403, 404, 409, 502, 503, 504)}}},
     "/api/whatsapp/senders/{id}/make-primary": {"post": {"summary": "Make this active sender the primary (owner/admin_doctor)",
         "security": staff, "parameters": idp, "responses": {**ok(200, ref("Sender")), **errors(401, 403, 404, 409)}}},
     "/api/whatsapp/bundle/preview": {"post": {"summary": "Read a .csv or .xlsx list: valid recipients and rejected rows", "security": staff,

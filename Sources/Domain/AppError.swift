@@ -60,6 +60,9 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let noValidRecipients = ErrorCode("no_valid_recipients")
     public static let notFound = ErrorCode("not_found")
     public static let numberNotInAccount = ErrorCode("number_not_in_account")
+    /// A tenant asked for a number that is not theirs to link: the platform's, another clinic's, or
+    /// not on their subaccount. One code for every case, so it tells nobody whose number it is.
+    public static let numberNotAvailable = ErrorCode("number_not_available")
     public static let patientExists = ErrorCode("patient_exists")
     public static let patientNotFound = ErrorCode("patient_not_found")
     public static let payloadTooLarge = ErrorCode("payload_too_large")
@@ -68,6 +71,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let requestInProgress = ErrorCode("request_in_progress")
     public static let senderCredentialsInvalid = ErrorCode("sender_credentials_invalid")
     public static let senderInactive = ErrorCode("sender_inactive")
+    /// A workspace took as many numbers (or Twilio subaccounts) as `SenderLimits` allows.
+    public static let senderQuotaExceeded = ErrorCode("sender_quota_exceeded")
     public static let slotTaken = ErrorCode("slot_taken")
     public static let subaccountCredentialsRejected = ErrorCode("subaccount_credentials_rejected")
     public static let subaccountInactive = ErrorCode("subaccount_inactive")
@@ -107,9 +112,9 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .invalidIdempotencyKey, .invalidName, .invalidSignature, .invalidTimezone, .lastOwner,
         .linkedToOtherWorkspace, .methodNotAllowed, .missingAccount, .missingFrom, .missingMessageSid,
         .missingPhoneColumn, .missingStatus, .missingVariables, .noActiveSender, .noConsentInBundle,
-        .noConsent, .noNumbersAvailable, .noValidRecipients, .notFound, .numberNotInAccount,
+        .noConsent, .noNumbersAvailable, .noValidRecipients, .notFound, .numberNotInAccount, .numberNotAvailable,
         .patientExists, .patientNotFound, .payloadTooLarge, .provisionedSenderGone, .provisioningInProgress, .requestInProgress,
-        .senderCredentialsInvalid, .senderInactive, .slotTaken, .subaccountCredentialsRejected, .subaccountInactive,
+        .senderCredentialsInvalid, .senderInactive, .senderQuotaExceeded, .slotTaken, .subaccountCredentialsRejected, .subaccountInactive,
         .tokenExpired, .tooManyAttempts, .tooManyCells, .tooManyColumns, .tooManyRecipients,
         .tooManyRequests, .tooManyRows, .tooManySenders, .twilioError, .twilioNotConfigured,
         .twilioUnavailable, .twilioNoAnswer, .unauthorized, .unknownPlaceholders, .unknownTemplate,

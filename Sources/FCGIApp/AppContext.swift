@@ -28,7 +28,7 @@ final class AppContext {
     var logger: Logger
     /// Twilio's signature policy for the webhooks (master token, Fernet key of the subaccount tokens),
     /// made once per worker from `config`: decoding the Fernet key for every webhook was 3 % of its CPU.
-    private(set) lazy var webhookVerifier = WebhookVerifier(config: config)
+    private(set) lazy var webhookVerifier = WebhookVerifier(config: config, log: logger)
 
     init(config: Config, hashGate: HashGate? = nil, pool: ConnectionPool? = nil, logger: Logger = Logger(label: "medsync.app")) {
         self.config = config

@@ -6,20 +6,24 @@ import MedsyncConfig
 import HTTPClient
 import Postgres
 
-/// `medsync-jobs sender link --workspace ID --phone +E164 --name NAME [--subaccount-sid AC… --subaccount-token-env VAR]`:
-/// the operator's way to link a WhatsApp sender: the same use case as POST /api/whatsapp/link-existing
-/// (`Senders.link`, which first asks Twilio — TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN — that the account owns
-/// the number, and writes the same `sender.link` audit entry in the sender's transaction; the entry names
-/// no user, as the operator is none).
+/// `medsync-jobs sender assign --workspace ID --number +E164 --name NAME [--subaccount-sid AC… --subaccount-token-env VAR]`
+/// (also `sender link … --phone`): the operator's way to give a workspace a WhatsApp sender — the only
+/// way for a number of the platform's master account, which members cannot link themselves. The same
+/// use case as POST /api/whatsapp/link-existing (`Senders.link`: Twilio — TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN —
+/// is asked that the account owns the number; a number another workspace holds is refused until it
+/// releases it), audited as `sender.assign` in the sender's transaction (the entry names no user, as
+/// the operator is none).
 struct SenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sender", abstract: "Link and list WhatsApp sender numbers.", subcommands: [Link.self, List.self])
+        commandName: "sender", abstract: "Assign and list WhatsApp sender numbers.", subcommands: [Link.self, List.self])
 
     struct Link: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Link a WhatsApp sender number to a workspace; prints the sender id.")
+        static let configuration = CommandConfiguration(
+            commandName: "assign", abstract: "Assign a WhatsApp sender number to a workspace (audited); prints the sender id.",
+            aliases: ["link"])
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Workspace id.") var workspace: Int64
-        @Option(help: "Sender number in E.164, e.g. +14155550100.") var phone: String
+        @Option(name: [.customLong("number"), .customLong("phone")], help: "Sender number in E.164, e.g. +14155550100.") var phone: String
         @Option(help: "Display name.") var name: String = ""
         @Option(name: .customLong("subaccount-sid"), help: "Twilio subaccount SID owning the number (optional).")
         var subaccountSID: String?
@@ -66,7 +70,7 @@ struct SenderCommand: ParsableCommand {
         }
     }
 
-    /// The plain function behind `sender link` (what tests call).
+    /// The plain function behind `sender assign` (what tests call).
     static func link(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64, phone: String, name: String,
                      subaccountSID: String? = nil, subaccountToken: String? = nil) throws -> Senders.View {
         guard try Workspaces.get(conn, id: workspaceID) != nil else {

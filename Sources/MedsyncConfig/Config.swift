@@ -50,6 +50,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case geminiModel = "GEMINI_MODEL"
         case geminiTimeoutMS = "GEMINI_TIMEOUT_MS"
         case fernetKey = "MEDSYNC_FERNET_KEY"
+        case fernetKeys = "MEDSYNC_FERNET_KEYS"
         case allowedOrigins = "ALLOWED_ORIGINS"
         case listen = "MEDSYNC_LISTEN"
         case workers = "MEDSYNC_WORKERS"
@@ -74,7 +75,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         /// Values that are never printed (a DATABASE_URL may carry a password).
         public var isSecret: Bool {
             switch self {
-            case .databaseURL, .twilioAuthToken, .geminiAPIKey, .fernetKey: return true
+            case .databaseURL, .twilioAuthToken, .geminiAPIKey, .fernetKey, .fernetKeys: return true
             default: return false
             }
         }
@@ -124,8 +125,14 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     public let geminiAPIBaseURL: String
     public let geminiModel: String
     public let geminiTimeoutMS: Int
+    /// The key that encrypts: the first of `MEDSYNC_FERNET_KEYS`, else `MEDSYNC_FERNET_KEY`.
     /// Checked at load to be urlsafe base64 of 32 bytes.
     public let fernetKey: Secret?
+    /// Every key that decrypts, the encrypting one first: `MEDSYNC_FERNET_KEYS` (comma-separated), then
+    /// `MEDSYNC_FERNET_KEY` when it is set and not in that list. Empty when neither is set.
+    public let fernetKeys: [Secret]
+    /// `fernetKeys` ready to use (MultiFernet: the first encrypts, all decrypt); nil without keys.
+    public let fernet: MultiFernet?
     /// CORS origins in order; the first is the fallback public URL. Empty when unset.
     public let allowedOrigins: [String]
     /// Unix socket path, `host:port`, or "" for systemd socket activation.
@@ -230,10 +237,25 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         geminiAPIBaseURL = try url(.geminiAPIBaseURL)!
         geminiModel = text(.geminiModel)!
         geminiTimeoutMS = try positiveInt(.geminiTimeoutMS)
-        fernetKey = secret(.fernetKey)
-        if let key = fernetKey, (try? Fernet(key: key.value)) == nil {
-            throw .invalid(.fernetKey, "must be urlsafe base64 of 32 bytes (make one with Fernet.generateKey())", got: key.value)
+        var keys: [Secret] = []
+        var parsed: [Fernet] = []
+        for part in (text(.fernetKeys) ?? "").split(separator: ",") {
+            let key = part.trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty else { continue }
+            guard let f = try? Fernet(key: key) else {
+                throw .invalid(.fernetKeys, "must be comma-separated Fernet keys, each urlsafe base64 of 32 bytes (make one with Fernet.generateKey())", got: key)
+            }
+            if !keys.contains(where: { $0.value == key }) { keys.append(Secret(key)); parsed.append(f) }
         }
+        if let single = secret(.fernetKey) {
+            guard let f = try? Fernet(key: single.value) else {
+                throw .invalid(.fernetKey, "must be urlsafe base64 of 32 bytes (make one with Fernet.generateKey())", got: single.value)
+            }
+            if !keys.contains(where: { $0.value == single.value }) { keys.append(single); parsed.append(f) }
+        }
+        fernetKeys = keys
+        fernetKey = keys.first
+        fernet = try? MultiFernet(parsed)
         allowedOrigins = (text(.allowedOrigins) ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
@@ -273,12 +295,14 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     public func require(_ keys: Key...) throws(ConfigError) { try require(keys) }
 
     public func require(_ keys: [Key]) throws(ConfigError) {
-        let missing = keys.filter { values[$0.rawValue] == nil && $0.defaultValue == nil }
+        // Either Fernet variable satisfies both (MEDSYNC_FERNET_KEYS: its first key encrypts).
+        let missing = keys.filter { values[$0.rawValue] == nil && $0.defaultValue == nil && !(($0 == .fernetKey || $0 == .fernetKeys) && fernetKey != nil) }
         if !missing.isEmpty { throw .missing(missing) }
     }
 
     /// The effective text of a variable (a secret's real value), or `missing_variable` naming it.
     public func string(_ key: Key) throws(ConfigError) -> String {
+        if key == .fernetKey, let first = fernetKey { return first.value }
         guard let v = values[key.rawValue] ?? key.defaultValue else { throw .missing([key]) }
         return v
     }

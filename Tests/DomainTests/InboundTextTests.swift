@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 import MedsyncCrypto
+import TestSupport
 
 @Suite("Inbound: keyword rules and TwiML")
 struct InboundTextTests {
@@ -81,19 +82,47 @@ struct InboundTextTests {
         let sub = TwilioSignature.compute(authToken: "sub-token", url: url, params: params)
         let enc = fernet.encrypt(Array("sub-token".utf8))
         let credential = SubaccountCredential(sid: "ACsub", tokenEnc: enc)
-        func signer(_ signature: String?, _ url: String, _ params: [(String, String)], _ sub: SubaccountCredential?) -> WebhookSigner? {
-            verifier.signer(signature: signature, url: url, params: params) { sub }
+        func signer(_ signature: String?, _ url: String, _ params: [(String, String)], _ sub: SubaccountCredential?) throws -> WebhookSigner? {
+            try verifier.signer(signature: signature, url: url, params: params) { sub }
         }
-        #expect(signer(master, url, params, nil) == .master)
-        #expect(signer(sub, url, params, credential) == .subaccount(sid: "ACsub"))
-        #expect(signer(sub, url, params, nil) == nil)
-        #expect(signer(master, url.replacingOccurrences(of: "https", with: "http"), params, credential) == nil)
-        #expect(signer(master, url, params + [("Body", "x")], credential) == nil)
-        #expect(signer(nil, url, params, credential) == nil)
-        #expect(signer(master, "https://clinic.example.com:443/api/webhooks/whatsapp", params, nil) == .master)
+        #expect(try signer(master, url, params, nil) == .master)
+        #expect(try signer(sub, url, params, credential) == .subaccount(sid: "ACsub"))
+        #expect(try signer(sub, url, params, nil) == nil)
+        #expect(try signer(master, url.replacingOccurrences(of: "https", with: "http"), params, credential) == nil)
+        #expect(try signer(master, url, params + [("Body", "x")], credential) == nil)
+        #expect(try signer(nil, url, params, credential) == nil)
+        #expect(try signer(master, "https://clinic.example.com:443/api/webhooks/whatsapp", params, nil) == .master)
         // The master token signed: the subaccount is not even looked up (no query for the common case).
         var lookedUp = false
-        #expect(verifier.signer(signature: master, url: url, params: params, subaccount: { lookedUp = true; return credential }) == .master)
+        #expect(try verifier.signer(signature: master, url: url, params: params, subaccount: { lookedUp = true; return credential }) == .master)
         #expect(!lookedUp)
+    }
+
+    /// Issue 22 (review L11): several Fernet keys, the first encrypting. A subaccount token encrypted
+    /// with the old key still verifies while the old key is listed second; once no listed key decrypts
+    /// it, the webhook is no silent 403 (nil) but `sender_credentials_invalid`, logged without secrets.
+    @Test("signature with rotated Fernet keys: the old key second still verifies; no key that decrypts is an error, logged")
+    func signatureAcrossKeyRotation() throws {
+        let oldKey = Fernet.generateKey(), newKey = Fernet.generateKey()
+        let url = "https://clinic.example.com/api/webhooks/whatsapp"
+        let params = [("Body", "hola"), ("From", "whatsapp:+5215512345678")]
+        let sub = TwilioSignature.compute(authToken: "sub-token", url: url, params: params)
+        let credential = SubaccountCredential(sid: "ACsub", tokenEnc: try Fernet(key: oldKey).encrypt("sub-token"))
+        let rotated = WebhookVerifier(masterAccountSID: "ACmaster", masterToken: "master-token",
+                                      fernet: try MultiFernet(keys: [newKey, oldKey]), baseURL: nil)
+        #expect(try rotated.signer(signature: sub, url: url, params: params) { credential } == .subaccount(sid: "ACsub"))
+        let log = CapturedLog()
+        let dropped = WebhookVerifier(masterAccountSID: "ACmaster", masterToken: "master-token",
+                                      fernet: try MultiFernet(keys: [newKey]), baseURL: nil, log: log.logger())
+        let error = #expect(throws: AppError.self) { try dropped.signer(signature: sub, url: url, params: params) { credential } }
+        #expect(error?.code == .senderCredentialsInvalid)
+        let lines = log.lines.joined(separator: "\n")
+        #expect(lines.contains("ACsub") && lines.contains("MEDSYNC_FERNET_KEYS"), "\(lines)")
+        #expect(!lines.contains(newKey) && !lines.contains(oldKey) && !lines.contains("sub-token") && !lines.contains(credential.tokenEnc))
+        // Rotating re-encrypts with the first key once; a second rotation has nothing to do.
+        let keys = try MultiFernet(keys: [newKey, oldKey])
+        let again = try #require(try keys.rotate(credential.tokenEnc))
+        #expect(try Fernet(key: newKey).decryptString(again) == "sub-token")
+        #expect(try keys.rotate(again) == nil)
     }
 }

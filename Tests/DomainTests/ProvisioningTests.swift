@@ -151,4 +151,33 @@ struct ProvisioningTests {
             """)
         #expect(try p.provision(key: "mine").isActive)
     }
+
+    /// Issue 22 (review M6): a provisioning loop opened a subaccount and bought a number every time.
+    @Test("provisioning again reuses the workspace's subaccount (the sandbox holds one); past the daily cap: 429 sender_quota_exceeded, nothing bought")
+    func reusesTheSubaccountAndStopsAtTheCap() throws {
+        let p = try World()
+        let first = try p.provision(key: "one")
+        let second = try p.provision(key: "two")
+        #expect(first.phoneNumber != second.phoneNumber)
+        let subs = try p.subaccounts()
+        #expect(subs.count == 1, "\(subs)")
+        #expect(first.twilioSubaccountSID == subs.first?.sid && second.twilioSubaccountSID == subs.first?.sid)
+        #expect(Set(try p.numbers(of: subs[0].sid)) == [first.phoneNumber, second.phoneNumber])
+        #expect(try p.w.conn.query("SELECT count(*) AS n FROM workspace_subaccounts WHERE workspace_id = \(p.ws)").first?.int("n") == 1)
+
+        // The workspace took numbers up to the day's cap (these three released again since).
+        for _ in 0..<(SenderLimits.numbersPerDay - 2) {
+            let phone = "+1555" + String(format: "%07d", Int.random(in: 0..<10_000_000))
+            try p.w.conn.execute("INSERT INTO sender_number_claims (phone_number, workspace_id, released_at) VALUES (\(phone), \(p.ws), now())")
+        }
+        let capped = appError { try p.provision(key: "three") }
+        #expect(capped?.code == .senderQuotaExceeded, "\(String(describing: capped))")
+        #expect(capped?.code.rawValue == "sender_quota_exceeded")
+        #expect(try p.subaccounts().count == 1)
+        #expect(try p.numbers(of: subs[0].sid).count == 2)
+        #expect(try p.senders() == 2)
+        // The failed record keeps the reason; the subaccount is the workspace's still (not closed).
+        #expect(try p.records().last?.code == "sender_quota_exceeded")
+        #expect(try p.subaccounts().first?.status == "active")
+    }
 }

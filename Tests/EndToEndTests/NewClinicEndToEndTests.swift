@@ -91,11 +91,15 @@ import HTTPClient
         let free = try call("GET", "/api/doctors/\(doctorID)/free-slots?days=1")
         #expect((free.json["items"] as? [Any])?.isEmpty == false, "\(free.text)")
 
-        // The number: Twilio (the sandbox) owns it and sends its webhooks to us; the clinic links it.
+        // The number: the platform's Twilio account (the sandbox) owns it and sends its webhooks to us;
+        // the operator assigns it to the clinic (members link only numbers of their own subaccount).
         let number = "+1556" + String(format: "%07d", Int.random(in: 0..<10_000_000))
         _ = try sandbox("POST", "/sandbox/numbers", ["phone_number": number, "sms_url": try env.appURL + "/api/webhooks/whatsapp"])
-        let linked = try call("POST", "/api/whatsapp/link-existing", ["phone_number": number, "display_name": "Recepción"])
-        #expect(linked.status == 201, "\(linked.text)")
+        let refused = try call("POST", "/api/whatsapp/link-existing", ["phone_number": number, "display_name": "Recepción"])
+        #expect(refused.json["error"] as? [String: Any] != nil && refused.status == 422, "\(refused.text)")
+        _ = try medsyncJobs("sender", "assign", "--workspace", ws, "--number", number, "--name", "Recepción")
+        let senders = try call("GET", "/api/whatsapp/senders")
+        #expect(senders.text.contains(number), "\(senders.text)")
         let reminders = try call("PUT", "/api/whatsapp/reminder-settings", ["enabled": true, "hours_before": 24])
         #expect(reminders.json["enabled"] as? Bool == true, "\(reminders.text)")
 

@@ -3,7 +3,9 @@ import Foundation
 import TestSupport
 import Testing
 import MedsyncCrypto
+import HTTPClient
 import Postgres
+import Twilio
 
 @Suite("medsync-jobs with the staff API: sender link, bundles", .needsStack)
 struct StaffSenderCommandTests {
@@ -49,11 +51,17 @@ struct StaffSenderCommandTests {
         let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
         var settings = ["DATABASE_URL": try env.databaseURL, "MEDSYNC_FERNET_KEY": try env["MEDSYNC_FERNET_KEY"]]
         for key in ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL"] { settings[key] = try env[key] }
-        func owned() throws -> String {
+        // The member links numbers of the clinic's own subaccount; the operator assigns the platform's.
+        let sub = try TwilioClient(accountSID: try env["TWILIO_ACCOUNT_SID"], authToken: try env["TWILIO_AUTH_TOKEN"],
+                                   baseURL: try env["TWILIO_API_BASE_URL"], http: HTTPClient()).createSubaccount(friendlyName: "CLI \(ws)")
+        func owned(by account: String? = nil) throws -> String {
             let phone = "+1557" + String(format: "%07d", Int.random(in: 0..<10_000_000))
-            #expect(try c.clinic.sandbox("POST", "/sandbox/numbers", ["phone_number": phone]).status == 200)
+            var body = ["phone_number": phone]
+            if let account { body["account_sid"] = account }
+            #expect(try c.clinic.sandbox("POST", "/sandbox/numbers", body).status == 200)
             return phone
         }
+        let credentials = ["twilio_subaccount_sid": sub.sid, "twilio_subaccount_token": sub.authToken]
         func entries() throws -> [[String: String]] {
             try c.clinic.conn.query("""
                 SELECT action, target_type, target_id, coalesce(user_id::text, 'none') AS user_id, details::text AS details
@@ -67,24 +75,29 @@ struct StaffSenderCommandTests {
             }
         }
 
-        let viaAPI = try owned(), viaJobs = try owned()
-        let api = try c.call("POST", "/api/whatsapp/link-existing", ["phone_number": viaAPI, "display_name": "Desk"])
+        let viaAPI = try owned(by: sub.sid), viaJobs = try owned()
+        // The platform's number through the API: refused, no entry.
+        #expect(try c.call("POST", "/api/whatsapp/link-existing", ["phone_number": viaJobs, "display_name": "Desk"]).errorCode == "number_not_available")
+        let api = try c.call("POST", "/api/whatsapp/link-existing", ["phone_number": viaAPI, "display_name": "Desk"].merging(credentials) { $1 })
         #expect(api.status == 201, "\(api.text)")
         let apiID = try #require(api.json["id"] as? Int)
-        let jobs = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", viaJobs, "--name", "Desk"], environment: settings)
+        let jobs = try runCommand([bin, "sender", "assign", "--workspace", String(ws), "--number", viaJobs, "--name", "Desk"], environment: settings)
         #expect(jobs.status == 0, "\(jobs.stderr)")
         let jobsID = try #require(Int(jobs.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        // One shape: the same action, target and details; the API names the member, the operator's command line no user.
+        // One shape: the same target and details; the API names the member (sender.link), the operator's
+        // command line no user (sender.assign).
         #expect(try entries() == [
             ["action": "sender.link", "target_type": "sender", "target_id": String(apiID), "user_id": String(owner), "details.phone_number": viaAPI],
-            ["action": "sender.link", "target_type": "sender", "target_id": String(jobsID), "user_id": "none", "details.phone_number": viaJobs],
+            ["action": "sender.assign", "target_type": "sender", "target_id": String(jobsID), "user_id": "none", "details.phone_number": viaJobs],
         ])
 
         // The workspace now has 3 active senders: a 4th is refused by both paths, and neither writes an entry.
-        let fourth = try owned()
-        let refusedAPI = try c.call("POST", "/api/whatsapp/link-existing", ["phone_number": fourth, "display_name": "Desk"])
+        let fourth = try owned(by: sub.sid)
+        let refusedAPI = try c.call("POST", "/api/whatsapp/link-existing", ["phone_number": fourth, "display_name": "Desk"].merging(credentials) { $1 })
         #expect(refusedAPI.errorCode == "too_many_senders", "\(refusedAPI.text)")
-        let refusedJobs = try runCommand([bin, "sender", "link", "--workspace", String(ws), "--phone", fourth, "--name", "Desk"], environment: settings)
+        let refusedJobs = try runCommand([bin, "sender", "assign", "--workspace", String(ws), "--number", fourth, "--name", "Desk",
+                                          "--subaccount-sid", sub.sid, "--subaccount-token-env", "SUB_TOKEN"],
+                                         environment: settings.merging(["SUB_TOKEN": sub.authToken]) { $1 })
         #expect(refusedJobs.status == 65)
         #expect(refusedJobs.stderr.contains("too_many_senders"))
         #expect(try entries().count == 2)
@@ -115,5 +128,24 @@ struct StaffSenderCommandTests {
         #expect(recipients.allSatisfy { ($0["twilio_sid"] as? String)?.hasPrefix("SM") == true })
         #expect(try c.received(ana).contains { $0["body"] as? String == "Hola Ana, su cita es el lunes" })
         #expect(try c.received(bob).contains { $0["body"] as? String == "Hola Bob, su cita es el martes" })
+    }
+
+    /// Issue 22 (review L7): every path that creates a patient records where the consent came from.
+    @Test("a patient created by an inbound message has consent_source whatsapp; one created by a bundle, bundle")
+    func consentSourceOnEveryPath() throws {
+        let c = try StaffClient()
+        let writes = StackClinic.patient(), listed = StackClinic.patient()
+        try c.clinic.say(writes, "hola")
+        let r = try c.call("POST", "/api/whatsapp/bundle/send", [
+            "body": "Recordatorio de vacunas", "recipients": [["phone": listed, "language": "es"]], "consent_confirmed": true])
+        #expect(r.status == 202, "\(r.text)")
+        let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
+        let run = try runCommand([bin, "bundles", "--workspace", String(c.clinic.workspaceID)], environment: c.clinic.env.values)
+        #expect(run.status == 0, "\(run.stderr)")
+        func source(_ phone: String) throws -> String? {
+            try c.clinic.conn.query("SELECT consent_source FROM patients WHERE workspace_id = \(c.clinic.workspaceID) AND phone = \(phone)").first?.string("consent_source")
+        }
+        #expect(try source(writes) == "whatsapp")
+        #expect(try source(listed) == "bundle")
     }
 }

@@ -90,6 +90,22 @@ async function drawReminders(box, app) {
   });
 }
 
+/** A modal with a choice among `choices` ({value, label, danger}) and Cancel; resolves to the value, or null. */
+function chooseDialog(message, choices) {
+  return new Promise((resolve) => {
+    const dialog = h('dialog', { class: 'confirm', 'aria-label': message });
+    const done = (v) => { dialog.close(); dialog.remove(); resolve(v); };
+    const cancel = h('button', { type: 'button', onclick: () => done(null), text: t('cancel') });
+    const buttons = choices.map((c) => h('button', { type: 'button', class: c.danger ? 'danger choice-' + c.value : 'choice-' + c.value,
+      onclick: () => done(c.value), text: c.label }));
+    dialog.append(h('p', { text: message }), h('div', { class: 'actions' }, cancel, ...buttons));
+    dialog.addEventListener('cancel', (e) => { e.preventDefault(); done(null); });
+    document.body.appendChild(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
 async function drawNumbers(box, app) {
   const status = notice('alert');
   const table = h('tbody', {});
@@ -111,8 +127,21 @@ async function drawNumbers(box, app) {
     } catch (err) { setNotice(status, explain(err), 'error'); }
   }
   async function act(s, action) {
-    if (action === 'deactivate' && !(await confirmDialog(t('settings.deactivateConfirm', { phone: s.phone_number }), t('settings.deactivate'), t('cancel')))) return;
-    try { await post(`/api/whatsapp/senders/${s.id}/${action}`); setNotice(status, t('saved'), 'ok'); } catch (err) { setNotice(status, hint(err), 'error'); }
+    let body;
+    if (action === 'deactivate') {
+      // What becomes of the number is asked, never assumed: kept by the clinic, or released to Twilio.
+      const mode = await chooseDialog(t('settings.deactivateConfirm', { phone: s.phone_number }), [
+        { value: 'keep', label: t('settings.deactivateKeep') },
+        { value: 'release', label: t('settings.deactivateRelease'), danger: true },
+      ]);
+      if (!mode) return;
+      body = { mode };
+    }
+    try {
+      const r = await post(`/api/whatsapp/senders/${s.id}/${action}`, body);
+      const done = r && r.number === 'released' ? t('settings.numberReleased') : r && r.number === 'kept' ? t('settings.numberKept') : t('saved');
+      setNotice(status, done, 'ok');
+    } catch (err) { setNotice(status, hint(err), 'error'); }
     load();
   }
   await load();

@@ -326,8 +326,8 @@ public struct InboundService {
                     SELECT pt.id, pt.name, pt.consent_whatsapp, pt.preferred_language \(parts.patientByPhone)
                 ), added AS (
                     -- `::text`: a value bound straight into a domain column is checked at every bind, row or not (0016)
-                    INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, preferred_language)
-                    SELECT s.workspace_id, \(m.from)::text, NULLIF(\(m.profileName), ''), true, now(), \(detected ?? .en)::text FROM s
+                    INSERT INTO patients (workspace_id, phone, name, consent_whatsapp, consent_updated_at, consent_source, preferred_language)
+                    SELECT s.workspace_id, \(m.from)::text, NULLIF(\(m.profileName), ''), true, now(), 'whatsapp', \(detected ?? .en)::text FROM s
                      WHERE s.is_active AND NOT EXISTS (SELECT 1 FROM elsewhere) AND NOT EXISTS (SELECT 1 FROM known)
                     ON CONFLICT (workspace_id, phone) DO NOTHING
                     RETURNING id, consent_whatsapp, preferred_language

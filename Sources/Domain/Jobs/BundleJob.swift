@@ -240,8 +240,8 @@ public enum BundleJob {
     static func sendOne(_ conn: PGConnection, http: HTTPClient, config: Config, batch: Batch, name: String?, phone: String,
                         language: String?, text: String, ambiguousSince: Date? = nil, lastAttempt: Bool = false) throws -> Outcome {
         let patient = try conn.query("""
-            INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at)
-            VALUES (\(batch.workspaceID), \(phone), \(name), COALESCE(\(language), 'en'), true, now())
+            INSERT INTO patients (workspace_id, phone, name, preferred_language, consent_whatsapp, consent_updated_at, consent_source)
+            VALUES (\(batch.workspaceID), \(phone), \(name), COALESCE(\(language), 'en'), true, now(), 'bundle')
             ON CONFLICT (workspace_id, phone) DO UPDATE SET name = COALESCE(patients.name, EXCLUDED.name)
             RETURNING id, consent_whatsapp, consent_updated_at
             """).one()

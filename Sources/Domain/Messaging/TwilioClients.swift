@@ -64,9 +64,10 @@ public enum TwilioClients {
         try config.require(.fernetKey)
         let token: String
         do {
-            token = try Fernet(key: try config.string(.fernetKey)).decryptString(encrypted)
+            guard let fernet = config.fernet else { throw FernetError.invalidKey }
+            token = try fernet.decryptString(encrypted)
         } catch {
-            throw AppError(.senderCredentialsInvalid, "The stored Twilio subaccount credentials of \(sender.phoneNumber) cannot be decrypted with MEDSYNC_FERNET_KEY.")
+            throw AppError(.senderCredentialsInvalid, "The stored Twilio subaccount credentials of \(sender.phoneNumber) cannot be decrypted with any key of MEDSYNC_FERNET_KEYS / MEDSYNC_FERNET_KEY.")
         }
         return TwilioClient(accountSID: sid, authToken: token, baseURL: config.twilioAPIBaseURL, http: http, timeoutMS: timeoutMS)
     }

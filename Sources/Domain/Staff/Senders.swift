@@ -10,7 +10,7 @@ import Twilio
 /// workspace per number, at most 3 active and exactly one primary; these functions turn its
 /// refusals into clear errors.
 public enum Senders {
-    public static let maxActive = 3
+    public static let maxActive = SenderLimits.maxActive
 
     public struct View: Sendable, Encodable, Equatable {
         public let id: Int64
@@ -77,20 +77,80 @@ public enum Senders {
         }
     }
 
-    /// Links a number the clinic already has on Twilio. Twilio is asked first (no transaction open):
-    /// with subaccount credentials, the Accounts API must accept them and the number must be among
-    /// that account's IncomingPhoneNumbers; without, among the master account's. Otherwise 422
-    /// `subaccount_credentials_rejected` / `number_not_in_account`. The first active sender becomes
-    /// primary; subaccount credentials are stored with the auth token Fernet-encrypted (`MEDSYNC_FERNET_KEY`).
-    /// The audit entry `sender.link` (details: the phone number) is written in the same transaction as
-    /// the sender, whoever acts: a member through the API or the operator through medsync-jobs.
+    /// Links a number to the workspace. Who may link what (issue 22, "a number leaves a clinic only on purpose"):
+    /// - a number the workspace holds (kept when it deactivated it) comes back: its newest sender is
+    ///   reactivated, with its stored credentials, without asking Twilio (`sender.reactivate`);
+    /// - the operator (`OperatorActor`, `medsync-jobs sender assign`) links any number of the master
+    ///   account, or of a subaccount with its credentials, that no other workspace holds (`sender.assign`);
+    /// - a member links only a number of a subaccount whose SID and auth token they give, that no other
+    ///   workspace holds, within `SenderLimits.numbersPerDay` (`sender.link`). Every other case — the
+    ///   platform's number, another clinic's, one not on that subaccount — is the same 422
+    ///   `number_not_available`, which tells nobody whose the number is.
+    /// Twilio is asked with no transaction open. Subaccount credentials are stored with the auth token
+    /// Fernet-encrypted. Another workspace's claim on the number (`sender_number_claims`) refuses the
+    /// insert in the schema itself. The audit entry is written in the sender's transaction.
     public static func link(_ conn: PGConnection, http: HTTPClient, config: Config, actor: some AuditActor,
                             _ input: LinkInput) throws -> View {
         let checked = try validate(config: config, input)
+        let tenant = !(actor is OperatorActor)
+        if checked.sid == nil, let kept = try reactivate(conn, actor: actor, phone: checked.phone, name: checked.name) {
+            return kept
+        }
+        if tenant {
+            guard checked.sid != nil else { throw numberNotAvailable }
+            try checkDailyNumbers(conn, workspaceID: actor.workspaceID)
+        }
         var verified = input
-        verified.phoneNumberSID = try verifyOwnership(http: http, config: config, phone: checked.phone,
-                                                      subaccountSID: checked.sid, subaccountToken: checked.token)
-        return try insert(conn, config: config, actor: actor, verified, audit: "sender.link")
+        do {
+            verified.phoneNumberSID = try verifyOwnership(http: http, config: config, phone: checked.phone,
+                                                          subaccountSID: checked.sid, subaccountToken: checked.token)
+            return try insert(conn, config: config, actor: actor, verified, audit: tenant ? "sender.link" : "sender.assign")
+        } catch let e as AppError where tenant && (e.code == .numberNotInAccount || e.code == .linkedToOtherWorkspace) {
+            throw numberNotAvailable
+        }
+    }
+
+    static let numberNotAvailable = AppError(.numberNotAvailable, "This number cannot be linked to this workspace. Link a number of your own Twilio subaccount (give its SID and auth token, from the subaccount's page in the Twilio console), or ask the platform's operator to assign one.")
+
+    /// A number the workspace still holds (`sender_number_claims`, kept at deactivation) with an inactive
+    /// sender: that sender is active again. nil when the workspace does not hold the number that way.
+    static func reactivate(_ conn: PGConnection, actor: some AuditActor, phone: String, name: String) throws -> View? {
+        let workspaceID = actor.workspaceID
+        return try conn.transaction { () throws -> View? in
+            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            guard let row = try conn.query("""
+                SELECT s.id, EXISTS (SELECT 1 FROM whatsapp_senders a WHERE a.workspace_id = s.workspace_id AND a.phone_number = s.phone_number AND a.is_active) AS active
+                  FROM whatsapp_senders s
+                  JOIN sender_number_claims c ON c.phone_number = s.phone_number AND c.workspace_id = s.workspace_id AND c.released_at IS NULL
+                 WHERE s.workspace_id = \(workspaceID) AND s.phone_number = \(phone) AND NOT s.is_active
+                 ORDER BY s.deactivated_at DESC NULLS LAST, s.id DESC LIMIT 1
+                """).first, let id = try row.decode(Int64?.self, "id") else { return nil }
+            if try row.decode(Bool?.self, "active") == true {
+                throw AppError(.alreadyLinked, "\(phone) is already linked to this workspace.")
+            }
+            let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
+            guard active < maxActive else {
+                throw AppError(.tooManySenders, "A workspace can have at most \(maxActive) active senders; deactivate one first.")
+            }
+            try conn.execute("""
+                UPDATE whatsapp_senders SET is_active = true, display_name = CASE WHEN \(name) = '' THEN display_name ELSE \(name) END
+                 WHERE workspace_id = \(workspaceID) AND id = \(id)
+                """)
+            try Audit.record(conn, actor, action: "sender.reactivate", targetType: "sender", targetID: String(id),
+                             details: ["phone_number": phone])
+            return try get(conn, workspaceID: workspaceID, id: id)
+        }
+    }
+
+    /// `SenderLimits.numbersPerDay`: numbers the workspace newly took (claims) in the last 24 hours.
+    static func checkDailyNumbers(_ conn: PGConnection, workspaceID: Int64) throws {
+        let taken = try conn.query("""
+            SELECT count(*) AS n FROM sender_number_claims
+             WHERE workspace_id = \(workspaceID) AND claimed_at > now() - interval '24 hours'
+            """).first?.decode(Int?.self, "n") ?? 0
+        guard taken < SenderLimits.numbersPerDay else {
+            throw AppError(.senderQuotaExceeded, "This workspace took \(SenderLimits.numbersPerDay) numbers in the last 24 hours, the most it may; try again tomorrow or ask the platform's operator.", retryAfter: 3600)
+        }
     }
 
     struct CheckedLink {
@@ -167,8 +227,8 @@ public enum Senders {
         let bare = checked.phone, name = checked.name, sid = checked.sid, token = checked.token
         var encrypted: String? = nil
         if let token {
-            guard let key = config.fernetKey?.value, let fernet = try? Fernet(key: key) else {
-                throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEY is not configured, so subaccount credentials cannot be stored.")
+            guard let fernet = config.fernet else {
+                throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEYS (or MEDSYNC_FERNET_KEY) is not configured, so subaccount credentials cannot be stored.")
             }
             encrypted = fernet.encrypt(token)
         }
@@ -179,7 +239,7 @@ public enum Senders {
                 if try existing.decode(Int64?.self, "workspace_id") == workspaceID {
                     throw AppError(.alreadyLinked, "\(bare) is already linked to this workspace.")
                 }
-                throw AppError(.linkedToOtherWorkspace, "This number is linked to another workspace; it must be deactivated there first.")
+                throw AppError(.linkedToOtherWorkspace, "This number is held by another workspace; it must release it first.")
             }
             let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
             guard active < maxActive else {
@@ -196,8 +256,9 @@ public enum Senders {
                 guard let row else { throw AppError.internal }
                 view = try View(row: row)
             } catch let e as PGError where e.isUniqueViolation {
-                // Another workspace linked the same number at the same moment.
-                throw AppError(.linkedToOtherWorkspace, "This number was just linked to another workspace.")
+                // Another workspace holds the number (sender_number_claims: kept after it deactivated it,
+                // or linked at the same moment): only its release frees it.
+                throw AppError(.linkedToOtherWorkspace, "This number is held by another workspace; it must release it first.")
             }
             try Audit.record(conn, actor, action: action, targetType: "sender", targetID: String(view.id),
                              details: details.merging(["phone_number": view.phoneNumber]) { $1 })
@@ -205,14 +266,45 @@ public enum Senders {
         }
     }
 
+    /// What became of a deactivated sender's number.
+    public enum NumberDisposition: String, Sendable, Encodable {
+        /// The workspace still holds it: no other workspace can link it, and linking it again reactivates the sender.
+        case kept
+        /// Given back to Twilio (DELETE IncomingPhoneNumbers/{Sid}) and no longer held by the workspace.
+        case released
+    }
+
+    /// A deactivated sender (its fields) and what happened to its number (`"number": "kept"|"released"`).
+    public struct Deactivation: Sendable, Encodable {
+        public let sender: View
+        public let number: NumberDisposition
+        enum CodingKeys: String, CodingKey { case number }
+        public func encode(to encoder: any Encoder) throws {
+            try sender.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(number, forKey: .number)
+        }
+    }
+
     /// Deactivates a sender; when it was the primary, the active sender in the lowest slot becomes primary.
-    /// Audited as `sender.deactivate` in the same transaction.
-    public static func deactivate(_ conn: PGConnection, actor: some AuditActor, id: Int64) throws -> View {
+    /// Audited as `sender.deactivate` (details: the number, `number`: keep|release) in the same transaction.
+    /// `release: false` keeps the number with the workspace (`sender_number_claims`); `release: true`
+    /// then gives it back to Twilio — DELETE IncomingPhoneNumbers/{Sid} with the account that owns it,
+    /// with no transaction open — and ends the workspace's claim (`sender.release`). A sender already
+    /// inactive whose number the workspace kept may be deactivated again with `release: true` (to
+    /// release it later, or retry a release Twilio refused).
+    public static func deactivate(_ conn: PGConnection, http: HTTPClient? = nil, config: Config? = nil, actor: some AuditActor,
+                                  id: Int64, release: Bool = false) throws -> Deactivation {
         let workspaceID = actor.workspaceID
-        return try conn.transaction {
+        let view = try conn.transaction {
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
             let sender = try get(conn, workspaceID: workspaceID, id: id)
-            guard sender.isActive else { throw AppError(.senderInactive, "Sender \(id) is already inactive.") }
+            guard sender.isActive else {
+                guard release, try holdsIdle(conn, workspaceID: workspaceID, phone: sender.phoneNumber) else {
+                    throw AppError(.senderInactive, "Sender \(id) is already inactive" + (release ? " and this workspace no longer holds its number." : "."))
+                }
+                return sender
+            }
             try conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE workspace_id = \(workspaceID) AND id = \(id)")
             if sender.isPrimary {
                 try conn.execute("""
@@ -221,8 +313,59 @@ public enum Senders {
                     """)
             }
             try Audit.record(conn, actor, action: "sender.deactivate", targetType: "sender", targetID: String(id),
-                             details: ["phone_number": sender.phoneNumber])
+                             details: ["phone_number": sender.phoneNumber, "number": release ? "release" : "keep"])
             return try get(conn, workspaceID: workspaceID, id: id)
+        }
+        guard release else { return Deactivation(sender: view, number: .kept) }
+        guard let http, let config else { throw AppError.internal }
+        try releaseOnTwilio(conn, http: http, config: config, workspaceID: workspaceID, sender: view)
+        try conn.transaction {
+            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            try conn.execute("""
+                UPDATE sender_number_claims SET released_at = now()
+                 WHERE workspace_id = \(workspaceID) AND phone_number = \(view.phoneNumber) AND released_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM whatsapp_senders WHERE phone_number = \(view.phoneNumber) AND is_active)
+                """)
+            try Audit.record(conn, actor, action: "sender.release", targetType: "sender", targetID: String(id),
+                             details: ["phone_number": view.phoneNumber])
+        }
+        return Deactivation(sender: view, number: .released)
+    }
+
+    /// Whether the workspace holds `phone` with no active sender of it (a kept number).
+    static func holdsIdle(_ conn: PGConnection, workspaceID: Int64, phone: String) throws -> Bool {
+        try conn.query("""
+            SELECT 1 AS one FROM sender_number_claims
+             WHERE workspace_id = \(workspaceID) AND phone_number = \(phone) AND released_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM whatsapp_senders WHERE phone_number = \(phone) AND is_active)
+            """).first != nil
+    }
+
+    /// Deletes the sender's number on Twilio, through the account that owns it (the sender's
+    /// subaccount, else the master). A number Twilio no longer has counts as released.
+    static func releaseOnTwilio(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64, sender: View) throws {
+        guard let account = try SenderAccount.find(conn, workspaceID: workspaceID, id: sender.id) else {
+            throw AppError(.notFound, "There is no sender \(sender.id) in this workspace.")
+        }
+        let client: TwilioClient
+        do { client = try TwilioClients.forSender(account, config: config, http: http) } catch let e as ConfigError {
+            throw AppError(twilioConfiguration: e)
+        }
+        let consequence = "the sender is deactivated and its number kept; deactivate it again with release to retry."
+        do {
+            var sids = sender.phoneNumberSID.map { [$0] } ?? []
+            if sids.isEmpty {
+                sids = try client.incomingNumbers(phoneNumber: sender.phoneNumber).filter { $0.phoneNumber == sender.phoneNumber }.map(\.sid)
+            }
+            for sid in sids {
+                do { try client.releaseNumber(sid: sid) } catch let e as TwilioError where e.httpStatus == 404 {
+                    continue  // already gone
+                }
+            }
+        } catch let e as TwilioError {
+            throw AppError(e)
+        } catch let e as TwilioTransportError {
+            throw AppError(e, consequence: consequence)
         }
     }
 
@@ -285,8 +428,8 @@ public enum Senders {
         guard let base = publicBaseURL(config) else {
             throw AppError(.webhookBaseUrlMissing, "Set TWILIO_WEBHOOK_BASE_URL (or ALLOWED_ORIGINS) so Twilio knows where to call.")
         }
-        guard config.fernetKey != nil else {
-            throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEY is not configured, so subaccount credentials cannot be stored.")
+        guard config.fernet != nil else {
+            throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEYS (or MEDSYNC_FERNET_KEY) is not configured, so subaccount credentials cannot be stored.")
         }
         let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
         guard active < maxActive else {
@@ -303,19 +446,27 @@ public enum Senders {
         case .started(let id): record = id
         }
         // Each step records what Twilio created, so a failure can undo it (and an operator can see it).
-        var sub: TwilioAccount? = nil
+        var sub: ProvisioningAccount? = nil
         var bought: TwilioIncomingNumber? = nil
         var boughtNumber: String? = nil
         do {
-            let account = try master.createSubaccount(friendlyName: "MedSync \(clinic)")
+            try checkDailyNumbers(conn, workspaceID: workspaceID)
+            let started = try conn.query("""
+                SELECT count(*) AS n FROM sender_provisionings
+                 WHERE workspace_id = \(workspaceID) AND created_at > now() - interval '24 hours' AND id <> \(record)
+                """).first?.decode(Int?.self, "n") ?? 0
+            guard started < SenderLimits.provisioningsPerDay else {
+                throw AppError(.senderQuotaExceeded, "This workspace started \(SenderLimits.provisioningsPerDay) provisionings in the last 24 hours, the most it may; try again tomorrow.", retryAfter: 3600)
+            }
+            let account = try subaccount(conn, master: master, config: config, workspaceID: workspaceID, clinic: clinic)
             sub = account
             try Provisioning.note(conn, record, subaccountSID: account.sid)
             let client = master.acting(as: account.sid, authToken: account.authToken)
             let numbers = try client.searchAvailableNumbers(country: country, areaCode: area, limit: 20)
-            // Skip numbers another workspace already uses here (e.g. bought elsewhere and linked by hand).
-            let linked = Set(try conn.query("SELECT phone_number FROM whatsapp_senders WHERE is_active AND phone_number = ANY(\(numbers.map(\.phoneNumber))::text[])")
+            // Skip numbers a workspace holds here (e.g. bought elsewhere and assigned by the operator).
+            let held = Set(try conn.query("SELECT phone_number FROM sender_number_claims WHERE released_at IS NULL AND phone_number = ANY(\(numbers.map(\.phoneNumber))::text[])")
                 .compactMap { try $0.decode(String?.self, "phone_number") })
-            guard let number = numbers.first(where: { !linked.contains($0.phoneNumber) && Phone.isE164($0.phoneNumber) }) else {
+            guard let number = numbers.first(where: { !held.contains($0.phoneNumber) && Phone.isE164($0.phoneNumber) }) else {
                 throw AppError(.noNumbersAvailable, "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")
             }
             boughtNumber = number.phoneNumber
@@ -330,6 +481,9 @@ public enum Senders {
             return view
         } catch {
             let cleanup = compensate(master: master, subaccount: sub, number: bought, attemptedNumber: boughtNumber)
+            if let sub, sub.opened {
+                _ = try? conn.execute("UPDATE workspace_subaccounts SET closed_at = now() WHERE subaccount_sid = \(sub.sid) AND closed_at IS NULL")
+            }
             let appError: AppError
             switch error {
             case let e as TwilioError: appError = AppError(e)
@@ -343,10 +497,60 @@ public enum Senders {
         }
     }
 
+    /// The Twilio subaccount a provisioning buys in, and whether this provisioning opened it.
+    struct ProvisioningAccount {
+        var sid: String
+        var authToken: String
+        var opened: Bool
+    }
+
+    /// The workspace's open subaccount (`workspace_subaccounts`), reused; when it has none (or Twilio
+    /// says it is no longer active), a new one — at most `SenderLimits.subaccountsPerWorkspace` ever —
+    /// stored with its auth token encrypted before anything is bought in it.
+    static func subaccount(_ conn: PGConnection, master: TwilioClient, config: Config, workspaceID: Int64,
+                           clinic: String) throws -> ProvisioningAccount {
+        guard let fernet = config.fernet else {
+            throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEYS (or MEDSYNC_FERNET_KEY) is not configured, so subaccount credentials cannot be stored.")
+        }
+        if let row = try conn.query("""
+            SELECT subaccount_sid, auth_token_enc FROM workspace_subaccounts WHERE workspace_id = \(workspaceID) AND closed_at IS NULL
+            """).first, let sid = try row.decode(String?.self, "subaccount_sid"), let enc = try row.decode(String?.self, "auth_token_enc") {
+            let token: String
+            do { token = try fernet.decryptString(enc) } catch {
+                throw AppError(.senderCredentialsInvalid, "The stored credentials of this workspace's Twilio subaccount cannot be decrypted with the configured keys.")
+            }
+            do {
+                if try master.acting(as: sid, authToken: token).fetchAccount().status == "active" {
+                    return ProvisioningAccount(sid: sid, authToken: token, opened: false)
+                }
+            } catch let e as TwilioError where e.httpStatus == 401 || e.httpStatus == 403 || e.httpStatus == 404 || e.code == 20003 {
+                // Closed or gone on Twilio's side: open another below.
+            }
+            try conn.execute("UPDATE workspace_subaccounts SET closed_at = now() WHERE subaccount_sid = \(sid) AND closed_at IS NULL")
+        }
+        let opened = try conn.query("SELECT count(*) AS n FROM workspace_subaccounts WHERE workspace_id = \(workspaceID)").first?.decode(Int?.self, "n") ?? 0
+        guard opened < SenderLimits.subaccountsPerWorkspace else {
+            throw AppError(.senderQuotaExceeded, "This workspace has had \(SenderLimits.subaccountsPerWorkspace) Twilio subaccounts, the most it may; ask the platform's operator.")
+        }
+        let account = try master.createSubaccount(friendlyName: "MedSync \(clinic)")
+        do {
+            try conn.execute("""
+                INSERT INTO workspace_subaccounts (workspace_id, subaccount_sid, auth_token_enc)
+                VALUES (\(workspaceID), \(account.sid), \(fernet.encrypt(account.authToken)))
+                """)
+        } catch {
+            _ = compensate(master: master, subaccount: ProvisioningAccount(sid: account.sid, authToken: account.authToken, opened: true),
+                           number: nil, attemptedNumber: nil)
+            throw error
+        }
+        return ProvisioningAccount(sid: account.sid, authToken: account.authToken, opened: true)
+    }
+
     /// Undoes what a failed provisioning created on Twilio: releases the number (found by its SID, or
-    /// looked up when the purchase failed ambiguously), then closes the subaccount (which releases
-    /// anything left). Returns what happened, for the provisioning record.
-    static func compensate(master: TwilioClient, subaccount: TwilioAccount?, number: TwilioIncomingNumber?,
+    /// looked up when the purchase failed ambiguously), then closes the subaccount when this
+    /// provisioning opened it (which releases anything left); a reused one stays open. Returns what
+    /// happened, for the provisioning record.
+    static func compensate(master: TwilioClient, subaccount: ProvisioningAccount?, number: TwilioIncomingNumber?,
                            attemptedNumber: String?) -> String {
         guard let subaccount else { return "nothing to undo" }
         var notes: [String] = []
@@ -368,6 +572,10 @@ public enum Senders {
                 notes.append("could not release \(sid): \(error)")
             }
         }
+        guard subaccount.opened else {
+            notes.append("kept the workspace's subaccount \(subaccount.sid)")
+            return notes.joined(separator: "; ")
+        }
         do {
             try master.closeAccount(sid: subaccount.sid)
             notes.append("closed \(subaccount.sid)")
@@ -376,6 +584,19 @@ public enum Senders {
         }
         return notes.joined(separator: "; ")
     }
+}
+
+/// The numbers and Twilio subaccounts a workspace may take (issue 22: a provisioning loop cannot run
+/// up the platform's Twilio bill). Named once, here.
+public enum SenderLimits {
+    /// Active senders per workspace (the schema's slots 1…3).
+    public static let maxActive = 3
+    /// Numbers a workspace newly takes (links or provisions; reactivating a kept one is free) per 24 hours.
+    public static let numbersPerDay = 5
+    /// Provisionings a workspace starts per 24 hours (failed ones count: each may buy and release).
+    public static let provisioningsPerDay = 5
+    /// Twilio subaccounts a workspace ever has (provisioning reuses its open one).
+    public static let subaccountsPerWorkspace = 3
 }
 
 /// The provisioning records (`sender_provisionings`, migration 0006): idempotency by key, one running

@@ -1,25 +1,34 @@
 import Foundation
 import MedsyncCrypto
 import MedsyncConfig
+import MedsyncLog
 
 /// Verifies Twilio's `X-Twilio-Signature` on a webhook: over the public URL Twilio called, with the
-/// master token first, then the token of the subaccount that owns the number (decrypted with Fernet).
+/// master token first, then the token of the subaccount that owns the number (decrypted with the
+/// Fernet keys, `MEDSYNC_FERNET_KEYS`: any of them may have encrypted it).
 public struct WebhookVerifier {
     public let masterAccountSID: String?
     public let masterToken: String?
-    public let fernet: Fernet?
+    public let fernet: MultiFernet?
     public let baseURL: String?
+    let log: Logger
 
-    public init(masterAccountSID: String?, masterToken: String?, fernet: Fernet?, baseURL: String?) {
+    public init(masterAccountSID: String?, masterToken: String?, fernet: MultiFernet?, baseURL: String?,
+                log: Logger = Logger(label: "medsync.webhook")) {
         self.masterAccountSID = masterAccountSID
         self.masterToken = masterToken
         self.fernet = fernet
         self.baseURL = baseURL
+        self.log = log
     }
 
-    public init(config: Config) {
+    public init(masterAccountSID: String?, masterToken: String?, fernet: Fernet, baseURL: String?) {
+        self.init(masterAccountSID: masterAccountSID, masterToken: masterToken, fernet: MultiFernet(fernet), baseURL: baseURL)
+    }
+
+    public init(config: Config, log: Logger = Logger(label: "medsync.webhook")) {
         self.init(masterAccountSID: config.twilioAccountSID, masterToken: config.twilioAuthToken?.value,
-                  fernet: config.fernetKey.flatMap { try? Fernet(key: $0.value) }, baseURL: config.twilioWebhookBaseURL)
+                  fernet: config.fernet, baseURL: config.twilioWebhookBaseURL, log: log)
     }
 
     /// The URL Twilio called: `TWILIO_WEBHOOK_BASE_URL` + REQUEST_URI when set, else
@@ -44,15 +53,27 @@ public struct WebhookVerifier {
     /// The one signature policy of both webhooks (inbound and status): the master token first; only
     /// when it does not match, the subaccount `subaccount()` names (looked up lazily, so a request the
     /// master token signed costs no query), its token decrypted with Fernet. nil: neither matches.
+    /// A stored token that none of the keys decrypts (a key removed before `medsync-jobs fernet rotate`
+    /// ran) is no bad signature but a broken configuration: logged as an error (the subaccount SID,
+    /// never a key or token) and thrown as 500 `sender_credentials_invalid`, so the operator sees it
+    /// and Twilio retries, instead of a 403 that looks like a forged request.
     public func signer(signature: String?, url: String, params: [(String, String)],
-                       subaccount: () throws -> SubaccountCredential?) rethrows -> WebhookSigner? {
+                       subaccount: () throws -> SubaccountCredential?) throws -> WebhookSigner? {
         guard let signature, !signature.isEmpty else { return nil }
         if let masterToken, !masterToken.isEmpty,
            TwilioSignature.isValid(signature: signature, authToken: masterToken, url: url, params: params) {
             return .master
         }
-        guard let fernet, let sub = try subaccount(), let token = try? fernet.decryptString(sub.tokenEnc),
-              TwilioSignature.isValid(signature: signature, authToken: token, url: url, params: params) else { return nil }
+        guard let sub = try subaccount() else { return nil }
+        let token: String
+        do {
+            guard let fernet else { throw FernetError.invalidKey }
+            token = try fernet.decryptString(sub.tokenEnc)
+        } catch {
+            log.error("webhook: the stored auth token of subaccount \(sub.sid ?? "none") cannot be decrypted with any key of MEDSYNC_FERNET_KEYS (\(error)); its webhooks cannot be verified until the key that encrypted it is configured again")
+            throw AppError(.senderCredentialsInvalid, "The stored Twilio credentials of this number cannot be decrypted with the configured keys.")
+        }
+        guard TwilioSignature.isValid(signature: signature, authToken: token, url: url, params: params) else { return nil }
         return .subaccount(sid: sub.sid)
     }
 }

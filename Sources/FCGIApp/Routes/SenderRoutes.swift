@@ -10,9 +10,7 @@ enum SenderRoutes {
             r.get("/api/whatsapp/senders") { _, ctx in .json(200, ["items": try Senders.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
             r.post("/api/whatsapp/link-existing", linkExisting)
             r.post("/api/whatsapp/provision", provision)
-            r.post("/api/whatsapp/senders/{id}/deactivate") { _, ctx in
-                .json(200, try Senders.deactivate(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self)))
-            }
+            r.post("/api/whatsapp/senders/{id}/deactivate", deactivate)
             r.post("/api/whatsapp/senders/{id}/make-primary") { _, ctx in
                 .json(200, try Senders.makePrimary(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self)))
             }
@@ -31,6 +29,27 @@ enum SenderRoutes {
         return .json(201, try Senders.link(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, .init(
             phoneNumber: b.phone_number, displayName: b.display_name ?? "", subaccountSID: b.twilio_subaccount_sid,
             subaccountToken: b.twilio_subaccount_token)))
+    }
+
+    struct DeactivateBody: Decodable {
+        let release: Bool?
+        let mode: String?
+    }
+
+    /// `{"release": true|false}` or `{"mode": "release"|"keep"}`; no body keeps the number.
+    @Sendable static func deactivate(_ request: Request, _ ctx: StaffContext) throws -> Response {
+        let id = try ctx.parameters.require("id", as: Int64.self)
+        let b: DeactivateBody = request.body.isEmpty ? DeactivateBody(release: nil, mode: nil) : try request.decodeJSON()
+        var release = b.release ?? false
+        if let mode = b.mode {
+            guard mode == "release" || mode == "keep" else { throw AppError.validation("mode", "\"release\" or \"keep\".") }
+            if let r = b.release, r != (mode == "release") {
+                throw AppError.validation("mode", "contradicts release; give one of them.")
+            }
+            release = mode == "release"
+        }
+        return .json(200, try Senders.deactivate(ctx.db(), http: release ? ctx.http() : nil, config: ctx.config, actor: ctx.actor,
+                                                 id: id, release: release))
     }
 
     struct ProvisionBody: Decodable {
