@@ -59,6 +59,7 @@ import TestSupport
         ("payload_too_large", "", 413),
         ("provisioned_sender_gone", "", 409),
         ("provisioning_in_progress", "", 409),
+        ("request_in_progress", "", 409),
         ("sender_credentials_invalid", "", 500),
         ("sender_inactive", "", 409),
         ("sender_quota_exceeded", "", 429),
