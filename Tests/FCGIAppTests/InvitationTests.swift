@@ -54,7 +54,12 @@ extension StaffWorld {
         #expect(try Users.find(w.conn, email: email) == nil)
 
         // B invites the same email; the invitee sets her own password.
-        let (_, linkB) = w.invite(email, role: "admin_doctor", token: ownerB.token, account: b)
+        let (invitedB, linkB) = w.invite(email, role: "admin_doctor", token: ownerB.token, account: b)
+        // A can neither see nor withdraw B's invitation.
+        let invitationB = try #require((invitedB.json["invitation"] as? [String: Any])?["id"] as? Int)
+        #expect(w.call("DELETE", "/api/invitations/\(invitationB)", token: ownerA.token, account: a).status == 404)
+        #expect(w.call("GET", "/api/invitations", token: ownerA.token, account: a).items.isEmpty)
+        #expect(w.call("GET", "/api/invitations", token: ownerA.token, account: b).status == 403)
         let lookup = w.call("POST", "/api/invitations/lookup", json: ["token": linkB])
         #expect(lookup.json["workspace_name"] as? String == "B")
         #expect(lookup.json["needs_password"] as? Bool == true)
