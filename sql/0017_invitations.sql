@@ -28,10 +28,3 @@ CREATE TABLE invitations (
 -- One open invitation per workspace and email (inviting again withdraws the previous one).
 CREATE UNIQUE INDEX invitations_one_open ON invitations (workspace_id, email) WHERE accepted_at IS NULL AND revoked_at IS NULL;
 CREATE INDEX invitations_workspace_idx ON invitations (workspace_id, created_at);
-
--- Every path that moves an appointment keeps it at most 12 hours long (book capped it, reschedule
--- did not: one 10-year appointment blocked a doctor's calendar in every workspace). The
--- application checks first (AppointmentSpan, a 400); this is the backstop. NOT VALID: rows written
--- before stay as they are (cancel them), every new write is checked.
-ALTER TABLE appointments ADD CONSTRAINT appointments_at_most_12_hours
-    CHECK (ends_at <= starts_at + interval '12 hours') NOT VALID;

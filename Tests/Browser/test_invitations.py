@@ -9,8 +9,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from conftest import (APP, PASSWORD, SHOTS, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, screenshot, sign_in,
-                      text_in, visible, wait)
+from conftest import (APP, PASSWORD, SHOTS, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, visible,
+                      wait)
 
 
 def invitation_row(d, email):
@@ -24,20 +24,29 @@ def members_section(d):
     d.execute_script("document.getElementById('members').scrollIntoView()")
 
 
-def shots(d, name):
-    """The page as it is now: desktop (1280 px) and phone (360 px, which must not scroll sideways)."""
-    screenshot(d, name + ".png", height=1000)
+def shots(d, name, at=None):
+    """The page as it is now, scrolled to `at` (a selector; else the top): desktop (1280 px) and phone
+    (360 px, which must not scroll sideways)."""
+    os.makedirs(SHOTS, exist_ok=True)
+    scroll = (lambda: d.execute_script("document.querySelector(arguments[0]).scrollIntoView()", at)) if at else \
+        (lambda: d.execute_script("window.scrollTo(0, 0)"))
+    d.set_window_size(1280, 1000)
+    try:
+        scroll()
+        d.save_screenshot(os.path.join(SHOTS, name + ".png"))
+    finally:
+        d.set_window_size(1280, 860)
     phone_width(d, True)
     try:
         wait(d, lambda d: d.execute_script("return window.innerWidth") <= 360, message="phone width")
         assert no_sideways_scroll(d), name + " at 360 px"
-        os.makedirs(SHOTS, exist_ok=True)
+        scroll()
         d.save_screenshot(os.path.join(SHOTS, name + "-360.png"))
     finally:
         phone_width(d, False)
 
 
-def invite(d, email, name=None, role="doctor"):
+def invite(d, email, name=None, role="doctor", created="Invitation created for "):
     field = visible(d, "#member-email")
     field.clear()
     field.send_keys(email)
@@ -46,7 +55,7 @@ def invite(d, email, name=None, role="doctor"):
         css(d, "#member-name").send_keys(name)
     Select(css(d, "#member-role")).select_by_value(role)
     css(d, "#member-add").click()
-    text_in(d, "#members [role=alert]", "Invitation created for " + email)
+    text_in(d, "#members [role=alert]", created + email)
     wait(d, lambda d: invitation_row(d, email), message=email + " pending")
     return visible(d, "#invite-url").get_attribute("value")
 
@@ -70,7 +79,7 @@ def test_owner_invites_and_withdraws_and_a_new_invitee_sets_her_own_password(dri
     assert "/#/invite/inv_" in link, link
     assert not all_css(d, "#member-password"), "the owner chooses no password"
     gone_link = invite(d, withdrawn, role="staff")
-    shots(d, "invite-owner-en")
+    shots(d, "invite-owner-en", at="#member-form")
     # Withdrawn: gone from the list, and its link no longer opens.
     invitation_row(d, withdrawn).find_element(By.CSS_SELECTOR, "button.revoke-invitation").click()
     text_in(d, "#members [role=alert]", "Withdrew the invitation of " + withdrawn)
@@ -80,7 +89,9 @@ def test_owner_invites_and_withdraws_and_a_new_invitee_sets_her_own_password(dri
     try:
         members_section(d)
         text_in(d, "#invitations", "Invitaciones pendientes")
-        shots(d, "invite-owner-es")
+        invite(d, f"es-{tag}@browser.test", "Dr. Español", created="Se creó la invitación para ")
+        text_in(d, "#invite-link", "MedSync no envía correos")
+        shots(d, "invite-owner-es", at="#member-form")
     finally:
         Select(css(d, "#lang")).select_by_value("en")
 

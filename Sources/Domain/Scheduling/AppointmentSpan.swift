@@ -3,8 +3,7 @@ import Foundation
 /// The one set of limits every path that places or moves an appointment obeys (staff booking,
 /// reschedule, the bot's booking): it ends after it starts, lasts at most 12 hours, and starts no
 /// earlier than 2000 and no later than five years from now. Outside them: 400
-/// `validation_failed` naming the field, before anything is written (the schema's
-/// `appointments_at_most_12_hours` check is the backstop for the length).
+/// `validation_failed` naming the field, before anything is written.
 public enum AppointmentSpan {
     public static let maxLength: TimeInterval = 12 * 3600
     /// 2000-01-01T00:00:00Z.

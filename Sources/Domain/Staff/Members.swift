@@ -3,7 +3,8 @@ import MedsyncCrypto
 import Postgres
 
 /// Staff accounts of a workspace through the API: list (every member), add (an invitation the
-/// invitee accepts), change role and remove (owners only, by the role matrix). The schema keeps at least one owner (`memberships_keep_an_owner`).
+/// invitee accepts), change role and remove (owners only, by the role matrix). The schema keeps at
+/// least one owner (`memberships_keep_an_owner`).
 public enum Members {
     public struct View: Sendable, Encodable, Equatable {
         public let userID: Int64
