@@ -118,12 +118,17 @@ struct PostgresSchemaTests {
             try Fixture.addSender(f.conn, workspace: other, phone: "+15550000001")
         }
         #expect(error.isUniqueViolation)
-        #expect(error.constraint == "whatsapp_senders_active_phone_key")
-        // Once the first workspace deactivates it, the number may be linked elsewhere.
+        #expect(error.constraint == "sender_number_claims_held_key")
+        // Deactivated, the number stays the first workspace's (issue 22): refused all the same.
         try f.conn.transaction {
             try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = \(f.sender)")
         }
+        let kept = try #require(throws: PGError.self) { try Fixture.addSender(f.conn, workspace: other, phone: "+15550000001") }
+        #expect(kept.constraint == "sender_number_claims_held_key")
+        // Once it released the number, another workspace may link it.
+        try f.conn.execute("UPDATE sender_number_claims SET released_at = now() WHERE phone_number = '+15550000001'")
         try Fixture.addSender(f.conn, workspace: other, phone: "+15550000001")
+        #expect(try f.count("SELECT count(*) AS n FROM sender_number_claims WHERE phone_number = '+15550000001' AND released_at IS NULL AND workspace_id = \(other)") == 1)
         // Phones are E.164.
         let bad = try #require(throws: PGError.self) { try Fixture.addSender(f.conn, workspace: other, phone: "5551234") }
         #expect(bad.sqlState == "23514")

@@ -180,4 +180,19 @@ struct ProvisioningTests {
         #expect(try p.records().last?.code == "sender_quota_exceeded")
         #expect(try p.subaccounts().first?.status == "active")
     }
+
+    @Test("a workspace that had as many Twilio subaccounts as it may ever have opens no other: 429 sender_quota_exceeded, nothing created")
+    func lifetimeSubaccountCap() throws {
+        let p = try World()
+        for _ in 0..<SenderLimits.subaccountsPerWorkspace {
+            try p.w.conn.execute("""
+                INSERT INTO workspace_subaccounts (workspace_id, subaccount_sid, auth_token_enc, closed_at)
+                VALUES (\(p.ws), \("AC" + Crypto.hex(Crypto.randomBytes(16))), 'x', now())
+                """)
+        }
+        let capped = appError { try p.provision(key: "more") }
+        #expect(capped?.code == .senderQuotaExceeded, "\(String(describing: capped))")
+        #expect(try p.subaccounts().isEmpty)
+        #expect(try p.senders() == 0)
+    }
 }

@@ -118,14 +118,15 @@ public enum Senders {
         let workspaceID = actor.workspaceID
         return try conn.transaction { () throws -> View? in
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            // The workspace's senders of the number it holds: an active one first, else the newest.
             guard let row = try conn.query("""
-                SELECT s.id, EXISTS (SELECT 1 FROM whatsapp_senders a WHERE a.workspace_id = s.workspace_id AND a.phone_number = s.phone_number AND a.is_active) AS active
+                SELECT s.id, s.is_active
                   FROM whatsapp_senders s
                   JOIN sender_number_claims c ON c.phone_number = s.phone_number AND c.workspace_id = s.workspace_id AND c.released_at IS NULL
-                 WHERE s.workspace_id = \(workspaceID) AND s.phone_number = \(phone) AND NOT s.is_active
-                 ORDER BY s.deactivated_at DESC NULLS LAST, s.id DESC LIMIT 1
+                 WHERE s.workspace_id = \(workspaceID) AND s.phone_number = \(phone)
+                 ORDER BY s.is_active DESC, s.deactivated_at DESC NULLS LAST, s.id DESC LIMIT 1
                 """).first, let id = try row.decode(Int64?.self, "id") else { return nil }
-            if try row.decode(Bool?.self, "active") == true {
+            if try row.decode(Bool?.self, "is_active") == true {
                 throw AppError(.alreadyLinked, "\(phone) is already linked to this workspace.")
             }
             let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
