@@ -72,6 +72,7 @@ enum RoleMatrix {
     /// health, the API document, metrics with its own check) and the signed-in user's own ones.
     static let outsideWorkspaces: Set<String> = [
         "POST /api/auth/login", "POST /api/auth/logout", "POST /api/auth/password", "GET /api/me",
+        "GET /api/auth/sessions", "DELETE /api/auth/sessions/{id}", "POST /api/auth/logout-all",
         "GET /api/health", "GET /api/ping", "POST /api/webhooks/whatsapp", "POST /api/webhooks/whatsapp/status",
         "GET /api/openapi.json", "GET /metrics",
     ]
@@ -95,6 +96,7 @@ struct UserContext {
     let token: String
     let app: AppContext
 
+    var parameters: Parameters { app.parameters }
     func db() -> PGConnection { app.db() }
 }
 

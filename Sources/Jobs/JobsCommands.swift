@@ -5,8 +5,8 @@ import Postgres
 /// The plain functions behind the operator commands (the CLI only parses and calls these).
 enum JobsCommands {
     static func createUser(_ conn: PGConnection, email: String, name: String?, password: String?,
-                           workspaceID: Int64, role: Role) throws -> User {
-        let hash = try password.map { try hashPassword($0) }
+                           workspaceID: Int64, role: Role, list: CommonPasswords = .at(CommonPasswords.defaultPath)) throws -> User {
+        let hash = try password.map { try hashPassword($0, list: list) }
         return try Users.create(conn, email: email, name: name, passwordHash: hash, workspaceID: workspaceID, role: role)
     }
 
@@ -18,11 +18,12 @@ enum JobsCommands {
     }
 
     /// Sets a user's password; the database revokes every token of the user. Returns how many were live.
-    static func setPassword(_ conn: PGConnection, user: String, password: String) throws -> Int {
+    static func setPassword(_ conn: PGConnection, user: String, password: String,
+                            list: CommonPasswords = .at(CommonPasswords.defaultPath)) throws -> Int {
         guard let found = try Users.find(conn, idOrEmail: user) else {
             throw AppError(.userNotFound, "no user \(user)")
         }
-        let hash = try hashPassword(password)
+        let hash = try hashPassword(password, list: list)
         return try conn.transaction {
             let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = \(found.id) AND revoked_at IS NULL").first?.decode(Int?.self, "n") ?? 0
             try Users.setPassword(conn, userID: found.id, passwordHash: hash)
@@ -30,10 +31,9 @@ enum JobsCommands {
         }
     }
 
-    static func hashPassword(_ password: String) throws -> String {
-        guard password.count >= 8 else {
-            throw AppError(.weakPassword, "a password needs at least 8 characters")
-        }
+    /// `PasswordPolicy` (12 characters, not in the list of breached passwords), then the hash.
+    static func hashPassword(_ password: String, list: CommonPasswords) throws -> String {
+        try PasswordPolicy.check(password, list: list)
         return PasswordHash.hash(password)
     }
 }

@@ -1,16 +1,17 @@
 import Dispatch
 
-/// A process-wide cap on PBKDF2 password hashes running at once (each is ~0.1 s of one core): a
-/// counting semaphore shared by every worker thread. A caller over the cap waits up to `wait`
-/// seconds for a slot, then gets 503 `auth_busy` with `Retry-After`, so a login storm cannot take
-/// every core from the webhooks. The wait is short on purpose: a sign-in waiting for a slot holds a
-/// worker thread, and a storm of them would otherwise leave no thread for the webhooks.
+/// A process-wide budget of PBKDF2 password hashes running at once (each is ~0.3–0.6 s of one core
+/// at 600,000 iterations): a counting semaphore shared by every worker thread, one slot per core
+/// unless configured. A caller over the budget waits in line up to `wait` seconds (5 by default:
+/// long enough for a room of people signing in together, since each slot frees every fraction of a
+/// second), then gets 503 `auth_busy` with `Retry-After`, so a login storm cannot hold every
+/// worker thread for long nor take more cores than the budget from the webhooks.
 public final class HashGate: Sendable {
     public let limit: Int
     public let wait: Double
     private let slots: DispatchSemaphore
 
-    public init(limit: Int, wait: Double = 0.1) {
+    public init(limit: Int, wait: Double = 5) {
         self.limit = max(1, limit)
         self.wait = wait
         slots = DispatchSemaphore(value: self.limit)

@@ -54,11 +54,12 @@ public enum Members {
         }
     }
 
-    public static let minimumPasswordLength = 10
+    public static let minimumPasswordLength = PasswordPolicy.minimumLength
 
     /// A new user gets the name and password; an existing user (same email) is added to the workspace
     /// as they are (their name and password are theirs: never changed here).
-    public static func add(_ conn: PGConnection, actor: StaffActor, _ input: AddInput) throws -> (member: View, created: Bool) {
+    public static func add(_ conn: PGConnection, actor: StaffActor, _ input: AddInput,
+                           list: CommonPasswords = .at(CommonPasswords.defaultPath)) throws -> (member: View, created: Bool) {
         guard let email = Users.normalizeEmail(input.email) else { throw AppError.validation("email", "not an email address.") }
         let role = try role(input.role)
         let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -66,9 +67,10 @@ public enum Members {
         let existing = try Users.find(conn, email: email)
         var hash: String? = nil
         if existing == nil {
-            guard let password = input.password, password.count >= minimumPasswordLength, password.count <= 200 else {
+            guard let password = input.password, password.count <= 200 else {
                 throw AppError.validation("password", "a new user needs a password of \(minimumPasswordLength) to 200 characters.")
             }
+            try PasswordPolicy.check(password, list: list)
             hash = PasswordHash.hash(password)
         }
         return try conn.transaction {

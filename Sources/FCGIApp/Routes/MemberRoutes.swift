@@ -9,7 +9,7 @@ enum MemberRoutes {
             r.get("/api/members") { _, ctx in .json(200, ["items": try Members.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
             r.post("/api/members") { request, ctx in
                 let body: Members.AddInput = try request.decodeJSON()
-                return .json(201, try Members.add(ctx.db(), actor: ctx.actor, body).member)
+                return .json(201, try Members.add(ctx.db(), actor: ctx.actor, body, list: ctx.app.authLimits.commonPasswords).member)
             }
             r.patch("/api/members/{user_id}") { request, ctx in
                 let b: RoleBody = try request.decodeJSON()
