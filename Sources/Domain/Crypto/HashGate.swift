@@ -1,4 +1,5 @@
 import Dispatch
+import HTTPClient
 
 /// A process-wide budget of PBKDF2 password hashes running at once (each is ~0.3–0.6 s of one core
 /// at 600,000 iterations): a counting semaphore shared by every worker thread, one slot per core
@@ -19,9 +20,14 @@ public final class HashGate: Sendable {
 
     public static let busy = AppError(.authBusy, "Too many sign-ins are being checked right now; retry in a moment.", retryAfter: 1)
 
-    /// Runs `body` holding one slot; throws `busy` when none frees up in time.
+    /// Runs `body` holding one slot; throws `busy` when none frees up in time. While it waits in
+    /// line the thread gives up its place in the process's `WorkGate` (as during a remote call), so
+    /// sign-ins waiting for a hash do not keep webhooks off the CPU.
     public func run<T>(_ body: () throws -> T) throws -> T {
-        guard slots.wait(timeout: .now() + wait) == .success else { throw HashGate.busy }
+        let deadline = DispatchTime.now() + wait
+        if slots.wait(timeout: .now()) != .success {
+            guard WorkGate.shared.outside({ slots.wait(timeout: deadline) }) == .success else { throw HashGate.busy }
+        }
         defer { slots.signal() }
         return try body()
     }

@@ -113,6 +113,18 @@ public enum Tokens {
             case id, current, createdAt = "created_at", lastUsedAt = "last_used_at", expiresAt = "expires_at"
             case userAgent = "user_agent", addressPrefix = "address_prefix"
         }
+
+        /// Every key always present (null when unknown), as the API document says.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(lastUsedAt, forKey: .lastUsedAt)
+            try c.encode(expiresAt, forKey: .expiresAt)
+            try c.encode(userAgent, forKey: .userAgent)
+            try c.encode(addressPrefix, forKey: .addressPrefix)
+            try c.encode(current, forKey: .current)
+        }
     }
 
     /// The user's live sessions (unrevoked, unexpired), newest first; `current` marks the one of `token`.
