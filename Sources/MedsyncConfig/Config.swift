@@ -108,7 +108,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .loginMaxFailures: return "5"
             case .loginMaxFailuresPerAddress: return "20"
             case .passwordHashConcurrency: return "0"
-            case .passwordHashWaitMS: return "5000"
+            case .passwordHashWaitMS: return "10000"
             case .commonPasswords: return "data/common-passwords.txt.gz"
             case .statementCache: return "256"
             default: return nil
@@ -168,8 +168,9 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     public let loginMaxFailures: Int
     /// Failed logins per client address within the window before it is locked.
     public let loginMaxFailuresPerAddress: Int
-    /// PBKDF2 password hashes one process runs at once (0, the default: one per core); more wait in
-    /// line up to `passwordHashWaitMS`, then 503 `auth_busy`.
+    /// PBKDF2 password hashes one process runs at once (0, the default: the process's share of the
+    /// cores, so the pool as a whole hashes on at most every core); more wait in line up to
+    /// `passwordHashWaitMS`, then 503 `auth_busy`.
     public let passwordHashConcurrency: Int
     /// How long a sign-in waits in line for a hash slot before 503 `auth_busy`.
     public let passwordHashWaitMS: Int
@@ -276,7 +277,9 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         loginMaxFailures = try positiveInt(.loginMaxFailures)
         loginMaxFailuresPerAddress = try positiveInt(.loginMaxFailuresPerAddress)
         let hashSlots = try nonNegativeInt(.passwordHashConcurrency)
-        passwordHashConcurrency = hashSlots > 0 ? hashSlots : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        // 0: the pool's share of the cores (cores ÷ processes, rounded up), so the whole pool hashes on at most every core.
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        passwordHashConcurrency = hashSlots > 0 ? hashSlots : max(1, (cores + processes - 1) / processes)
         passwordHashWaitMS = try nonNegativeInt(.passwordHashWaitMS)
         commonPasswordsPath = text(.commonPasswords)!
         let cache = text(.statementCache) ?? "256"

@@ -2,17 +2,18 @@ import Dispatch
 import HTTPClient
 
 /// A process-wide budget of PBKDF2 password hashes running at once (each is ~0.3–0.6 s of one core
-/// at 600,000 iterations): a counting semaphore shared by every worker thread, one slot per core
-/// unless configured. A caller over the budget waits in line up to `wait` seconds (5 by default:
-/// long enough for a room of people signing in together, since each slot frees every fraction of a
-/// second), then gets 503 `auth_busy` with `Retry-After`, so a login storm cannot hold every
-/// worker thread for long nor take more cores than the budget from the webhooks.
+/// at 600,000 iterations): a counting semaphore shared by every worker thread, the process's share
+/// of the cores unless configured (the pool as a whole hashes on at most every core). A caller over
+/// the budget waits in line up to `wait` seconds (10 by default: long enough for a room of people
+/// signing in together, since a slot frees every fraction of a second), giving up its CPU place
+/// meanwhile, then gets 503 `auth_busy` with `Retry-After`, so a login storm cannot hold worker
+/// threads for long nor take more cores than the budget from the webhooks.
 public final class HashGate: Sendable {
     public let limit: Int
     public let wait: Double
     private let slots: DispatchSemaphore
 
-    public init(limit: Int, wait: Double = 5) {
+    public init(limit: Int, wait: Double = 10) {
         self.limit = max(1, limit)
         self.wait = wait
         slots = DispatchSemaphore(value: self.limit)
