@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from conftest import (APP, PASSWORD, ROOT, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, visible,
+from conftest import (APP, PASSWORD, ROOT, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, token, visible,
                       wait)
 
 
