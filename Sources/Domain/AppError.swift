@@ -25,6 +25,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let appointmentNotPending = ErrorCode("appointment_not_pending")
     public static let authBusy = ErrorCode("auth_busy")
     public static let badThrottleRow = ErrorCode("bad_throttle_row")
+    public static let breachedPassword = ErrorCode("breached_password")
     public static let badTokenRow = ErrorCode("bad_token_row")
     public static let consentConfirmationRequired = ErrorCode("consent_confirmation_required")
     public static let databaseUnavailable = ErrorCode("database_unavailable")
@@ -63,12 +64,14 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// A tenant asked for a number that is not theirs to link: the platform's, another clinic's, or
     /// not on their subaccount. One code for every case, so it tells nobody whose number it is.
     public static let numberNotAvailable = ErrorCode("number_not_available")
+    public static let passwordListUnavailable = ErrorCode("password_list_unavailable")
     public static let patientExists = ErrorCode("patient_exists")
     public static let patientNotFound = ErrorCode("patient_not_found")
     public static let payloadTooLarge = ErrorCode("payload_too_large")
     public static let provisionedSenderGone = ErrorCode("provisioned_sender_gone")
     public static let provisioningInProgress = ErrorCode("provisioning_in_progress")
     public static let requestInProgress = ErrorCode("request_in_progress")
+    public static let sessionNotFound = ErrorCode("session_not_found")
     public static let senderCredentialsInvalid = ErrorCode("sender_credentials_invalid")
     public static let senderInactive = ErrorCode("sender_inactive")
     /// A workspace took as many numbers (or Twilio subaccounts) as `SenderLimits` allows.
@@ -106,15 +109,15 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// Every code above.
     public static let all: [ErrorCode] = [
         .alreadyLinked, .alreadyMember, .appointmentCancelled, .appointmentNotPending, .authBusy,
-        .badThrottleRow, .badTokenRow, .consentConfirmationRequired, .databaseUnavailable, .doctorNotFound,
+        .badThrottleRow, .badTokenRow, .breachedPassword, .consentConfirmationRequired, .databaseUnavailable, .doctorNotFound,
         .emptyBody, .fernetKeyMissing, .fileTooLarge, .forbidden, .idempotencyKeyReused,
         .internalError, .invalidCredentials, .invitationNotFound, .invalidEmail, .invalidFile, .invalidFrom,
         .invalidIdempotencyKey, .invalidName, .invalidSignature, .invalidTimezone, .lastOwner,
         .linkedToOtherWorkspace, .methodNotAllowed, .missingAccount, .missingFrom, .missingMessageSid,
         .missingPhoneColumn, .missingStatus, .missingVariables, .noActiveSender, .noConsentInBundle,
         .noConsent, .noNumbersAvailable, .noValidRecipients, .notFound, .numberNotInAccount, .numberNotAvailable,
-        .patientExists, .patientNotFound, .payloadTooLarge, .provisionedSenderGone, .provisioningInProgress, .requestInProgress,
-        .senderCredentialsInvalid, .senderInactive, .senderQuotaExceeded, .slotTaken, .subaccountCredentialsRejected, .subaccountInactive,
+        .passwordListUnavailable, .patientExists, .patientNotFound, .payloadTooLarge, .provisionedSenderGone, .provisioningInProgress, .requestInProgress,
+        .sessionNotFound, .senderCredentialsInvalid, .senderInactive, .senderQuotaExceeded, .slotTaken, .subaccountCredentialsRejected, .subaccountInactive,
         .tokenExpired, .tooManyAttempts, .tooManyCells, .tooManyColumns, .tooManyRecipients,
         .tooManyRequests, .tooManyRows, .tooManySenders, .twilioError, .twilioNotConfigured,
         .twilioUnavailable, .twilioNoAnswer, .unauthorized, .unknownPlaceholders, .unknownTemplate,

@@ -75,6 +75,7 @@ enum RoleMatrix {
     static let outsideWorkspaces: Set<String> = [
         "POST /api/auth/login", "POST /api/auth/logout", "POST /api/auth/password", "GET /api/me",
         "POST /api/invitations/lookup", "POST /api/invitations/accept",
+        "GET /api/auth/sessions", "DELETE /api/auth/sessions/{id}", "POST /api/auth/logout-all",
         "GET /api/health", "GET /api/ping", "POST /api/webhooks/whatsapp", "POST /api/webhooks/whatsapp/status",
         "GET /api/openapi.json", "GET /metrics",
     ]
@@ -98,6 +99,7 @@ struct UserContext {
     let token: String
     let app: AppContext
 
+    var parameters: Parameters { app.parameters }
     func db() -> PGConnection { app.db() }
 }
 

@@ -57,9 +57,9 @@ struct Router: Sendable {
             if let params = Router.match(route.segments, path) { matched.append((route, params)) }
         }
         guard let label = matched.map(\.0).max(by: Router.lessSpecific)?.pattern else {
-            return (.error(AppError(.notFound, "No route for \(request.path).")), "unmatched")
+            return (Response.error(AppError(.notFound, "No route for \(request.path).")).storedNowhere(), "unmatched")
         }
-        return (respond(request, ctx, matched), label)
+        return (respond(request, ctx, matched).storedNowhere(), label)
     }
 
     private func respond(_ request: Request, _ ctx: AppContext, _ matched: [(Route, [String: String])]) -> Response {

@@ -18,6 +18,16 @@ public struct Response: Sendable {
         return headers.first { $0.0.lowercased() == lowered }?.1
     }
 
+    /// The answer with `Cache-Control: no-store` unless it says otherwise: every answer of the app
+    /// may carry patients' data, and no browser or proxy cache may keep it (ASVS 8.2.1). Set here,
+    /// not in nginx, so it holds behind any proxy.
+    public func storedNowhere() -> Response {
+        guard header("Cache-Control") == nil else { return self }
+        var r = self
+        r.headers.append(("Cache-Control", "no-store"))
+        return r
+    }
+
     /// `value` encoded with `JSONEncoder.medsync` (sorted keys, ISO 8601 dates). A value that cannot
     /// be encoded (e.g. a NaN) becomes a 500 `internal_error`.
     public static func json(_ status: Int, _ value: some Encodable) -> Response {

@@ -154,7 +154,8 @@ struct UserCommand: ParsableCommand {
                 }
                 secret = value
             }
-            let revoked = try withDatabase(database) { try JobsCommands.setPassword($0, user: user, password: secret) }
+            let list = CommonPasswords.at(try loadConfig().commonPasswordsPath)
+            let revoked = try withDatabase(database) { try JobsCommands.setPassword($0, user: user, password: secret, list: list) }
             print("revoked \(revoked) token\(revoked == 1 ? "" : "s")")
         }
     }
@@ -197,10 +198,11 @@ struct UserCommand: ParsableCommand {
                 }
                 secret = value
             }
+            let list = CommonPasswords.at(try loadConfig().commonPasswordsPath)
             let user = try withDatabase(database) { conn in
                 try JobsCommands.createUser(conn, email: email, name: name, password: secret, workspaceID: workspace,
                                             role: Role(rawValue: role)!,
-                                            ifExists: keepPassword ? .keepPassword : resetPassword ? .replacePassword : .refuse)
+                                            ifExists: keepPassword ? .keepPassword : resetPassword ? .replacePassword : .refuse, list: list)
             }
             print(user.id)
         }

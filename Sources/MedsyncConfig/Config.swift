@@ -70,6 +70,9 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case loginMaxFailures = "MEDSYNC_LOGIN_MAX_FAILURES"
         case loginMaxFailuresPerAddress = "MEDSYNC_LOGIN_MAX_FAILURES_PER_ADDRESS"
         case passwordHashConcurrency = "MEDSYNC_PASSWORD_HASH_CONCURRENCY"
+        case passwordHashWaitMS = "MEDSYNC_PASSWORD_HASH_WAIT_MS"
+        case tokenMaxAgeSeconds = "MEDSYNC_TOKEN_MAX_AGE_SECONDS"
+        case commonPasswords = "MEDSYNC_COMMON_PASSWORDS"
         case statementCache = "MEDSYNC_PG_STATEMENT_CACHE"
 
         /// Values that are never printed (a DATABASE_URL may carry a password).
@@ -100,11 +103,14 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
             case .maxUploadBytes: return "5242880"
             case .sendRate: return "80"
             case .sqlDir: return "sql"
-            case .tokenTTLSeconds: return "2592000"
+            case .tokenTTLSeconds: return "43200"
+            case .tokenMaxAgeSeconds: return "2592000"
             case .loginWindowSeconds: return "900"
             case .loginMaxFailures: return "5"
             case .loginMaxFailuresPerAddress: return "20"
-            case .passwordHashConcurrency: return "1"
+            case .passwordHashConcurrency: return "0"
+            case .passwordHashWaitMS: return "10000"
+            case .commonPasswords: return "data/common-passwords.txt.gz"
             case .statementCache: return "256"
             default: return nil
             }
@@ -159,16 +165,24 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     /// Outbound messages per second (Twilio's WhatsApp throughput).
     public let sendRate: Int
     public let sqlDir: String
-    /// API tokens expire this many seconds after their last use.
+    /// API tokens expire this many seconds after their last use (12 hours unless set).
     public let tokenTTLSeconds: Int
+    /// API tokens expire this many seconds after they were made, however much they are used (30 days).
+    public let tokenMaxAgeSeconds: Int
     /// Failed logins count within this window; reaching a limit locks for a window (doubling).
     public let loginWindowSeconds: Int
     /// Failed logins per account (email) within the window before it is locked.
     public let loginMaxFailures: Int
     /// Failed logins per client address within the window before it is locked.
     public let loginMaxFailuresPerAddress: Int
-    /// PBKDF2 password hashes one process runs at once; more wait briefly, then 503 `auth_busy`.
+    /// PBKDF2 password hashes one process runs at once (0, the default: the process's share of the
+    /// cores, so the pool as a whole hashes on at most every core); more wait in line up to
+    /// `passwordHashWaitMS`, then 503 `auth_busy`.
     public let passwordHashConcurrency: Int
+    /// How long a sign-in waits in line for a hash slot before 503 `auth_busy`.
+    public let passwordHashWaitMS: Int
+    /// The bundled list of breached passwords (gzip, one lower-cased password a line).
+    public let commonPasswordsPath: String
     /// Prepared statements each PostgreSQL connection keeps (0: every statement unnamed, e.g. behind
     /// a pooler in transaction mode that cannot keep a session's prepared statements).
     public let statementCache: Int
@@ -280,10 +294,16 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         sendRate = try positiveInt(.sendRate)
         sqlDir = text(.sqlDir)!
         tokenTTLSeconds = try positiveInt(.tokenTTLSeconds)
+        tokenMaxAgeSeconds = try positiveInt(.tokenMaxAgeSeconds)
         loginWindowSeconds = try positiveInt(.loginWindowSeconds)
         loginMaxFailures = try positiveInt(.loginMaxFailures)
         loginMaxFailuresPerAddress = try positiveInt(.loginMaxFailuresPerAddress)
-        passwordHashConcurrency = try positiveInt(.passwordHashConcurrency)
+        let hashSlots = try nonNegativeInt(.passwordHashConcurrency)
+        // 0: the pool's share of the cores (cores ÷ processes, rounded up), so the whole pool hashes on at most every core.
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        passwordHashConcurrency = hashSlots > 0 ? hashSlots : max(1, (cores + processes - 1) / processes)
+        passwordHashWaitMS = try nonNegativeInt(.passwordHashWaitMS)
+        commonPasswordsPath = text(.commonPasswords)!
         let cache = text(.statementCache) ?? "256"
         guard let cacheSize = Int(cache), cacheSize >= 0, cacheSize <= 100_000 else {
             throw .invalid(.statementCache, "must be an integer from 0 to 100000", got: cache)

@@ -5,8 +5,9 @@
 /// 32-byte hash). The iteration count travels with the hash, so raising the default later keeps
 /// old hashes verifiable.
 public enum PasswordHash {
-    /// OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256.
-    public static let defaultIterations = 210_000
+    /// OWASP's recommendation for PBKDF2-HMAC-SHA256 (600,000; 210,000 is its figure for SHA-512).
+    /// Hashes stored with fewer are replaced at the user's next successful sign-in (`needsRehash`).
+    public static let defaultIterations = 600_000
     static let algorithm = "pbkdf2_sha256"
     static let saltLength = 16
     static let hashLength = 32
@@ -39,6 +40,13 @@ public enum PasswordHash {
         let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == algorithm else { return nil }
         return Int(parts[1])
+    }
+
+    /// True when `encoded` is not a hash of today's parameters (fewer iterations than the default, or
+    /// not one this type writes): the caller rehashes the password it just verified.
+    public static func needsRehash(_ encoded: String) -> Bool {
+        guard let n = iterations(of: encoded) else { return true }
+        return n < defaultIterations
     }
 
     static func pbkdf2(_ password: [UInt8], salt: [UInt8], iterations: Int, length: Int) -> [UInt8] {

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from conftest import (APP, PASSWORD, ROOT, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, visible,
+from conftest import (APP, PASSWORD, ROOT, all_css, api, css, http, jobs, no_sideways_scroll, phone_width, sign_in, text_in, token, visible,
                       wait)
 
 
@@ -290,3 +290,30 @@ def test_every_string_in_english_and_spanish(driver, clinic):
     finally:
         Select(css(d, "#lang")).select_by_value("en")
     text_in(d, "#clinic-title", "Clinic profile")
+
+
+@pytest.mark.allow_console(r"401 \(Unauthorized\)")
+def test_sessions_listed_one_ended_then_sign_out_everywhere(driver, clinic):
+    """Settings → Sessions lists the user's own sessions (this one marked), ends another one, and
+    "Sign out everywhere" ends every session, this one included (back to the sign-in page)."""
+    d = driver
+    status, body = http("POST", APP + "/api/auth/login", {"email": clinic.doctor, "password": PASSWORD}, {"User-Agent": "Elsewhere/9.9"})
+    assert status == 200, body
+    other = body["token"]
+    sign_in(d, clinic.doctor)
+    mine = token(d)
+    settings(d)
+    css(d, ".toc button[data-section=sessions]").send_keys(Keys.ENTER)
+    text_in(d, "#sessions-title", "Sessions")
+    text_in(d, "#sessions-list", "This session")
+    text_in(d, "#sessions-list", "Elsewhere/9.9")
+    row = [r for r in all_css(d, "#sessions-list tbody tr") if "Elsewhere/9.9" in r.text][0]
+    row.find_element(By.CSS_SELECTOR, "button").click()
+    text_in(d, "#sessions [role=alert]", "Session ended.")
+    wait(d, lambda d: "Elsewhere/9.9" not in css(d, "#sessions-list").text)
+    assert http("GET", APP + "/api/me", None, {"Authorization": "Bearer " + other})[0] == 401
+    assert http("GET", APP + "/api/me", None, {"Authorization": "Bearer " + mine})[0] == 200
+    css(d, "#signout-everywhere").click()
+    visible(d, "dialog.confirm button.danger").click()
+    visible(d, "#signin")
+    assert http("GET", APP + "/api/me", None, {"Authorization": "Bearer " + mine})[0] == 401

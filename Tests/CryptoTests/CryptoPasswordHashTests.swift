@@ -24,11 +24,14 @@ import MedsyncCrypto
         #expect(!a.contains("pw$"))
     }
 
-    @Test func defaultIsTwoHundredTenThousandIterations() {
-        #expect(PasswordHash.defaultIterations == 210_000)
+    @Test func defaultIsSixHundredThousandIterations() {
+        #expect(PasswordHash.defaultIterations == 600_000)
         let stored = PasswordHash.hash("pw")
-        #expect(stored.hasPrefix("pbkdf2_sha256$210000$"))
+        #expect(stored.hasPrefix("pbkdf2_sha256$600000$"))
         #expect(PasswordHash.verify("pw", against: stored))
+        #expect(!PasswordHash.needsRehash(stored))
+        #expect(PasswordHash.needsRehash(PasswordHash.hash("pw", iterations: 210_000)))
+        #expect(PasswordHash.needsRehash("not a hash"))
     }
 
     /// Expected value from Python: hashlib.pbkdf2_hmac('sha256', 'pässwörd'.encode(), b'0123456789abcdef', 1000).

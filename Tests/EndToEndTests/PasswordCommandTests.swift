@@ -94,4 +94,29 @@ struct PasswordCommandTests {
         #expect(try hash() != original)
         #expect(try Tokens.authenticate(conn, token: token) == nil)
     }
+
+    @Test("user create and set-password refuse 11 characters (weak_password) and a breached password (breached_password)")
+    func passwordPolicy() throws {
+        let env = try StackEnvironment.shared()
+        let conn = try PGConnection(try env.databaseURL)
+        let tag = Crypto.hex(Crypto.randomBytes(4))
+        let ws = try Workspaces.create(conn, name: "Pol \(tag)", timezone: "UTC").id
+        let email = "pol-\(tag)@e2e.test"
+        _ = try Users.create(conn, email: email, passwordHash: PasswordHash.hash("old password!", iterations: 1000), workspaceID: ws, role: .staff)
+        let bin = (ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug") + "/medsync-jobs"
+        let settings = ["DATABASE_URL": try env.databaseURL,
+                        "MEDSYNC_COMMON_PASSWORDS": "\(projectRoot)/data/common-passwords.txt.gz"]
+        for (password, code) in [("elevenchars", "weak_password"), ("Password1234", "breached_password")] {
+            let set = try runCommand([bin, "user", "set-password", "--user", email, "--password", password], environment: settings)
+            #expect(set.status == 65, "\(set.stderr)")
+            #expect(set.stderr.contains(code), "\(set.stderr)")
+            let create = try runCommand([bin, "user", "create", "--email", "new-\(tag)@e2e.test", "--workspace", String(ws),
+                                         "--role", "staff", "--password", password], environment: settings)
+            #expect(create.status == 65, "\(create.stderr)")
+            #expect(create.stderr.contains(code), "\(create.stderr)")
+        }
+        #expect(try Users.find(conn, email: "new-\(tag)@e2e.test") == nil)
+        let ok = try runCommand([bin, "user", "set-password", "--user", email, "--password", "twelve chars"], environment: settings)
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
 }

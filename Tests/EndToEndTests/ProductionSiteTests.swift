@@ -149,6 +149,27 @@ struct ProductionSiteTests {
         #expect(answers[5]["handshake"] as? String == "ok", "\(answers[5])")
     }
 
+    @Test("the production site's headers: CSP with base-uri, form-action and object-src; Permissions-Policy; the app's no-store on API answers")
+    func securityHeaders() throws {
+        let site = try Site()
+        let answers = try site.client([
+            ["action": "request", "url": site.base + "/api/health", "cafile": site.cafile],
+            ["action": "request", "url": site.base + "/", "cafile": site.cafile],
+        ])
+        #expect(answers.count == 2)
+        for (i, answer) in answers.enumerated() {
+            let headers = Dictionary(((answer["headers"] as? [String: Any]) ?? [:]).map { ($0.key.lowercased(), "\($0.value)") }) { a, _ in a }
+            let csp = headers["content-security-policy"] ?? ""
+            for directive in ["default-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'", "object-src 'none'"] {
+                #expect(csp.contains(directive), "\(i): \(csp)")
+            }
+            #expect(headers["permissions-policy"]?.contains("camera=()") == true, "\(i): \(headers)")
+            #expect(headers["strict-transport-security"] != nil)
+        }
+        let api = Dictionary(((answers[0]["headers"] as? [String: Any]) ?? [:]).map { ($0.key.lowercased(), "\($0.value)") }) { a, _ in a }
+        #expect(api["cache-control"] == "no-store", "\(api)")
+    }
+
     @Test("TLS: the intermediate profile refuses non-forward-secret suites and accepts ECDHE-GCM over TLS 1.2 and TLS 1.3")
     func tlsProfile() throws {
         let site = try Site()

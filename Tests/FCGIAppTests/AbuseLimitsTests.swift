@@ -19,7 +19,7 @@ import Postgres
         let w = try StaffWorld(environment: ["MEDSYNC_LOGIN_WINDOW_SECONDS": "2", "MEDSYNC_LOGIN_MAX_FAILURES": "5",
                                              "MEDSYNC_LOGIN_MAX_FAILURES_PER_ADDRESS": "100"])
         let ws = try w.workspace("A")
-        _ = try w.member("doc@a.example", workspace: ws, role: .doctor, password: "correct horse")
+        let doc = try w.member("doc@a.example", workspace: ws, role: .doctor, password: "correct horse")
 
         var answers: [StaffWorld.Answer] = []
         for i in 0..<50 { answers.append(Self.login(w, "Doc@A.example", "wrong \(i)")) }
@@ -36,13 +36,13 @@ import Postgres
         // Nothing got in; each lockout let exactly five wrong passwords be checked (the loop is far
         // shorter than a lock, so normally one lockout: 5 × 401 then 45 × 429).
         #expect(answers.allSatisfy { $0.status == 401 || $0.status == 429 })
-        let row = try #require(try w.conn.query("SELECT lockouts, failures FROM login_throttle WHERE scope = 'account' AND key = 'doc@a.example'").first)
+        let row = try #require(try w.conn.query("SELECT lockouts, failures FROM login_throttle WHERE scope = 'account' AND key = \("user:\(doc.id)")").first)
         let lockouts = try #require(row.int("lockouts"))
         #expect(lockouts >= 1)
         #expect(answers.filter { $0.status == 401 }.count == 5 * lockouts + (row.int("failures") ?? 0))
         #expect(answers.filter { $0.status == 429 }.allSatisfy { $0.header("Retry-After").flatMap(Int.init).map { $0 >= 1 } == true })
 
-        // Locked: even the right password is refused, and a locked attempt does not count.
+        // Locked: from the address that failed, even the right password is refused, and a locked attempt does not count.
         let locked = Self.login(w, "doc@a.example", "correct horse")
         if locked.status != 200 {
             #expect(locked.status == 429)
@@ -61,7 +61,7 @@ import Postgres
         #expect(last.json["token"] is String)
         // Success clears the account's count: one wrong password later is a plain 401 again.
         #expect(Self.login(w, "doc@a.example", "wrong again").status == 401)
-        #expect(try w.conn.query("SELECT failures FROM login_throttle WHERE scope = 'account' AND key = 'doc@a.example'")
+        #expect(try w.conn.query("SELECT failures FROM login_throttle WHERE scope = 'account' AND key = \("user:\(doc.id)")")
             .first?.int("failures") == 1)
     }
 
@@ -149,15 +149,19 @@ import Postgres
         #expect(w.call("GET", "/api/me", token: other).errorCode == "unauthorized")
     }
 
-    @Test("the default token lifetime is 30 days")
+    @Test("the default token lifetimes: 12 hours idle, 30 days absolute")
     func defaultTTL() throws {
         let w = try StaffWorld()
         let ws = try w.workspace("A")
         let member = try w.member("doc@a.example", workspace: ws, role: .doctor)
-        let left = try #require(try w.conn.query("""
-            SELECT extract(epoch FROM expires_at - now())::float8 AS left FROM api_tokens WHERE token_hash = \(PGBytea(Tokens.hash(member.token)))
-            """).first?.double("left"))
-        #expect(left > 29.9 * 86400 && left <= 30 * 86400)
+        let row = try #require(try w.conn.query("""
+            SELECT extract(epoch FROM expires_at - now())::float8 AS left, extract(epoch FROM absolute_expires_at - now())::float8 AS absolute
+              FROM api_tokens WHERE token_hash = \(PGBytea(Tokens.hash(member.token)))
+            """).first)
+        let left = try #require(row.double("left"))
+        #expect(left > 11.9 * 3600 && left <= 12 * 3600)
+        let absolute = try #require(row.double("absolute"))
+        #expect(absolute > 29.9 * 86400 && absolute <= 30 * 86400)
     }
 
     @Test("POST /api/auth/password: the current password is checked, every token of the user is revoked, a new one is returned")

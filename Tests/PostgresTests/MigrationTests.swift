@@ -67,6 +67,34 @@ struct MigrationTests {
         #expect(changed.code == "migration_changed")
     }
 
+    @Test("0019 composes stored emails (NFKC); a row that would collide with another user is left, no user is lost", .needsStack)
+    func emailsComposedWithoutLosingUsers() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medsync-mig19-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let all = try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory).filter { $0.hasSuffix(".sql") }.sorted()
+        for file in all where file < "0019" {
+            try FileManager.default.copyItem(atPath: "\(TestDatabase.sqlDirectory)/\(file)", toPath: "\(dir)/\(file)")
+        }
+        let conn = try PGConnection(try TestDatabase.create(migrated: false))
+        _ = try Migrator(directory: dir).migrate(conn)
+        // As the old code stored them: lower-cased by Swift, not composed.
+        for email in ["ｏｎｌｙ@a.example", "ｔｗｉｎ@a.example", "twin@a.example", "plain@a.example"] {
+            try conn.execute("INSERT INTO users (email) VALUES (\(email))")
+        }
+        try conn.execute("INSERT INTO login_throttle (scope, key, failures) VALUES ('account', 'plain@a.example', 3)")
+        let plain = try #require(try conn.query("SELECT id FROM users WHERE email = 'plain@a.example'").first?.int64("id"))
+        try conn.execute("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (\(PGBytea([UInt8](repeating: 7, count: 32))), \(plain), now() - interval '40 days')")
+        for file in all where file >= "0019" {
+            try FileManager.default.copyItem(atPath: "\(TestDatabase.sqlDirectory)/\(file)", toPath: "\(dir)/\(file)")
+        }
+        #expect(try Migrator(directory: dir).migrate(conn).contains("0019_sign_in_and_sessions.sql"))
+        let emails = try conn.query("SELECT email FROM users ORDER BY id").map { $0.string("email") ?? "" }
+        #expect(emails == ["only@a.example", "ｔｗｉｎ@a.example", "twin@a.example", "plain@a.example"])
+        #expect(try conn.query("SELECT count(*) AS n FROM login_throttle WHERE scope = 'account'").first?.int("n") == 0)
+        #expect(try conn.query("SELECT absolute_expires_at < now() AS gone FROM api_tokens").first?.string("gone") == "t")
+    }
+
     @Test func missingDirectoryIsAClearError() throws {
         let error = try #require(throws: Migrator.MigrationError.self) {
             _ = try Migrator(directory: "/nonexistent/medsync-sql").migrations()

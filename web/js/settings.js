@@ -1,7 +1,7 @@
 // Settings: reminders, WhatsApp numbers, the clinic profile, the templates' Content SIDs, doctors and
 // their weekly hours, members and roles, and the audit log (owners and admin doctors). What a role may
 // not change is shown read-only or not at all; the API's own hints are shown as they come.
-import { get, post, put, patch, del, explain, ApiError } from './api.js';
+import { get, post, put, patch, del, explain, ApiError, session } from './api.js';
 import { h, fill, field, notice, setNotice, confirmDialog } from './dom.js';
 import { t, language } from './i18n.js';
 import { dateTime } from './format.js';
@@ -12,7 +12,7 @@ function hint(err) {
   return explain(err);
 }
 
-const SECTIONS = ['reminders', 'numbers', 'clinic', 'content-sids', 'doctors', 'members', 'audit'];
+const SECTIONS = ['reminders', 'numbers', 'clinic', 'content-sids', 'doctors', 'members', 'sessions', 'audit'];
 
 export function mount(main, params, app) {
   const box = (id) => h('section', { class: 'card', id, 'aria-labelledby': id + '-title' });
@@ -22,13 +22,14 @@ export function mount(main, params, app) {
   const sids = box('content-sids');
   const doctors = box('doctors');
   const members = box('members');
+  const sessions = box('sessions');
   const audit = app.isAdmin ? h('section', { class: 'card', id: 'audit', 'aria-labelledby': 'audit-title' }) : null;
   // In-page links as buttons: the address is the view's route, so a #fragment would leave Settings.
   const toc = h('nav', { class: 'toc', 'aria-label': t('settings.onThisPage') }, SECTIONS.filter((s) => s !== 'audit' || audit).map((s) =>
     h('button', { type: 'button', class: 'link', 'data-section': s, text: t('settings.section.' + s),
       onclick: () => { const el = main.querySelector('#' + s); if (el) { el.scrollIntoView(); const hd = el.querySelector('h2'); if (hd) { hd.tabIndex = -1; hd.focus(); } } } })));
   fill(main, h('section', { class: 'page settings', 'aria-labelledby': 'settings-title' },
-    h('h1', { id: 'settings-title', text: t('nav.settings') }), toc, reminders, numbers, clinic, sids, doctors, members, audit));
+    h('h1', { id: 'settings-title', text: t('nav.settings') }), toc, reminders, numbers, clinic, sids, doctors, members, sessions, audit));
   drawReminders(reminders, app);
   drawNumbers(numbers, app);
   drawClinic(clinic, app);
@@ -36,6 +37,7 @@ export function mount(main, params, app) {
   const redrawDoctors = () => drawDoctors(doctors, app);
   redrawDoctors();
   drawMembers(members, app, redrawDoctors);
+  drawSessions(sessions);
   if (audit) drawAudit(audit);
   return null;
 }
@@ -179,6 +181,43 @@ async function drawNumbers(box, app) {
     load();
   });
   box.append(h('div', { class: 'two' }, link, provision));
+}
+
+/** The signed-in user's own sessions (any role): where and when, ending one, or all of them. */
+async function drawSessions(box) {
+  const status = notice('alert');
+  const rows = h('tbody', {});
+  const everywhere = h('button', { type: 'button', id: 'signout-everywhere', class: 'danger', text: t('settings.signOutEverywhere') });
+  fill(box, h('h2', { id: 'sessions-title', text: t('settings.sessions') }), h('p', { class: 'hint', text: t('settings.sessionsHint') }), status,
+    h('div', { class: 'table-scroll' }, h('table', { id: 'sessions-list' },
+      h('thead', {}, h('tr', {}, h('th', { text: t('settings.device') }), h('th', { text: t('settings.address') }),
+        h('th', { text: t('settings.signedIn') }), h('th', { text: t('settings.lastUsed') }), h('th', { text: '' }))),
+      rows)), everywhere);
+  async function load() {
+    try {
+      const items = (await get('/api/auth/sessions')).items || [];
+      rows.replaceChildren(...items.map((s) => h('tr', { 'data-session': String(s.id) },
+        h('td', { text: s.user_agent || '—' }), h('td', { text: s.address_prefix || '—' }),
+        h('td', { text: dateTime(s.created_at) }), h('td', { text: s.last_used_at ? dateTime(s.last_used_at) : '—' }),
+        h('td', {}, s.current ? h('span', { class: 'pill ok', text: t('settings.thisSession') })
+          : h('button', { type: 'button', class: 'link', text: t('settings.endSession'), onclick: () => end(s.id) })))));
+    } catch (err) { setNotice(status, explain(err), 'error'); }
+  }
+  async function end(id) {
+    try { await del('/api/auth/sessions/' + id); setNotice(status, t('settings.sessionEnded'), 'ok'); load(); }
+    catch (err) { setNotice(status, explain(err), 'error'); }
+  }
+  everywhere.addEventListener('click', async () => {
+    if (!(await confirmDialog(t('settings.signOutEverywhereConfirm'), t('settings.signOutEverywhere'), t('cancel')))) return;
+    try {
+      await post('/api/auth/logout-all');
+      // This session ended too: back to the sign-in page.
+      session.clear();
+      location.hash = '';
+      location.reload();
+    } catch (err) { setNotice(status, explain(err), 'error'); }
+  });
+  load();
 }
 
 async function drawAudit(box) {

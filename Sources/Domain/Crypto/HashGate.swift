@@ -1,16 +1,19 @@
 import Dispatch
+import HTTPClient
 
-/// A process-wide cap on PBKDF2 password hashes running at once (each is ~0.1 s of one core): a
-/// counting semaphore shared by every worker thread. A caller over the cap waits up to `wait`
-/// seconds for a slot, then gets 503 `auth_busy` with `Retry-After`, so a login storm cannot take
-/// every core from the webhooks. The wait is short on purpose: a sign-in waiting for a slot holds a
-/// worker thread, and a storm of them would otherwise leave no thread for the webhooks.
+/// A process-wide budget of PBKDF2 password hashes running at once (each is ~0.3–0.6 s of one core
+/// at 600,000 iterations): a counting semaphore shared by every worker thread, the process's share
+/// of the cores unless configured (the pool as a whole hashes on at most every core). A caller over
+/// the budget waits in line up to `wait` seconds (10 by default: long enough for a room of people
+/// signing in together, since a slot frees every fraction of a second), giving up its CPU place
+/// meanwhile, then gets 503 `auth_busy` with `Retry-After`, so a login storm cannot hold worker
+/// threads for long nor take more cores than the budget from the webhooks.
 public final class HashGate: Sendable {
     public let limit: Int
     public let wait: Double
     private let slots: DispatchSemaphore
 
-    public init(limit: Int, wait: Double = 0.1) {
+    public init(limit: Int, wait: Double = 10) {
         self.limit = max(1, limit)
         self.wait = wait
         slots = DispatchSemaphore(value: self.limit)
@@ -18,9 +21,14 @@ public final class HashGate: Sendable {
 
     public static let busy = AppError(.authBusy, "Too many sign-ins are being checked right now; retry in a moment.", retryAfter: 1)
 
-    /// Runs `body` holding one slot; throws `busy` when none frees up in time.
+    /// Runs `body` holding one slot; throws `busy` when none frees up in time. While it waits in
+    /// line the thread gives up its place in the process's `WorkGate` (as during a remote call), so
+    /// sign-ins waiting for a hash do not keep webhooks off the CPU.
     public func run<T>(_ body: () throws -> T) throws -> T {
-        guard slots.wait(timeout: .now() + wait) == .success else { throw HashGate.busy }
+        let deadline = DispatchTime.now() + wait
+        if slots.wait(timeout: .now()) != .success {
+            guard WorkGate.shared.outside({ slots.wait(timeout: deadline) }) == .success else { throw HashGate.busy }
+        }
         defer { slots.signal() }
         return try body()
     }

@@ -16,9 +16,18 @@ public struct User: Sendable, Equatable, Codable {
 public enum Users {
     static let columns: SQLFragment = "id, email, name"
 
-    /// Lower-cased, trimmed; nil when it is not a plausible address.
+    /// The one spelling of an email, for storing, looking up and counting sign-in failures: trimmed,
+    /// Unicode compatibility-composed (NFKC: a full-width or ligature letter becomes the plain
+    /// one), then lower-cased by Swift. Every path goes through this one function, so no two
+    /// spellings that reach the same row can count apart (`admİn@` is `admi̇n@`, not `admin@`,
+    /// both here and in the lookup).
+    public static func emailKey(_ email: String) -> String {
+        email.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCompatibilityMapping.lowercased()
+    }
+
+    /// `emailKey`; nil when it is not a plausible address.
     public static func normalizeEmail(_ email: String) -> String? {
-        let e = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let e = emailKey(email)
         let parts = e.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
               !parts[1].hasSuffix("."), e.count <= 320, !e.contains(where: { $0.isWhitespace }) else { return nil }
@@ -105,7 +114,7 @@ public enum Users {
     }
 
     public static func find(_ conn: PGConnection, email: String) throws -> User? {
-        try conn.query("SELECT \(unescaped: columns) FROM users WHERE lower(email) = lower(\(email.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        try conn.query("SELECT \(unescaped: columns) FROM users WHERE lower(email) = lower(\(emailKey(email)))")
             .first.map(User.init(row:))
     }
 
@@ -126,10 +135,21 @@ public enum Users {
         }
     }
 
+    /// Replaces a hash that was just verified by a stronger one of the same password (sign-in):
+    /// only while the stored hash is still `old`, and without revoking the user's tokens (the
+    /// password did not change; migration 0019 lets the trigger of 0005 skip this one update).
+    @discardableResult
+    public static func rehash(_ conn: PGConnection, userID: Int64, old: String, new: String) throws -> Bool {
+        try conn.transaction {
+            try conn.execute("SELECT set_config('medsync.password_rehash', 'on', true)")
+            return try conn.execute("UPDATE users SET password_hash = \(new) WHERE id = \(userID) AND password_hash = \(old)") == 1
+        }
+    }
+
     /// The stored password hash of a user found by email (login), nil when none.
     public static func passwordHash(_ conn: PGConnection, email: String) throws -> (user: User, hash: String?)? {
         guard let row = try conn.query("""
-            SELECT \(unescaped: columns), password_hash FROM users WHERE lower(email) = lower(\(email.trimmingCharacters(in: .whitespacesAndNewlines)))
+            SELECT \(unescaped: columns), password_hash FROM users WHERE lower(email) = lower(\(emailKey(email)))
             """).first else { return nil }
         return (try User(row: row), try row.decode(String?.self, "password_hash"))
     }

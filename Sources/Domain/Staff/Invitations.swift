@@ -183,13 +183,14 @@ public enum Invitations {
     /// at login: 401 `invalid_credentials`, 429 when locked); otherwise it becomes the new account's
     /// password (at least `Members.minimumPasswordLength` characters) and `name` its name. The
     /// membership and the consumed invitation are written together; a second accept finds nothing.
-    public static func accept(_ conn: PGConnection, _ input: AcceptInput, address: String = "",
+    public static func accept(_ conn: PGConnection, _ input: AcceptInput, address: String = "", userAgent: String? = nil,
                               limits: StaffAuth.Limits) throws -> StaffAuth.LoginResult {
         let invitation = try open(conn, token: input.token)
-        let keys = LoginThrottle.Keys(email: invitation.email, address: address)
+        let account = try Users.passwordHash(conn, email: invitation.email)
+        let keys = LoginThrottle.Keys(account: LoginThrottle.account(userID: account?.user.id, email: invitation.email), address: address)
         var newAccount: (hash: String, name: String?)? = nil
         var existingID: Int64? = nil
-        if let found = try Users.passwordHash(conn, email: invitation.email), let stored = found.hash {
+        if let found = account, let stored = found.hash {
             try limits.throttle.check(conn, keys)
             let ok = try limits.hashGate.run { PasswordHash.verify(input.password, against: stored) }
             guard ok else {
@@ -197,14 +198,11 @@ public enum Invitations {
                 throw AppError(.invalidCredentials, "The password is wrong: sign in with the password of your account to accept.")
             }
             existingID = found.user.id
-        } else if try Users.find(conn, email: invitation.email) != nil {
+        } else if account != nil {
             // An account with no password (an operator's token-only user): nothing here may set one.
             throw AppError(.invalidCredentials, "This account has no password; ask the operator to set one, then accept.")
         } else {
-            guard input.password.count >= Members.minimumPasswordLength else {
-                throw AppError(.weakPassword, "password: at least \(Members.minimumPasswordLength) characters.")
-            }
-            guard input.password.utf8.count <= 1024 else { throw AppError.validation("password", "at most 1024 bytes.") }
+            try PasswordPolicy.check(input.password, list: limits.commonPasswords)
             let name = (input.name ?? invitation.name)?.trimmingCharacters(in: .whitespacesAndNewlines)
             guard (name?.count ?? 0) <= 200 else { throw AppError.validation("name", "at most 200 characters.") }
             newAccount = (try limits.hashGate.run { PasswordHash.hash(input.password) }, name?.isEmpty == true ? nil : name)
@@ -239,7 +237,8 @@ public enum Invitations {
         }
         if existingID != nil { try limits.throttle.recordSuccess(conn, keys) }
         guard let user = try Users.find(conn, id: userID) else { throw AppError.internal }
-        let token = try Tokens.create(conn, userID: userID, name: "login", ttl: limits.tokenTTL)
+        let token = try Tokens.create(conn, userID: userID, name: "login", ttl: limits.tokenTTL, maxAge: limits.tokenMaxAge,
+                                      client: StaffAuth.Client(address: address, userAgent: userAgent))
         return StaffAuth.LoginResult(token: token, user: user, workspaces: try StaffAuth.workspaces(conn, userID: userID))
     }
 }

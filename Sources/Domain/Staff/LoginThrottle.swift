@@ -1,24 +1,32 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import MedsyncConfig
 import Postgres
 
-/// Failed sign-ins counted in PostgreSQL (table `login_throttle`), per account (the normalized
-/// email) and per client address, so every worker process and app host sees the same counts.
+/// Failed sign-ins counted in PostgreSQL (table `login_throttle`), per account, per client address
+/// and per (account, address) pair, so every worker process and app host sees the same counts.
 ///
-/// Within `window` seconds, `maxFailures` wrong passwords for one account, or `maxFailuresPerAddress`
-/// from one address, lock that key: further attempts answer 429 `too_many_attempts` with
-/// `Retry-After` before any password is hashed. A lock lasts `window` seconds, doubled for each
-/// consecutive lockout (at most a day); a successful sign-in clears the account's count.
+/// Soft lockout (ASVS 2.2.1): within `window` seconds, `maxFailuresPerAddress` wrong passwords from
+/// one address lock that address (429 `too_many_attempts` with `Retry-After` before any hash), and
+/// `maxFailures` for one account lock the account — but a locked account refuses only the
+/// addresses that failed against it; its owner, signing in from an address that has not failed,
+/// still has their password checked, so nobody can keep someone else out by guessing. A lock lasts
+/// `window` seconds, doubled for each consecutive lockout at most four times and never past an
+/// hour; the doubling starts over once a window passes without a lock. A successful sign-in clears
+/// the account's counts.
 ///
-/// The address is nginx's REMOTE_ADDR (`$remote_addr`, the TCP peer): a client cannot choose it.
-/// X-Real-IP / X-Forwarded-For are request headers a client can fill with anything (a new value per
-/// attempt would escape the address limit); behind a load balancer, nginx's realip module makes
-/// `$remote_addr` the client's address, and the app keeps reading only REMOTE_ADDR.
+/// The account is the user's id once the email is found (any spelling that reaches the row counts
+/// as that row), else the email's one normalized key (`Users.emailKey`). The address is nginx's
+/// REMOTE_ADDR (`$remote_addr`, the TCP peer: a client cannot choose it; X-Forwarded-For is not
+/// read), counted per IPv4 address and per IPv6 /64 (one host gets a whole /64).
 public struct LoginThrottle: Sendable {
     public let window: Int
     public let maxFailures: Int
     public let maxFailuresPerAddress: Int
-    static let maxLockSeconds = 86_400
+    static let maxLockSeconds = 3600
+    static let maxDoublings = 4
 
     public init(window: Int, maxFailures: Int, maxFailuresPerAddress: Int) {
         self.window = max(1, window)
@@ -31,40 +39,84 @@ public struct LoginThrottle: Sendable {
                   maxFailuresPerAddress: config.loginMaxFailuresPerAddress)
     }
 
-    /// The keys of one attempt: the account's normalized email and the client's address (empty: not counted).
+    /// The keys of one attempt: the account (see `account(userID:email:)`) and the address's key
+    /// (empty REMOTE_ADDR: counted as one address, "-").
     public struct Keys: Sendable {
-        let account: String
-        let address: String?
+        public let account: String
+        public let address: String
+        var pair: String { "\(account) \(address)" }
 
-        public init(email: String, address remote: String) {
-            let e = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            account = e.isEmpty ? "(empty)" : String(e.prefix(320))
-            address = remote.isEmpty ? nil : String(remote.prefix(64))
+        public init(account: String, address remote: String) {
+            self.account = account
+            address = LoginThrottle.addressKey(remote)
         }
+    }
+
+    /// The account key: `user:<id>` for a known user, else `email:<normalized email>`.
+    public static func account(userID: Int64?, email: String) -> String {
+        if let userID { return "user:\(userID)" }
+        let e = Users.emailKey(email)
+        return "email:" + String((e.isEmpty ? "(empty)" : e).prefix(200))
+    }
+
+    /// An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`); an IPv4-mapped
+    /// IPv6 address as the IPv4 one. Anything else (a Unix socket's empty address): cut to 64.
+    public static func addressKey(_ remote: String) -> String {
+        let r = remote.trimmingCharacters(in: .whitespaces)
+        if r.isEmpty { return "-" }
+        var v6 = in6_addr()
+        let host = r.split(separator: "%", maxSplits: 1).first.map(String.init) ?? r
+        if host.contains(":"), inet_pton(AF_INET6, host, &v6) == 1 {
+            let b = withUnsafeBytes(of: v6) { Array($0) }
+            if b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xFF, b[11] == 0xFF {
+                return "\(b[12]).\(b[13]).\(b[14]).\(b[15])"
+            }
+            let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(b[$0]) << 8 | UInt16(b[$0 + 1]), radix: 16) }
+            return groups.joined(separator: ":") + "::/64"
+        }
+        return String(r.prefix(64))
     }
 
     static func tooMany(_ seconds: Int) -> AppError {
         AppError(.tooManyAttempts, "Too many failed sign-ins; try again in \(seconds) seconds.", retryAfter: seconds)
     }
 
-    /// Throws 429 `too_many_attempts` when the account or the address is locked now.
-    public func check(_ conn: PGConnection, _ keys: Keys) throws {
+    /// Throws 429 `too_many_attempts` when the address is locked now (before the email is looked up).
+    public func checkAddress(_ conn: PGConnection, _ keys: Keys) throws {
         let rows = try conn.query("""
-            SELECT ceil(extract(epoch FROM max(locked_until) - now()))::bigint AS wait FROM login_throttle
-             WHERE ((scope = 'account' AND key = \(keys.account)) OR (scope = 'address' AND key = \(keys.address))) AND locked_until > now()
+            SELECT ceil(extract(epoch FROM locked_until - now()))::bigint AS wait FROM login_throttle
+             WHERE scope = 'address' AND key = \(keys.address) AND locked_until > now()
             """)
         if let wait = try rows.first?.decode(Int?.self, "wait"), wait > 0 { throw LoginThrottle.tooMany(wait) }
+    }
+
+    /// Throws 429 `too_many_attempts` when the account is locked now and this address failed
+    /// against it in the last day (soft lockout: a clean address has its password checked).
+    public func checkAccount(_ conn: PGConnection, _ keys: Keys) throws {
+        let rows = try conn.query("""
+            SELECT ceil(extract(epoch FROM a.locked_until - now()))::bigint AS wait FROM login_throttle a
+             WHERE a.scope = 'account' AND a.key = \(keys.account) AND a.locked_until > now()
+               AND EXISTS (SELECT 1 FROM login_throttle p WHERE p.scope = 'pair' AND p.key = \(keys.pair)
+                                                          AND p.last_failure_at > now() - interval '1 day')
+            """)
+        if let wait = try rows.first?.decode(Int?.self, "wait"), wait > 0 { throw LoginThrottle.tooMany(wait) }
+    }
+
+    /// Both checks, address first.
+    public func check(_ conn: PGConnection, _ keys: Keys) throws {
+        try checkAddress(conn, keys)
+        try checkAccount(conn, keys)
     }
 
     /// Counts one failure for both keys and locks whichever reached its limit. Returns the lock's
     /// length in seconds when this failure locked something.
     @discardableResult
     public func recordFailure(_ conn: PGConnection, _ keys: Keys) throws -> Int? {
-        var keyed: [(String, String)] = [("account", keys.account)]
-        if let address = keys.address { keyed.append(("address", address)) }
+        let keyed: [(String, String)] = [("account", keys.account), ("address", keys.address), ("pair", keys.pair)]
         var locked: Int?
         for (scope, key) in keyed {
-            let limit = scope == "account" ? maxFailures : maxFailuresPerAddress
+            // A pair only remembers that this address failed against this account; it never locks.
+            let limit = scope == "account" ? maxFailures : scope == "address" ? maxFailuresPerAddress : Int.max
             // One statement per key: counts within the window (a new window once it passed), then
             // locks at the limit; the row lock of the upsert orders concurrent failures.
             let rows = try conn.query("""
@@ -72,14 +124,15 @@ public struct LoginThrottle: Sendable {
                 ON CONFLICT (scope, key) DO UPDATE SET
                     failures = CASE WHEN t.window_start < now() - make_interval(secs => \(window)) THEN 1 ELSE t.failures + 1 END,
                     window_start = CASE WHEN t.window_start < now() - make_interval(secs => \(window)) THEN now() ELSE t.window_start END,
-                    lockouts = CASE WHEN t.locked_until < now() - interval '1 day' THEN 0 ELSE t.lockouts END
+                    lockouts = CASE WHEN t.locked_until < now() - make_interval(secs => \(window)) THEN 0 ELSE t.lockouts END,
+                    last_failure_at = now()
                 RETURNING failures, lockouts
                 """)
             guard let failures = try rows.first?.decode(Int?.self, "failures"), let lockouts = try rows.first?.decode(Int?.self, "lockouts") else {
                 throw AppError(.badThrottleRow, "The sign-in counter could not be read.")
             }
             guard failures >= limit else { continue }
-            let seconds = min(LoginThrottle.maxLockSeconds, window << min(lockouts, 16))
+            let seconds = min(LoginThrottle.maxLockSeconds, window << min(lockouts, LoginThrottle.maxDoublings))
             try conn.execute("""
                 UPDATE login_throttle SET locked_until = now() + make_interval(secs => \(seconds)), lockouts = lockouts + 1,
                        failures = 0, window_start = now()
@@ -97,8 +150,12 @@ public struct LoginThrottle: Sendable {
         return locked
     }
 
-    /// A successful sign-in: the account starts afresh (the address keeps its count).
+    /// A successful sign-in: the account starts afresh, with every address's record against it
+    /// (the address keeps its own count).
     public func recordSuccess(_ conn: PGConnection, _ keys: Keys) throws {
-        try conn.execute("DELETE FROM login_throttle WHERE scope = 'account' AND key = \(keys.account)")
+        try conn.execute("""
+            DELETE FROM login_throttle WHERE (scope = 'account' AND key = \(keys.account))
+                OR (scope = 'pair' AND starts_with(key, \(keys.account + " ")))
+            """)
     }
 }

@@ -55,9 +55,8 @@ public enum Members {
         }
     }
 
-    /// The shortest password an invitee may choose for a new account (issue 22: 12, as for every
-    /// password; when the sign-in code gets one shared minimum, this is that constant).
-    public static let minimumPasswordLength = 12
+    /// The shortest password an invitee may choose for a new account: the one policy of every password.
+    public static let minimumPasswordLength = PasswordPolicy.minimumLength
 
     /// Adding a member is inviting them (`Invitations.create`): no workspace chooses a password for,
     /// or learns anything about, an account of the platform.

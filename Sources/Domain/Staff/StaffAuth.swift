@@ -22,36 +22,61 @@ public enum StaffAuth {
         public let workspaces: [WorkspaceRole]
     }
 
-    /// What bounds sign-ins: the failed-login counter, the cap on hashes running at once, and the
-    /// lifetime of the tokens handed out.
+    /// What bounds sign-ins: the failed-login counter, the budget of hashes running at once, the
+    /// lifetimes of the tokens handed out, and the list of breached passwords.
     public struct Limits: Sendable {
         public let throttle: LoginThrottle
         public let hashGate: HashGate
+        /// Seconds a token lives after its last use.
         public let tokenTTL: Int
+        /// Seconds a token lives after it was made, however it is used.
+        public let tokenMaxAge: Int
+        public let commonPasswords: CommonPasswords
 
-        public init(throttle: LoginThrottle, hashGate: HashGate, tokenTTL: Int) {
+        public init(throttle: LoginThrottle, hashGate: HashGate, tokenTTL: Int, tokenMaxAge: Int = Tokens.defaultMaxAge,
+                    commonPasswords: CommonPasswords = .at(CommonPasswords.defaultPath)) {
             self.throttle = throttle
             self.hashGate = hashGate
             self.tokenTTL = tokenTTL
+            self.tokenMaxAge = tokenMaxAge
+            self.commonPasswords = commonPasswords
         }
 
         /// From the configuration, with a gate of its own (a process shares one: see medsync-fcgi's main).
         public init(config: Config, hashGate: HashGate? = nil) {
             self.init(throttle: LoginThrottle(config: config),
-                      hashGate: hashGate ?? HashGate(limit: config.passwordHashConcurrency), tokenTTL: config.tokenTTLSeconds)
+                      hashGate: hashGate ?? HashGate(limit: config.passwordHashConcurrency, wait: Double(config.passwordHashWaitMS) / 1000),
+                      tokenTTL: config.tokenTTLSeconds, tokenMaxAge: config.tokenMaxAgeSeconds,
+                      commonPasswords: .at(config.commonPasswordsPath))
         }
     }
 
-    /// Email + password → a new API token. Wrong email and wrong password answer the same 401; a
-    /// locked account or address answers 429 `too_many_attempts` with Retry-After before any hash
-    /// is computed; too many hashes at once answer 503 `auth_busy`.
+    /// Who is signing in, as far as the session list shows it: the User-Agent (cut to 200
+    /// characters) and the address (kept as its prefix only).
+    public struct Client: Sendable {
+        public let address: String
+        public let userAgent: String?
+        public init(address: String = "", userAgent: String? = nil) {
+            self.address = address
+            self.userAgent = userAgent
+        }
+    }
+
+    /// Email + password → a new API token. Wrong email and wrong password answer the same 401. A
+    /// locked address, or a locked account tried from an address that failed against it, answers
+    /// 429 `too_many_attempts` with Retry-After before any hash is computed; an account locked by
+    /// others' failures still checks the password of a clean address (soft lockout). Hashes wait in
+    /// line for the process's budget (503 `auth_busy` only past the wait). A hash of weaker
+    /// parameters than today's is replaced once the password is verified.
     public static func login(_ conn: PGConnection, email: String, password: String, address: String = "",
-                             limits: Limits) throws -> LoginResult {
+                             userAgent: String? = nil, limits: Limits) throws -> LoginResult {
         let invalid = AppError(.invalidCredentials, "The email or password is wrong.")
         guard !email.isEmpty, !password.isEmpty else { throw invalid }
-        let keys = LoginThrottle.Keys(email: email, address: address)
-        try limits.throttle.check(conn, keys)
+        let addressOnly = LoginThrottle.Keys(account: "-", address: address)
+        try limits.throttle.checkAddress(conn, addressOnly)
         let found = try Users.passwordHash(conn, email: email)
+        let keys = LoginThrottle.Keys(account: LoginThrottle.account(userID: found?.user.id, email: email), address: address)
+        try limits.throttle.checkAccount(conn, keys)
         let ok = try limits.hashGate.run {
             guard let found, let hash = found.hash else {
                 // Same work as a real check, so timing does not tell which emails exist.
@@ -60,12 +85,17 @@ public enum StaffAuth {
             }
             return PasswordHash.verify(password, against: hash)
         }
-        guard ok, let found else {
+        guard ok, let found, let stored = found.hash else {
             try limits.throttle.recordFailure(conn, keys)
             throw invalid
         }
         try limits.throttle.recordSuccess(conn, keys)
-        let token = try Tokens.create(conn, userID: found.user.id, name: "login", ttl: limits.tokenTTL)
+        if PasswordHash.needsRehash(stored) {
+            let stronger = try limits.hashGate.run { PasswordHash.hash(password) }
+            try Users.rehash(conn, userID: found.user.id, old: stored, new: stronger)
+        }
+        let token = try Tokens.create(conn, userID: found.user.id, name: "login", ttl: limits.tokenTTL, maxAge: limits.tokenMaxAge,
+                                      client: Client(address: address, userAgent: userAgent))
         return LoginResult(token: token, user: found.user, workspaces: try workspaces(conn, userID: found.user.id))
     }
 
@@ -77,14 +107,14 @@ public enum StaffAuth {
     }
 
     /// The signed-in user changes their password: `current` must match (a wrong one counts as a
-    /// failed sign-in of the account), `new` needs 8 to 1024 characters. Every token of the user is
-    /// revoked (by the database trigger of migration 0005); the answer carries a new one.
+    /// failed sign-in of the account), `new` must pass `PasswordPolicy` (12 characters, not
+    /// breached). Every token of the user is revoked (by the database trigger of migration 0005);
+    /// the answer carries a new one.
     public static func changePassword(_ conn: PGConnection, userID: Int64, current: String, new: String,
-                                      address: String = "", limits: Limits) throws -> PasswordChanged {
-        guard new.count >= 8 else { throw AppError(.weakPassword, "new_password: at least 8 characters.") }
-        guard new.utf8.count <= 1024 else { throw AppError.validation("new_password", "at most 1024 bytes.") }
+                                      address: String = "", userAgent: String? = nil, limits: Limits) throws -> PasswordChanged {
+        try PasswordPolicy.check(new, field: "new_password", list: limits.commonPasswords)
         guard let user = try Users.find(conn, id: userID) else { throw AppError.unauthorized }
-        let keys = LoginThrottle.Keys(email: user.email, address: address)
+        let keys = LoginThrottle.Keys(account: LoginThrottle.account(userID: user.id, email: user.email), address: address)
         try limits.throttle.check(conn, keys)
         let stored = try Users.passwordHash(conn, email: user.email)?.hash
         let ok = try limits.hashGate.run { stored.map { PasswordHash.verify(current, against: $0) } ?? false }
@@ -96,7 +126,8 @@ public enum StaffAuth {
         return try conn.transaction {
             let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = \(userID) AND revoked_at IS NULL").first?.decode(Int?.self, "n") ?? 0
             try Users.setPassword(conn, userID: userID, passwordHash: hash)
-            let token = try Tokens.create(conn, userID: userID, name: "login", ttl: limits.tokenTTL)
+            let token = try Tokens.create(conn, userID: userID, name: "login", ttl: limits.tokenTTL, maxAge: limits.tokenMaxAge,
+                                          client: Client(address: address, userAgent: userAgent))
             return PasswordChanged(token: token, revokedTokens: live)
         }
     }
@@ -117,7 +148,8 @@ public enum StaffAuth {
     }
 
     /// The user of an `Authorization: Bearer …` header value; 401 when missing, malformed, unknown or
-    /// revoked, 401 `token_expired` when unused for longer than `tokenTTL` seconds (each use extends it).
+    /// revoked, 401 `token_expired` when unused for longer than `tokenTTL` seconds (each use extends
+    /// it) or older than its absolute lifetime.
     public static func user(_ conn: PGConnection, authorization: String?, tokenTTL: Int = Tokens.defaultTTL) throws -> (userID: Int64, token: String) {
         guard let header = authorization?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
             throw AppError(.unauthorized, "Send Authorization: Bearer <token>.")

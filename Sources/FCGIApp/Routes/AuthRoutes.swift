@@ -12,8 +12,25 @@ enum AuthRoutes {
                 return Response(status: 204)
             }
             r.post("/api/auth/password", changePassword)
+            r.get("/api/auth/sessions") { _, ctx in
+                .json(200, SessionList(items: try Tokens.sessions(ctx.db(), userID: ctx.userID, token: ctx.token)))
+            }
+            r.delete("/api/auth/sessions/{id}") { _, ctx in
+                try Tokens.revoke(ctx.db(), userID: ctx.userID, sessionID: ctx.parameters.require("id", as: Int64.self))
+                return Response(status: 204)
+            }
+            // Sign out everywhere: every token of the user, this one included.
+            r.post("/api/auth/logout-all") { _, ctx in
+                .json(200, LoggedOut(revokedTokens: try Tokens.revokeAll(ctx.db(), userID: ctx.userID)))
+            }
             r.get("/api/me") { _, ctx in .json(200, try StaffAuth.me(ctx.db(), userID: ctx.userID)) }
         }
+    }
+
+    struct SessionList: Encodable { let items: [Tokens.Session] }
+    struct LoggedOut: Encodable {
+        let revokedTokens: Int
+        enum CodingKeys: String, CodingKey { case revokedTokens = "revoked_tokens" }
     }
 
     struct LoginBody: Decodable { let email: String; let password: String }
@@ -22,7 +39,8 @@ enum AuthRoutes {
         let body: LoginBody = try request.decodeJSON()
         // REMOTE_ADDR is nginx's $remote_addr (the TCP peer), which a client cannot forge; see LoginThrottle.
         return .json(200, try StaffAuth.login(ctx.db(), email: body.email, password: body.password,
-                                              address: request.remoteAddress, limits: ctx.authLimits))
+                                              address: request.remoteAddress, userAgent: request.header("user-agent"),
+                                              limits: ctx.authLimits))
     }
 
     struct ChangePasswordBody: Decodable {
@@ -34,6 +52,7 @@ enum AuthRoutes {
     @Sendable static func changePassword(_ request: Request, _ ctx: UserContext) throws -> Response {
         let body: ChangePasswordBody = try request.decodeJSON()
         return .json(200, try StaffAuth.changePassword(ctx.db(), userID: ctx.userID, current: body.currentPassword,
-                                                       new: body.newPassword, address: request.remoteAddress, limits: ctx.app.authLimits))
+                                                       new: body.newPassword, address: request.remoteAddress,
+                                                       userAgent: request.header("user-agent"), limits: ctx.app.authLimits))
     }
 }

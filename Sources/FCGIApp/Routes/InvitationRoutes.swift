@@ -14,7 +14,8 @@ enum InvitationRoutes {
         router.post("/api/invitations/accept") { request, ctx in
             let body: Invitations.AcceptInput = try request.decodeJSON()
             // REMOTE_ADDR as at login (see LoginThrottle): a wrong password of an existing account counts there.
-            return .json(200, try Invitations.accept(ctx.db(), body, address: request.remoteAddress, limits: ctx.authLimits))
+            return .json(200, try Invitations.accept(ctx.db(), body, address: request.remoteAddress,
+                                                       userAgent: request.header("user-agent"), limits: ctx.authLimits))
         }
         router.group(AuthMiddleware.staff) { r in
             r.get("/api/invitations") { _, ctx in .json(200, ["items": try Invitations.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
