@@ -4,7 +4,7 @@ import os
 
 from selenium.webdriver.common.by import By
 
-from conftest import (ROOT, SANDBOX, http, all_css, css, jobs, new_phone, no_sideways_scroll, phone_width, screenshot, sign_in, text_in,
+from conftest import (ROOT, SANDBOX, http, all_css, css, jobs, new_phone, no_sideways_scroll, phone_width, psql, screenshot, sign_in, text_in,
                       visible, wait)
 
 FIXTURES = os.path.join(ROOT, "Tests", "Fixtures", "bundles")
@@ -65,6 +65,10 @@ def test_csv_fix_a_row_by_typing_send_and_progress(driver, clinic):
     status = visible(d, "#batch-status")
     assert status.get_attribute("data-status") in ("queued", "sending", "completed")
     assert len(all_css(d, "#bundle-recipients tbody tr")) == 4
+    # Sent with an Idempotency-Key: a retried send would answer this batch, not queue a second one.
+    batch = d.current_url.rsplit("/", 1)[-1]
+    assert psql("""SELECT count(*) FROM idempotent_requests WHERE workspace_id = :'ws'::bigint AND operation = 'bundle.send'
+                    AND response->>'batch_id' = :'batch'""", ws=clinic.workspace, batch=batch) == "1"
     # Three recipients wrote within 24 hours (the sandbox's window); the typed one did not.
     for phone in ["+525512345678", "+14155550101", "+34600123456"]:
         status, body = http("POST", SANDBOX + "/sandbox/patients/window", {"patient": phone, "sender": clinic.sender, "hours_ago": 1})

@@ -77,6 +77,10 @@ def test_live_conversation_reply_ticks_and_patient_text(driver, clinic):
     visible(d, "#reply").send_keys("We are open on Saturday from 9 to 1.")
     css(d, "#send").click()
     wait(d, lambda d: any(m.get("body") == "We are open on Saturday from 9 to 1." for m in clinic.received(patient)), message="reply reached the sandbox")
+    # The inbox sent it with an Idempotency-Key of its own: a retried send is answered once, never delivered twice.
+    sid = next(m["sid"] for m in clinic.received(patient) if m.get("body") == "We are open on Saturday from 9 to 1.")
+    assert psql("""SELECT count(*) FROM idempotent_requests WHERE workspace_id = :'ws'::bigint AND operation = 'whatsapp.send'
+                    AND response->>'twilio_sid' = :'sid'""", ws=clinic.workspace, sid=sid) == "1"
     out = lambda d: all_css(d, "#messages li.msg.out")
     wait(d, lambda d: any("We are open on Saturday" in m.text for m in out(d)))
     mine = lambda d: next(m for m in out(d) if "We are open on Saturday" in m.text)
