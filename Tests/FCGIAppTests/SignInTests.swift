@@ -122,7 +122,7 @@ import Postgres
         #expect(!PasswordHash.needsRehash(now))
     }
 
-    @Test("a new password of 11 characters is weak_password, a breached one breached_password: password change and members")
+    @Test("a new password of 11 characters is weak_password, a breached one breached_password: password change and a new account by invitation")
     func passwordPolicy() throws {
         let w = try StaffWorld()
         let ws = try w.workspace("A")
@@ -133,8 +133,11 @@ import Postgres
             let r = w.call("POST", "/api/auth/password", token: session, json: ["current_password": "correct horse", "new_password": new])
             #expect(r.status == 400, "\(new): \(r.text)")
             #expect(r.errorCode == code, "\(new): \(r.text)")
-            let m = w.call("POST", "/api/members", token: owner.token, account: ws,
-                           json: ["email": "new-\(new.count)@a.example", "role": "staff", "password": new])
+            // An invitee choosing the password of a new account meets the same policy.
+            let invited = w.call("POST", "/api/members", token: owner.token, account: ws,
+                                 json: ["email": "new-\(new.count)@a.example", "role": "staff"])
+            let link = try #require(invited.json["token"] as? String, "\(invited.text)")
+            let m = w.call("POST", "/api/invitations/accept", json: ["token": link, "password": new, "name": "New"])
             #expect(m.status == 400, "\(new): \(m.text)")
             #expect(m.errorCode == code, "\(new): \(m.text)")
         }
