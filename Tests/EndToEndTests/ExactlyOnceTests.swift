@@ -152,6 +152,9 @@ struct ExactlyOnceTests {
         #expect(one.status == 200)
         #expect(one.replies.first?.contains("is no longer available") == true, "\(one.replies)")
         #expect(try clinic.count("SELECT count(*) AS n FROM appointments WHERE workspace_id = $1", [PGValue(clinic.workspaceID)]) == 0)
+        // The only doctor left no longer sees patients: nothing of theirs is offered again.
+        #expect(one.replies.first?.contains("1. ") == false, "\(one.replies)")
+        #expect(try clinic.conn.query("SELECT pending_intent::text AS p FROM whatsapp_conversations WHERE workspace_id = \(clinic.workspaceID)").first?.string("p") == nil)
     }
 
     @Test("out-of-range cursors and dates are 400 validation_failed, never 500")

@@ -549,8 +549,10 @@ public struct InboundService {
         }
     }
 
-    func freshOffer(_ sender: SenderRoute, language: Language, now: Date) throws -> PendingOffer? {
+    /// `excluding`: a doctor whose slots are not to be offered (one who no longer sees patients here).
+    func freshOffer(_ sender: SenderRoute, language: Language, now: Date, excluding: Int64? = nil) throws -> PendingOffer? {
         let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
+            .filter { $0.doctorUserID != excluding }
         let offered = FreeSlots.offer(free, count: offerCount)
         return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)
     }
@@ -625,7 +627,7 @@ public struct InboundService {
     /// longer sees patients here): say so and offer others.
     func taken(_ chosen: OfferedSlot, language: Language, rescheduleOf: Int64?, _ r: Recorded, now: Date, gone: Bool = false) throws -> Decision {
         let label = LocalTime.describe(chosen.slot.startsAt, timeZone: r.sender.timezone, language: language.rawValue, now: now)
-        var fresh = try freshOffer(r.sender, language: language, now: now)
+        var fresh = try freshOffer(r.sender, language: language, now: now, excluding: gone ? chosen.doctorID : nil)
         fresh?.rescheduleOf = rescheduleOf
         let sorry = gone ? InboundReplies.unavailable(label, language: language) : InboundReplies.taken(label, language: language)
         return try write(Decision(reply: InboundReplies.offer(sorry, fresh, language: language), language: language, pending: fresh), r)
