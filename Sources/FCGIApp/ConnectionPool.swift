@@ -27,14 +27,14 @@ final class ConnectionPool: @unchecked Sendable {
         // No request inherits the previous one's workspace (row-level security, sql/0021): a
         // request sets its own (AuthMiddleware.staff, the webhooks). Costs nothing until a statement
         // runs, and then only when the session had one (the setting goes with that statement).
-        taken.workspace = .none
+        taken.resetWorkspace()
         return taken
     }
 
     /// A session still inside a transaction (a handler that failed half-way) is closed, not shared.
     func give(back session: PGConnection) {
         guard session.isIdle else { return }
-        session.workspace = .none
+        session.resetWorkspace()
         lock.lock()
         if idle.count < limit { idle.append(session) }
         lock.unlock()

@@ -73,6 +73,16 @@ public final class PGConnection {
     /// What the server's session says (nil: not known, e.g. after a rollback undid a setting).
     /// A new session has no workspace.
     private var appliedWorkspace: Workspace? = Workspace.none
+    /// A new request begins on this session (`ConnectionPool`): no workspace until it sets one, and a
+    /// workspace found by routing (a sender's, a message's) is looked up again when asked for, since a
+    /// number can move to another workspace meanwhile. Sends nothing by itself.
+    public func resetWorkspace() {
+        workspace = .none
+        switch appliedWorkspace {
+        case .sender?, .message?: appliedWorkspace = nil
+        default: break
+        }
+    }
     /// The setting was sent inside the open transaction: a rollback undoes it.
     private var workspaceSentInTransaction = false
     /// A ROLLBACK is being sent: the setting never goes with it (it would be undone at once).

@@ -58,6 +58,27 @@ import TestSupport
         #expect(try patients() == 0)
     }
 
+    @Test func aWebhookSeesTheWorkspaceOfItsSenderLookedUpAgainForEachRequest() throws {
+        let (owner, appURL, a, b) = try twoClinics()
+        try owner.execute("INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name) VALUES (\(a), '+15557770001', 'A')")
+        let app = try PGConnection(appURL)
+        func patients() throws -> Int { try app.query("SELECT count(*) AS n FROM patients").first?.decode(Int.self, "n") ?? -1 }
+        app.resetWorkspace()
+        app.workspace = .sender(phone: "+15557770001")
+        #expect(try patients() == 2)
+        // The number moves to clinic B; the next request on this session routes again.
+        try owner.execute("UPDATE whatsapp_senders SET is_active = false WHERE phone_number = '+15557770001'")
+        try owner.execute("INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name) VALUES (\(b), '+15557770001', 'B')")
+        app.resetWorkspace()
+        #expect(try patients() == 0)
+        app.workspace = .sender(phone: "+15557770001")
+        #expect(try patients() == 3)
+        // A number no clinic has: no workspace, no rows.
+        app.resetWorkspace()
+        app.workspace = .sender(phone: "+15557770999")
+        #expect(try patients() == 0)
+    }
+
     @Test func theRuntimeRoleIsNotTheOwnerNorSuperuserNorBypassesRowLevelSecurity() throws {
         let (owner, appURL, _, _) = try twoClinics()
         let app = try PGConnection(appURL)
