@@ -65,32 +65,41 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO me
 
 -- The few things that legitimately cross workspaces, each a narrow SECURITY DEFINER function owned
 -- by the owner (so the policies do not apply inside it). Each sets or returns no more than its
--- caller needs; none takes SQL. `SET search_path` keeps a caller's objects out of them.
+-- caller needs; none takes SQL. `SET search_path` keeps a caller's objects out of them. The three
+-- every webhook calls are PL/pgSQL: its statements are planned once per session, where a SQL
+-- function's are planned again at every call.
 
 -- Routing an inbound webhook by its `To` (and a status callback's subaccount by its `From`): the
 -- workspace of the sender with that number (the active one, else the most recent inactive one, as
 -- SenderRoute.lookup orders them) becomes the session's workspace; '' when no sender has it.
 CREATE FUNCTION medsync_enter_sender(phone text) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT set_config('medsync.workspace_id',
-                      COALESCE((SELECT s.workspace_id::text FROM whatsapp_senders s WHERE s.phone_number = phone
-                                 ORDER BY s.is_active DESC, s.id DESC LIMIT 1), ''), false)
-$$;
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    ws bigint;
+BEGIN
+    SELECT s.workspace_id INTO ws FROM whatsapp_senders s WHERE s.phone_number = phone
+     ORDER BY s.is_active DESC, s.id DESC LIMIT 1;
+    PERFORM set_config('medsync.workspace_id', COALESCE(ws::text, ''), false);
+END $$;
 
 -- A status callback: the workspace of the message with this MessageSid becomes the session's
 -- workspace ('' when none); the UPDATE that follows still requires the posting account to be the
 -- sender's (StatusCallback.apply).
 CREATE FUNCTION medsync_enter_message(sid text) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT set_config('medsync.workspace_id',
-                      COALESCE((SELECT m.workspace_id::text FROM whatsapp_messages m WHERE m.twilio_sid = sid), ''), false)
-$$;
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    ws bigint;
+BEGIN
+    SELECT m.workspace_id INTO ws FROM whatsapp_messages m WHERE m.twilio_sid = sid;
+    PERFORM set_config('medsync.workspace_id', COALESCE(ws::text, ''), false);
+END $$;
 
 -- The inbound recording statement: is this MessageSid another workspace's message? (Yes/no only.)
 CREATE FUNCTION medsync_message_elsewhere(sid text, ws bigint) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT EXISTS (SELECT 1 FROM whatsapp_messages x WHERE x.twilio_sid = sid AND x.workspace_id <> ws)
-$$;
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM whatsapp_messages x WHERE x.twilio_sid = sid AND x.workspace_id <> ws);
+END $$;
 
 -- Signature checks of status callbacks: the subaccount named by AccountSid, else by the sender
 -- number in From, and its encrypted token (StatusCallback.subaccountToken).
