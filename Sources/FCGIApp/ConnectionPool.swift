@@ -23,12 +23,18 @@ final class ConnectionPool: @unchecked Sendable {
         lock.lock()
         let session = idle.popLast()
         lock.unlock()
-        return session ?? open()
+        let taken = session ?? open()
+        // No request inherits the previous one's workspace (row-level security, sql/0021): a
+        // request sets its own (AuthMiddleware.staff, the webhooks). Costs nothing until a statement
+        // runs, and then only when the session had one (the setting goes with that statement).
+        taken.resetWorkspace()
+        return taken
     }
 
     /// A session still inside a transaction (a handler that failed half-way) is closed, not shared.
     func give(back session: PGConnection) {
         guard session.isIdle else { return }
+        session.resetWorkspace()
         lock.lock()
         if idle.count < limit { idle.append(session) }
         lock.unlock()

@@ -89,17 +89,17 @@ final class Metrics: @unchecked Sendable {
     /// Counts kept in PostgreSQL (the same for every process).
     static func database(_ conn: PGConnection) throws -> String {
         var out = "# HELP medsync_messages Messages stored, by direction and status.\n# TYPE medsync_messages gauge\n"
-        for r in try conn.query("SELECT direction, status, count(*) AS n FROM whatsapp_messages GROUP BY 1, 2 ORDER BY 1, 2") {
+        for r in try conn.query("SELECT direction, status, sum(n) AS n FROM medsync_message_counts() GROUP BY 1, 2 ORDER BY 1, 2") {
             out += "medsync_messages{direction=\"\(esc(try r.decode(String?.self, "direction") ?? ""))\",status=\"\(esc(try r.decode(String?.self, "status") ?? ""))\"} \(try r.decode(Int?.self, "n") ?? 0)\n"
         }
         out += "# HELP medsync_twilio_errors Outbound messages Twilio failed, by Twilio error code.\n# TYPE medsync_twilio_errors gauge\n"
         for r in try conn.query("""
-            SELECT error_code, count(*) AS n FROM whatsapp_messages WHERE direction = 'outbound' AND error_code IS NOT NULL GROUP BY 1 ORDER BY 1
+            SELECT error_code, sum(n) AS n FROM medsync_message_counts() WHERE direction = 'outbound' AND error_code IS NOT NULL GROUP BY 1 ORDER BY 1
             """) {
             out += "medsync_twilio_errors{code=\"\(try r.decode(Int?.self, "error_code") ?? 0)\"} \(try r.decode(Int?.self, "n") ?? 0)\n"
         }
         out += "# HELP medsync_webhooks_inbound Inbound WhatsApp webhooks stored (one per MessageSid).\n# TYPE medsync_webhooks_inbound gauge\n"
-        let inbound = try conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'inbound'").first?.decode(Int?.self, "n") ?? 0
+        let inbound = try conn.query("SELECT COALESCE(sum(n), 0) AS n FROM medsync_message_counts() WHERE direction = 'inbound'").first?.decode(Int?.self, "n") ?? 0
         out += "medsync_webhooks_inbound \(inbound)\n"
         return out
     }

@@ -47,6 +47,7 @@ func runServer() -> Int32 {
     let server = FastCGIServer(listen: config.listen, workers: config.workers, maxBodyBytes: config.maxBodyBytes)
     server.slowRequestAfter = config.requestTimeout > 0 ? .seconds(config.requestTimeout) : nil
     server.bodyLimits.allow(config.maxUploadBytes, under: uploadRoutePrefix)
+    server.allowedPeers = config.fcgiAllowedPeers
     let listenFD: Int32
     do {
         let (fd, description) = try server.openListenSocket()

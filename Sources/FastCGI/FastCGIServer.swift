@@ -47,6 +47,10 @@ public final class FastCGIServer: @unchecked Sendable {
     public var slowRequestAfter: Duration?
     /// Per-route body limits (default `maxBodyBytes`); set before `serve`.
     public var bodyLimits: BodyLimits
+    /// When listening on TCP: the only IPv4 addresses whose connections are served (libfcgi's
+    /// FCGI_WEB_SERVER_ADDRS; another peer's connection is closed unread). Required for a TCP address
+    /// that is not loopback. Set before `openListenSocket`.
+    public var allowedPeers: [String] = []
     /// Connections waiting for a free worker (the kernel caps it at net.core.somaxconn).
     public var backlog: Int32 = 1024
     /// Once stopping, how long a worker keeps answering on a connection nginx kept open before it
@@ -161,6 +165,20 @@ public final class FastCGIServer: @unchecked Sendable {
                                message: "no listen address: set MEDSYNC_LISTEN (unix socket path or host:port) or start under systemd socket activation")
         }
         let isUnix = listen.contains("/") || !listen.contains(":")
+        if !isUnix {
+            // libfcgi serves any peer unless FCGI_WEB_SERVER_ADDRS lists some; FCGX_Init (in `serve`,
+            // in every child after the fork) reads it once. A FastCGI peer can claim any REMOTE_ADDR
+            // and reach every route past nginx's limits, so an address other hosts can reach needs the list.
+            let host = String(listen[..<(listen.lastIndex(of: ":") ?? listen.startIndex)])
+            let loopback = host == "localhost" || host.hasPrefix("127.")
+            guard loopback || !allowedPeers.isEmpty else {
+                throw FastCGIError(code: "peers_required",
+                                   message: "MEDSYNC_LISTEN=\(listen) accepts connections from other hosts: set MEDSYNC_FCGI_ALLOWED_PEERS to the nginx hosts' IPv4 addresses")
+            }
+        }
+        if !allowedPeers.isEmpty {
+            setenv("FCGI_WEB_SERVER_ADDRS", allowedPeers.joined(separator: ","), 1)
+        }
         if isUnix {
             let dir = (listen as NSString).deletingLastPathComponent
             guard dir.isEmpty || access(dir, W_OK | X_OK) == 0 else {

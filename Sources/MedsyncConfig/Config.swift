@@ -53,6 +53,7 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         case fernetKeys = "MEDSYNC_FERNET_KEYS"
         case allowedOrigins = "ALLOWED_ORIGINS"
         case listen = "MEDSYNC_LISTEN"
+        case fcgiAllowedPeers = "MEDSYNC_FCGI_ALLOWED_PEERS"
         case workers = "MEDSYNC_WORKERS"
         case processes = "MEDSYNC_PROCESSES"
         case maxRequests = "MEDSYNC_MAX_REQUESTS"
@@ -143,6 +144,9 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
     public let allowedOrigins: [String]
     /// Unix socket path, `host:port`, or "" for systemd socket activation.
     public let listen: String
+    /// The IPv4 addresses allowed to connect when MEDSYNC_LISTEN is `host:port` (libfcgi's
+    /// FCGI_WEB_SERVER_ADDRS); empty when unset. Required for a TCP address that is not loopback.
+    public let fcgiAllowedPeers: [String]
     public let workers: Int
     /// Child processes of the medsync-fcgi master (default: the number of cores).
     public let processes: Int
@@ -281,6 +285,15 @@ public struct Config: Sendable, CustomStringConvertible, CustomReflectable {
         }
         // MEDSYNC_LISTEN may legitimately be "" (socket activation): only this one keeps an explicit empty value.
         listen = raw[Key.listen.rawValue].map { $0.trimmingCharacters(in: .whitespaces) } ?? Key.listen.defaultValue!
+        fcgiAllowedPeers = (text(.fcgiAllowedPeers) ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        for peer in fcgiAllowedPeers {
+            var address = in_addr()
+            guard inet_pton(AF_INET, peer, &address) == 1 else {
+                throw .invalid(.fcgiAllowedPeers, "must be a comma-separated list of IPv4 addresses (libfcgi checks IPv4 peers only)", got: peer)
+            }
+        }
         workers = try positiveInt(.workers)
         processes = try positiveInt(.processes)
         maxRequests = try nonNegativeInt(.maxRequests)

@@ -44,6 +44,55 @@ public final class PGConnection {
     /// How many times the connection was re-established after the server went away.
     public private(set) var reconnects = 0
 
+    // MARK: the session's workspace (row-level security, sql/0021)
+
+    /// Which workspace's rows this session may see: what `medsync.workspace_id` must say before the
+    /// next statement runs. Not a statement of its own: the statement that sets it goes with the
+    /// next one, in the same round trip (libpq's pipeline mode), and only when it changed.
+    public enum Workspace: Hashable, Sendable {
+        /// No workspace: every tenant table looks empty.
+        case none
+        case id(Int64)
+        /// The workspace of the sender with this number (`medsync_enter_sender`): a webhook's `To`.
+        case sender(phone: String)
+        /// The workspace of the message with this MessageSid (`medsync_enter_message`): a status callback.
+        case message(sid: String)
+        /// The workspace of the invitation whose token has this SHA-256 (`medsync_enter_invitation`):
+        /// the invitee's lookup and accept, before anyone is signed in.
+        case invitation(tokenHash: [UInt8])
+
+        var statement: PGQuery {
+            switch self {
+            case .none: return "SELECT set_config('medsync.workspace_id', '', false)"
+            case .id(let id): return "SELECT set_config('medsync.workspace_id', \(String(id)), false)"
+            case .sender(let phone): return "SELECT medsync_enter_sender(\(phone))"
+            case .message(let sid): return "SELECT medsync_enter_message(\(sid))"
+            case .invitation(let hash): return "SELECT medsync_enter_invitation(\(PGBytea(hash)))"
+            }
+        }
+    }
+    /// Set per request (`AuthMiddleware.staff`, the webhooks) and back to `.none` whenever the
+    /// session changes hands (`ConnectionPool`), so no request inherits another's workspace.
+    public var workspace: Workspace = .none
+    /// What the server's session says (nil: not known, e.g. after a rollback undid a setting).
+    /// A new session has no workspace.
+    private var appliedWorkspace: Workspace? = Workspace.none
+    /// A new request begins on this session (`ConnectionPool`): no workspace until it sets one, and a
+    /// workspace found by routing (a sender's, a message's) is looked up again when asked for, since a
+    /// number can move to another workspace meanwhile. Sends nothing by itself.
+    public func resetWorkspace() {
+        workspace = .none
+        switch appliedWorkspace {
+        case .sender?, .message?, .invitation?: appliedWorkspace = nil
+        default: break
+        }
+    }
+    /// The setting was sent inside the open transaction: a rollback undoes it.
+    private var workspaceSentInTransaction = false
+    /// A ROLLBACK is being sent: the setting never goes with it (it would be undone at once).
+    private var holdingWorkspace = false
+    private var workspacePending: Bool { appliedWorkspace != workspace && !holdingWorkspace }
+
     /// Connects now; throws a `.connectionFailure` PGError when the server is unreachable.
     public init(_ conninfo: String, statementCacheCapacity: Int = 256) throws {
         self.conninfo = conninfo
@@ -149,7 +198,11 @@ public final class PGConnection {
                 return value
             } catch {
                 transactionDepth -= 1
+                // A workspace set inside the savepoint is undone with it: sent again if needed.
+                if workspaceSentInTransaction { appliedWorkspace = nil }
+                holdingWorkspace = true
                 _ = try? execute(PGQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)"))
+                holdingWorkspace = false
                 _ = try? execute(PGQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
                 throw error
             }
@@ -191,8 +244,10 @@ public final class PGConnection {
             transactionDepth = 0
             deallocatePending()
             try PGConnection.committed(result)
+            workspaceSentInTransaction = false
         } catch {
             transactionDepth = 0
+            if workspaceSentInTransaction { appliedWorkspace = nil; workspaceSentInTransaction = false }
             throw error
         }
     }
@@ -226,7 +281,10 @@ public final class PGConnection {
         let sent = !beginPending
         beginPending = false
         transactionDepth = 0
+        if workspaceSentInTransaction { appliedWorkspace = nil; workspaceSentInTransaction = false }
+        holdingWorkspace = true
         if sent, isConnected { _ = try? execute("ROLLBACK") }
+        holdingWorkspace = false
         deallocatePending()
     }
 
@@ -355,7 +413,9 @@ public final class PGConnection {
     private func runPrepared(_ name: String, _ sql: String, _ params: [PGValue]) throws -> PGResult {
         guard let conn else { throw PGConnection.notConnected }
         return try withCParams(params) { count, values in
-            guard !beginPending && !commitPending else { return try pipelined(sql) { PQsendQueryPrepared($0, name, count, values, nil, nil, 0) } }
+            guard !beginPending && !commitPending && !workspacePending else {
+                return try pipelined(sql) { PQsendQueryPrepared($0, name, count, values, nil, nil, 0) }
+            }
             return try checked(PQexecPrepared(conn, name, count, values, nil, nil, 0), statement: sql)
         }
     }
@@ -363,7 +423,9 @@ public final class PGConnection {
     private func runUnnamed(_ sql: String, _ params: [PGValue]) throws -> PGResult {
         guard let conn else { throw PGConnection.notConnected }
         return try withCParams(params) { count, values in
-            guard !beginPending && !commitPending else { return try pipelined(sql) { PQsendQueryParams($0, sql, count, nil, values, nil, nil, 0) } }
+            guard !beginPending && !commitPending && !workspacePending else {
+                return try pipelined(sql) { PQsendQueryParams($0, sql, count, nil, values, nil, nil, 0) }
+            }
             return try checked(PQexecParams(conn, sql, count, nil, values, nil, nil, 0), statement: sql)
         }
     }
@@ -376,10 +438,24 @@ public final class PGConnection {
     private func pipelined(_ statement: String, _ send: (OpaquePointer) -> Int32) throws -> PGResult {
         guard let conn else { throw PGConnection.notConnected }
         let begins = beginPending, commits = commitPending
+        let setting = workspacePending ? workspace : nil
         beginPending = false
         guard PQenterPipelineMode(conn) == 1 else { return try checked(nil, statement: statement) }
         var results: [OpaquePointer] = []
-        if !begins || PQsendQueryParams(conn, "BEGIN", 0, nil, nil, nil, nil, 0) == 1, send(conn) == 1,
+        // BEGIN, the workspace setting, the statement, COMMIT: the setting is inside the transaction
+        // (and in the statement's implicit one without BEGIN), so whatever undoes it undoes the setting.
+        func sendSetting() -> Bool {
+            guard let setting else { return true }
+            let q = setting.statement
+            let cParams: [UnsafeMutablePointer<CChar>?] = q.binds.map { $0.text.flatMap { strdup($0) } }
+            defer { for p in cParams { free(p) } }
+            return cParams.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                    PQsendQueryParams(conn, q.sql, Int32(q.binds.count), nil, values.baseAddress, nil, nil, 0) == 1
+                }
+            }
+        }
+        if !begins || PQsendQueryParams(conn, "BEGIN", 0, nil, nil, nil, nil, 0) == 1, sendSetting(), send(conn) == 1,
            !commits || PQsendQueryParams(conn, "COMMIT", 0, nil, nil, nil, nil, 0) == 1, PQpipelineSync(conn) == 1 {
             // Each command's result then NULL, and the Sync last. A lost connection returns NULLs:
             // two in a row end the reading, and so does a bound on the count.
@@ -395,7 +471,7 @@ public final class PGConnection {
             }
         }
         _ = PQexitPipelineMode(conn)
-        let expected = (begins ? 1 : 0) + 1 + (commits ? 1 : 0)
+        let expected = (begins ? 1 : 0) + (setting == nil ? 0 : 1) + 1 + (commits ? 1 : 0)
         for extra in results.dropFirst(expected) { PQclear(extra) }
         var got = Array(results.prefix(expected))
         defer { for r in got { PQclear(r) } }
@@ -406,14 +482,36 @@ public final class PGConnection {
             }
             PQclear(got.removeFirst())
         }
+        if setting != nil {
+            // Not known until the statement succeeds (a failure undoes the setting with it).
+            appliedWorkspace = nil
+            guard let r = got.first, PQresultStatus(r) == PGRES_TUPLES_OK else {
+                let first = got.isEmpty ? nil : got.removeFirst()
+                return try checked(first, statement: "set workspace")
+            }
+            PQclear(got.removeFirst())
+        }
         guard !got.isEmpty else { return try checked(nil, statement: statement) }
         let result = try checked(got.removeFirst(), statement: statement)
+        if let setting, !commits {
+            appliedWorkspace = setting
+            if transactionDepth > 0 { workspaceSentInTransaction = true }
+        }
         if commits {
             let commit = got.isEmpty ? nil : got.removeFirst()
             // The statement succeeded, so the COMMIT ran: the transaction is over either way.
             transactionDepth = 0
             deallocatePending()
-            try PGConnection.committed(try checked(commit, statement: "COMMIT"))
+            let sentBefore = workspaceSentInTransaction || setting != nil
+            workspaceSentInTransaction = false
+            do {
+                try PGConnection.committed(try checked(commit, statement: "COMMIT"))
+            } catch {
+                if sentBefore { appliedWorkspace = nil }  // rolled back: so was the setting
+                throw error
+            }
+            // Committed: what was set in the transaction holds.
+            if let setting { appliedWorkspace = setting }
         }
         return result
     }
@@ -433,6 +531,8 @@ public final class PGConnection {
     private func forgetStatements() {
         statements.removeAll(keepingCapacity: true)
         pendingDeallocations.removeAll()
+        appliedWorkspace = Workspace.none
+        workspaceSentInTransaction = false
     }
 
     private func forgetLater(_ name: String) { pendingDeallocations.append(name) }

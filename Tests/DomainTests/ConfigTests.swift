@@ -60,6 +60,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
             "MEDSYNC_FERNET_KEY": validFernetKey,
             "ALLOWED_ORIGINS": " https://app.example.com/ , http://localhost:5173,,",
             "MEDSYNC_LISTEN": "127.0.0.1:9000",
+            "MEDSYNC_FCGI_ALLOWED_PEERS": " 10.0.0.5, 10.0.0.6,",
             "MEDSYNC_WORKERS": "4",
             "MEDSYNC_MAX_BODY_BYTES": "2048",
             "MEDSYNC_SEND_RATE": "10",
@@ -69,6 +70,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
         let c = try Config.load(environment: env, dotEnvPath: nil, requiring: Config.Key.allCases)
         #expect(c.databaseURL?.value == "postgresql://app:pw@/medsync?host=/run/pg")
         #expect(c.twilioAccountSID == "AC123")
+        #expect(c.fcgiAllowedPeers == ["10.0.0.5", "10.0.0.6"])
         #expect(c.twilioAuthToken?.value == "tok")
         #expect(c.twilioWebhookBaseURL == "https://app.example.com")
         #expect(c.twilioAPIBaseURL == "http://127.0.0.1:18081")
@@ -159,6 +161,7 @@ private let validFernetKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
         ("TWILIO_API_BASE_URL", "api.twilio.com"), ("GEMINI_API_BASE_URL", "ftp://x"),
         ("TWILIO_WEBHOOK_BASE_URL", "not a url"), ("ALLOWED_ORIGINS", "https://ok.example,nope"),
         ("MEDSYNC_PG_STATEMENT_CACHE", "-1"), ("MEDSYNC_PG_STATEMENT_CACHE", "many"),
+        ("MEDSYNC_FCGI_ALLOWED_PEERS", "nginx.internal"), ("MEDSYNC_FCGI_ALLOWED_PEERS", "10.0.0.5,::1"),
     ])
     func malformedValuesNameTheVariable(name: String, value: String) {
         #expect {

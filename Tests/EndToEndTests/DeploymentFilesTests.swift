@@ -22,6 +22,28 @@ import TestSupport
         #expect(!r.stderr.contains("Unknown key"), "\(r.stderr)")
     }
 
+    @Test(arguments: ["medsync-fcgi.service", "medsync-jobs@.service"])
+    func systemdUnitsScoreAtMostTwoInSystemdAnalyzeSecurity(unit: String) throws {
+        // The issue's bar: "systemd units scoring ≤ 2.0 in systemd-analyze security" (0 is the
+        // most confined, 10 the least). The unit file itself is scored, as shipped.
+        let r = try runCommand(["systemd-analyze", "security", "--offline=true", "--no-pager",
+                                "\(projectRoot)/systemd/\(unit)"])
+        #expect(r.status == 0, "systemd-analyze security: \(r.stderr)")
+        let line = r.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }
+        let figure = line.flatMap { l in
+            l.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
+        }
+        #expect(figure != nil, "no overall exposure level in:\n\(r.stdout)")
+        if let figure { #expect(figure <= 2.0, "\(unit) scores \(figure):\n\(r.stdout)") }
+        // The settings the issue names, each present.
+        let lines = try String(contentsOfFile: "\(projectRoot)/systemd/\(unit)", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        for setting in ["SystemCallFilter=@system-service", "ProtectProc=invisible", "ProcSubset=pid", "PrivateUsers=yes",
+                        "RemoveIPC=yes", "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"] {
+            #expect(lines.contains(setting), "\(unit) lacks \(setting)")
+        }
+    }
+
     @Test func theSandboxDoesNotLinkPostgreSQL() throws {
         // The layered targets (README, "Layout"): the sandbox depends on FastCGI, HTTPClient and
         // MedsyncCrypto only. The app binary is the control: the same check sees its libpq.

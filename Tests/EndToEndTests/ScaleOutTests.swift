@@ -124,3 +124,44 @@ func tcpAccepts(port: Int) -> Bool {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }
+
+/// FastCGI over TCP (the README's scale-out) serves only the peers MEDSYNC_FCGI_ALLOWED_PEERS lists:
+/// a FastCGI peer sets REMOTE_ADDR itself and reaches every route past nginx's limits.
+@Suite(.needsStack, .serialized) struct FastCGIPeerTests {
+    var binDir: String { ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug" }
+    var port: Int { 18495 + (Int(ProcessInfo.processInfo.environment["MEDSYNC_TEST_PORT_OFFSET"] ?? "") ?? 0) }
+
+    func ping(from source: String) throws -> String {
+        try runPython(["\(projectRoot)/Tests/Helpers/fcgi_request.py", "tcp:127.0.0.1:\(port)@\(source)", "GET", "/api/ping", "", "0"])
+    }
+
+    @Test func aPeerNotListedIsRefusedAndAListedOneIsServed() throws {
+        let settings = try StackEnvironment.shared().values
+        let app = try Subprocess(["\(binDir)/medsync-fcgi"], environment: settings.merging(
+            ["MEDSYNC_LISTEN": "127.0.0.1:\(port)", "MEDSYNC_FCGI_ALLOWED_PEERS": "127.0.0.2",
+             "MEDSYNC_PROCESSES": "1", "MEDSYNC_WORKERS": "2"]) { $1 })
+        defer {
+            for child in childProcesses(of: app.pid) { kill(child, SIGKILL) }
+            app.signal(SIGKILL)
+            _ = app.wait()
+        }
+        try waitUntil("the instance listens on \(port)") { tcpAccepts(port: port) }
+        #expect(try ping(from: "127.0.0.2").contains("Status: 200"), "the listed peer is served")
+        // 127.0.0.1 is not listed: libfcgi closes the connection before reading a request.
+        for _ in 0..<3 {
+            #expect(try ping(from: "127.0.0.1") == "", "an unlisted peer got an answer")
+        }
+        // The refusals cost no worker: the listed peer is still served.
+        #expect(try ping(from: "127.0.0.2").contains("Status: 200"))
+    }
+
+    @Test func anAddressOtherHostsReachRefusesToStartWithoutAList() throws {
+        let settings = try StackEnvironment.shared().values
+        let app = try Subprocess(["\(binDir)/medsync-fcgi"], environment: settings.merging(
+            ["MEDSYNC_LISTEN": ":\(port)", "MEDSYNC_FCGI_ALLOWED_PEERS": "", "MEDSYNC_PROCESSES": "1"]) { $1 })
+        let status = app.wait()
+        #expect(status != 0)
+        #expect(app.stderr.contains("MEDSYNC_FCGI_ALLOWED_PEERS"), "\(app.stderr)")
+        #expect(!tcpAccepts(port: port))
+    }
+}

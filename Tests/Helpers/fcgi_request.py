@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """One FastCGI request straight to medsync-fcgi's socket, past nginx (to test the app's own limits).
     fcgi_request.py SOCKET METHOD URI CONTENT_TYPE BODY_BYTES
+SOCKET is a unix socket path, or tcp:HOST:PORT[@SOURCE_ADDRESS] (the connection then comes from SOURCE_ADDRESS).
 The body is BODY_BYTES bytes of "a" (CONTENT_LENGTH says so). Prints the CGI response (headers and body).
 The app may answer before reading the body: then the rest of the body cannot be sent, which is fine."""
 import socket, struct, sys
@@ -23,11 +24,23 @@ params = {"REQUEST_METHOD": method, "REQUEST_URI": uri, "SCRIPT_NAME": uri.split
           "QUERY_STRING": uri.split("?", 1)[1] if "?" in uri else "", "CONTENT_TYPE": ctype,
           "CONTENT_LENGTH": str(size), "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost",
           "SERVER_PROTOCOL": "HTTP/1.1"}
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sock_path)
-s.settimeout(30)
-s.sendall(record(1, struct.pack(">HB5x", 1, 0)))
-s.sendall(record(4, b"".join(pair(k.encode(), v.encode()) for k, v in params.items())) + record(4))
+if sock_path.startswith("tcp:"):
+    target, _, source = sock_path[4:].partition("@")
+    host, _, port = target.rpartition(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if source:
+        s.bind((source, 0))
+    s.settimeout(30)
+    s.connect((host, int(port)))
+else:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path)
+    s.settimeout(30)
+try:
+    s.sendall(record(1, struct.pack(">HB5x", 1, 0)))
+    s.sendall(record(4, b"".join(pair(k.encode(), v.encode()) for k, v in params.items())) + record(4))
+except (BrokenPipeError, ConnectionResetError):
+    pass
 try:
     left = size
     chunk = b"a" * 32768

@@ -187,6 +187,9 @@ public struct InboundService {
             return InboundOutcome(kind: .unknownSender)
         }
         guard let to = webhook.to else { return ignored("unknown") }
+        // Row-level security: every statement below sees only the workspace of the sender `To`
+        // names (sql/0021); the setting goes with the first statement, in its round trip.
+        conn.workspace = .sender(phone: to)
         if case .tooLong = webhook.body {
             guard let sender = try SenderRoute.lookup(conn, phone: to) else { return ignored("unknown") }
             guard sender.isActive else { return ignored("disabled") }
@@ -385,7 +388,8 @@ public struct InboundService {
                     SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(to)\(unescaped: SenderRoute.order)
                 ), elsewhere AS (
                     -- this MessageSid recorded by another clinic: nothing is created here
-                    SELECT 1 FROM whatsapp_messages x, s WHERE x.twilio_sid = \(m.messageSID) AND x.workspace_id <> s.workspace_id
+                    -- (another clinic's rows are not visible here: a function answers yes or no, sql/0021)
+                    SELECT 1 FROM s WHERE medsync_message_elsewhere(\(m.messageSID), s.workspace_id)
                 )
                 """
             // The patient by phone in the sender's workspace (nothing for another clinic's MessageSid), and

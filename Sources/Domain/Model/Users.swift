@@ -170,8 +170,7 @@ public enum Memberships {
     /// Every workspace the user belongs to, by workspace id.
     public static func list(_ conn: PGConnection, userID: Int64) throws -> [Membership] {
         try conn.query("""
-            SELECT m.workspace_id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-             WHERE m.user_id = \(userID) ORDER BY m.workspace_id
+            SELECT workspace_id, name, role FROM medsync_user_workspaces(\(userID))
             """).compactMap { row in
             guard let id = try row.decode(Int64?.self, "workspace_id"), let role = try row.decode(String?.self, "role").flatMap(Role.init(rawValue:)) else { return nil }
             return Membership(workspaceID: id, workspaceName: try row.decode(String?.self, "name") ?? "", role: role)

@@ -41,14 +41,19 @@ public enum FreeSlots {
                   JOIN doctor_availability a ON a.workspace_id = \(workspaceID) AND a.weekday = extract(dow FROM days.day)
                                             AND (\(doctorID)::bigint IS NULL OR a.doctor_id = \(doctorID)::bigint)
                  CROSS JOIN LATERAL generate_series(0, (extract(epoch FROM a.end_time - a.start_time)::int / 60) / a.slot_minutes - 1) AS k
+            ), busy AS MATERIALIZED (
+                -- a doctor's live appointments in every workspace, as busy time only (row-level
+                -- security shows this workspace's rows; the function answers times, sql/0021)
+                SELECT d.doctor_id, b.starts_at, b.ends_at
+                  FROM (SELECT DISTINCT doctor_id FROM slots) d,
+                       LATERAL medsync_doctor_busy(d.doctor_id, \(from)::timestamptz,
+                                                   \(from)::timestamptz + make_interval(days => \(max(days, 1))::int + 2)) b
             )
             SELECT DISTINCT s.doctor_id, s.starts_at, s.starts_at + make_interval(mins => s.slot_minutes) AS ends_at
               FROM slots s
              WHERE s.starts_at > \(from)::timestamptz
-               AND NOT EXISTS (SELECT 1 FROM appointments ap
-                                WHERE ap.doctor_id = s.doctor_id AND ap.status <> 'cancelled'
-                                  AND tstzrange(ap.starts_at, ap.ends_at)
-                                      && tstzrange(\(from)::timestamptz, \(from)::timestamptz + make_interval(days => \(max(days, 1))::int + 2))
+               AND NOT EXISTS (SELECT 1 FROM busy ap
+                                WHERE ap.doctor_id = s.doctor_id
                                   AND ap.starts_at < s.starts_at + make_interval(mins => s.slot_minutes)
                                   AND ap.ends_at > s.starts_at)
                AND NOT EXISTS (SELECT 1 FROM doctor_time_off t

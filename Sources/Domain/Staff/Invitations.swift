@@ -148,11 +148,15 @@ public enum Invitations {
 
     static func open(_ conn: PGConnection, token: String) throws -> Open {
         guard token.hasPrefix(tokenPrefix), token.utf8.count <= 200 else { throw invalid }
+        let tokenHash = hash(token)
+        // Nobody is signed in yet: the invitation's own workspace, found by its token's hash through
+        // one narrow function (row-level security, sql/0021), is the only one this session sees.
+        conn.workspace = .invitation(tokenHash: tokenHash)
         guard let r = try conn.query("""
             SELECT i.id, i.workspace_id, i.email, i.name, i.role, i.expires_at, w.name AS workspace_name,
                    NOT EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(i.email) AND u.password_hash IS NOT NULL) AS needs_password
               FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
-             WHERE i.token_hash = \(PGBytea(hash(token))) AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now()
+             WHERE i.token_hash = \(PGBytea(tokenHash)) AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now()
             """).first, let role = Role(rawValue: try r.decode(String.self, "role")) else { throw invalid }
         let email = try r.decode(String.self, "email"), name = try r.decode(String?.self, "name")
         return Open(id: try r.decode(Int64.self, "id"), workspaceID: try r.decode(Int64.self, "workspace_id"), email: email,

@@ -236,7 +236,11 @@ public enum Senders {
         return try conn.transaction {
             // Serialize links of one workspace so the checks below stay true until commit.
             try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
-            if let existing = try conn.query("SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(bare) AND is_active").first {
+            // This workspace's senders are visible here; another's only as "linked" (row-level security, sql/0021).
+            if let existing = try conn.query("""
+                SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(bare) AND is_active
+                UNION ALL SELECT NULL FROM medsync_linked_numbers(ARRAY[\(bare)]::text[]) LIMIT 1
+                """).first {
                 if try existing.decode(Int64?.self, "workspace_id") == workspaceID {
                     throw AppError(.alreadyLinked, "\(bare) is already linked to this workspace.")
                 }
@@ -464,8 +468,9 @@ public enum Senders {
             try Provisioning.note(conn, record, subaccountSID: account.sid)
             let client = master.acting(as: account.sid, authToken: account.authToken)
             let numbers = try client.searchAvailableNumbers(country: country, areaCode: area, limit: 20)
-            // Skip numbers a workspace holds here (e.g. bought elsewhere and assigned by the operator).
-            let held = Set(try conn.query("SELECT phone_number FROM sender_number_claims WHERE released_at IS NULL AND phone_number = ANY(\(numbers.map(\.phoneNumber))::text[])")
+            // Skip numbers any workspace holds here (e.g. bought elsewhere and assigned by the operator):
+            // the claims of every workspace, as numbers only (row-level security, sql/0021).
+            let held = Set(try conn.query("SELECT phone_number FROM medsync_held_numbers(\(numbers.map(\.phoneNumber))::text[])")
                 .compactMap { try $0.decode(String?.self, "phone_number") })
             guard let number = numbers.first(where: { !held.contains($0.phoneNumber) && Phone.isE164($0.phoneNumber) }) else {
                 throw AppError(.noNumbersAvailable, "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")

@@ -174,9 +174,14 @@ public enum StaffAuth {
         guard let raw = accountHeader?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else {
             throw AppError(.missingAccount, "Send X-Account-Id: <workspace id>.")
         }
-        guard let workspaceID = Int64(raw), workspaceID > 0,
-              let role = try Memberships.role(conn, userID: userID, workspaceID: workspaceID) else {
-            throw AppError(.forbidden, "You are not a member of workspace \(raw.prefix(30)).")
+        let forbidden = AppError(.forbidden, "You are not a member of workspace \(raw.prefix(30)).")
+        guard let workspaceID = Int64(raw), workspaceID > 0 else { throw forbidden }
+        // Row-level security (sql/0021): from here on the session sees this workspace's rows only;
+        // the setting goes with the membership lookup, in its round trip.
+        conn.workspace = .id(workspaceID)
+        guard let role = try Memberships.role(conn, userID: userID, workspaceID: workspaceID) else {
+            conn.workspace = .none
+            throw forbidden
         }
         return StaffActor(userID: userID, workspaceID: workspaceID, role: role)
     }

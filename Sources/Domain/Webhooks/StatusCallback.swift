@@ -25,10 +25,7 @@ public enum StatusCallback {
     /// encrypted token, for signature checks.
     public static func subaccountToken(_ conn: PGConnection, accountSID: String?, from: String?) throws -> SubaccountCredential? {
         let rows = try conn.query("""
-            SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM whatsapp_senders
-             WHERE twilio_subaccount_token_enc IS NOT NULL
-               AND (twilio_subaccount_sid = \(accountSID ?? "") OR phone_number = \(from ?? ""))
-             ORDER BY (twilio_subaccount_sid = \(accountSID ?? "")) DESC, is_active DESC, id DESC LIMIT 1
+            SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM medsync_subaccount_token(\(accountSID ?? ""), \(from ?? ""))
             """)
         guard let row = rows.first, let sid = try row.decode(String?.self, "twilio_subaccount_sid"),
               let enc = try row.decode(String?.self, "twilio_subaccount_token_enc") else { return nil }
@@ -60,6 +57,9 @@ public enum StatusCallback {
         }
         let code = value("ErrorCode").flatMap { Int($0) }.flatMap { $0 == 0 ? nil : $0 }
         let final = status == "failed" || status == "undelivered"
+        // Row-level security: the session's workspace is the message's (sql/0021); the account check
+        // below still decides whether it moves.
+        conn.workspace = .message(sid: sid)
         let rows = try conn.query("""
             UPDATE whatsapp_messages m
                SET status = \(status),
