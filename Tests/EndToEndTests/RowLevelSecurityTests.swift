@@ -66,8 +66,10 @@ import TestSupport
         app.resetWorkspace()
         app.workspace = .sender(phone: "+15557770001")
         #expect(try patients() == 2)
-        // The number moves to clinic B; the next request on this session routes again.
+        // The number moves to clinic B (A deactivates it and releases it: sql/0018); the next request
+        // on this session routes again.
         try owner.execute("UPDATE whatsapp_senders SET is_active = false WHERE phone_number = '+15557770001'")
+        try owner.execute("UPDATE sender_number_claims SET released_at = now() WHERE phone_number = '+15557770001' AND released_at IS NULL")
         try owner.execute("INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name) VALUES (\(b), '+15557770001', 'B')")
         app.resetWorkspace()
         #expect(try patients() == 0)
