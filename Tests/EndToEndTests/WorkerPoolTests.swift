@@ -93,7 +93,9 @@ import HTTPClient
         }
         #expect(master.stderr.contains("answered 5 requests; exiting to be replaced"), "\(master.stderr.suffix(2000))")
         // The replacement starts as the old child stops accepting, before it has finished (it still
-        // answers on the connection nginx keeps open to it): new connections find free threads.
+        // answers on the connection nginx keeps open to it): new connections find free threads. The
+        // old child's exit may be reported a moment after the fresh one serves: wait for it.
+        try? waitUntil("the retiring child is reported gone") { master.stderr.contains("retiring child \(first[0]) exited") }
         let log = master.stderr
         let retiring = log.range(of: "child \(first[0]) stopped accepting; starting its replacement")
         let started = log.range(of: "child \(fresh[0]) started")
