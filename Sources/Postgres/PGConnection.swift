@@ -77,15 +77,30 @@ public final class PGConnection {
     /// What the server's session says (nil: not known, e.g. after a rollback undid a setting).
     /// A new session has no workspace.
     private var appliedWorkspace: Workspace? = Workspace.none
-    /// A new request begins on this session (`ConnectionPool`): no workspace until it sets one, and a
-    /// workspace found by routing (a sender's, a message's) is looked up again when asked for, since a
-    /// number can move to another workspace meanwhile. Sends nothing by itself.
+    /// A new request begins on this session (`ConnectionPool`): no workspace until it sets one. A
+    /// sender's workspace found by routing stays in force on the server: the next request routed by
+    /// the same number sends no statement for it (the webhook's hot path). A number can move to
+    /// another workspace meanwhile, so a request that finds no active sender there calls
+    /// `routeAgain()`. Other routed workspaces (a message's, an invitation's) are looked up again.
+    /// Sends nothing by itself.
     public func resetWorkspace() {
         workspace = .none
+        routedThisRequest = false
         switch appliedWorkspace {
-        case .sender?, .message?, .invitation?: appliedWorkspace = nil
+        case .message?, .invitation?: appliedWorkspace = nil
         default: break
         }
+    }
+    /// Whether this request's routing statement was sent (so the workspace in force is fresh).
+    private var routedThisRequest = false
+    /// The sender's workspace in force was kept from an earlier request and may be stale (the request
+    /// found no active sender in it): it is looked up again with the next statement. Returns false,
+    /// and changes nothing, when it was looked up during this request already (asking again would
+    /// answer the same).
+    public func routeAgain() -> Bool {
+        guard case .sender? = appliedWorkspace, appliedWorkspace == workspace, !routedThisRequest else { return false }
+        appliedWorkspace = nil
+        return true
     }
     /// The setting was sent inside the open transaction: a rollback undoes it.
     private var workspaceSentInTransaction = false
@@ -446,6 +461,7 @@ public final class PGConnection {
         // (and in the statement's implicit one without BEGIN), so whatever undoes it undoes the setting.
         func sendSetting() -> Bool {
             guard let setting else { return true }
+            routedThisRequest = true
             let q = setting.statement
             let cParams: [UnsafeMutablePointer<CChar>?] = q.binds.map { $0.text.flatMap { strdup($0) } }
             defer { for p in cParams { free(p) } }

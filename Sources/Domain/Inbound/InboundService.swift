@@ -108,8 +108,16 @@ public struct SenderRoute: Sendable {
     static let fromWhere: SQLFragment = "FROM whatsapp_senders s JOIN workspaces w ON w.id = s.workspace_id WHERE s.phone_number = "
     static let order: SQLFragment = " ORDER BY s.is_active DESC, s.id DESC LIMIT 1"
 
+    /// With row-level security the session sees the workspace `conn.workspace` routes to; one kept
+    /// from an earlier request may be stale (the number moved): no active sender there is looked up
+    /// once more after routing again.
     public static func lookup(_ conn: PGConnection, phone: String) throws -> SenderRoute? {
-        try conn.query("SELECT \(unescaped: columns) \(unescaped: fromWhere)\(phone)\(unescaped: order)").first.flatMap { try SenderRoute(row: $0) }
+        func find() throws -> SenderRoute? {
+            try conn.query("SELECT \(unescaped: columns) \(unescaped: fromWhere)\(phone)\(unescaped: order)").first.flatMap { try SenderRoute(row: $0) }
+        }
+        let found = try find()
+        if found?.isActive != true, conn.routeAgain() { return try find() }
+        return found
     }
 
     /// The subaccount whose token may sign this number's webhooks.
@@ -179,8 +187,16 @@ public struct InboundService {
         self.now = now
     }
 
-    /// Records and answers a decoded webhook; never leaves anything half-written.
+    /// Records and answers a decoded webhook; never leaves anything half-written. The sender's
+    /// workspace this session kept from an earlier webhook may be stale (its number moved to another
+    /// clinic since, sql/0018): a sender not found active there is routed again, once.
     public func handle(_ webhook: InboundWebhook) throws -> InboundOutcome {
+        let outcome = try answer(webhook)
+        if outcome.kind == .unknownSender, conn.routeAgain() { return try answer(webhook) }
+        return outcome
+    }
+
+    func answer(_ webhook: InboundWebhook) throws -> InboundOutcome {
         let sid = webhook.messageSID
         func ignored(_ why: String) -> InboundOutcome {
             log.warning("inbound webhook for \(webhook.to ?? "no To") (\(why) sender), MessageSid \(sid): ignored")
