@@ -306,6 +306,9 @@ def test_sessions_listed_one_ended_then_sign_out_everywhere(driver, clinic):
     css(d, ".toc button[data-section=sessions]").send_keys(Keys.ENTER)
     text_in(d, "#sessions-title", "Sessions")
     text_in(d, "#sessions-list", "This session")
+    # This browser by name (headless Chromium on Linux), not its raw User-Agent; an unknown one as it is.
+    mine_row = [r for r in all_css(d, "#sessions-list tbody tr") if "This session" in r.text][0]
+    assert "Chrome on Linux" in mine_row.text and "Mozilla/5.0" not in mine_row.text, mine_row.text
     text_in(d, "#sessions-list", "Elsewhere/9.9")
     row = [r for r in all_css(d, "#sessions-list tbody tr") if "Elsewhere/9.9" in r.text][0]
     row.find_element(By.CSS_SELECTOR, "button").click()

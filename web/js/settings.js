@@ -183,6 +183,19 @@ async function drawNumbers(box, app) {
   box.append(h('div', { class: 'two' }, link, provision));
 }
 
+/** "Chrome on Linux" from a User-Agent, as a person names their device; the text itself (cut)
+ *  when it names no browser we know. */
+function deviceName(ua) {
+  if (!ua) return '—';
+  const browsers = [['Edg/', 'Edge'], ['OPR/', 'Opera'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari']];
+  const systems = [['Android', 'Android'], ['iPhone', 'iPhone'], ['iPad', 'iPad'], ['Windows', 'Windows'],
+    ['Mac OS X', 'macOS'], ['CrOS', 'ChromeOS'], ['Linux', 'Linux']];
+  const browser = browsers.find(([mark]) => ua.includes(mark));
+  if (!browser) return ua.length > 60 ? ua.slice(0, 60) + '…' : ua;
+  const system = systems.find(([mark]) => ua.includes(mark));
+  return system ? t('settings.deviceOn', { browser: browser[1], os: system[1] }) : browser[1];
+}
+
 /** The signed-in user's own sessions (any role): where and when, ending one, or all of them. */
 async function drawSessions(box) {
   const status = notice('alert');
@@ -197,7 +210,7 @@ async function drawSessions(box) {
     try {
       const items = (await get('/api/auth/sessions')).items || [];
       rows.replaceChildren(...items.map((s) => h('tr', { 'data-session': String(s.id) },
-        h('td', { text: s.user_agent || '—' }), h('td', { text: s.address_prefix || '—' }),
+        h('td', { text: deviceName(s.user_agent), title: s.user_agent || '' }), h('td', { text: s.address_prefix || '—' }),
         h('td', { text: dateTime(s.created_at) }), h('td', { text: s.last_used_at ? dateTime(s.last_used_at) : '—' }),
         h('td', {}, s.current ? h('span', { class: 'pill ok', text: t('settings.thisSession') })
           : h('button', { type: 'button', class: 'link', text: t('settings.endSession'), onclick: () => end(s.id) })))));
