@@ -45,7 +45,7 @@ DELETE FROM login_throttle WHERE scope = 'account';
 
 -- Sessions: an absolute lifetime besides the idle one (MEDSYNC_TOKEN_MAX_AGE_SECONDS, 30 days by
 -- default; tokens made before get 30 days from their creation), and what the owner sees in their
--- list of sessions: the browser's User-Agent (cut) and the address's prefix (IPv4 /24, IPv6 /48).
+-- list of sessions: the browser's User-Agent (cut) and the address's prefix (IPv4 /24, IPv6 /64).
 ALTER TABLE api_tokens ADD COLUMN absolute_expires_at timestamptz NOT NULL DEFAULT now() + interval '30 days';
 UPDATE api_tokens SET absolute_expires_at = created_at + interval '30 days';
 ALTER TABLE api_tokens ADD COLUMN user_agent text CHECK (length(user_agent) <= 200);

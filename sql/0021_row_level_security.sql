@@ -131,12 +131,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT m.direction::text, m.status::text, m.error_code, count(*) FROM whatsapp_messages m GROUP BY 1, 2, 3
 $$;
 
--- Linking and provisioning a number: which of these numbers an active sender uses, in any workspace.
-CREATE FUNCTION medsync_linked_numbers(numbers text[]) RETURNS TABLE (phone_number text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT s.phone_number FROM whatsapp_senders s WHERE s.is_active AND s.phone_number = ANY (numbers)
-$$;
-
 -- Provisioning a number: which of these numbers a workspace holds (sender_number_claims, 0018), in
 -- any workspace: numbers only.
 CREATE FUNCTION medsync_held_numbers(numbers text[]) RETURNS TABLE (phone_number text)
@@ -173,9 +167,9 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION medsync_enter_sender(text), medsync_enter_message(text), medsync_message_elsewhere(text, bigint),
     medsync_subaccount_token(text, text), medsync_user_workspaces(bigint), medsync_message_counts(),
-    medsync_linked_numbers(text[]), medsync_held_numbers(text[]), medsync_enter_invitation(bytea),
+    medsync_held_numbers(text[]), medsync_enter_invitation(bytea),
     medsync_doctor_busy(bigint, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION medsync_enter_sender(text), medsync_enter_message(text), medsync_message_elsewhere(text, bigint),
     medsync_subaccount_token(text, text), medsync_user_workspaces(bigint), medsync_message_counts(),
-    medsync_linked_numbers(text[]), medsync_held_numbers(text[]), medsync_enter_invitation(bytea),
+    medsync_held_numbers(text[]), medsync_enter_invitation(bytea),
     medsync_doctor_busy(bigint, timestamptz, timestamptz) TO medsync_runtime;

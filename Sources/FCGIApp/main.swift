@@ -71,7 +71,7 @@ func runServer() -> Int32 {
         // Many threads so that slow remote calls cannot use them all up; few at a time on the CPU.
         WorkGate.shared.configure(limit: config.activeWorkers)
         // One cap on concurrent password hashes for the whole child, shared by its worker threads.
-        let hashGate = HashGate(limit: config.passwordHashConcurrency, wait: Double(config.passwordHashWaitMS) / 1000)
+        let hashGate = HashGate(config: config)
         // The child's PostgreSQL sessions, shared by its threads a request at a time.
         let sessions = AppContext.pool(config: config, limit: config.workers)
         do {

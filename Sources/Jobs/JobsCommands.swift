@@ -9,9 +9,6 @@ enum JobsCommands {
     static func createUser(_ conn: PGConnection, email: String, name: String?, password: String?,
                            workspaceID: Int64, role: Role, ifExists: Users.IfExists = .refuse,
                            list: CommonPasswords = .at(CommonPasswords.defaultPath)) throws -> User {
-        if ifExists == .keepPassword && password != nil {
-            throw AppError.validation("password", "--keep-password keeps the existing user's password: give no password with it.")
-        }
         let hash = try password.map { try hashPassword($0, list: list) }
         return try Users.create(conn, email: email, name: name, passwordHash: hash, workspaceID: workspaceID, role: role, ifExists: ifExists)
     }

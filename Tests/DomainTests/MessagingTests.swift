@@ -84,6 +84,15 @@ import Twilio
         let row = try #require(try w.conn.query("SELECT * FROM whatsapp_messages WHERE id = \(result.messageID)").first)
         #expect(row.string("twilio_sid") == result.twilioSID && row.string("direction") == "outbound")
         #expect(row.string("body") == "See you soon ✅" && row.string("status") == "queued")
+        // Settling it again (a run that recorded it and died before answering, its key taken over):
+        // the row with Twilio's SID is the answer, never a second row (the retry would send again).
+        let listed = try JSONDecoder().decode(TwilioMessage.self, from: Data("""
+            {"sid": "\(result.twilioSID)", "account_sid": "\(sender.accountSID)", "status": "delivered", "to": "whatsapp:\(phone)", "from": "whatsapp:x"}
+            """.utf8))
+        let prepared = try Outbound.prepare(w.conn, OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("See you soon ✅")))
+        let settled = try Outbound.recordSettled(w.conn, prepared, listed)
+        #expect(settled.messageID == result.messageID)
+        #expect(try w.conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE twilio_sid = \(result.twilioSID)").first?.int("n") == 1)
     }
 
     @Test func aContentTemplateGoesOutsideTheWindowAndTwilioErrorsAreStoredOnTheMessage() throws {

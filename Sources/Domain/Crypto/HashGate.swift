@@ -1,5 +1,6 @@
 import Dispatch
 import HTTPClient
+import MedsyncConfig
 
 /// A process-wide budget of PBKDF2 password hashes running at once (each is ~0.3–0.6 s of one core
 /// at 600,000 iterations): a counting semaphore shared by every worker thread, the process's share
@@ -17,6 +18,11 @@ public final class HashGate: Sendable {
         self.limit = max(1, limit)
         self.wait = wait
         slots = DispatchSemaphore(value: self.limit)
+    }
+
+    /// The budget and wait the configuration names (`MEDSYNC_PASSWORD_HASH_CONCURRENCY`, `…_WAIT_MS`).
+    public convenience init(config: Config) {
+        self.init(limit: config.passwordHashConcurrency, wait: Double(config.passwordHashWaitMS) / 1000)
     }
 
     public static let busy = AppError(.authBusy, "Too many sign-ins are being checked right now; retry in a moment.", retryAfter: 1)

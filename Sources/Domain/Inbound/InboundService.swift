@@ -108,10 +108,11 @@ public struct SenderRoute: Sendable {
     static let fromWhere: SQLFragment = "FROM whatsapp_senders s JOIN workspaces w ON w.id = s.workspace_id WHERE s.phone_number = "
     static let order: SQLFragment = " ORDER BY s.is_active DESC, s.id DESC LIMIT 1"
 
-    /// With row-level security the session sees the workspace `conn.workspace` routes to; one kept
+    /// Routes the session to the number's workspace (row-level security, sql/0021); one kept
     /// from an earlier request may be stale (the number moved): no active sender there is looked up
     /// once more after routing again.
     public static func lookup(_ conn: PGConnection, phone: String) throws -> SenderRoute? {
+        conn.workspace = .sender(phone: phone)
         func find() throws -> SenderRoute? {
             try conn.query("SELECT \(unescaped: columns) \(unescaped: fromWhere)\(phone)\(unescaped: order)").first.flatMap { try SenderRoute(row: $0) }
         }

@@ -133,8 +133,7 @@ enum SentCheck {
 
     /// Records the message Twilio sent after all (as `Outbound.deliver` would have); returns its id.
     static func record(_ conn: PGConnection, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> Int64 {
-        let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(m.status) ? m.status : "queued"
-        return try Outbound.record(conn, p, sid: m.sid, status: status, errorCode: m.errorCode, errorMessage: m.errorMessage).messageID
+        try Outbound.recordSettled(conn, p, m).messageID
     }
 }
 

@@ -159,11 +159,16 @@ public enum Outbound {
             }
             throw error
         }
-        let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(message.status) ? message.status : "queued"
+        let status = storedStatus(message.status)
         let (id, conversationID) = try record(conn, p, sid: message.sid, status: status, errorCode: message.errorCode,
                                               errorMessage: message.errorMessage)
         return OutboundResult(messageID: id, twilioSID: message.sid, status: message.status, conversationID: conversationID,
                               contentSid: p.contentSid)
+    }
+
+    /// Twilio's status as a message row may hold it (`fallback` for one the schema does not know).
+    static func storedStatus(_ status: String, else fallback: String = "queued") -> String {
+        ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(status) ? status : fallback
     }
 
     /// Records the outbound message (and its conversation, created or shown again); returns both ids.

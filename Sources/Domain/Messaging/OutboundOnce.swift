@@ -66,7 +66,7 @@ extension Outbound {
             let id = try row.decode(Int64.self, "id")
             switch SentCheck.run(http: http, config: config, p, since: try row.decode(Date.self, "created_at")) {
             case .sent(let m):
-                let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(m.status) ? m.status : "sent"
+                let status = storedStatus(m.status, else: "sent")
                 let updated = try conn.query("""
                     UPDATE whatsapp_messages SET twilio_sid = \(m.sid), status = \(status), error_code = \(m.errorCode), error_message = \(m.errorMessage)
                      WHERE id = \(id) AND twilio_sid IS NULL RETURNING status
@@ -85,9 +85,17 @@ extension Outbound {
         return nil
     }
 
-    /// Records the message Twilio sent after all, as `deliver` would have.
-    static func recordSettled(_ conn: PGConnection, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> OutboundResult {
-        let status = ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(m.status) ? m.status : "queued"
+    /// Records the message Twilio sent after all, as `deliver` would have — once: a run that recorded
+    /// it and died before answering (its key taken over later) left the row with this SID, which is
+    /// the answer (a second row would break the SID's unique key, and the retry would send again).
+    public static func recordSettled(_ conn: PGConnection, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> OutboundResult {
+        if let row = try conn.query("""
+            SELECT id, conversation_id, status FROM whatsapp_messages WHERE workspace_id = \(p.workspaceID) AND twilio_sid = \(m.sid)
+            """).first {
+            return OutboundResult(messageID: try row.decode(Int64.self, "id"), twilioSID: m.sid, status: try row.decode(String.self, "status"),
+                                  conversationID: try row.decode(Int64.self, "conversation_id"), contentSid: p.contentSid)
+        }
+        let status = storedStatus(m.status)
         let (id, conversationID) = try record(conn, p, sid: m.sid, status: status, errorCode: m.errorCode, errorMessage: m.errorMessage)
         return OutboundResult(messageID: id, twilioSID: m.sid, status: status, conversationID: conversationID, contentSid: p.contentSid)
     }

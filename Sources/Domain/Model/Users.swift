@@ -79,6 +79,9 @@ public enum Users {
         if ifExists == .replacePassword && passwordHash == nil {
             throw AppError.validation("password", "replacing the password of an existing user needs the new password.")
         }
+        if ifExists == .keepPassword && passwordHash != nil {
+            throw AppError.validation("password", "keeping the existing user's password: give no password with it.")
+        }
         return try conn.transaction {
             guard try Workspaces.get(conn, id: workspaceID) != nil else {
                 throw AppError(.workspaceNotFound, "workspace \(workspaceID) does not exist")

@@ -185,7 +185,7 @@ public enum Invitations {
     /// Accepts the link's invitation and signs the invitee in. When the email has an account,
     /// `password` must be that account's (a wrong one counts as a failed sign-in of the account, as
     /// at login: 401 `invalid_credentials`, 429 when locked); otherwise it becomes the new account's
-    /// password (at least `Members.minimumPasswordLength` characters) and `name` its name. The
+    /// password (`PasswordPolicy`) and `name` its name. The
     /// membership and the consumed invitation are written together; a second accept finds nothing.
     public static func accept(_ conn: PGConnection, _ input: AcceptInput, address: String = "", userAgent: String? = nil,
                               limits: StaffAuth.Limits) throws -> StaffAuth.LoginResult {
@@ -193,7 +193,7 @@ public enum Invitations {
         let account = try Users.passwordHash(conn, email: invitation.email)
         let keys = LoginThrottle.Keys(account: LoginThrottle.account(userID: account?.user.id, email: invitation.email), address: address)
         var newAccount: (hash: String, name: String?)? = nil
-        var existingID: Int64? = nil
+        var existing: User? = nil
         if let found = account, let stored = found.hash {
             try limits.throttle.check(conn, keys)
             let ok = try limits.hashGate.run { PasswordHash.verify(input.password, against: stored) }
@@ -201,7 +201,8 @@ public enum Invitations {
                 try limits.throttle.recordFailure(conn, keys)
                 throw AppError(.invalidCredentials, "The password is wrong: sign in with the password of your account to accept.")
             }
-            existingID = found.user.id
+            try StaffAuth.rehashIfWeak(conn, userID: found.user.id, stored: stored, password: input.password, limits: limits)
+            existing = found.user
         } else if account != nil {
             // An account with no password (an operator's token-only user): nothing here may set one.
             throw AppError(.invalidCredentials, "This account has no password; ask the operator to set one, then accept.")
@@ -211,21 +212,22 @@ public enum Invitations {
             guard (name?.count ?? 0) <= 200 else { throw AppError.validation("name", "at most 200 characters.") }
             newAccount = (try limits.hashGate.run { PasswordHash.hash(input.password) }, name?.isEmpty == true ? nil : name)
         }
-        let userID: Int64 = try conn.transaction {
-            let userID: Int64
-            if let existingID {
-                userID = existingID
+        let user: User = try conn.transaction {
+            let user: User
+            if let existing {
+                user = existing
             } else if let newAccount {
-                guard let id = try conn.query("""
+                guard let row = try conn.query("""
                     INSERT INTO users (email, name, password_hash) VALUES (\(invitation.email), \(newAccount.name), \(newAccount.hash))
-                    ON CONFLICT (lower(email)) DO NOTHING RETURNING id
-                    """).first?.decode(Int64.self, "id") else {
+                    ON CONFLICT (lower(email)) DO NOTHING RETURNING \(unescaped: Users.columns)
+                    """).first else {
                     throw AppError(.invalidCredentials, "An account with this email was just created: sign in with its password to accept.")
                 }
-                userID = id
+                user = try User(row: row)
             } else {
                 throw AppError.internal
             }
+            let userID = user.id
             guard try conn.execute("""
                 UPDATE invitations SET accepted_at = now(), accepted_by_user_id = \(userID)
                  WHERE id = \(invitation.id) AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()
@@ -237,12 +239,9 @@ public enum Invitations {
             try Audit.record(conn, StaffActor(userID: userID, workspaceID: invitation.workspaceID, role: invitation.role),
                              action: "member.add", targetType: "user", targetID: String(userID),
                              details: ["role": invitation.role.rawValue, "invitation_id": String(invitation.id)])
-            return userID
+            return user
         }
-        if existingID != nil { try limits.throttle.recordSuccess(conn, keys) }
-        guard let user = try Users.find(conn, id: userID) else { throw AppError.internal }
-        let token = try Tokens.create(conn, userID: userID, name: "login", ttl: limits.tokenTTL, maxAge: limits.tokenMaxAge,
-                                      client: StaffAuth.Client(address: address, userAgent: userAgent))
-        return StaffAuth.LoginResult(token: token, user: user, workspaces: try StaffAuth.workspaces(conn, userID: userID))
+        if existing != nil { try limits.throttle.recordSuccess(conn, keys) }
+        return try StaffAuth.signedIn(conn, user: user, client: StaffAuth.Client(address: address, userAgent: userAgent), limits: limits)
     }
 }

@@ -82,10 +82,10 @@ public struct LoginThrottle: Sendable {
     }
 
     /// Throws 429 `too_many_attempts` when the address is locked now (before the email is looked up).
-    public func checkAddress(_ conn: PGConnection, _ keys: Keys) throws {
+    public func checkAddress(_ conn: PGConnection, _ address: String) throws {
         let rows = try conn.query("""
             SELECT ceil(extract(epoch FROM locked_until - now()))::bigint AS wait FROM login_throttle
-             WHERE scope = 'address' AND key = \(keys.address) AND locked_until > now()
+             WHERE scope = 'address' AND key = \(address) AND locked_until > now()
             """)
         if let wait = try rows.first?.decode(Int?.self, "wait"), wait > 0 { throw LoginThrottle.tooMany(wait) }
     }
@@ -104,7 +104,7 @@ public struct LoginThrottle: Sendable {
 
     /// Both checks, address first.
     public func check(_ conn: PGConnection, _ keys: Keys) throws {
-        try checkAddress(conn, keys)
+        try checkAddress(conn, keys.address)
         try checkAccount(conn, keys)
     }
 

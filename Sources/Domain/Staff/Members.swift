@@ -55,15 +55,6 @@ public enum Members {
         }
     }
 
-    /// The shortest password an invitee may choose for a new account: the one policy of every password.
-    public static let minimumPasswordLength = PasswordPolicy.minimumLength
-
-    /// Adding a member is inviting them (`Invitations.create`): no workspace chooses a password for,
-    /// or learns anything about, an account of the platform.
-    public static func add(_ conn: PGConnection, actor: StaffActor, _ input: AddInput, now: Date = Date()) throws -> Invitations.Created {
-        try Invitations.create(conn, actor: actor, input, now: now)
-    }
-
     static func lastOwner(_ e: PGError) -> AppError? {
         e.constraint == "memberships_last_owner"
             ? AppError(.lastOwner, "A workspace keeps at least one owner: make another member owner first.") : nil

@@ -10,7 +10,6 @@ import Twilio
 /// workspace per number, at most 3 active and exactly one primary; these functions turn its
 /// refusals into clear errors.
 public enum Senders {
-    public static let maxActive = SenderLimits.maxActive
 
     public struct View: Sendable, Encodable, Equatable {
         public let id: Int64
@@ -117,7 +116,7 @@ public enum Senders {
     static func reactivate(_ conn: PGConnection, actor: some AuditActor, phone: String, name: String) throws -> View? {
         let workspaceID = actor.workspaceID
         return try conn.transaction { () throws -> View? in
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            try lockSenders(conn, workspaceID)
             // The workspace's senders of the number it holds: an active one first, else the newest.
             guard let row = try conn.query("""
                 SELECT s.id, s.is_active
@@ -129,10 +128,7 @@ public enum Senders {
             if try row.decode(Bool?.self, "is_active") == true {
                 throw AppError(.alreadyLinked, "\(phone) is already linked to this workspace.")
             }
-            let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
-            guard active < maxActive else {
-                throw AppError(.tooManySenders, "A workspace can have at most \(maxActive) active senders; deactivate one first.")
-            }
+            try checkFreeSlot(conn, workspaceID)
             try conn.execute("""
                 UPDATE whatsapp_senders SET is_active = true, display_name = CASE WHEN \(name) = '' THEN display_name ELSE \(name) END
                  WHERE workspace_id = \(workspaceID) AND id = \(id)
@@ -140,6 +136,20 @@ public enum Senders {
             try Audit.record(conn, actor, action: "sender.reactivate", targetType: "sender", targetID: String(id),
                              details: ["phone_number": phone])
             return try get(conn, workspaceID: workspaceID, id: id)
+        }
+    }
+
+    /// Serializes the sender changes of one workspace until the transaction ends, so the checks made
+    /// under it (free slot, holds, caps) stay true until commit.
+    static func lockSenders(_ conn: PGConnection, _ workspaceID: Int64) throws {
+        try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+    }
+
+    /// `SenderLimits.maxActive`: a workspace with that many active senders takes no other.
+    static func checkFreeSlot(_ conn: PGConnection, _ workspaceID: Int64) throws {
+        let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
+        guard active < SenderLimits.maxActive else {
+            throw AppError(.tooManySenders, "A workspace can have at most \(SenderLimits.maxActive) active senders; deactivate one first.")
         }
     }
 
@@ -235,21 +245,18 @@ public enum Senders {
         }
         return try conn.transaction {
             // Serialize links of one workspace so the checks below stay true until commit.
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
-            // This workspace's senders are visible here; another's only as "linked" (row-level security, sql/0021).
+            try lockSenders(conn, workspaceID)
+            // Only this workspace's senders are visible here (row-level security, sql/0021); another
+            // workspace's hold on the number refuses the INSERT below (0018's claim trigger).
             if let existing = try conn.query("""
-                SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(bare) AND is_active
-                UNION ALL SELECT NULL FROM medsync_linked_numbers(ARRAY[\(bare)]::text[]) LIMIT 1
+                SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(bare) AND is_active LIMIT 1
                 """).first {
                 if try existing.decode(Int64?.self, "workspace_id") == workspaceID {
                     throw AppError(.alreadyLinked, "\(bare) is already linked to this workspace.")
                 }
                 throw AppError(.linkedToOtherWorkspace, "This number is held by another workspace; it must release it first.")
             }
-            let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
-            guard active < maxActive else {
-                throw AppError(.tooManySenders, "A workspace can have at most \(maxActive) active senders; deactivate one first.")
-            }
+            try checkFreeSlot(conn, workspaceID)
             let view: View
             do {
                 let row = try conn.query("""
@@ -302,7 +309,7 @@ public enum Senders {
                                   id: Int64, release: Bool = false) throws -> Deactivation {
         let workspaceID = actor.workspaceID
         let view = try conn.transaction {
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            try lockSenders(conn, workspaceID)
             let sender = try get(conn, workspaceID: workspaceID, id: id)
             guard sender.isActive else {
                 guard release, try holdsIdle(conn, workspaceID: workspaceID, phone: sender.phoneNumber) else {
@@ -325,7 +332,7 @@ public enum Senders {
         guard let http, let config else { throw AppError.internal }
         try releaseOnTwilio(conn, http: http, config: config, workspaceID: workspaceID, sender: view)
         try conn.transaction {
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            try lockSenders(conn, workspaceID)
             try conn.execute("""
                 UPDATE sender_number_claims SET released_at = now()
                  WHERE workspace_id = \(workspaceID) AND phone_number = \(view.phoneNumber) AND released_at IS NULL
@@ -379,7 +386,7 @@ public enum Senders {
     public static func makePrimary(_ conn: PGConnection, actor: some AuditActor, id: Int64) throws -> View {
         let workspaceID = actor.workspaceID
         return try conn.transaction {
-            try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
+            try lockSenders(conn, workspaceID)
             let sender = try get(conn, workspaceID: workspaceID, id: id)
             guard sender.isActive else {
                 throw AppError(.senderInactive, "Sender \(id) is inactive; only an active sender can be primary.")
@@ -436,10 +443,7 @@ public enum Senders {
         guard config.fernet != nil else {
             throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEYS (or MEDSYNC_FERNET_KEY) is not configured, so subaccount credentials cannot be stored.")
         }
-        let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
-        guard active < maxActive else {
-            throw AppError(.tooManySenders, "A workspace can have at most \(maxActive) active senders; deactivate one first.")
-        }
+        try checkFreeSlot(conn, workspaceID)
         let master: TwilioClient
         do { master = try TwilioClient(config: config, http: http) } catch {
             throw AppError(twilioConfiguration: error)

@@ -45,7 +45,7 @@ public enum StaffAuth {
         /// From the configuration, with a gate of its own (a process shares one: see medsync-fcgi's main).
         public init(config: Config, hashGate: HashGate? = nil) {
             self.init(throttle: LoginThrottle(config: config),
-                      hashGate: hashGate ?? HashGate(limit: config.passwordHashConcurrency, wait: Double(config.passwordHashWaitMS) / 1000),
+                      hashGate: hashGate ?? HashGate(config: config),
                       tokenTTL: config.tokenTTLSeconds, tokenMaxAge: config.tokenMaxAgeSeconds,
                       commonPasswords: .at(config.commonPasswordsPath))
         }
@@ -72,8 +72,7 @@ public enum StaffAuth {
                              userAgent: String? = nil, limits: Limits) throws -> LoginResult {
         let invalid = AppError(.invalidCredentials, "The email or password is wrong.")
         guard !email.isEmpty, !password.isEmpty else { throw invalid }
-        let addressOnly = LoginThrottle.Keys(account: "-", address: address)
-        try limits.throttle.checkAddress(conn, addressOnly)
+        try limits.throttle.checkAddress(conn, LoginThrottle.addressKey(address))
         let found = try Users.passwordHash(conn, email: email)
         let keys = LoginThrottle.Keys(account: LoginThrottle.account(userID: found?.user.id, email: email), address: address)
         try limits.throttle.checkAccount(conn, keys)
@@ -90,13 +89,22 @@ public enum StaffAuth {
             throw invalid
         }
         try limits.throttle.recordSuccess(conn, keys)
-        if PasswordHash.needsRehash(stored) {
-            let stronger = try limits.hashGate.run { PasswordHash.hash(password) }
-            try Users.rehash(conn, userID: found.user.id, old: stored, new: stronger)
-        }
-        let token = try Tokens.create(conn, userID: found.user.id, name: "login", ttl: limits.tokenTTL, maxAge: limits.tokenMaxAge,
-                                      client: Client(address: address, userAgent: userAgent))
-        return LoginResult(token: token, user: found.user, workspaces: try workspaces(conn, userID: found.user.id))
+        try rehashIfWeak(conn, userID: found.user.id, stored: stored, password: password, limits: limits)
+        return try signedIn(conn, user: found.user, client: Client(address: address, userAgent: userAgent), limits: limits)
+    }
+
+    /// A verified password whose stored hash has weaker parameters than today's gets today's.
+    static func rehashIfWeak(_ conn: PGConnection, userID: Int64, stored: String, password: String, limits: Limits) throws {
+        guard PasswordHash.needsRehash(stored) else { return }
+        let stronger = try limits.hashGate.run { PasswordHash.hash(password) }
+        try Users.rehash(conn, userID: userID, old: stored, new: stronger)
+    }
+
+    /// The answer of a successful sign-in (login, an accepted invitation): a new session token, the
+    /// user and their workspaces.
+    static func signedIn(_ conn: PGConnection, user: User, client: Client, limits: Limits) throws -> LoginResult {
+        let token = try Tokens.create(conn, userID: user.id, name: "login", ttl: limits.tokenTTL, maxAge: limits.tokenMaxAge, client: client)
+        return LoginResult(token: token, user: user, workspaces: try workspaces(conn, userID: user.id))
     }
 
     public struct PasswordChanged: Sendable, Encodable {

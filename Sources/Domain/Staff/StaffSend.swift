@@ -37,10 +37,6 @@ public enum StaffSend {
         struct Fingerprint: Encodable { let patient_id: Int64; let template_id: String; let language: String?; let variables: [String: String] }
         let fingerprint = key == nil ? "" : try Idempotency.fingerprint("whatsapp.send_template", Fingerprint(
             patient_id: patientID, template_id: templateKey, language: language, variables: variables))
-        if let key, let answer = try Idempotency.replay(conn, workspaceID: actor.workspaceID, key: key, operation: "whatsapp.send_template",
-                                                         hash: fingerprint, as: Result.self) {
-            return answer
-        }
         let context = try conn.query("""
             SELECT COALESCE(p.preferred_language, w.default_language) AS language,
                    COALESCE(NULLIF(w.clinic_name, ''), w.name) AS clinic_name,

@@ -10,7 +10,7 @@ enum MemberRoutes {
             r.post("/api/members") { request, ctx in
                 // An invitation: the same answer whether or not the email has an account anywhere.
                 let body: Members.AddInput = try request.decodeJSON()
-                return .json(201, try Members.add(ctx.db(), actor: ctx.actor, body))
+                return .json(201, try Invitations.create(ctx.db(), actor: ctx.actor, body))
             }
             r.patch("/api/members/{user_id}") { request, ctx in
                 let b: RoleBody = try request.decodeJSON()

@@ -32,9 +32,6 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let url = try signedURL(request, ctx)
     let db = ctx.db()
     let to = InboundWebhook.e164(form["To"])
-    // Row-level security: the session's workspace is the one of the sender `To` names (sql/0021,
-    // `medsync_enter_sender`), set with the first statement, in its round trip.
-    if let to { db.workspace = .sender(phone: to) }
     var log = ctx.logger
     if let sid = form["MessageSid"] ?? form["SmsMessageSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
     let signer = try ctx.webhookVerifier.signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
