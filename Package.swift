@@ -40,9 +40,14 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ", "MedsyncCrypto", "MedsyncConfig"]),
         .target(name: "Twilio", dependencies: ["HTTPClient", "MedsyncConfig"]),
         .target(name: "Gemini", dependencies: ["HTTPClient", "MedsyncConfig"]),
-        // The use cases both binaries share; knows nothing of FastCGI.
+        // Every SQL statement, grouped by aggregate (Sources/Store/README.md): each store is a protocol
+        // the use cases call and its PostgreSQL implementation, which owns its transactions; the
+        // records they return and the error catalogue live here too.
+        .target(name: "Store", dependencies: ["Postgres", "MedsyncCrypto", "MedsyncLog"]),
+        // The use cases both binaries share: decisions and orchestration against the stores'
+        // protocols; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
-            "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini",
+            "Store", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini",
             "CZlib", "MedsyncLog",
         ]),
 
@@ -55,7 +60,7 @@ let package = Package(
         .executableTarget(name: "Sandbox", dependencies: ["FastCGI", "HTTPClient", "MedsyncCrypto", "MedsyncLog"]),
 
         // Shared by the test targets: fresh databases, the running stack's settings, process helpers.
-        .target(name: "TestSupport", dependencies: ["Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Domain", "Store", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini"], path: "Tests/TestSupport"),
         .testTarget(name: "MedsyncLogTests", dependencies: ["MedsyncLog", "TestSupport"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         // One test target per layer (README, "Layout"); tests that need the stack are `.needsStack`.
@@ -64,6 +69,9 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "MedsyncCrypto", "MedsyncConfig", "TestSupport"]),
         .testTarget(name: "TwilioTests", dependencies: ["Twilio", "HTTPClient", "TestSupport"]),
         .testTarget(name: "GeminiTests", dependencies: ["Gemini", "HTTPClient", "Domain", "TestSupport"]),  // BotAnswer: the schema and the answers Gemini must give
+        // The PostgreSQL stores against a real server (the use cases' tests run on TestSupport's
+        // in-memory stores instead).
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Domain", "Postgres", "MedsyncCrypto", "MedsyncConfig", "TestSupport"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"], exclude: ["Helpers"]),
         .testTarget(name: "FCGIAppTests", dependencies: ["FCGIApp", "FastCGI", "Domain", "MedsyncLog", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Domain", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini", "TestSupport"]),

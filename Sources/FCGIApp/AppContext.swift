@@ -48,6 +48,9 @@ final class AppContext {
         return fresh
     }
 
+    /// The PostgreSQL stores on the request's connection (`ctx.stores.patients`, …).
+    var stores: PostgresStores { PostgresStores(db()) }
+
     static func open(_ url: String, _ config: Config) -> PGConnection {
         PGConnection(lazy: url, statementCacheCapacity: config.statementCache)
     }

@@ -101,6 +101,7 @@ struct UserContext {
 
     var parameters: Parameters { app.parameters }
     func db() -> PGConnection { app.db() }
+    var stores: PostgresStores { app.stores }
 }
 
 /// What the handler of a workspace route gets: the acting member, resolved and authorized before
@@ -113,6 +114,7 @@ struct StaffContext {
     var parameters: Parameters { app.parameters }
     var config: Config { app.config }
     func db() -> PGConnection { app.db() }
+    var stores: PostgresStores { app.stores }
     func http() throws -> HTTPClient { try app.http() }
 }
 

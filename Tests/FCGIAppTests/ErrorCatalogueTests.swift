@@ -1,4 +1,5 @@
 @testable import Domain
+@testable import Store
 import FastCGI
 import Foundation
 import Testing

@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 
 /// Who a change is made by, as the audit log names them: a member of the workspace (`StaffActor`,
 /// the API) or the operator at the command line (`OperatorActor`, medsync-jobs).
@@ -20,47 +19,33 @@ public struct OperatorActor: AuditActor, Equatable {
     public init(workspaceID: Int64) { self.workspaceID = workspaceID }
 }
 
-/// The audit log: one row per staff action (user, workspace, action, target, time, details).
-/// Use cases record their entry inside their own transaction, so a change and its entry are
-/// committed together and a change that fails leaves no entry.
-public enum Audit {
-    public static func record(_ conn: PGConnection, _ actor: some AuditActor, action: String, targetType: String?,
-                              targetID: String?, details: [String: String] = [:]) throws {
-        try conn.execute("""
-            INSERT INTO audit_log (workspace_id, user_id, action, target_type, target_id, details)
-            VALUES (\(actor.workspaceID), \(actor.auditUserID), \(action), \(targetType), \(targetID), \(PGJSON(StaffJSON.encode(details)))::jsonb)
-            """)
+extension AuditActor {
+    /// The audit entry of this actor's change, handed to the store that makes the change (it writes
+    /// both in one transaction).
+    public func audit(_ action: String, _ targetType: String?, _ targetID: String?, _ details: [String: String] = [:]) -> AuditEntry {
+        AuditEntry(workspaceID: workspaceID, userID: auditUserID, action: action, targetType: targetType, targetID: targetID, details: details)
     }
+}
 
-    public struct Entry: Sendable, Encodable {
-        public let id: Int64
-        public let userID: Int64?
-        public let userEmail: String?
-        public let action: String
-        public let targetType: String?
-        public let targetID: String?
-        public let details: [String: String]
-        public let createdAt: Date
-        enum CodingKeys: String, CodingKey {
-            case id, action, details
-            case userID = "user_id", userEmail = "user_email", targetType = "target_type", targetID = "target_id"
-            case createdAt = "created_at"
-        }
-    }
+/// The audit log: one row per staff action (user, workspace, action, target, time, details).
+public enum Audit {
+    public typealias Entry = AuditRecord
 
     /// The workspace's newest entries first; `before` is the id cursor.
-    public static func list(_ conn: PGConnection, workspaceID: Int64, before: Int64?, limit: Int) throws -> [Entry] {
-        try conn.query("""
-            SELECT a.id, a.user_id, u.email, a.action, a.target_type, a.target_id, a.details::text AS details, a.created_at
-              FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
-             WHERE a.workspace_id = \(workspaceID) AND (\(before)::bigint IS NULL OR a.id < \(before))
-             ORDER BY a.id DESC LIMIT \(limit)
-            """).map { row in
-            let details = (try row.decode(String?.self, "details").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any])?
-                .mapValues { "\($0)" } ?? [:]
-            return Entry(id: try row.decode(Int64.self, "id"), userID: try row.decode(Int64?.self, "user_id"), userEmail: try row.decode(String?.self, "email"),
-                         action: try row.decode(String.self, "action"), targetType: try row.decode(String?.self, "target_type"), targetID: try row.decode(String?.self, "target_id"),
-                         details: details, createdAt: try row.decode(Date.self, "created_at"))
-        }
+    public static func list(_ store: some AuditStore, workspaceID: Int64, before: Int64?, limit: Int) throws -> [Entry] {
+        try store.list(workspaceID: workspaceID, before: before, limit: limit)
+    }
+}
+
+import Postgres
+
+extension Audit {
+    /// Transitional, for the use cases whose statements have not moved to their store yet: writes
+    /// the entry in `conn`'s current transaction. A store that makes an audited change takes the
+    /// `AuditEntry` (`actor.audit(…)`) and writes it in the transaction it owns; when the last use
+    /// case has moved, this goes.
+    public static func record(_ conn: PGConnection, _ actor: some AuditActor, action: String, targetType: String?,
+                              targetID: String?, details: [String: String] = [:]) throws {
+        try PGAuditStore(conn).record(actor.audit(action, targetType, targetID, details))
     }
 }

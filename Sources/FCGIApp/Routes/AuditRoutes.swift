@@ -14,7 +14,7 @@ enum AuditRoutes {
                     return n
                 }
                 let limit = min(max(try intQuery(q, "limit", default: 100), 1), 500)
-                return .json(200, ["items": try Audit.list(ctx.db(), workspaceID: ctx.workspaceID, before: before, limit: limit)])
+                return .json(200, ["items": try Audit.list(ctx.stores.audit, workspaceID: ctx.workspaceID, before: before, limit: limit)])
             }
         }
     }
