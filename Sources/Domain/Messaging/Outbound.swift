@@ -1,7 +1,6 @@
 import Foundation
 import MedsyncConfig
 import HTTPClient
-import Postgres
 import Twilio
 
 /// What to send: a freeform text (only inside the patient's 24-hour window) or an in-app template
@@ -71,28 +70,27 @@ public enum Outbound {
     /// (patient_not_found, no_consent, no_active_sender, window_closed, unknown_template, …) before any
     /// Twilio call, `TwilioError` when Twilio refused (stored on the message: error_code + explanation;
     /// `isRetryable` for 429/5xx) and `TwilioTransportError` when Twilio did not answer.
-    public static func send(_ conn: PGConnection, http: HTTPClient, config: Config, _ request: OutboundRequest,
+    public static func send(_ store: some MessageStore, http: HTTPClient, config: Config, _ request: OutboundRequest,
                             now: Date = Date()) throws -> OutboundResult {
-        let prepared = try prepare(conn, request, now: now)
-        return try deliver(conn, http: http, config: config, prepared)
+        let prepared = try prepare(store, request, now: now)
+        return try deliver(store, http: http, config: config, prepared)
     }
 
     /// The checks of `send`, without calling Twilio: patient, consent, sender, template, window.
-    public static func prepare(_ conn: PGConnection, _ request: OutboundRequest, now: Date = Date()) throws -> PreparedOutbound {
-        guard let patient = try conn.query(
-            "SELECT phone, consent_whatsapp FROM patients WHERE workspace_id = \(request.workspaceID) AND id = \(request.patientID)").first
+    public static func prepare(_ store: some MessageStore, _ request: OutboundRequest, now: Date = Date()) throws -> PreparedOutbound {
+        guard let patient = try store.patient(workspaceID: request.workspaceID, id: request.patientID)
         else { throw AppError(.patientNotFound, "There is no such patient in this workspace.") }
-        guard try patient.decode(Bool?.self, "consent_whatsapp") == true else {
+        guard patient.consentWhatsapp == true else {
             throw AppError(.noConsent, "The patient has not given consent to receive WhatsApp messages (or opted out).")
         }
         let sender: SenderAccount
         if let id = request.senderID {
-            guard let s = try SenderAccount.find(conn, workspaceID: request.workspaceID, id: id), s.isActive else {
+            guard let s = try store.sender(workspaceID: request.workspaceID, id: id), s.isActive else {
                 throw AppError(.noActiveSender, "The selected WhatsApp sender is not active in this workspace.")
             }
             sender = s
         } else {
-            guard let s = try SenderAccount.primary(conn, workspaceID: request.workspaceID) else {
+            guard let s = try store.primarySender(workspaceID: request.workspaceID) else {
                 throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
             }
             sender = s
@@ -111,7 +109,7 @@ public enum Outbound {
         case .template(let key, let language, let variables):
             templateKey = key
             body = try Templates.render(key: key, language: language, variables: variables)
-            if let sid = try Templates.contentSid(conn, workspaceID: request.workspaceID, key: key, language: language) {
+            if let sid = try Templates.contentSid(store, workspaceID: request.workspaceID, key: key, language: language) {
                 contentSid = sid
                 contentVariables = Templates.contentVariables(key: key, variables: variables, language: language)
             }
@@ -119,22 +117,20 @@ public enum Outbound {
 
         // Read only: a send refused here leaves no trace (the conversation is created or shown again
         // when a message is actually recorded).
-        let conversation = try conn.query("""
-            SELECT id, last_inbound_at FROM whatsapp_conversations WHERE workspace_id = \(request.workspaceID) AND patient_id = \(request.patientID) AND sender_id = \(sender.id)
-            """).first
+        let conversation = try store.conversation(workspaceID: request.workspaceID, patientID: request.patientID, senderID: sender.id)
         if contentSid == nil && request.checkWindow {
-            let last = try conversation?.decode(Date?.self, "last_inbound_at")
+            let last = conversation?.lastInboundAt
             if last.map({ now.timeIntervalSince($0) > windowSeconds }) ?? true { throw windowClosed }
         }
         return PreparedOutbound(
-            workspaceID: request.workspaceID, patientID: request.patientID, patientPhone: try patient.decode(String.self, "phone"),
-            sender: sender, conversationID: try conversation?.decode(Int64?.self, "id"), body: body, templateKey: templateKey,
+            workspaceID: request.workspaceID, patientID: request.patientID, patientPhone: patient.phone,
+            sender: sender, conversationID: conversation?.id, body: body, templateKey: templateKey,
             contentSid: contentSid, contentVariables: contentVariables, sentByUserID: request.sentByUserID)
     }
 
     /// Calls Twilio for a prepared send and records the outbound message. `recordRetryable: false`
     /// leaves no message row for a 429/5xx answer (the caller will try again).
-    public static func deliver(_ conn: PGConnection, http: HTTPClient, config: Config, _ p: PreparedOutbound,
+    public static func deliver(_ store: some MessageStore, http: HTTPClient, config: Config, _ p: PreparedOutbound,
                                recordRetryable: Bool = true) throws -> OutboundResult {
         let client = try TwilioClients.forSender(p.sender, config: config, http: http)
         let callback = TwilioClients.statusCallbackURL(config)
@@ -149,42 +145,39 @@ public enum Outbound {
             }
         } catch let error as TwilioError {
             if recordRetryable || !error.isRetryable {
-                try record(conn, p, sid: nil, status: "failed", errorCode: error.code, errorMessage: error.explanation)
+                try record(store, p, sid: nil, status: "failed", errorCode: error.code, errorMessage: error.explanation)
             }
             throw error
         } catch let error as TwilioTransportError {
             if recordRetryable {
-                try record(conn, p, sid: nil, status: "failed", errorCode: nil,
+                try record(store, p, sid: nil, status: "failed", errorCode: nil,
                            errorMessage: "No answer from Twilio (\(error.code.rawValue)); the message may or may not have been sent.")
             }
             throw error
         }
         let status = storedStatus(message.status)
-        let (id, conversationID) = try record(conn, p, sid: message.sid, status: status, errorCode: message.errorCode,
-                                              errorMessage: message.errorMessage)
-        return OutboundResult(messageID: id, twilioSID: message.sid, status: message.status, conversationID: conversationID,
+        let recorded = try record(store, p, sid: message.sid, status: status, errorCode: message.errorCode,
+                                  errorMessage: message.errorMessage)
+        return OutboundResult(messageID: recorded.messageID, twilioSID: message.sid, status: message.status, conversationID: recorded.conversationID,
                               contentSid: p.contentSid)
     }
 
     /// Twilio's status as a message row may hold it (`fallback` for one the schema does not know).
     static func storedStatus(_ status: String, else fallback: String = "queued") -> String {
-        ["queued", "sent", "delivered", "read", "failed", "undelivered"].contains(status) ? status : fallback
+        OutboundMessage.storedStatus(status, else: fallback)
+    }
+
+    /// The message row of a prepared send.
+    static func message(_ p: PreparedOutbound, sid: String?, status: String, errorCode: Int?, errorMessage: String?) -> OutboundMessage {
+        OutboundMessage(workspaceID: p.workspaceID, patientID: p.patientID, senderID: p.sender.id, body: p.body, templateKey: p.templateKey,
+                        contentSid: p.contentSid, sentByUserID: p.sentByUserID, sid: sid, status: status, errorCode: errorCode,
+                        errorMessage: errorMessage)
     }
 
     /// Records the outbound message (and its conversation, created or shown again); returns both ids.
     @discardableResult
-    static func record(_ conn: PGConnection, _ p: PreparedOutbound, sid: String?, status: String, errorCode: Int?,
-                       errorMessage: String?) throws -> (messageID: Int64, conversationID: Int64) {
-        let conversationID = try conn.query("""
-            INSERT INTO whatsapp_conversations (workspace_id, patient_id, sender_id, last_message_at) VALUES (\(p.workspaceID), \(p.patientID), \(p.sender.id), now())
-            ON CONFLICT (patient_id, sender_id) DO UPDATE SET deleted_at = NULL, last_message_at = now()
-            RETURNING id
-            """).one().decode(Int64.self, "id")
-        let row = try conn.query("""
-            INSERT INTO whatsapp_messages (workspace_id, conversation_id, direction, body, twilio_sid, status, error_code,
-                                           error_message, template_key, content_sid, sent_by_user_id)
-            VALUES (\(p.workspaceID), \(conversationID), 'outbound', \(p.body), \(sid), \(status), \(errorCode), \(errorMessage), \(p.templateKey), \(p.contentSid), \(p.sentByUserID)) RETURNING id
-            """).one()
-        return (try row.decode(Int64.self, "id"), conversationID)
+    static func record(_ store: some MessageStore, _ p: PreparedOutbound, sid: String?, status: String, errorCode: Int?,
+                       errorMessage: String?) throws -> RecordedOutbound {
+        try store.record(message(p, sid: sid, status: status, errorCode: errorCode, errorMessage: errorMessage))
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import MedsyncConfig
 import HTTPClient
-import Postgres
 import Twilio
 
 /// Sends for people who will retry (staff sends, appointment notices): an ambiguous Twilio failure
@@ -14,36 +13,36 @@ extension Outbound {
     static let unsettledNote = "Twilio did not confirm this message; whether it was sent is checked before it is sent again."
 
     /// `since`: a run of this same request (same Idempotency-Key) that died may have sent it since then.
-    static func sendOnce(_ conn: PGConnection, http: HTTPClient, config: Config, _ p: PreparedOutbound,
+    static func sendOnce(_ store: some MessageStore, http: HTTPClient, config: Config, _ p: PreparedOutbound,
                          since: Date? = nil) throws -> OutboundResult {
-        if let earlier = try settleEarlier(conn, http: http, config: config, p) { return earlier }
+        if let earlier = try settleEarlier(store, http: http, config: config, p) { return earlier }
         if let since {
             switch SentCheck.run(http: http, config: config, p, since: since) {
-            case .sent(let m): return try recordSettled(conn, p, m)
+            case .sent(let m): return try recordSettled(store, p, m)
             case .notSent: break
             case .unknown: throw undecided
             }
         }
         let started = Date()
         do {
-            return try deliver(conn, http: http, config: config, p, recordRetryable: false)
+            return try deliver(store, http: http, config: config, p, recordRetryable: false)
         } catch let error where SentCheck.isAmbiguous(error) {
             switch SentCheck.run(http: http, config: config, p, since: started) {
             case .sent(let m):
-                return try recordSettled(conn, p, m)
+                return try recordSettled(store, p, m)
             case .notSent:
-                try record(conn, p, sid: nil, status: "failed", errorCode: (error as? TwilioError)?.code,
+                try record(store, p, sid: nil, status: "failed", errorCode: (error as? TwilioError)?.code,
                            errorMessage: "Twilio failed and did not send it; it is safe to send again.")
             case .unknown:
-                try record(conn, p, sid: nil, status: "sending", errorCode: nil, errorMessage: unsettledNote)
+                try record(store, p, sid: nil, status: "sending", errorCode: nil, errorMessage: unsettledNote)
             }
             throw error
         } catch let error as TwilioError {
             // 429 (not sent): stored as failed, as `deliver` stores the others.
-            if error.isRetryable { try record(conn, p, sid: nil, status: "failed", errorCode: error.code, errorMessage: error.explanation) }
+            if error.isRetryable { try record(store, p, sid: nil, status: "failed", errorCode: error.code, errorMessage: error.explanation) }
             throw error
         } catch let error as TwilioTransportError {
-            try record(conn, p, sid: nil, status: "failed", errorCode: nil, errorMessage: "Twilio could not be reached (\(error.code.rawValue)); nothing was sent.")
+            try record(store, p, sid: nil, status: "failed", errorCode: nil, errorMessage: "Twilio could not be reached (\(error.code.rawValue)); nothing was sent.")
             throw error
         }
     }
@@ -53,31 +52,19 @@ extension Outbound {
 
     /// Earlier sends of the same content to this conversation whose outcome is unknown: asked of
     /// Twilio. One it has is the answer (no new send); ones it has not are failed.
-    static func settleEarlier(_ conn: PGConnection, http: HTTPClient, config: Config, _ p: PreparedOutbound) throws -> OutboundResult? {
+    static func settleEarlier(_ store: some MessageStore, http: HTTPClient, config: Config, _ p: PreparedOutbound) throws -> OutboundResult? {
         guard let conversationID = p.conversationID else { return nil }
-        let rows = try conn.query("""
-            SELECT id, created_at FROM whatsapp_messages
-             WHERE workspace_id = \(p.workspaceID) AND conversation_id = \(conversationID) AND created_at > now() - interval '1 day'
-               AND direction = 'outbound' AND status = 'sending' AND twilio_sid IS NULL
-               AND body = \(p.body) AND template_key IS NOT DISTINCT FROM \(p.templateKey)
-             ORDER BY id
-            """)
-        for row in rows {
-            let id = try row.decode(Int64.self, "id")
-            switch SentCheck.run(http: http, config: config, p, since: try row.decode(Date.self, "created_at")) {
+        let unsettled = try store.unsettledSends(workspaceID: p.workspaceID, conversationID: conversationID, body: p.body, templateKey: p.templateKey)
+        for earlier in unsettled {
+            let id = earlier.messageID
+            switch SentCheck.run(http: http, config: config, p, since: earlier.createdAt) {
             case .sent(let m):
                 let status = storedStatus(m.status, else: "sent")
-                let updated = try conn.query("""
-                    UPDATE whatsapp_messages SET twilio_sid = \(m.sid), status = \(status), error_code = \(m.errorCode), error_message = \(m.errorMessage)
-                     WHERE id = \(id) AND twilio_sid IS NULL RETURNING status
-                    """).first
-                return OutboundResult(messageID: id, twilioSID: m.sid, status: try updated?.decode(String?.self, "status") ?? status,
+                let updated = try store.settleSent(messageID: id, sid: m.sid, status: status, errorCode: m.errorCode, errorMessage: m.errorMessage)
+                return OutboundResult(messageID: id, twilioSID: m.sid, status: updated ?? status,
                                       conversationID: conversationID, contentSid: p.contentSid)
             case .notSent:
-                try conn.execute("""
-                    UPDATE whatsapp_messages SET status = 'failed', error_message = 'Twilio has no record of this message: it was not sent.'
-                     WHERE id = \(id) AND twilio_sid IS NULL AND status = 'sending'
-                    """)
+                try store.settleNotSent(messageID: id)
             case .unknown:
                 throw undecided
             }
@@ -88,15 +75,9 @@ extension Outbound {
     /// Records the message Twilio sent after all, as `deliver` would have — once: a run that recorded
     /// it and died before answering (its key taken over later) left the row with this SID, which is
     /// the answer (a second row would break the SID's unique key, and the retry would send again).
-    public static func recordSettled(_ conn: PGConnection, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> OutboundResult {
-        if let row = try conn.query("""
-            SELECT id, conversation_id, status FROM whatsapp_messages WHERE workspace_id = \(p.workspaceID) AND twilio_sid = \(m.sid)
-            """).first {
-            return OutboundResult(messageID: try row.decode(Int64.self, "id"), twilioSID: m.sid, status: try row.decode(String.self, "status"),
-                                  conversationID: try row.decode(Int64.self, "conversation_id"), contentSid: p.contentSid)
-        }
-        let status = storedStatus(m.status)
-        let (id, conversationID) = try record(conn, p, sid: m.sid, status: status, errorCode: m.errorCode, errorMessage: m.errorMessage)
-        return OutboundResult(messageID: id, twilioSID: m.sid, status: status, conversationID: conversationID, contentSid: p.contentSid)
+    public static func recordSettled(_ store: some MessageStore, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> OutboundResult {
+        let recorded = try store.recordSettled(message(p, sid: m.sid, status: storedStatus(m.status), errorCode: m.errorCode, errorMessage: m.errorMessage))
+        return OutboundResult(messageID: recorded.messageID, twilioSID: m.sid, status: recorded.status, conversationID: recorded.conversationID,
+                              contentSid: p.contentSid)
     }
 }

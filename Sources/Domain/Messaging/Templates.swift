@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 
 /// The in-app WhatsApp templates (English and Spanish). A template renders a freeform body; when a
 /// workspace maps a Meta Content SID to a template and language (`workspaces.content_sids`), the
@@ -142,10 +141,7 @@ public enum Templates {
     }
 
     /// The Meta Content SID the workspace maps to `key` in `language` (`workspaces.content_sids`), if any.
-    public static func contentSid(_ conn: PGConnection, workspaceID: Int64, key: String, language: String) throws -> String? {
-        let r = try conn.query(
-            "SELECT content_sids -> \(key) ->> \(language) AS sid FROM workspaces WHERE id = \(workspaceID)")
-        guard let sid = try r.first?.decode(String?.self, "sid"), !sid.isEmpty else { return nil }
-        return sid
+    public static func contentSid(_ store: some MessageStore, workspaceID: Int64, key: String, language: String) throws -> String? {
+        try store.contentSid(workspaceID: workspaceID, key: key, language: language)
     }
 }

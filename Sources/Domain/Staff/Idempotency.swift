@@ -1,6 +1,5 @@
 import Foundation
 import MedsyncCrypto
-import Postgres
 
 /// The `Idempotency-Key` of staff requests that act outside (a Twilio send) or enqueue work (a
 /// bundle): per workspace, the same key with the same request answers the stored answer and never
@@ -46,27 +45,17 @@ public enum Idempotency {
                                      retryAfter: 2)
 
     /// Claims `key` for a request done outside a transaction (a Twilio send).
-    static func begin<Answer: Decodable>(_ conn: PGConnection, workspaceID: Int64, key: String, operation: String, hash: String,
+    static func begin<Answer: Decodable>(_ store: some MessageStore, workspaceID: Int64, key: String, operation: String, hash: String,
                                          as: Answer.Type) throws -> Start<Answer> {
         for _ in 0..<2 {
-            if let id = try conn.query("""
-                INSERT INTO idempotent_requests (workspace_id, idempotency_key, operation, request_hash)
-                VALUES (\(workspaceID), \(key), \(operation), \(hash))
-                ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id
-                """).first?.decode(Int64?.self, "id") {
+            if let id = try store.takeIdempotencyKey(workspaceID: workspaceID, key: key, operation: operation, hash: hash) {
                 return .fresh(id)
             }
-            guard let row = try existing(conn, workspaceID: workspaceID, key: key) else { continue }  // released meanwhile
+            guard let row = try store.idempotentRequest(workspaceID: workspaceID, key: key) else { continue }  // released meanwhile
             if let answer = try answered(row, operation: operation, hash: hash, as: Answer.self) { return .replay(answer) }
             // Running: still in progress, or abandoned by a process that died (taken over by one request only).
-            let id = try row.decode(Int64.self, "id")
-            let taken = try conn.query("""
-                UPDATE idempotent_requests SET updated_at = now()
-                 WHERE id = \(id) AND status = 'running' AND updated_at < now() - make_interval(secs => \(takeOverAfterSeconds))
-                RETURNING created_at
-                """).first
-            guard let since = try taken?.decode(Date?.self, "created_at") else { throw inProgress }
-            return .resumed(id, since: since)
+            guard let since = try store.takeOverIdempotencyKey(id: row.id, idleSeconds: takeOverAfterSeconds) else { throw inProgress }
+            return .resumed(row.id, since: since)
         }
         throw inProgress
     }
@@ -74,49 +63,38 @@ public enum Idempotency {
     /// Claims `key` inside the caller's transaction (a bundle enqueued in one): nil when this request
     /// owns it, else the stored answer. A concurrent request with the same key waits for this
     /// transaction on the unique key, then replays.
-    static func claim<Answer: Decodable>(_ conn: PGConnection, workspaceID: Int64, key: String, operation: String, hash: String,
+    static func claim<Answer: Decodable>(_ store: some MessageStore, workspaceID: Int64, key: String, operation: String, hash: String,
                                          as: Answer.Type) throws -> (id: Int64?, replay: Answer?) {
-        if let id = try conn.query("""
-            INSERT INTO idempotent_requests (workspace_id, idempotency_key, operation, request_hash)
-            VALUES (\(workspaceID), \(key), \(operation), \(hash))
-            ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id
-            """).first?.decode(Int64?.self, "id") {
+        if let id = try store.takeIdempotencyKey(workspaceID: workspaceID, key: key, operation: operation, hash: hash) {
             return (id, nil)
         }
-        guard let row = try existing(conn, workspaceID: workspaceID, key: key),
+        guard let row = try store.idempotentRequest(workspaceID: workspaceID, key: key),
               let answer = try answered(row, operation: operation, hash: hash, as: Answer.self) else { throw inProgress }
         return (nil, answer)
     }
 
     /// The answer stored for `key` when it is this same request's; nil when the key is unused or its
     /// request still running. Throws `idempotency_key_reused` for another request's key.
-    static func replay<Answer: Decodable>(_ conn: PGConnection, workspaceID: Int64, key: String, operation: String, hash: String,
+    static func replay<Answer: Decodable>(_ store: some MessageStore, workspaceID: Int64, key: String, operation: String, hash: String,
                                           as: Answer.Type) throws -> Answer? {
-        guard let row = try existing(conn, workspaceID: workspaceID, key: key) else { return nil }
+        guard let row = try store.idempotentRequest(workspaceID: workspaceID, key: key) else { return nil }
         return try answered(row, operation: operation, hash: hash, as: Answer.self)
     }
 
-    static func existing(_ conn: PGConnection, workspaceID: Int64, key: String) throws -> PGRow? {
-        try conn.query("""
-            SELECT id, operation, request_hash, status, response::text AS response FROM idempotent_requests
-             WHERE workspace_id = \(workspaceID) AND idempotency_key = \(key)
-            """).first
-    }
-
-    static func answered<Answer: Decodable>(_ row: PGRow, operation: String, hash: String, as: Answer.Type) throws -> Answer? {
-        guard try row.decode(String?.self, "operation") == operation, try row.decode(String?.self, "request_hash") == hash else { throw reused }
-        guard try row.decode(String?.self, "status") == "completed", let json = try row.decode(String?.self, "response") else { return nil }
+    static func answered<Answer: Decodable>(_ row: IdempotentRequest, operation: String, hash: String, as: Answer.Type) throws -> Answer? {
+        guard row.operation == operation, row.requestHash == hash else { throw reused }
+        guard row.status == "completed", let json = row.response else { return nil }
         return try JSONDecoder().decode(Answer.self, from: Data(json.utf8))
     }
 
     /// Stores the answer a replay gives.
-    static func complete(_ conn: PGConnection, _ id: Int64, answer: some Encodable) throws {
+    static func complete(_ store: some MessageStore, _ id: Int64, answer: some Encodable) throws {
         let json = String(decoding: try JSONEncoder().encode(answer), as: UTF8.self)
-        try conn.execute("UPDATE idempotent_requests SET status = 'completed', response = \(json)::jsonb WHERE id = \(id)")
+        try store.completeIdempotentRequest(id: id, response: json)
     }
 
     /// Nothing was done: the same key may try again.
-    static func release(_ conn: PGConnection, _ id: Int64) throws {
-        try conn.execute("DELETE FROM idempotent_requests WHERE id = \(id) AND status = 'running'")
+    static func release(_ store: some MessageStore, _ id: Int64) throws {
+        try store.releaseIdempotencyKey(id: id)
     }
 }

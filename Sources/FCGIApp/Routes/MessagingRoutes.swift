@@ -8,7 +8,7 @@ enum MessagingRoutes {
         router.group(AuthMiddleware.staff) { r in
             r.post("/api/whatsapp/send") { request, ctx in
                 let b: SendBody = try request.decodeJSON()
-                return .json(201, try StaffSend.send(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value, body: b.body,
+                return .json(201, try StaffSend.send(ctx.stores.messages, audit: ctx.stores.audit, http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value, body: b.body,
                                                      idempotencyKey: request.header("idempotency-key")))
             }
             r.post("/api/whatsapp/send-template", sendTemplate)
@@ -16,26 +16,26 @@ enum MessagingRoutes {
 
             r.get("/api/whatsapp/conversations") { request, ctx in
                 let q = try queryParams(request)
-                return .json(200, try Conversations.list(ctx.db(), workspaceID: ctx.workspaceID, q: q["q"], cursor: q["cursor"],
+                return .json(200, try Conversations.list(ctx.stores.inbox, workspaceID: ctx.workspaceID, q: q["q"], cursor: q["cursor"],
                                                          since: q["since"], limit: intQuery(q, "limit", default: 30)))
             }
             r.get("/api/whatsapp/conversations/{id}") { _, ctx in
-                .json(200, try Conversations.get(ctx.db(), workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
+                .json(200, try Conversations.get(ctx.stores.inbox, workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
             }
             r.delete("/api/whatsapp/conversations/{id}") { _, ctx in
-                try Conversations.delete(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self))
+                try Conversations.delete(ctx.stores.inbox, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self))
                 return Response(status: 204)
             }
             r.get("/api/whatsapp/conversations/{id}/messages") { request, ctx in
                 let q = try queryParams(request)
-                return .json(200, try Conversations.messages(ctx.db(), workspaceID: ctx.workspaceID, conversationID: ctx.parameters.require("id", as: Int64.self),
+                return .json(200, try Conversations.messages(ctx.stores.inbox, workspaceID: ctx.workspaceID, conversationID: ctx.parameters.require("id", as: Int64.self),
                                                              cursor: q["cursor"], since: q["since"], limit: intQuery(q, "limit", default: 50)))
             }
             r.post("/api/whatsapp/conversations/{id}/handoff") { _, ctx in
-                .json(200, try Conversations.setState(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "handoff"))
+                .json(200, try Conversations.setState(ctx.stores.inbox, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "handoff"))
             }
             r.post("/api/whatsapp/conversations/{id}/resume-bot") { _, ctx in
-                .json(200, try Conversations.setState(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "bot"))
+                .json(200, try Conversations.setState(ctx.stores.inbox, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "bot"))
             }
         }
     }
@@ -51,7 +51,7 @@ enum MessagingRoutes {
 
     @Sendable static func sendTemplate(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let b: SendTemplateBody = try request.decodeJSON()
-        return .json(201, try StaffSend.sendTemplate(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value,
+        return .json(201, try StaffSend.sendTemplate(ctx.stores.messages, audit: ctx.stores.audit, http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value,
                                                      templateKey: b.template_id, language: b.language, variables: b.variables ?? [:],
                                                      idempotencyKey: request.header("idempotency-key")))
     }
@@ -68,12 +68,12 @@ enum MessagingRoutes {
     }
 
     @Sendable static func templates(_ request: Request, _ ctx: StaffContext) throws -> Response {
-        let conn = ctx.db()
+        let store = ctx.stores.messages
         var items: [TemplateView] = []
         for t in Templates.list() {
             var sids: [String: String] = [:]
             for lang in Templates.languages {
-                if let sid = try Templates.contentSid(conn, workspaceID: ctx.workspaceID, key: t.key, language: lang) { sids[lang] = sid }
+                if let sid = try Templates.contentSid(store, workspaceID: ctx.workspaceID, key: t.key, language: lang) { sids[lang] = sid }
             }
             items.append(TemplateView(id: t.key, category: t.category, variables: t.variables, required_variables: t.guideVariables,
                                       bodies: t.bodies, content_sids: sids))
