@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 import HTTPClient
+import MedsyncConfig
 import Postgres
 import Twilio
 
@@ -34,37 +35,78 @@ import Twilio
     }
 }
 
-/// `Outbound.send` against a fresh database and the sandbox.
-@Suite(.needsStack) struct MessagingOutboundTests {
-    private func appError(_ body: () throws -> Void) -> String? {
-        do { try body() } catch let e as AppError { return e.code.rawValue } catch { return "\(error)" }
-        return nil
-    }
+private func appError(_ body: () throws -> Void) -> String? {
+    do { try body() } catch let e as AppError { return e.code.rawValue } catch { return "\(error)" }
+    return nil
+}
 
+/// A configuration whose Twilio is a closed port: a send that reached Twilio would fail with
+/// "no answer", never with one of the checks' codes.
+private func unreachableTwilio() throws -> Config {
+    try Config.load(environment: ["TWILIO_ACCOUNT_SID": "AC" + String(repeating: "0", count: 32), "TWILIO_AUTH_TOKEN": "token",
+                                  "TWILIO_API_BASE_URL": "http://127.0.0.1:9", "TWILIO_WEBHOOK_BASE_URL": "http://127.0.0.1:9"], dotEnvPath: nil)
+}
+
+/// `Outbound`'s checks and records on the in-memory store (no PostgreSQL, no Twilio).
+@Suite struct OutboundTests {
     @Test func checksConsentSenderAndWindowBeforeCallingTwilio() throws {
-        let w = try JobsWorld()
+        let store = MemoryMessageStore()
         let http = try HTTPClient()
-        let config = try w.config()
-        let noSender = try w.workspace()
-        let p0 = try w.patient(noSender, name: "Solo")
-        #expect(appError { _ = try Outbound.send(w.conn, http: http, config: config, OutboundRequest(workspaceID: noSender, patientID: p0, content: .freeform("hi"))) } == "no_active_sender")
+        let config = try unreachableTwilio()
+        let noSender: Int64 = 100
+        let p0 = store.addPatient(workspaceID: noSender, phone: "+15550000001", name: "Solo")
+        #expect(appError { _ = try Outbound.send(store, http: http, config: config, OutboundRequest(workspaceID: noSender, patientID: p0, content: .freeform("hi"))) } == "no_active_sender")
 
-        let ws = try w.workspace()
-        let sender = try w.sender(ws)
-        let noConsent = try w.patient(ws, name: "NoConsent", consent: false)
-        #expect(appError { _ = try Outbound.send(w.conn, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: noConsent, content: .freeform("hi"))) } == "no_consent")
+        let ws: Int64 = 200
+        let sender = store.addSender(workspaceID: ws, phone: "+15550001000")
+        let noConsent = store.addPatient(workspaceID: ws, phone: "+15550000002", name: "NoConsent", consent: false)
+        #expect(appError { _ = try Outbound.send(store, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: noConsent, content: .freeform("hi"))) } == "no_consent")
         // Another workspace's patient is not found.
-        #expect(appError { _ = try Outbound.send(w.conn, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: p0, content: .freeform("hi"))) } == "patient_not_found")
+        #expect(appError { _ = try Outbound.send(store, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: p0, content: .freeform("hi"))) } == "patient_not_found")
+        // An inactive sender chosen by id is refused.
+        let inactive = store.addSender(workspaceID: ws, phone: "+15550001001", primary: false, active: false)
+        let open = store.addPatient(workspaceID: ws, phone: "+15550000004", name: "Open")
+        store.window(workspaceID: ws, patientID: open, senderID: sender.id, at: Date())
+        #expect(appError { _ = try Outbound.send(store, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: open, content: .freeform("hi"), senderID: inactive.id)) } == "no_active_sender")
+        #expect(appError { _ = try Outbound.send(store, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: open, content: .freeform("  "))) } == "empty_body")
 
-        // The sandbox would accept it (window open there), but our records say the patient wrote 25 h ago.
-        let phone = JobsWorld.randomPhone()
-        let closed = try w.patient(ws, phone: phone, name: "Closed")
-        try w.window(ws, patient: closed, phone: phone, sender: sender, at: Date().addingTimeInterval(-25 * 3600))
-        #expect(appError { _ = try Outbound.send(w.conn, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: closed, content: .freeform("hi"))) } == "window_closed")
-        #expect(try w.sent(from: sender).isEmpty)
-        #expect(try w.conn.query("SELECT count(*) AS n FROM whatsapp_messages").first!.int("n") == 0)
+        // Our records say the patient wrote 25 h ago: closed, whatever Twilio would say.
+        let closed = store.addPatient(workspaceID: ws, phone: "+15550000003", name: "Closed")
+        store.window(workspaceID: ws, patientID: closed, senderID: sender.id, at: Date().addingTimeInterval(-25 * 3600))
+        #expect(appError { _ = try Outbound.send(store, http: http, config: config, OutboundRequest(workspaceID: ws, patientID: closed, content: .freeform("hi"))) } == "window_closed")
+        // A template without a Content SID is checked as free text; with one it may go (prepared, not sent here).
+        let template = OutboundContent.template(key: "followup", language: "en", variables: ["patient_name": "C", "doctor_name": "D"])
+        #expect(appError { _ = try Outbound.prepare(store, OutboundRequest(workspaceID: ws, patientID: closed, content: template)) } == "window_closed")
+        store.contentSids[ws] = ["followup": ["en": "HXfollowupEN000000000000000000000"]]
+        let prepared = try Outbound.prepare(store, OutboundRequest(workspaceID: ws, patientID: closed, content: template))
+        #expect(prepared.contentSid == "HXfollowupEN000000000000000000000" && prepared.contentVariables == ["1": "C", "2": "D"])
+        #expect(store.messages.isEmpty)
     }
 
+    @Test func aMessageTwilioSentIsRecordedOnceBySID() throws {
+        let store = MemoryMessageStore()
+        let ws: Int64 = 1
+        let sender = store.addSender(workspaceID: ws, phone: "+15550001000")
+        let patient = store.addPatient(workspaceID: ws, phone: "+15550000001", name: "Eva")
+        let prepared = try Outbound.prepare(store, OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("See you soon ✅"), checkWindow: false))
+        #expect(prepared.sender == sender && prepared.conversationID == nil)
+        let listed = try JSONDecoder().decode(TwilioMessage.self, from: Data("""
+            {"sid": "SM0001", "account_sid": "AC1", "status": "delivered", "to": "whatsapp:+15550000001", "from": "whatsapp:x"}
+            """.utf8))
+        let first = try Outbound.recordSettled(store, prepared, listed)
+        #expect(first.status == "delivered" && first.twilioSID == "SM0001")
+        // Settling it again (a run that recorded it and died before answering, its key taken over):
+        // the row with Twilio's SID is the answer, never a second row.
+        let again = try Outbound.recordSettled(store, prepared, listed)
+        #expect(again.messageID == first.messageID && again.conversationID == first.conversationID)
+        #expect(store.messages.filter { $0.sid == "SM0001" }.count == 1)
+        // Twilio's status the schema does not know is stored as queued.
+        #expect(OutboundMessage.storedStatus("accepted") == "queued" && OutboundMessage.storedStatus("accepted", else: "sent") == "sent")
+    }
+}
+
+/// `Outbound.send` against a fresh database and the sandbox (what Twilio received).
+@Suite(.needsStack) struct MessagingOutboundTests {
     @Test func sendsThroughTheSubaccountWithOurStatusCallbackAndRecordsTwiliosSID() throws {
         let w = try JobsWorld()
         let http = try HTTPClient()
@@ -73,7 +115,8 @@ import Twilio
         let phone = JobsWorld.randomPhone()
         let patient = try w.patient(ws, phone: phone, name: "Eva")
         try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date().addingTimeInterval(-60))
-        let result = try Outbound.send(w.conn, http: http, config: w.config(),
+        let store = PostgresStores(w.conn).messages
+        let result = try Outbound.send(store, http: http, config: w.config(),
                                        OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("See you soon ✅")))
         let received = try w.sent(from: sender)
         #expect(received.count == 1)
@@ -89,8 +132,8 @@ import Twilio
         let listed = try JSONDecoder().decode(TwilioMessage.self, from: Data("""
             {"sid": "\(result.twilioSID)", "account_sid": "\(sender.accountSID)", "status": "delivered", "to": "whatsapp:\(phone)", "from": "whatsapp:x"}
             """.utf8))
-        let prepared = try Outbound.prepare(w.conn, OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("See you soon ✅")))
-        let settled = try Outbound.recordSettled(w.conn, prepared, listed)
+        let prepared = try Outbound.prepare(store, OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("See you soon ✅")))
+        let settled = try Outbound.recordSettled(store, prepared, listed)
         #expect(settled.messageID == result.messageID)
         #expect(try w.conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE twilio_sid = \(result.twilioSID)").first?.int("n") == 1)
     }
@@ -103,7 +146,8 @@ import Twilio
         let phone = JobsWorld.randomPhone()
         let patient = try w.patient(ws, phone: phone, name: "Juan", language: "es")
         let vars = ["patient_name": "Juan", "doctor_name": "Dra. Vega"]
-        let result = try Outbound.send(w.conn, http: http, config: w.config(), OutboundRequest(
+        let store = PostgresStores(w.conn).messages
+        let result = try Outbound.send(store, http: http, config: w.config(), OutboundRequest(
             workspaceID: ws, patientID: patient, content: .template(key: "followup", language: "es", variables: vars)))
         #expect(result.contentSid == "HXfollowupES000000000000000000000")
         let received = try w.sent(from: sender)
@@ -115,7 +159,7 @@ import Twilio
         try w.control("POST", "/sandbox/faults", #"{"api":"twilio_messages","kind":"twilio_error","code":63024,"count":1,"to":"\#(phone)"}"#)
         var thrown: TwilioError?
         do {
-            _ = try Outbound.send(w.conn, http: http, config: w.config(), OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("hola")))
+            _ = try Outbound.send(store, http: http, config: w.config(), OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("hola")))
         } catch let e as TwilioError { thrown = e }
         #expect(thrown?.code == 63024 && thrown?.isRetryable == false)
         let failed = try #require(try w.conn.query("SELECT * FROM whatsapp_messages WHERE status = 'failed'").first)
