@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 import HTTPClient
 import MedsyncConfig
-import Postgres
+import MedsyncCrypto
 import Twilio
 
 @Suite struct MessagingTemplateTests {
@@ -105,17 +105,78 @@ private func unreachableTwilio() throws -> Config {
     }
 }
 
-/// `Outbound.send` against a fresh database and the sandbox (what Twilio received).
+/// The sandbox (Twilio's stand-in, `make test`'s stack) with the rows in memory: senders registered
+/// there (a subaccount's token stored Fernet-encrypted), the patient's window there and in the store.
+/// Every phone number is random, so tests sharing the sandbox never see each other's messages.
+private struct SandboxWorld {
+    let store = MemoryMessageStore()
+    let sandboxURL: String
+    let masterSID: String
+    let masterToken: String
+    let fernetKey = "bWVkc3luYy1kZXYtZmVybmV0LWtleS1ub3QtcHJvZCE="
+
+    init() throws {
+        let env = try StackEnvironment.shared()
+        sandboxURL = try env.sandboxURL
+        masterSID = try env["TWILIO_ACCOUNT_SID"]
+        masterToken = try env["TWILIO_AUTH_TOKEN"]
+    }
+
+    func config() throws -> Config {
+        try Config.load(environment: ["TWILIO_ACCOUNT_SID": masterSID, "TWILIO_AUTH_TOKEN": masterToken, "TWILIO_API_BASE_URL": sandboxURL,
+                                      "MEDSYNC_FERNET_KEY": fernetKey, "TWILIO_WEBHOOK_BASE_URL": "http://127.0.0.1:9"], dotEnvPath: nil)
+    }
+
+    func sender(_ workspaceID: Int64, subaccount: Bool = false) throws -> JobsWorld.Sender {
+        let phone = JobsWorld.randomPhone("+1555")
+        var accountSID = masterSID
+        var tokenEnc: String? = nil
+        var subSID: String? = nil
+        if subaccount {
+            let account = try TwilioClient(accountSID: masterSID, authToken: masterToken, baseURL: sandboxURL, http: try HTTPClient())
+                .createSubaccount(friendlyName: "messaging test \(phone)")
+            accountSID = account.sid
+            subSID = account.sid
+            tokenEnc = try Fernet(key: fernetKey).encrypt(account.authToken)
+        }
+        try control("POST", "/sandbox/numbers", #"{"phone_number":"\#(phone)","account_sid":"\#(accountSID)"}"#)
+        let s = store.addSender(workspaceID: workspaceID, phone: phone, subaccountSID: subSID, subaccountTokenEncrypted: tokenEnc)
+        return JobsWorld.Sender(id: s.id, phone: phone, accountSID: accountSID)
+    }
+
+    /// The patient wrote to the sender at `at` (our records) and an hour ago (the sandbox's clock).
+    func window(_ workspaceID: Int64, patient: Int64, phone: String, sender: JobsWorld.Sender, at: Date) throws {
+        store.window(workspaceID: workspaceID, patientID: patient, senderID: sender.id, at: at)
+        try control("POST", "/sandbox/patients/window", #"{"patient":"\#(phone)","sender":"\#(sender.phone)","hours_ago":1}"#)
+    }
+
+    @discardableResult
+    func control(_ method: String, _ path: String, _ body: String? = nil) throws -> [String: Any] {
+        let response = try http(HTTPRequest(method: method, url: sandboxURL + path,
+                                            headers: body == nil ? [] : [("Content-Type", "application/json")], body: Array((body ?? "").utf8)))
+        guard (200..<300).contains(response.status),
+              let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        else { throw TestSetupError("sandbox \(method) \(path) answered \(response.status): \(response.text)") }
+        return object
+    }
+
+    /// Every message the sandbox accepted from this sender number.
+    func sent(from sender: JobsWorld.Sender) throws -> [[String: Any]] {
+        try control("GET", "/sandbox/messages?from=\(sender.phone.replacingOccurrences(of: "+", with: "%2B"))")["messages"] as? [[String: Any]] ?? []
+    }
+}
+
+/// `Outbound.send` against the sandbox (what Twilio received), the rows in memory.
 @Suite(.needsStack) struct MessagingOutboundTests {
     @Test func sendsThroughTheSubaccountWithOurStatusCallbackAndRecordsTwiliosSID() throws {
-        let w = try JobsWorld()
+        let w = try SandboxWorld()
+        let store = w.store
         let http = try HTTPClient()
-        let ws = try w.workspace()
+        let ws: Int64 = 1
         let sender = try w.sender(ws, subaccount: true)
         let phone = JobsWorld.randomPhone()
-        let patient = try w.patient(ws, phone: phone, name: "Eva")
+        let patient = store.addPatient(workspaceID: ws, phone: phone, name: "Eva")
         try w.window(ws, patient: patient, phone: phone, sender: sender, at: Date().addingTimeInterval(-60))
-        let store = PostgresStores(w.conn).messages
         let result = try Outbound.send(store, http: http, config: w.config(),
                                        OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("See you soon ✅")))
         let received = try w.sent(from: sender)
@@ -124,9 +185,9 @@ private func unreachableTwilio() throws -> Config {
         #expect(received.first?["account_sid"] as? String == sender.accountSID)
         #expect(sender.accountSID != w.masterSID)
         #expect(received.first?["status_callback"] as? String == "http://127.0.0.1:9/api/webhooks/whatsapp/status")
-        let row = try #require(try w.conn.query("SELECT * FROM whatsapp_messages WHERE id = \(result.messageID)").first)
-        #expect(row.string("twilio_sid") == result.twilioSID && row.string("direction") == "outbound")
-        #expect(row.string("body") == "See you soon ✅" && row.string("status") == "queued")
+        let row = try #require(store.messages.first { $0.id == result.messageID })
+        #expect(row.sid == result.twilioSID && row.direction == "outbound")
+        #expect(row.body == "See you soon ✅" && row.status == "queued")
         // Settling it again (a run that recorded it and died before answering, its key taken over):
         // the row with Twilio's SID is the answer, never a second row (the retry would send again).
         let listed = try JSONDecoder().decode(TwilioMessage.self, from: Data("""
@@ -135,18 +196,19 @@ private func unreachableTwilio() throws -> Config {
         let prepared = try Outbound.prepare(store, OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("See you soon ✅")))
         let settled = try Outbound.recordSettled(store, prepared, listed)
         #expect(settled.messageID == result.messageID)
-        #expect(try w.conn.query("SELECT count(*) AS n FROM whatsapp_messages WHERE twilio_sid = \(result.twilioSID)").first?.int("n") == 1)
+        #expect(store.messages.filter { $0.sid == result.twilioSID }.count == 1)
     }
 
     @Test func aContentTemplateGoesOutsideTheWindowAndTwilioErrorsAreStoredOnTheMessage() throws {
-        let w = try JobsWorld()
+        let w = try SandboxWorld()
+        let store = w.store
         let http = try HTTPClient()
-        let ws = try w.workspace(contentSids: #"{"followup": {"es": "HXfollowupES000000000000000000000"}}"#)
+        let ws: Int64 = 1
+        store.contentSids[ws] = ["followup": ["es": "HXfollowupES000000000000000000000"]]
         let sender = try w.sender(ws)
         let phone = JobsWorld.randomPhone()
-        let patient = try w.patient(ws, phone: phone, name: "Juan", language: "es")
+        let patient = store.addPatient(workspaceID: ws, phone: phone, name: "Juan", language: "es")
         let vars = ["patient_name": "Juan", "doctor_name": "Dra. Vega"]
-        let store = PostgresStores(w.conn).messages
         let result = try Outbound.send(store, http: http, config: w.config(), OutboundRequest(
             workspaceID: ws, patientID: patient, content: .template(key: "followup", language: "es", variables: vars)))
         #expect(result.contentSid == "HXfollowupES000000000000000000000")
@@ -162,8 +224,8 @@ private func unreachableTwilio() throws -> Config {
             _ = try Outbound.send(store, http: http, config: w.config(), OutboundRequest(workspaceID: ws, patientID: patient, content: .freeform("hola")))
         } catch let e as TwilioError { thrown = e }
         #expect(thrown?.code == 63024 && thrown?.isRetryable == false)
-        let failed = try #require(try w.conn.query("SELECT * FROM whatsapp_messages WHERE status = 'failed'").first)
-        #expect(failed.int("error_code") == 63024)
-        #expect(failed.string("error_message")?.contains("cannot receive WhatsApp messages") == true)
+        let failed = try #require(store.messages.first { $0.status == "failed" })
+        #expect(failed.errorCode == 63024)
+        #expect(failed.errorMessage?.contains("cannot receive WhatsApp messages") == true)
     }
 }
