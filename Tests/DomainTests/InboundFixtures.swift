@@ -2,73 +2,51 @@ import Domain
 import MedsyncLog
 import Foundation
 import TestSupport
-import MedsyncCrypto
-import Postgres
 import Gemini
 
-/// A clinic in a fresh database: workspace (Mexico City), one doctor available every day 09:00–12:00
-/// in 30-minute slots, one active sender. Used by the Inbound*Tests suites.
-struct InboundClinic {
-    let url: String
-    let conn: PGConnection
+/// A clinic in memory: workspace (Mexico City), one doctor available every day 09:00–12:00 in
+/// 30-minute slots, one active sender — `InboundClinic`'s rows, without PostgreSQL. Used by the
+/// Inbound*Tests suites.
+struct MemoryClinic {
+    let store = MemoryConversationStore()
     let workspaceID: Int64
     let doctorID: Int64
     let sender: SenderRoute
-    static let timezone = "America/Mexico_City"
-    /// Tuesday 1 Dec 2026, 08:00 in Mexico City (UTC-6): the first free slot is today at 9:00.
-    static let now = Date(timeIntervalSince1970: 1_796_133_600)   // 2026-12-01T14:00:00Z
+    static let now = InboundClinic.now
 
-    init(url: String? = nil, senderPhone: String = "+15550001000", availability: [(String, String)] = [("09:00", "12:00")],
-         weekdays: [Int] = Array(0...6), subaccount: (sid: String, tokenEnc: String)? = nil) throws {
-        self.url = try url ?? TestDatabase.create()
-        conn = try PGConnection(self.url)
-        workspaceID = try conn.query("""
-            INSERT INTO workspaces (name, timezone, clinic_name, clinic_info) VALUES ('Clínica Sol', \(InboundClinic.timezone), 'Clínica Sol', 'General practice')
-            RETURNING id
-            """).first!.int64("id")!
-        doctorID = try conn.query("INSERT INTO users (email, name) VALUES (\("doc-\(Crypto.hex(Crypto.randomBytes(4)))@clinic.test"), 'Dr. Ruiz') RETURNING id").first!.int64("id")!
-        try conn.execute("INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(doctorID), \(workspaceID), 'doctor')")
+    init(senderPhone: String = "+15550001000", availability: [(String, String)] = [("09:00", "12:00")], weekdays: [Int] = Array(0...6)) {
+        workspaceID = store.addWorkspace(clinicName: "Clínica Sol", clinicInfo: "General practice", timezone: InboundClinic.timezone)
+        doctorID = store.nextID()
+        store.workspaces[0].doctors.insert(doctorID)
+        func minutes(_ hhmm: String) -> Int {
+            let parts = hhmm.split(separator: ":").compactMap { Int($0) }
+            return parts[0] * 60 + parts[1]
+        }
         for day in weekdays {
             for (start, end) in availability {
-                try conn.execute("""
-                    INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes)
-                    VALUES (\(workspaceID), \(doctorID), \(day), \(start), \(end), 30)
-                    """)
+                store.hours.append(.init(workspaceID: workspaceID, doctorID: doctorID, weekday: day, start: minutes(start), end: minutes(end), slotMinutes: 30))
             }
         }
-        try conn.execute("""
-            INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid, twilio_subaccount_token_enc)
-            VALUES (\(workspaceID), \(senderPhone), 'Clínica Sol', \(subaccount?.sid), \(subaccount?.tokenEnc))
-            """)
-        sender = try SenderRoute.lookup(conn, phone: senderPhone)!
+        store.addSender(workspaceID: workspaceID, phone: senderPhone)
+        sender = try! store.sender(phone: senderPhone)!
     }
 
-    func service(now: Date = InboundClinic.now, gemini: GeminiClient? = nil, connection: PGConnection? = nil) -> InboundService {
-        InboundService(conn: connection ?? conn, gemini: gemini, log: .discarding, now: { now })
-    }
-
-    static func params(from: String, body: String, sid: String = "SM" + Crypto.hex(Crypto.randomBytes(16)),
-                       to: String = "+15550001000", profile: String = "Ana López", media: [(String, String)] = []) -> [(String, String)] {
-        var p: [(String, String)] = [
-            ("MessageSid", sid), ("AccountSid", "AC0000000000000000000000000000de00"), ("From", "whatsapp:\(from)"),
-            ("To", "whatsapp:\(to)"), ("Body", body), ("ProfileName", profile), ("NumMedia", String(media.count)),
-        ]
-        for (i, m) in media.enumerated() {
-            p.append(("MediaUrl\(i)", m.0))
-            p.append(("MediaContentType\(i)", m.1))
-        }
-        return p
+    func service(now: Date = MemoryClinic.now, gemini: GeminiClient? = nil, log: Logger = .discarding) -> InboundService {
+        let store = self.store
+        return InboundService(store: store, freeSlots: { store.freeSlots(workspaceID: $0, from: $1, days: $2, limit: $3) },
+                              gemini: gemini, log: log, now: { now })
     }
 
     @discardableResult
-    func send(_ from: String, _ body: String, sid: String? = nil, now: Date = InboundClinic.now, gemini: GeminiClient? = nil)
-        throws -> InboundOutcome
-    {
+    func send(_ from: String, _ body: String, sid: String? = nil, now: Date = MemoryClinic.now) throws -> InboundOutcome {
         let p = sid.map { InboundClinic.params(from: from, body: body, sid: $0) } ?? InboundClinic.params(from: from, body: body)
-        return try service(now: now, gemini: gemini).handle(InboundWebhook(form: p))
+        return try service(now: now).handle(InboundWebhook(form: p))
     }
 
-    func count(_ sql: String, _ params: [PGValue] = []) throws -> Int {
-        try conn.query(sql, params).first!.int("n")!
-    }
+    // The rows, as the tests read them.
+    var patients: [MemoryConversationStore.Patient] { store.patients }
+    var conversations: [MemoryConversationStore.Conversation] { store.conversations }
+    var messages: [MemoryConversationStore.Message] { store.messages }
+    var appointments: [MemoryConversationStore.Appointment] { store.appointments }
+    func patient(_ phone: String) -> MemoryConversationStore.Patient? { store.patients.first { $0.phone == phone } }
 }
