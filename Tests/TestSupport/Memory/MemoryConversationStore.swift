@@ -78,6 +78,15 @@ public final class MemoryConversationStore: ConversationStore, @unchecked Sendab
         public var start: Int
         public var end: Int
         public var slotMinutes: Int
+
+        public init(workspaceID: Int64, doctorID: Int64, weekday: Int, start: Int, end: Int, slotMinutes: Int) {
+            self.workspaceID = workspaceID
+            self.doctorID = doctorID
+            self.weekday = weekday
+            self.start = start
+            self.end = end
+            self.slotMinutes = slotMinutes
+        }
     }
 
     public var workspaces: [Workspace] = []
