@@ -206,4 +206,29 @@ struct ConversationStoreTests {
         #expect(try bound.decode(String.self, "l") == "es")
         #expect(try bound.decode(String.self, "s") == "handoff")
     }
+
+    @Test("a webhook whose sender the signature check found is recorded with it: the clinic is not looked up again")
+    func senderLookedUpOnce() throws {
+        let clinic = try InboundClinic()
+        try clinic.send("+5215512345678", "hello")
+        let worker = try PGConnection(clinic.url)
+        let sender = try #require(try PostgresStores(worker).conversations.sender(phone: "+15550001000"))
+        let lookup = Set(worker.preparedStatementNames.keys)
+        let before = worker.statementsRun
+        let booked = try clinic.service(connection: worker).handle(
+            InboundWebhook(form: InboundClinic.params(from: "+5215512345678", body: "1")), sender: sender)
+        #expect(booked.reply == "Great, I've requested today at 9:00 AM for you. The clinic will confirm it shortly.")
+        #expect(booked.appointmentID != nil)
+        let sent = Set(worker.preparedStatementNames.keys).subtracting(lookup)
+        #expect(sent.count == 2 && worker.statementsRun - before == 2, "\(sent)")
+        #expect(sent.allSatisfy { !$0.contains("JOIN workspaces") }, "\(sent)")
+        #expect(try clinic.count("SELECT count(*) AS n FROM whatsapp_messages WHERE direction = 'inbound'") == 2)
+        #expect(try clinic.count("SELECT unread_count AS n FROM whatsapp_conversations") == 2)
+        #expect(try clinic.count("SELECT count(*) AS n FROM appointments") == 1)
+        // A newcomer is made with it too.
+        let hello = try clinic.service(connection: worker).handle(
+            InboundWebhook(form: InboundClinic.params(from: "+5215500000077", body: "hello")), sender: sender)
+        #expect(hello.kind == .replied)
+        #expect(try clinic.count("SELECT count(*) AS n FROM patients") == 2)
+    }
 }

@@ -50,7 +50,8 @@ public struct InboundService {
     }
 
     /// Records and answers a decoded webhook; never leaves anything half-written. `sender`: the sender
-    /// `To` names when the signature check looked it up already (it is not looked up again). The
+    /// `To` names when the signature check looked it up already (the clinic is looked up once per
+    /// request: that one is recorded with, not looked up again). The
     /// sender's workspace this session kept from an earlier webhook may be stale (its number moved to
     /// another clinic since, sql/0018): a sender not found active there is routed again, once.
     public func handle(_ webhook: InboundWebhook, sender: SenderRoute? = nil) throws -> InboundOutcome {
@@ -71,9 +72,11 @@ public struct InboundService {
             guard sender.isActive else { return ignored("disabled") }
             return InboundOutcome(kind: .rejected, reply: refusal)
         }
+        if routed?.isActive == false { return ignored("disabled") }
         let text = webhook.text
         let message = IncomingMessage(sid: sid, from: webhook.from, to: to, text: text, mediaJSON: webhook.mediaJSON,
-                                      profileName: webhook.profileName, newPatientLanguage: { InboundText.detectLanguage(text) ?? .en })
+                                      profileName: webhook.profileName, newPatientLanguage: { InboundText.detectLanguage(text) ?? .en },
+                                      sender: routed)
         return try store.receive(message, log: log) { recording in
             switch recording {
             case .unknownSender: return ignored("unknown")

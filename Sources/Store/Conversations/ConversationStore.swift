@@ -78,9 +78,13 @@ public struct IncomingMessage: Sendable {
     public var profileName: String
     /// The language a new patient starts with (asked only when the patient is made).
     public var newPatientLanguage: @Sendable () -> Language
+    /// The active sender `to` names when this request looked it up already (the signature check): the
+    /// recording statement takes it as it is instead of looking the clinic up again.
+    public var sender: SenderRoute?
 
     public init(sid: String, from: String, to: String, text: String, mediaJSON: String = "[]", profileName: String = "",
-                newPatientLanguage: @escaping @Sendable () -> Language = { .en }) {
+                newPatientLanguage: @escaping @Sendable () -> Language = { .en }, sender: SenderRoute? = nil) {
+        self.sender = sender
         self.sid = sid
         self.from = from
         self.to = to

@@ -173,9 +173,16 @@ public struct PGConversationStore: ConversationStore {
         let tail: PGQuery
 
         init(_ m: IncomingMessage, seen: Bool) {
+            // The sender by `To`, or — looked up already this request (the signature check) — as it was found.
+            let sender: PGQuery = m.sender.map { s in """
+                SELECT \(s.senderID)::bigint AS sender_id, \(s.workspaceID)::bigint AS workspace_id, \(s.phone)::text AS phone_number,
+                       \(s.isActive)::bool AS is_active, \(s.subaccountSID)::text AS twilio_subaccount_sid,
+                       \(s.subaccountTokenEnc)::text AS twilio_subaccount_token_enc, \(s.timezone)::text AS timezone,
+                       \(s.clinicName)::text AS clinic_name, \(s.clinicInfo)::text AS clinic_info
+                """ } ?? "SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(m.to)\(unescaped: SenderRoute.order)"
             head = """
                 WITH s AS (
-                    SELECT \(unescaped: SenderRoute.columns) \(unescaped: SenderRoute.fromWhere)\(m.to)\(unescaped: SenderRoute.order)
+                    \(sender)
                 ), elsewhere AS (
                     -- this MessageSid recorded by another clinic: nothing is created here
                     -- (another clinic's rows are not visible here: a function answers yes or no, sql/0021)
