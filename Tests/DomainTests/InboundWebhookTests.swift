@@ -2,7 +2,6 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
-import Postgres
 
 @Suite("Inbound: the webhook form decoded into one typed value, and the enums of the inbound path")
 struct InboundWebhookTests {
