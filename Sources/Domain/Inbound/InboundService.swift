@@ -51,9 +51,9 @@ public struct InboundService {
 
     /// Records and answers a decoded webhook; never leaves anything half-written. `sender`: the sender
     /// `To` names when the signature check looked it up already (the clinic is looked up once per
-    /// request: that one is recorded with, not looked up again). The
-    /// sender's workspace this session kept from an earlier webhook may be stale (its number moved to
-    /// another clinic since, sql/0018): a sender not found active there is routed again, once.
+    /// request: the message is recorded with that one). The sender's workspace this session kept from
+    /// an earlier webhook may be stale (its number moved to another clinic since, sql/0018): a sender
+    /// not found active there is routed again, once.
     public func handle(_ webhook: InboundWebhook, sender: SenderRoute? = nil) throws -> InboundOutcome {
         let outcome = try answer(webhook, sender: sender)
         if outcome.kind == .unknownSender, store.routeAgain() { return try answer(webhook, sender: nil) }
