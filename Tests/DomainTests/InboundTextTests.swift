@@ -98,7 +98,7 @@ struct InboundTextTests {
         #expect(!lookedUp)
     }
 
-    /// Issue 22 (review L11): several Fernet keys, the first encrypting. A subaccount token encrypted
+    /// Several Fernet keys, the first encrypting. A subaccount token encrypted
     /// with the old key still verifies while the old key is listed second; once no listed key decrypts
     /// it, the webhook is no silent 403 (nil) but `sender_credentials_invalid`, logged without secrets.
     @Test("signature with rotated Fernet keys: the old key second still verifies; no key that decrypts is an error, logged")

@@ -2,7 +2,6 @@ import Domain
 import Foundation
 import TestSupport
 import Testing
-import Postgres
 
 @Suite("Inbound: the webhook form decoded into one typed value, and the enums of the inbound path")
 struct InboundWebhookTests {
@@ -53,27 +52,6 @@ struct InboundWebhookTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
-    }
-
-    @Test("a row with an unknown state or language is a decode_failed error naming the column, not a trap", .needsStack)
-    func enumsFromRows() throws {
-        let conn = try PGConnection(try TestDatabase.create(migrated: false))
-        let row = try #require(try conn.query("SELECT 'bot' AS ok_state, 'es' AS ok_language, 'paused' AS state, 'fr' AS language").first)
-        #expect(try row.decode(ConversationState.self, "ok_state") == .bot)
-        #expect(try row.decode(Language.self, "ok_language") == .es)
-        for column in ["state", "language"] {
-            do {
-                _ = column == "state" ? try row.decode(ConversationState.self, column) as Any : try row.decode(Language.self, column) as Any
-                Issue.record("decoded \(column)")
-            } catch let e as PGError {
-                #expect(e.code == .decodeFailed)
-                #expect(e.column == column)
-            }
-        }
-        // Bound as their raw values.
-        let bound = try #require(try conn.query("SELECT \(Language.es)::text AS l, \(ConversationState.handoff)::text AS s").first)
-        #expect(try bound.decode(String.self, "l") == "es")
-        #expect(try bound.decode(String.self, "s") == "handoff")
     }
 
     @Test("fallback intents are an enum", arguments: [

@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 import Twilio
 import MedsyncLog
 
@@ -21,21 +20,10 @@ public enum StatusCallback {
         TwilioError.explanation(for: code) ?? "Twilio reported error \(code) (https://www.twilio.com/docs/errors/\(code))."
     }
 
-    /// The subaccount this callback names (by AccountSid, else by the sender number in From) and its
-    /// encrypted token, for signature checks.
-    public static func subaccountToken(_ conn: PGConnection, accountSID: String?, from: String?) throws -> SubaccountCredential? {
-        let rows = try conn.query("""
-            SELECT twilio_subaccount_sid, twilio_subaccount_token_enc FROM medsync_subaccount_token(\(accountSID ?? ""), \(from ?? ""))
-            """)
-        guard let row = rows.first, let sid = try row.decode(String?.self, "twilio_subaccount_sid"),
-              let enc = try row.decode(String?.self, "twilio_subaccount_token_enc") else { return nil }
-        return SubaccountCredential(sid: sid, tokenEnc: enc)
-    }
-
     /// Applies a verified callback. Only a message sent through a sender of the posting account moves:
     /// the form's AccountSid must be the sender's subaccount, or the master account (`masterAccountSID`)
     /// for a sender without one. Anything else is acknowledged without change (and logged).
-    public static func apply(_ conn: PGConnection, params: [(String, String)], masterAccountSID: String,
+    public static func apply(_ store: some ConversationStore, params: [(String, String)], masterAccountSID: String,
                              log: Logger = Logger(label: "medsync.status")) throws -> Outcome
     {
         func value(_ n: String) -> String? { params.first { $0.0 == n }?.1.trimmingCharacters(in: .whitespaces) }
@@ -56,24 +44,12 @@ public enum StatusCallback {
             return Outcome(found: false, status: nil)
         }
         let code = value("ErrorCode").flatMap { Int($0) }.flatMap { $0 == 0 ? nil : $0 }
-        let final = status == "failed" || status == "undelivered"
-        // Row-level security: the session's workspace is the message's (sql/0021); the account check
-        // below still decides whether it moves.
-        conn.workspace = .message(sid: sid)
-        let rows = try conn.query("""
-            UPDATE whatsapp_messages m
-               SET status = \(status),
-                   error_code = CASE WHEN \(final)::bool THEN COALESCE(\(code)::int, m.error_code) ELSE m.error_code END,
-                   error_message = CASE WHEN \(final)::bool AND \(code)::int IS NOT NULL THEN \(code.map(explanation(for:))) ELSE m.error_message END
-              FROM whatsapp_conversations c JOIN whatsapp_senders s ON s.id = c.sender_id
-             WHERE m.twilio_sid = \(sid) AND c.id = m.conversation_id
-               AND COALESCE(s.twilio_subaccount_sid, \(masterAccountSID)) = \(account)
-            RETURNING m.status
-            """)
-        guard let row = rows.first else {
+        let updated = try store.updateStatus(sid: sid, status: status, errorCode: code, errorMessage: code.map(explanation(for:)),
+                                             account: account, masterAccountSID: masterAccountSID)
+        guard updated.found else {
             log.warning("status callback for MessageSid \(sid) (\(status)) that account \(account) did not send: ignored")
             return Outcome(found: false, status: nil)
         }
-        return Outcome(found: true, status: try row.decode(String?.self, "status"))
+        return Outcome(found: true, status: updated.status)
     }
 }

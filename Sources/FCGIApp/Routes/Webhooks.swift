@@ -31,11 +31,16 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     let form = try request.form()
     let url = try signedURL(request, ctx)
     let db = ctx.db()
+    let conversations = ctx.stores.conversations
     let to = InboundWebhook.e164(form["To"])
     var log = ctx.logger
     if let sid = form["MessageSid"] ?? form["SmsMessageSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
+    // The sender is looked up once: for the signature when the master token does not match, and then
+    // handed to the use case (which otherwise finds it with the message).
+    var sender: SenderRoute?
     let signer = try ctx.webhookVerifier.signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
-        try to.flatMap { try SenderRoute.lookup(db, phone: $0) }?.subaccount
+        sender = try to.flatMap { try conversations.sender(phone: $0) }
+        return sender?.subaccount
     }
     guard signer != nil else {
         log.warning("inbound webhook with an invalid signature for \(url) (To \(to ?? "none"))")
@@ -43,8 +48,9 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
     }
     let webhook = try InboundWebhook(form: form.pairs)
     let gemini = ctx.config.geminiAPIKey == nil ? nil : GeminiClient(http: try ctx.http(), config: ctx.config)
-    let service = InboundService(conn: db, gemini: gemini, log: log)
-    return twiml(try service.handle(webhook).twiml)
+    let service = InboundService(store: conversations, freeSlots: { try FreeSlots.compute(db, workspaceID: $0, from: $1, days: $2, limit: $3) },
+                                 gemini: gemini, log: log)
+    return twiml(try service.handle(webhook, sender: sender).twiml)
 }
 
 /// POST /api/webhooks/whatsapp/status: the same signature policy (master, then the subaccount the
@@ -53,11 +59,11 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
 @Sendable func statusWebhook(_ request: Request, _ ctx: AppContext) throws -> Response {
     let form = try request.form()
     let url = try signedURL(request, ctx)
-    let db = ctx.db()
+    let conversations = ctx.stores.conversations
     var log = ctx.logger
     if let sid = form["MessageSid"] ?? form["SmsSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
     let signer = try ctx.webhookVerifier.signer(signature: request.header("x-twilio-signature"), url: url, params: form.pairs) {
-        try StatusCallback.subaccountToken(db, accountSID: form["AccountSid"], from: InboundWebhook.e164(form["From"]))
+        try conversations.subaccountToken(accountSID: form["AccountSid"], from: InboundWebhook.e164(form["From"]))
     }
     guard let signer else {
         log.warning("status callback with an invalid signature for \(url)")
@@ -69,6 +75,6 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
         log.warning("status callback signed by subaccount \(signedBy ?? "none") names AccountSid \(form["AccountSid"] ?? "none"): ignored")
         return twiml(TwiML.empty)
     }
-    _ = try StatusCallback.apply(db, params: form.pairs, masterAccountSID: ctx.config.twilioAccountSID ?? "", log: log)
+    _ = try StatusCallback.apply(conversations, params: form.pairs, masterAccountSID: ctx.config.twilioAccountSID ?? "", log: log)
     return twiml(TwiML.empty)
 }

@@ -78,17 +78,6 @@ public struct WebhookVerifier {
     }
 }
 
-/// A subaccount's SID and its auth token as stored (Fernet-encrypted).
-public struct SubaccountCredential: Sendable, Equatable {
-    public var sid: String?
-    public var tokenEnc: String
-
-    public init(sid: String?, tokenEnc: String) {
-        self.sid = sid
-        self.tokenEnc = tokenEnc
-    }
-}
-
 /// Whose token signed a webhook.
 public enum WebhookSigner: Sendable, Equatable {
     case master

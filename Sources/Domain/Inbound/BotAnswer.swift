@@ -82,25 +82,16 @@ extension InboundService {
         return lines.joined(separator: "\n")
     }
 
-    /// The conversation's last 8 messages as turns (the current one last).
-    func history(conversationID: Int64) throws -> [GeminiTurn] {
-        let rows = try conn.query("""
-            SELECT direction, body FROM whatsapp_messages
-             WHERE conversation_id = \(conversationID) AND body <> ''
-             ORDER BY id DESC LIMIT 8
-            """)
-        return try rows.reversed().map {
-            GeminiTurn(role: try $0.decode(String?.self, "direction") == "inbound" ? .user : .model, text: try $0.decode(String?.self, "body") ?? "")
-        }
-    }
-
-    /// Asks the model (no transaction open: the history is read by a statement of its own).
-    func askGemini(_ gemini: GeminiClient, conversationID: Int64, sender: SenderRoute, offer: PendingOffer?, now: Date)
+    /// Asks the model (no transaction open: the history, the conversation's last 8 messages with the
+    /// current one last, is read by a statement of its own).
+    func askGemini(_ gemini: GeminiClient, turn: any ConversationTurn, sender: SenderRoute, offer: PendingOffer?, now: Date)
         -> Result<BotAnswer, GeminiError>
     {
         do throws(GeminiError) {
             let turns: [GeminiTurn]
-            do { turns = try history(conversationID: conversationID) } catch {
+            do {
+                turns = try turn.history().map { GeminiTurn(role: $0.isInbound ? .user : .model, text: $0.body) }
+            } catch {
                 throw GeminiError(code: "transport", message: "cannot read the history: \(error)")
             }
             let text = try gemini.generateJSON(system: InboundService.instruction(sender: sender, offer: offer, now: now),

@@ -1,24 +1,24 @@
 import Domain
 import MedsyncLog
 import Foundation
-import TestSupport
 import MedsyncCrypto
 import Postgres
 import Gemini
 
 /// A clinic in a fresh database: workspace (Mexico City), one doctor available every day 09:00–12:00
-/// in 30-minute slots, one active sender. Used by the Inbound*Tests suites.
-struct InboundClinic {
-    let url: String
-    let conn: PGConnection
-    let workspaceID: Int64
-    let doctorID: Int64
-    let sender: SenderRoute
-    static let timezone = "America/Mexico_City"
+/// in 30-minute slots, one active sender. Used by the webhook's PostgreSQL tests (StoreTests) and
+/// SchedulingTests; the use case's own tests run on `MemoryClinic` (DomainTests).
+public struct InboundClinic {
+    public let url: String
+    public let conn: PGConnection
+    public let workspaceID: Int64
+    public let doctorID: Int64
+    public let sender: SenderRoute
+    public static let timezone = "America/Mexico_City"
     /// Tuesday 1 Dec 2026, 08:00 in Mexico City (UTC-6): the first free slot is today at 9:00.
-    static let now = Date(timeIntervalSince1970: 1_796_133_600)   // 2026-12-01T14:00:00Z
+    public static let now = Date(timeIntervalSince1970: 1_796_133_600)   // 2026-12-01T14:00:00Z
 
-    init(url: String? = nil, senderPhone: String = "+15550001000", availability: [(String, String)] = [("09:00", "12:00")],
+    public init(url: String? = nil, senderPhone: String = "+15550001000", availability: [(String, String)] = [("09:00", "12:00")],
          weekdays: [Int] = Array(0...6), subaccount: (sid: String, tokenEnc: String)? = nil) throws {
         self.url = try url ?? TestDatabase.create()
         conn = try PGConnection(self.url)
@@ -43,11 +43,11 @@ struct InboundClinic {
         sender = try SenderRoute.lookup(conn, phone: senderPhone)!
     }
 
-    func service(now: Date = InboundClinic.now, gemini: GeminiClient? = nil, connection: PGConnection? = nil) -> InboundService {
+    public func service(now: Date = InboundClinic.now, gemini: GeminiClient? = nil, connection: PGConnection? = nil) -> InboundService {
         InboundService(conn: connection ?? conn, gemini: gemini, log: .discarding, now: { now })
     }
 
-    static func params(from: String, body: String, sid: String = "SM" + Crypto.hex(Crypto.randomBytes(16)),
+    public static func params(from: String, body: String, sid: String = "SM" + Crypto.hex(Crypto.randomBytes(16)),
                        to: String = "+15550001000", profile: String = "Ana López", media: [(String, String)] = []) -> [(String, String)] {
         var p: [(String, String)] = [
             ("MessageSid", sid), ("AccountSid", "AC0000000000000000000000000000de00"), ("From", "whatsapp:\(from)"),
@@ -61,14 +61,40 @@ struct InboundClinic {
     }
 
     @discardableResult
-    func send(_ from: String, _ body: String, sid: String? = nil, now: Date = InboundClinic.now, gemini: GeminiClient? = nil)
+    public func send(_ from: String, _ body: String, sid: String? = nil, now: Date = InboundClinic.now, gemini: GeminiClient? = nil)
         throws -> InboundOutcome
     {
         let p = sid.map { InboundClinic.params(from: from, body: body, sid: $0) } ?? InboundClinic.params(from: from, body: body)
         return try service(now: now, gemini: gemini).handle(InboundWebhook(form: p))
     }
 
-    func count(_ sql: String, _ params: [PGValue] = []) throws -> Int {
+    public func count(_ sql: String, _ params: [PGValue] = []) throws -> Int {
         try conn.query(sql, params).first!.int("n")!
+    }
+}
+
+extension InboundService {
+    /// The use case on a PostgreSQL session: its conversation store and FreeSlots on that session (what
+    /// the webhook's route makes from the request's connection).
+    public init(conn: PGConnection, gemini: GeminiClient?, log: Logger = Logger(label: "medsync.inbound"),
+                now: @escaping () -> Date = Date.init) {
+        self.init(store: PostgresStores(conn).conversations,
+                  freeSlots: { try FreeSlots.compute(conn, workspaceID: $0, from: $1, days: $2, limit: $3) },
+                  gemini: gemini, log: log, now: now)
+    }
+}
+
+extension SenderRoute {
+    /// The sender a number names, on a PostgreSQL session (routes the session to its workspace).
+    public static func lookup(_ conn: PGConnection, phone: String) throws -> SenderRoute? {
+        try PostgresStores(conn).conversations.sender(phone: phone)
+    }
+}
+
+extension StatusCallback {
+    /// A verified callback applied on a PostgreSQL session.
+    public static func apply(_ conn: PGConnection, params: [(String, String)], masterAccountSID: String,
+                             log: Logger = Logger(label: "medsync.status")) throws -> Outcome {
+        try apply(PostgresStores(conn).conversations, params: params, masterAccountSID: masterAccountSID, log: log)
     }
 }
