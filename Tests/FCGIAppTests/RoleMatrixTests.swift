@@ -35,26 +35,31 @@ import TestSupport
                              "patient": patient])
     }
 
-    /// Bodies that take a route past reading its body to its use case (the others get none).
-    static func sampleBody(_ route: String, patient: Int64) -> (json: Any?, body: [UInt8]?, headers: [String: String]) {
-        switch route {
-        case "POST /api/whatsapp/send": return (["patient_id": patient, "body": "hi"], nil, [:])
-        case "POST /api/whatsapp/send-template":
-            return (["patient_id": patient, "template_id": "followup", "variables": ["patient_name": "x", "doctor_name": "y"]], nil, [:])
-        case "POST /api/whatsapp/link-existing": return (["phone_number": "+14155550111", "display_name": "x"], nil, [:])
-        case "POST /api/whatsapp/provision": return (["clinic_name": "A", "country": "US", "area_code": "x"], nil, [:])
-        case "PUT /api/whatsapp/reminder-settings": return (["hours_before": 12], nil, [:])
-        case "POST /api/whatsapp/bundle/send":
-            return (["body": "x", "recipients": [["phone": "+14155551000"]], "consent_confirmed": true], nil, [:])
-        case "POST /api/whatsapp/bundle/preview":
-            let (m, ct) = StaffIsolationTests.multipart("name,phone\nz,+14155559999\n")
-            return (nil, m, ["Content-Type": ct])
-        default: return (nil, nil, [:])
-        }
+    /// A request body: JSON, or raw bytes with their headers.
+    struct Sample {
+        var json: Any? = nil
+        var body: [UInt8]? = nil
+        var headers: [String: String] = [:]
     }
-    static let sampleBodyRoutes = ["POST /api/whatsapp/send", "POST /api/whatsapp/send-template", "POST /api/whatsapp/link-existing",
-                                   "POST /api/whatsapp/provision", "PUT /api/whatsapp/reminder-settings", "POST /api/whatsapp/bundle/send",
-                                   "POST /api/whatsapp/bundle/preview"]
+
+    /// Bodies that take a route past reading its body to its use case, given the fixture's patient
+    /// (every other route is called without one: its role is checked before its body is read).
+    static let sampleBodies: [String: @Sendable (Int64) -> Sample] = [
+        "POST /api/whatsapp/send": { Sample(json: ["patient_id": $0, "body": "hi"]) },
+        "POST /api/whatsapp/send-template": {
+            Sample(json: ["patient_id": $0, "template_id": "followup", "variables": ["patient_name": "x", "doctor_name": "y"]])
+        },
+        "POST /api/whatsapp/link-existing": { _ in Sample(json: ["phone_number": "+14155550111", "display_name": "x"]) },
+        "POST /api/whatsapp/provision": { _ in Sample(json: ["clinic_name": "A", "country": "US", "area_code": "x"]) },
+        "PUT /api/whatsapp/reminder-settings": { _ in Sample(json: ["hours_before": 12]) },
+        "POST /api/whatsapp/bundle/send": { _ in
+            Sample(json: ["body": "x", "recipients": [["phone": "+14155551000"]], "consent_confirmed": true])
+        },
+        "POST /api/whatsapp/bundle/preview": { _ in
+            let (m, ct) = StaffIsolationTests.multipart("name,phone\nz,+14155559999\n")
+            return Sample(body: m, headers: ["Content-Type": ct])
+        },
+    ]
 
     /// The route's path with its `{id}` filled with the fixture's thing of that kind, and its sample body.
     static func request(_ route: String, _ f: Fixture) -> (method: String, path: String, json: Any?, body: [UInt8]?, headers: [String: String]) {
@@ -65,7 +70,7 @@ import TestSupport
             let kind = path.split(separator: "/")[2]
             path = path.replacingOccurrences(of: "{id}", with: String(f.ids[String(kind)] ?? 0))
         }
-        let sample = sampleBody(route, patient: f.ids["patient"] ?? 0)
+        let sample = sampleBodies[route]?(f.ids["patient"] ?? 0) ?? Sample()
         return (method, path, sample.json, sample.body, sample.headers)
     }
 
@@ -103,7 +108,7 @@ import TestSupport
         #expect(Set(names).count == names.count, "a route declared twice")
         #expect(Set(router.roleTable.keys).isDisjoint(with: router.outsideWorkspaces))
         #expect(Set(router.roleTable.keys).union(router.outsideWorkspaces) == Set(names))
-        #expect(Set(Self.sampleBodyRoutes).isSubset(of: router.roleTable.keys))
+        #expect(Set(Self.sampleBodies.keys).isSubset(of: router.roleTable.keys))
         for route in router.routes where route.pattern.hasPrefix("/api/whatsapp/") {
             #expect(route.access.roles != nil, "\(route.name) is outside workspaces")
         }
