@@ -3,7 +3,9 @@
 medsync-fcgi by SwiftPM's embedInCode and served at /api/openapi.json). Run after changing the API:
     python3 openapi/generate.py            # writes the file
     python3 openapi/generate.py --check    # exits 1 when the file is not what this script writes
-The FCGIApp tests check that the two agree and that every router route is documented and back."""
+The FCGIApp tests check that the two agree, that every router route is documented and back, and that
+each operation's security and roles (x-roles, read from README.md's role table, which RoleMatrixTests
+checks against the router's `allow:` declarations) are the router's."""
 import json, os, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +23,7 @@ def smap(): return {"type": "object", "additionalProperties": {"type": "string"}
 # An id in a request body: a JSON number or a string of digits (the product guide's clients send strings).
 ID = {"anyOf": [{"type": "integer", "format": "int64", "minimum": 1}, {"type": "string", "pattern": "^[0-9]{1,18}$"}]}
 
-# Staff sends and bundle sends take an Idempotency-Key (issue 22).
+# Staff sends and bundle sends take an Idempotency-Key.
 IDEMPOTENCY_KEY = [{"name": "Idempotency-Key", "in": "header", "required": False,
                     "description": "1 to 200 printable ASCII characters (else 400 invalid_idempotency_key); per workspace.",
                     "schema": {"type": "string", "maxLength": 200}}]
@@ -353,6 +355,31 @@ for path, ops in paths.items():
             codes += [504]
         for code, response in errors(*codes).items():
             op["responses"].setdefault(code, response)
+
+# The roles each workspace operation allows: README.md's role table ("Roles"), one row per route
+# ("| `PUT /api/clinic` | ✓ | ✓ | — | — |"), in the order owner, admin_doctor, doctor, staff.
+ROLE_NAMES = ["owner", "admin_doctor", "doctor", "staff"]
+def readme_roles():
+    roles = {}
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if line.startswith("| `") and len(cells) == 5 and " /" in cells[0]:
+                roles[cells[0].strip("`")] = [name for name, cell in zip(ROLE_NAMES, cells[1:]) if cell == "✓"]
+    return roles
+
+roles = readme_roles()
+staff_operations = set()
+for path, ops in paths.items():
+    for method, op in ops.items():
+        if op.get("security", staff) == staff:
+            route = method.upper() + " " + path
+            if route not in roles:
+                sys.exit(route + ": a workspace operation missing from README.md's role table")
+            op["x-roles"] = roles[route]
+            staff_operations.add(route)
+for route in sorted(set(roles) - staff_operations):
+    sys.exit(route + ": in README.md's role table but not a workspace operation here")
 
 doc = {
     "openapi": "3.1.0",

@@ -6,10 +6,11 @@ import MedsyncConfig
 import HTTPClient
 import Postgres
 
-/// What one worker thread owns and its handlers use: the PostgreSQL session of the request being
+/// What one worker thread owns, outliving its requests: the PostgreSQL session of the request being
 /// handled (taken from the child's `ConnectionPool` at its first statement, given back when it is
 /// answered; one of its own without a pool), its HTTP client (opened lazily, never shared with another
-/// thread), the configuration, and the path captures of the request being handled.
+/// thread), the configuration and the worker's logger. Handlers never see it mutated for them: the
+/// router makes a `RequestContext` value per request that refers to it.
 final class AppContext {
     let config: Config
     private let databaseURL: String
@@ -18,23 +19,21 @@ final class AppContext {
     private var httpClient: HTTPClient?
     /// Sign-in limits; their hash gate is shared by every worker of the process (main.swift).
     let authLimits: StaffAuth.Limits
-    /// `{name}` captures of the current route (set by the router for each request).
-    var parameters = Parameters()
-    /// "METHOD /pattern" of the route being handled (set by the router; the role matrix's key).
-    var route: String = ""
-    /// The worker's logger; `logger` is it with the current request's metadata (request_id, set by
-    /// the router; the webhooks add message_sid and workspace_id).
-    let baseLogger: Logger
-    var logger: Logger
+    /// The worker's logger, without any request's metadata (each `RequestContext` adds its own).
+    let logger: Logger
+    /// Admission control the HTTP client gives its place up to while it waits on Twilio or Gemini
+    /// (main.swift hands the process's `WorkGate`; nil: none).
+    private let remoteWait: (any RemoteWaitHook)?
     /// Twilio's signature policy for the webhooks (master token, Fernet key of the subaccount tokens),
     /// made once per worker from `config`: decoding the Fernet key for every webhook was 3 % of its CPU.
     private(set) lazy var webhookVerifier = WebhookVerifier(config: config, log: logger)
 
-    init(config: Config, hashGate: HashGate? = nil, pool: ConnectionPool? = nil, logger: Logger = Logger(label: "medsync.app")) {
+    init(config: Config, hashGate: HashGate? = nil, pool: ConnectionPool? = nil, logger: Logger = Logger(label: "medsync.app"),
+         remoteWait: (any RemoteWaitHook)? = nil) {
         self.config = config
         self.pool = pool
-        self.baseLogger = logger
         self.logger = logger
+        self.remoteWait = remoteWait
         self.databaseURL = Self.conninfo(config)
         self.authLimits = StaffAuth.Limits(config: config, hashGate: hashGate)
     }
@@ -82,7 +81,7 @@ final class AppContext {
     /// The worker's HTTP client (Twilio, Gemini), created on first use.
     func http() throws -> HTTPClient {
         if let httpClient { return httpClient }
-        let client = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: max(15000, config.geminiTimeoutMS))
+        let client = try HTTPClient(connectTimeoutMS: 5000, timeoutMS: max(15000, config.geminiTimeoutMS), remoteWait: remoteWait)
         httpClient = client
         return client
     }

@@ -124,16 +124,16 @@ extension Router {
     }
 
     /// `handle` with the request counted and timed in `Metrics.shared` (main.swift calls this).
-    func handleMeasured(_ request: Request, _ ctx: AppContext) -> Response {
+    func handleMeasured(_ request: Request, _ app: AppContext) -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
-        let (response, label) = dispatch(request, ctx)
+        let (response, label) = dispatch(request, app)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         Metrics.shared.observe(method: request.method, route: label, status: response.status, seconds: seconds)
         return response
     }
 }
 
-@Sendable func metricsEndpoint(_ request: Request, _ ctx: AppContext) throws -> Response {
+@Sendable func metricsEndpoint(_ request: Request, _ ctx: RequestContext) throws -> Response {
     // Our nginx sets X-Forwarded-For to the client's address (replacing any the client sent).
     var allowed = Metrics.isLoopback(request.remoteAddress) && request.header("x-forwarded-for").map(Metrics.isLoopback) ?? true
     if let token = Metrics.token, let auth = request.header("authorization"), auth.hasPrefix("Bearer ") {

@@ -15,7 +15,7 @@ import Synchronization
 /// An entry is one (method, route, status) key: 128 bytes of key text, then count, sum of seconds and
 /// one counter per histogram bucket. 1024 entries per slot; a full slot drops new keys.
 ///
-/// Why not swift-prometheus (issue 10 item 8, measured in bench/README.md "Metrics"): its registry is
+/// Why not swift-prometheus (measured in bench/README.md "Metrics"): its registry is
 /// per process, so a scrape would see one child's requests and counters would drop at each recycle;
 /// correct totals would still need these shared slots, and its observation cost 5.3 µs per request
 /// (counters kept) against 1.8–2.4 µs here, for the same RSS.

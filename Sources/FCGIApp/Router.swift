@@ -10,13 +10,17 @@ import Postgres
 /// A path no pattern matches is 404 `not_found`; a matched path without the method is 405
 /// `method_not_allowed` with `Allow`. HEAD is served by the GET route.
 ///
-/// Handlers are thin functions `(Request, AppContext) throws -> Response`; a feature's routes that
-/// need a signed-in user or a workspace member are registered in a group behind `AuthMiddleware`
-/// (`group`, RouteGroup.swift), whose handlers get the resolved context instead. What they throw becomes
-/// the API's JSON error: `AppError` as itself, `BodyError` as 400/415, a lost database connection
-/// as 503 `database_unavailable`, anything else as 500 `internal_error` (details only in the log).
+/// A route is declared once, with what guards it (Hummingbird's `RouterGroup`): the public ones on the
+/// router, the others in a group behind `AuthMiddleware` (`group`, RouteGroup.swift), a workspace
+/// route with the roles it allows (`r.put("/api/clinic", allow: .admins)`). Everything that lists
+/// routes reads `routes` (the role table, README and OpenAPI checks, metrics' labels).
+///
+/// Handlers are thin functions `(Request, RequestContext) throws -> Response`, given a context value
+/// made for their request (the group's handlers get what the middleware resolved instead). What they
+/// throw becomes the API's JSON error: `AppError` as itself, `BodyError` as 400/415, a lost database
+/// connection as 503 `database_unavailable`, anything else as 500 `internal_error` (details only in the log).
 struct Router: Sendable {
-    typealias Handler = @Sendable (Request, AppContext) throws -> Response
+    typealias Handler = @Sendable (Request, RequestContext) throws -> Response
 
     struct Route: Sendable {
         enum Segment: Sendable, Equatable {
@@ -26,19 +30,25 @@ struct Router: Sendable {
         let method: String
         let pattern: String
         let segments: [Segment]
+        /// Who may call it, as declared.
+        let access: RouteAccess
         let handler: Handler
+
+        /// "METHOD /pattern", the route's name in the role table, README and logs.
+        var name: String { "\(method) \(pattern)" }
     }
 
     private(set) var routes: [Route] = []
 
-    mutating func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
+    mutating func add(_ method: String, _ pattern: String, access: RouteAccess = .anyone, _ handler: @escaping Handler) {
         let segments: [Route.Segment] = Router.split(pattern).map { s in
             if s.hasPrefix("{"), s.hasSuffix("}"), s.count > 2 { return .capture(String(s.dropFirst().dropLast())) }
             return .literal(s)
         }
-        routes.append(Route(method: method.uppercased(), pattern: pattern, segments: segments, handler: handler))
+        routes.append(Route(method: method.uppercased(), pattern: pattern, segments: segments, access: access, handler: handler))
     }
 
+    /// Public routes (no token; a webhook checks its signature, metrics its own rule).
     mutating func get(_ pattern: String, _ handler: @escaping Handler) { add("GET", pattern, handler) }
     mutating func post(_ pattern: String, _ handler: @escaping Handler) { add("POST", pattern, handler) }
     mutating func put(_ pattern: String, _ handler: @escaping Handler) { add("PUT", pattern, handler) }
@@ -46,11 +56,11 @@ struct Router: Sendable {
     mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
 
     /// Answers one request: routing, then the handler, with every thrown error mapped to its response.
-    func handle(_ request: Request, _ ctx: AppContext) -> Response { dispatch(request, ctx).response }
+    func handle(_ request: Request, _ app: AppContext) -> Response { dispatch(request, app).response }
 
     /// `handle`, also giving the pattern of the most specific route the path matches whatever the
     /// method (`routeLabel(for:)`, "unmatched" when none), from the same one pass over the routes.
-    func dispatch(_ request: Request, _ ctx: AppContext) -> (response: Response, label: String) {
+    func dispatch(_ request: Request, _ app: AppContext) -> (response: Response, label: String) {
         let path = Router.split(request.path)
         var matched: [(Route, [String: String])] = []
         for route in routes {
@@ -59,10 +69,10 @@ struct Router: Sendable {
         guard let label = matched.map(\.0).max(by: Router.lessSpecific)?.pattern else {
             return (Response.error(AppError(.notFound, "No route for \(request.path).")).storedNowhere(), "unmatched")
         }
-        return (respond(request, ctx, matched).storedNowhere(), label)
+        return (respond(request, app, matched).storedNowhere(), label)
     }
 
-    private func respond(_ request: Request, _ ctx: AppContext, _ matched: [(Route, [String: String])]) -> Response {
+    private func respond(_ request: Request, _ app: AppContext, _ matched: [(Route, [String: String])]) -> Response {
         let method = request.method.uppercased()
         let candidates = matched.filter { $0.0.method == method || (method == "HEAD" && $0.0.method == "GET") }
         guard let (route, params) = candidates.max(by: { Router.lessSpecific($0.0, $1.0) }) else {
@@ -71,11 +81,7 @@ struct Router: Sendable {
             response.headers.append(("Allow", allowed))
             return response
         }
-        ctx.parameters = Parameters(params)
-        ctx.route = "\(route.method) \(route.pattern)"
-        ctx.logger = ctx.baseLogger
-        if !request.requestID.isEmpty { ctx.logger[metadataKey: "request_id"] = "\(request.requestID)" }
-        defer { ctx.parameters = Parameters(); ctx.route = ""; ctx.logger = ctx.baseLogger }
+        let ctx = RequestContext(app: app, route: route.name, parameters: Parameters(params), requestID: request.requestID)
         do {
             return try route.handler(request, ctx)
         } catch {
@@ -83,8 +89,9 @@ struct Router: Sendable {
         }
     }
 
-    /// The JSON error for something a handler threw.
-    static func response(for error: any Error, request: Request, ctx: AppContext) -> Response {
+    /// The JSON error for something a handler threw, logged (when it is the server's) with the
+    /// request's metadata.
+    static func response(for error: any Error, request: Request, ctx: RequestContext) -> Response {
         switch error {
         case let e as AppError:
             if ErrorStatus.answer(for: e).status >= 500 { ctx.logger.error("\(request.method) \(request.path): \(e)") }

@@ -1,6 +1,6 @@
 /// Every route of medsync-fcgi: each feature registers its own routes (`XRoutes.register(in:)`,
-/// in Routes/), those of the staff API in a group behind `AuthMiddleware`; a new feature adds one
-/// line here.
+/// in Routes/), those of the staff API in a group behind `AuthMiddleware`, each workspace route
+/// with the roles it allows (`allow:`); a new feature adds one line here.
 extension Router {
     static func medsync() -> Router {
         var r = Router()

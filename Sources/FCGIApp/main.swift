@@ -9,7 +9,7 @@ import HTTPClient
 // process owns the socket and keeps MEDSYNC_PROCESSES children, each with MEDSYNC_WORKERS threads
 // (ProcessPool, FastCGIServer). A child that dies takes only its own requests in flight with it.
 //
-// Configuration (environment, or .env in the working directory; see DESIGN.md):
+// Configuration (environment, or .env in the working directory; README.md, "Configuration"):
 //   DATABASE_URL            libpq conninfo or postgresql:// URL (required)
 //   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, MEDSYNC_FERNET_KEY   (required)
 //   MEDSYNC_LISTEN          unix socket path (made 0660), "host:port", or "" under systemd socket
@@ -76,11 +76,13 @@ func runServer() -> Int32 {
         let sessions = AppContext.pool(config: config, limit: config.workers)
         do {
             _ = try server.serve(listenFD: listenFD) {
-                let ctx = AppContext(config: config, hashGate: hashGate, pool: sessions)
+                // The worker's resources; each request gets a context of its own that refers to them.
+                // Its HTTP client gives the worker's place in the gate up while Twilio or Gemini answers.
+                let worker = AppContext(config: config, hashGate: hashGate, pool: sessions, remoteWait: WorkGate.shared)
                 return { request in
                     WorkGate.shared.inside {
-                        defer { ctx.requestDone() }
-                        return router.handleMeasured(request, ctx)  // handle + Metrics (Metrics.swift)
+                        defer { worker.requestDone() }
+                        return router.handleMeasured(request, worker)  // handle + Metrics (Metrics.swift)
                     }
                 }
             }

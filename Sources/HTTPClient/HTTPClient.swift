@@ -1,5 +1,13 @@
 @preconcurrency import CCurl
 
+/// What a client does around its wait on the network, given by the application that owns the thread
+/// (medsync-fcgi hands its `WorkGate`, so a worker waiting on Twilio or Gemini gives its place for
+/// local work up meanwhile). The client knows nothing else of the application's admission control.
+public protocol RemoteWaitHook: Sendable {
+    /// Runs `body`, a blocking wait on a remote server.
+    func outside<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T
+}
+
 /// A blocking HTTP client on one libcurl easy handle.
 ///
 /// Not `Sendable`: one client per thread (each FastCGI worker makes its own in `makeHandler`).
@@ -13,6 +21,8 @@ public final class HTTPClient {
     public let timeoutMS: Int
     /// A response body larger than this aborts the transfer with `.transport`.
     public let maxResponseBytes: Int
+    /// Wraps each transfer (nil: nothing around it).
+    private let remoteWait: (any RemoteWaitHook)?
 
     /// Calls `curl_global_init` exactly once per process. Call it in `main` before starting threads;
     /// `init` calls it too, so forgetting it is safe (the once-guard is thread-safe).
@@ -26,7 +36,8 @@ public final class HTTPClient {
         return true
     }()
 
-    public init(connectTimeoutMS: Int = 5000, timeoutMS: Int = 15000, maxResponseBytes: Int = 16 << 20) throws(HTTPClientError) {
+    public init(connectTimeoutMS: Int = 5000, timeoutMS: Int = 15000, maxResponseBytes: Int = 16 << 20,
+                remoteWait: (any RemoteWaitHook)? = nil) throws(HTTPClientError) {
         HTTPClient.globalInit()
         guard let h = curl_easy_init() else {
             throw .transport("curl_easy_init returned NULL")
@@ -37,6 +48,7 @@ public final class HTTPClient {
         self.connectTimeoutMS = connectTimeoutMS
         self.timeoutMS = timeoutMS
         self.maxResponseBytes = maxResponseBytes
+        self.remoteWait = remoteWait
     }
 
     deinit {
@@ -106,7 +118,7 @@ public final class HTTPClient {
         // The body buffer, the header list and the sink must outlive curl_easy_perform.
         let code: CURLcode = try withExtendedLifetime((sink, headerList)) { () throws(HTTPClientError) -> CURLcode in
             if method == "GET" && request.body.isEmpty || method == "HEAD" {
-                return WorkGate.shared.outside { curl_easy_perform(handle) }
+                return perform()
             }
             return try request.body.withUnsafeBufferPointer { (body) throws(HTTPClientError) -> CURLcode in
                 try setopt(CURLOPT_POSTFIELDSIZE_LARGE, off: curl_off_t(body.count))
@@ -116,7 +128,7 @@ public final class HTTPClient {
                 } else {
                     try setopt(CURLOPT_COPYPOSTFIELDS, "")
                 }
-                return WorkGate.shared.outside { curl_easy_perform(handle) }
+                return perform()
             }
         }
         if code != CURLE_OK {
@@ -127,6 +139,12 @@ public final class HTTPClient {
         let rc = medsync_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         if rc != CURLE_OK { throw failure("curl_easy_getinfo(RESPONSE_CODE)", rc, url: request.url) }
         return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
+    }
+
+    /// The transfer itself, inside the remote-wait hook.
+    private func perform() -> CURLcode {
+        guard let remoteWait else { return curl_easy_perform(handle) }
+        return remoteWait.outside { curl_easy_perform(handle) }
     }
 
     // MARK: - curl calls, each failure turned into an HTTPClientError naming the call

@@ -1,8 +1,8 @@
 import Foundation
 
 /// At most `limit` threads of this process do local work at once (CPU, PostgreSQL); the others wait
-/// for a place in arrival order. A thread that waits on a remote API (every `HTTPClient.send`: Twilio,
-/// Gemini) gives its place up meanwhile and takes one back, without waiting for the line, when the
+/// for a place in arrival order. A thread that waits on a remote API (every `HTTPClient.send` of a
+/// client given the gate as its `RemoteWaitHook`: Twilio, Gemini) gives its place up meanwhile and takes one back, without waiting for the line, when the
 /// answer comes.
 ///
 /// Why: medsync-fcgi has many worker threads so that slow remote calls (a model answering in 8 s)
@@ -19,7 +19,7 @@ import Foundation
 ///
 /// `limit` 0 (the default, and in every process that does not call `configure`) lets everything
 /// through.
-public final class WorkGate: @unchecked Sendable {
+public final class WorkGate: RemoteWaitHook, @unchecked Sendable {
     public static let shared = WorkGate()
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>

@@ -5,9 +5,10 @@ import Testing
 import TestSupport
 @testable import FCGIApp
 
-/// The role matrix (Auth.swift), route by route: for every workspace route and every role, a
-/// member with that role is let through (not 403) when the matrix allows it and refused with 403
-/// `forbidden` otherwise. The README's table says the same thing as the code.
+/// The role table, route by route, as the router's routes declare it (`allow:`): for every workspace
+/// route and every role, a member with that role is let through (not 403) when the route allows it
+/// and refused with 403 `forbidden` otherwise. The README's table and route list say the same thing
+/// as the router.
 @Suite struct RoleMatrixTests {
     /// A workspace with one member of `role` and one thing of each kind the routes take ids of.
     struct Fixture {
@@ -34,7 +35,33 @@ import TestSupport
                              "patient": patient])
     }
 
-    /// The path with its `{id}` filled and a plausible body for the route.
+    /// A request body: JSON, or raw bytes with their headers.
+    struct Sample {
+        var json: Any? = nil
+        var body: [UInt8]? = nil
+        var headers: [String: String] = [:]
+    }
+
+    /// Bodies that take a route past reading its body to its use case, given the fixture's patient
+    /// (every other route is called without one: its role is checked before its body is read).
+    static let sampleBodies: [String: @Sendable (Int64) -> Sample] = [
+        "POST /api/whatsapp/send": { Sample(json: ["patient_id": $0, "body": "hi"]) },
+        "POST /api/whatsapp/send-template": {
+            Sample(json: ["patient_id": $0, "template_id": "followup", "variables": ["patient_name": "x", "doctor_name": "y"]])
+        },
+        "POST /api/whatsapp/link-existing": { _ in Sample(json: ["phone_number": "+14155550111", "display_name": "x"]) },
+        "POST /api/whatsapp/provision": { _ in Sample(json: ["clinic_name": "A", "country": "US", "area_code": "x"]) },
+        "PUT /api/whatsapp/reminder-settings": { _ in Sample(json: ["hours_before": 12]) },
+        "POST /api/whatsapp/bundle/send": { _ in
+            Sample(json: ["body": "x", "recipients": [["phone": "+14155551000"]], "consent_confirmed": true])
+        },
+        "POST /api/whatsapp/bundle/preview": { _ in
+            let (m, ct) = StaffIsolationTests.multipart("name,phone\nz,+14155559999\n")
+            return Sample(body: m, headers: ["Content-Type": ct])
+        },
+    ]
+
+    /// The route's path with its `{id}` filled with the fixture's thing of that kind, and its sample body.
     static func request(_ route: String, _ f: Fixture) -> (method: String, path: String, json: Any?, body: [UInt8]?, headers: [String: String]) {
         let parts = route.split(separator: " ", maxSplits: 1).map(String.init)
         let method = parts[0]
@@ -43,40 +70,25 @@ import TestSupport
             let kind = path.split(separator: "/")[2]
             path = path.replacingOccurrences(of: "{id}", with: String(f.ids[String(kind)] ?? 0))
         }
-        let patient = f.ids["patient"] ?? 0
-        var json: Any? = nil
-        var body: [UInt8]? = nil
-        var headers: [String: String] = [:]
-        switch path {
-        case "/api/whatsapp/send": json = ["patient_id": patient, "body": "hi"]
-        case "/api/whatsapp/send-template": json = ["patient_id": patient, "template_id": "followup", "variables": ["patient_name": "x", "doctor_name": "y"]]
-        case "/api/whatsapp/link-existing": json = ["phone_number": "+14155550111", "display_name": "x"]
-        case "/api/whatsapp/provision": json = ["clinic_name": "A", "country": "US", "area_code": "x"]
-        case "/api/whatsapp/reminder-settings": json = method == "PUT" ? ["hours_before": 12] : nil
-        case "/api/whatsapp/bundle/send": json = ["body": "x", "recipients": [["phone": "+14155551000"]], "consent_confirmed": true]
-        case "/api/whatsapp/bundle/preview":
-            let (m, ct) = StaffIsolationTests.multipart("name,phone\nz,+14155559999\n")
-            body = m
-            headers["Content-Type"] = ct
-        default: break
-        }
-        return (method, path, json, body, headers)
+        let sample = sampleBodies[route]?(f.ids["patient"] ?? 0) ?? Sample()
+        return (method, path, sample.json, sample.body, sample.headers)
     }
 
     @Test(.needsStack, arguments: Role.allCases)
     func everyRouteForRole(role: Role) throws {
         let f = try Self.fixture(role: role)
+        let table = Router.medsync().roleTable
         // Reads first, then changes, deletions last, so a deactivated sender or a deleted
         // conversation cannot hide a later route's answer behind a 404 of its own making.
-        let routes = RoleMatrix.table.keys.sorted { a, b in
+        let routes = table.keys.sorted { a, b in
             func rank(_ r: String) -> Int { r.hasPrefix("GET") ? 0 : r.hasPrefix("DELETE") || r.hasSuffix("deactivate") ? 2 : 1 }
             return (rank(a), a) < (rank(b), b)
         }
-        #expect(routes.count == RoleMatrix.table.count)
+        #expect(routes.count >= 46)
         for route in routes {
             let r = Self.request(route, f)
             let answer = f.w.call(r.method, r.path, token: f.token, account: f.ws, json: r.json, body: r.body, headers: r.headers)
-            if RoleMatrix.table[route]?.contains(role) == true {
+            if table[route]?.contains(role) == true {
                 #expect(answer.status != 403, "\(role.rawValue) \(route) should be allowed: \(answer.text)")
                 #expect(answer.errorCode != "forbidden")
                 #expect(answer.status != 401)
@@ -87,29 +99,56 @@ import TestSupport
         }
     }
 
-    @Test func everyRouteIsInTheMatrixOrOutsideWorkspaces() {
-        let registered = Set(Router.medsync().routes.map { "\($0.method) \($0.pattern)" })
-        let inMatrix = Set(RoleMatrix.table.keys)
-        #expect(inMatrix.isDisjoint(with: RoleMatrix.outsideWorkspaces))
-        #expect(registered == inMatrix.union(RoleMatrix.outsideWorkspaces),
-                "missing from the matrix: \(registered.subtracting(inMatrix).subtracting(RoleMatrix.outsideWorkspaces).sorted()); stale: \(inMatrix.union(RoleMatrix.outsideWorkspaces).subtracting(registered).sorted())")
-        // Not a member's route: a route no table lists is refused to every role.
-        for role in Role.allCases {
-            #expect(throws: AppError.self) { try RoleMatrix.authorize(role, route: "POST /api/whatsapp/unlisted") }
+    /// Every route declares its access: the workspace routes their roles (a staff route without
+    /// `allow:` does not compile), the others are public or the signed-in user's own; the sample
+    /// bodies name routes that exist.
+    @Test func everyRouteDeclaresItsAccess() throws {
+        let router = Router.medsync()
+        let names = router.routes.map(\.name)
+        #expect(Set(names).count == names.count, "a route declared twice")
+        #expect(Set(router.roleTable.keys).isDisjoint(with: router.outsideWorkspaces))
+        #expect(Set(router.roleTable.keys).union(router.outsideWorkspaces) == Set(names))
+        #expect(Set(Self.sampleBodies.keys).isSubset(of: router.roleTable.keys))
+        for route in router.routes where route.pattern.hasPrefix("/api/whatsapp/") {
+            #expect(route.access.roles != nil, "\(route.name) is outside workspaces")
         }
+        // A route that allows no role is refused to every role.
+        for role in Role.allCases {
+            #expect(throws: AppError.self) { try Set<Role>().authorize(role) }
+        }
+        // A signed-in route resolves the user only; a workspace route also the member and the role.
+        #expect(router.routes.first { $0.name == "GET /api/me" }?.access == .signedIn)
+        #expect(router.routes.first { $0.name == "POST /api/auth/login" }?.access == .anyone)
+        #expect(router.routes.first { $0.name == "PUT /api/clinic" }?.access == .members([.owner, .adminDoctor]))
     }
 
-    @Test func readmeTableIsTheMatrix() throws {
+    /// README, "Roles": its table is the router's role table, row for row, and its list of the
+    /// routes outside workspaces is the router's.
+    @Test func readmeTableIsTheRouter() throws {
         let readme = try String(contentsOfFile: "\(projectRoot)/README.md", encoding: .utf8)
+        let router = Router.medsync()
         var documented: [String: Set<Role>] = [:]
         for line in readme.split(separator: "\n") where line.hasPrefix("| `") {
             let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             guard cells.count == 5, cells[0].hasPrefix("`"), cells[0].contains(" /") else { continue }
             let route = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            #expect(documented[route] == nil, "\(route) twice in the README")
             var roles = Set<Role>()
             for (role, cell) in zip([Role.owner, .adminDoctor, .doctor, .staff], cells[1...]) where cell == "✓" { roles.insert(role) }
             documented[route] = roles
         }
-        #expect(documented == RoleMatrix.table)
+        let table = router.roleTable
+        #expect(Set(table.keys).subtracting(documented.keys).sorted() == [], "routes missing from the README's role table")
+        #expect(Set(documented.keys).subtracting(table.keys).sorted() == [], "README rows with no such workspace route")
+        for (route, roles) in table where documented[route] != nil {
+            #expect(documented[route] == roles, "\(route): README \(documented[route].map { $0.map(\.rawValue).sorted() } ?? []), router \(roles.map(\.rawValue).sorted())")
+        }
+        // "Outside workspaces (no role needed): `POST /api/auth/login`, …" up to the next blank line.
+        let outside = try #require(readme.range(of: "Outside workspaces (no role needed):"))
+        let paragraph = String(readme[outside.upperBound...]).components(separatedBy: "\n\n")[0]
+        let listed = Set(paragraph.components(separatedBy: "`").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+            .filter { $0.contains(" /") })
+        #expect(router.outsideWorkspaces.subtracting(listed).sorted() == [], "routes missing from the README's list outside workspaces")
+        #expect(listed.subtracting(router.outsideWorkspaces).sorted() == [], "README lists routes outside workspaces the router has not")
     }
 }

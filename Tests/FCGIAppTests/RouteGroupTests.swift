@@ -10,9 +10,14 @@ import TestSupport
 @Suite struct RouteGroupTests {
     /// Lets a request through only with `X-Pass: <name>`, handing the handler that name.
     struct PassMiddleware: ContextMiddleware {
-        func resolve(_ request: Request, _ ctx: AppContext) throws -> String {
+        struct Pass: HandlerContext {
+            let name: String
+            let requestContext: RequestContext
+        }
+        func access(_: Void) -> RouteAccess { .signedIn }
+        func resolve(_ request: Request, _ ctx: RequestContext, _: Void) throws -> Pass {
             guard let name = request.header("x-pass") else { throw AppError(.forbidden, "No pass.") }
-            return name
+            return Pass(name: name, requestContext: ctx)
         }
     }
 
@@ -22,7 +27,8 @@ import TestSupport
     func router(_ runs: Runs) -> Router {
         var r = Router()
         r.group(PassMiddleware()) { g in
-            g.post("/api/guarded/{id}") { request, name in
+            g.post("/api/guarded/{id}") { request, pass in
+                let name = pass.name
                 runs.count += 1
                 let body: [String: Int] = try request.decodeJSON()
                 return .json(200, ["name": name, "n": String(body["n"] ?? 0)])
@@ -56,8 +62,10 @@ import TestSupport
         let wrong = try send(r, "GET", "/api/guarded/1")
         #expect(wrong.status == 405)
         #expect(try errorBody(wrong).error.code == "method_not_allowed")
-        // The group's routes are ordinary routes of the router (the role matrix and metrics see them).
-        #expect(r.routes.map { "\($0.method) \($0.pattern)" }.contains("POST /api/guarded/{id}"))
+        // The group's routes are ordinary routes of the router (the role table and metrics see them),
+        // with the access their middleware gives them.
+        #expect(r.routes.first { $0.name == "POST /api/guarded/{id}" }?.access == .signedIn)
+        #expect(r.routes.first { $0.name == "GET /api/open/{id}" }?.access == .anyone)
     }
 
     @Test func anIdParameterIsAPositiveInt64OrNoSuchResource() throws {
@@ -81,7 +89,7 @@ import TestSupport
         let w = try StaffWorld()
         let ws = try w.workspace("Edge")
         let owner = try w.member("owner@edge.example", workspace: ws, role: .owner)
-        for route in RoleMatrix.table.keys.sorted() {
+        for route in Router.medsync().roleTable.keys.sorted() {
             let parts = route.split(separator: " ", maxSplits: 1).map(String.init)
             let path = parts[1].replacingOccurrences(of: "{id}", with: "1").replacingOccurrences(of: "{user_id}", with: "1")
                 .replacingOccurrences(of: "{template_id}", with: "followup")
@@ -92,7 +100,9 @@ import TestSupport
             #expect(noAccount.status == 400, "\(route): \(noAccount.text)")
             #expect(noAccount.errorCode == "missing_account", "\(route)")
         }
-        for route in ["POST /api/auth/logout", "POST /api/auth/password", "GET /api/me"] {
+        let own = Router.medsync().routes.filter { $0.access == .signedIn }.map(\.name)
+        #expect(own.count >= 6)
+        for route in own {
             let parts = route.split(separator: " ").map(String.init)
             let anonymous = w.call(parts[0], parts[1], json: [:] as [String: Any])
             #expect(anonymous.status == 401, "\(route): \(anonymous.text)")
@@ -112,7 +122,7 @@ import TestSupport
             "POST /api/appointments/{id}/reschedule": ["starts_at": "2030-01-07T10:00:00Z"],
             "PATCH /api/members/{user_id}": ["role": "staff"],
         ]
-        let idRoutes = RoleMatrix.table.keys.filter { $0.contains("{id}") || $0.contains("{user_id}") }.sorted()
+        let idRoutes = Router.medsync().roleTable.keys.filter { $0.contains("{id}") || $0.contains("{user_id}") }.sorted()
         #expect(idRoutes.count >= 20)
         for route in idRoutes {
             let parts = route.split(separator: " ", maxSplits: 1).map(String.init)

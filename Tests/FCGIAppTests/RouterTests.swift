@@ -121,6 +121,28 @@ struct Boom: Error, CustomStringConvertible { var description: String { "token=S
         #expect(try errorBody(r).error.code == "database_unavailable")
     }
 
+    /// A handler's context is a value made for its request: one kept after the answer still has its
+    /// own captures, route and request_id, whatever the worker handled next.
+    @Test func eachRequestGetsAContextOfItsOwn() throws {
+        final class Kept: @unchecked Sendable { var contexts: [RequestContext] = [] }
+        let kept = Kept()
+        var r = Router()
+        r.get("/api/things/{id}") { _, ctx in
+            kept.contexts.append(ctx)
+            return .json(200, ["ok": true])
+        }
+        let worker = try context()
+        for n in 1...2 {
+            var request = Request(method: "GET", uri: "/api/things/\(n)")
+            request.requestID = "r\(n)"
+            #expect(r.handle(request, worker).status == 200)
+        }
+        #expect(try kept.contexts.map { try $0.parameters.require("id", as: Int64.self) } == [1, 2])
+        #expect(kept.contexts.map(\.route) == ["GET /api/things/{id}", "GET /api/things/{id}"])
+        #expect(kept.contexts.map { $0.logger[metadataKey: "request_id"].map { "\($0)" } } == ["r1", "r2"])
+        #expect(kept.contexts.allSatisfy { $0.app === worker })
+    }
+
     @Test func theAppRoutesIncludeHealth() throws {
         let r = Router.medsync().handle(Request(method: "POST", uri: "/api/health"), try context())
         #expect(r.status == 405)

@@ -20,6 +20,32 @@ import TestSupport
         #expect(documented.subtracting(routed).sorted() == [], "documented operations with no route")
     }
 
+    /// Each operation says who may call it as the router's declaration does: no security for a
+    /// public route, the bearer token for the signed-in user's own, the token and X-Account-Id for a
+    /// workspace route, whose `x-roles` are the roles it allows.
+    @Test func everyOperationsSecurityAndRolesAreTheRoutes() throws {
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.bytes)) as? [String: Any])
+        let paths = try #require(doc["paths"] as? [String: [String: Any]])
+        let router = Router.medsync()
+        #expect(router.routes.count >= 60)
+        for route in router.routes {
+            let op = try #require(paths[route.pattern]?[route.method.lowercased()] as? [String: Any], "\(route.name) not documented")
+            let security = (op["security"] as? [[String: [String]]])?.map { $0.keys.sorted() } ?? [["account", "bearer"]]
+            let roles = op["x-roles"] as? [String]
+            switch route.access {
+            case .anyone:
+                #expect(security == [], "\(route.name): \(security)")
+                #expect(roles == nil, "\(route.name)")
+            case .signedIn:
+                #expect(security == [["bearer"]], "\(route.name): \(security)")
+                #expect(roles == nil, "\(route.name)")
+            case .members(let allowed):
+                #expect(security == [["account", "bearer"]], "\(route.name): \(security)")
+                #expect(roles == Role.allCases.filter(allowed.contains).map(\.rawValue), "\(route.name): \(roles ?? [])")
+            }
+        }
+    }
+
     @Test(.needsStack) func servedDocumentIsTheRepositoryFile() throws {
         let file = try String(contentsOfFile: "\(projectRoot)/Sources/FCGIApp/OpenAPI/openapi.json", encoding: .utf8)
         let check = try runCommand(["python3", "openapi/generate.py", "--check"])

@@ -211,7 +211,7 @@ private func startServer() throws -> PythonServer {
     /// (medsync-fcgi: MEDSYNC_ACTIVE_WORKERS), or slow model answers would stop every webhook behind them.
     @Test func aRequestInFlightGivesUpItsPlace() throws {
         let server = try startServer()
-        let gate = WorkGate.shared
+        let gate = WorkGate()   // as medsync-fcgi hands WorkGate.shared to its workers' clients
         gate.configure(limit: 1)
         defer { gate.configure(limit: 0) }
         final class Order: @unchecked Sendable {
@@ -225,7 +225,7 @@ private func startServer() throws -> PythonServer {
         let slow = Thread {
             gate.inside {
                 order.add("slow in")
-                let client = try? HTTPClient(connectTimeoutMS: 2000, timeoutMS: 10_000)
+                let client = try? HTTPClient(connectTimeoutMS: 2000, timeoutMS: 10_000, remoteWait: gate)
                 _ = try? client?.send(HTTPRequest(url: url))
                 order.add("slow done")
             }

@@ -7,36 +7,36 @@ import Foundation
 enum AppointmentRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
-            r.get("/api/appointments") { request, ctx in
+            r.get("/api/appointments", allow: .everyone) { request, ctx in
                 let q = try queryParams(request)
                 let filter = AppointmentBook.Filter(from: try dateQuery(q, "from"), to: try dateQuery(q, "to"), status: q["status"].flatMap { $0.isEmpty ? nil : $0 },
                                                     doctorID: try idQuery(q, "doctor_id"), patientID: try idQuery(q, "patient_id"))
                 return .json(200, ["items": try AppointmentBook.list(ctx.db(), workspaceID: ctx.workspaceID, filter)])
             }
-            r.post("/api/appointments", book)
-            r.get("/api/appointments/{id}") { _, ctx in
+            r.post("/api/appointments", allow: .everyone, book)
+            r.get("/api/appointments/{id}", allow: .everyone) { _, ctx in
                 .json(200, try StaffAppointments.get(ctx.db(), workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
             }
-            r.post("/api/appointments/{id}/cancel") { request, ctx in
+            r.post("/api/appointments/{id}/cancel", allow: .everyone) { request, ctx in
                 let b: NotifyBody = request.body.isEmpty ? NotifyBody(notify: nil) : try request.decodeJSON()
                 return .json(200, try AppointmentBook.cancel(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor,
                                                              id: ctx.parameters.require("id", as: Int64.self), notify: b.notify ?? false))
             }
-            r.post("/api/appointments/{id}/reschedule") { request, ctx in
+            r.post("/api/appointments/{id}/reschedule", allow: .everyone) { request, ctx in
                 let b: RescheduleBody = try request.decodeJSON()
                 return .json(200, try AppointmentBook.reschedule(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor,
                                                                  id: ctx.parameters.require("id", as: Int64.self),
                                                                  startsAt: b.starts_at, endsAt: b.ends_at, notify: b.notify ?? false))
             }
 
-            r.get("/api/whatsapp/pending-appointments") { _, ctx in
+            r.get("/api/whatsapp/pending-appointments", allow: .everyone) { _, ctx in
                 .json(200, ["items": try StaffAppointments.pending(ctx.db(), workspaceID: ctx.workspaceID)])
             }
-            r.post("/api/whatsapp/pending-appointments/{id}/accept") { _, ctx in
+            r.post("/api/whatsapp/pending-appointments/{id}/accept", allow: .everyone) { _, ctx in
                 .json(200, try StaffAppointments.accept(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor,
                                                         id: ctx.parameters.require("id", as: Int64.self)))
             }
-            r.post("/api/whatsapp/pending-appointments/{id}/reject") { _, ctx in
+            r.post("/api/whatsapp/pending-appointments/{id}/reject", allow: .everyone) { _, ctx in
                 .json(200, try StaffAppointments.reject(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor,
                                                         id: ctx.parameters.require("id", as: Int64.self)))
             }

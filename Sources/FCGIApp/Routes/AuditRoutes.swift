@@ -6,7 +6,7 @@ import Foundation
 enum AuditRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
-            r.get("/api/whatsapp/audit-log") { request, ctx in
+            r.get("/api/whatsapp/audit-log", allow: .admins) { request, ctx in
                 let q = try queryParams(request)
                 let before = try q["before"].flatMap { s -> Int64? in
                     guard !s.isEmpty else { return nil }

@@ -35,7 +35,7 @@ enum AuthRoutes {
 
     struct LoginBody: Decodable { let email: String; let password: String }
 
-    @Sendable static func login(_ request: Request, _ ctx: AppContext) throws -> Response {
+    @Sendable static func login(_ request: Request, _ ctx: RequestContext) throws -> Response {
         let body: LoginBody = try request.decodeJSON()
         // REMOTE_ADDR is nginx's $remote_addr (the TCP peer), which a client cannot forge; see LoginThrottle.
         return .json(200, try StaffAuth.login(ctx.db(), email: body.email, password: body.password,

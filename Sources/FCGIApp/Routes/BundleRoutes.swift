@@ -6,15 +6,15 @@ import Foundation
 enum BundleRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
-            r.post("/api/whatsapp/bundle/preview", preview)
-            r.post("/api/whatsapp/bundle/send") { request, ctx in
+            r.post("/api/whatsapp/bundle/preview", allow: .everyone, preview)
+            r.post("/api/whatsapp/bundle/send", allow: .admins) { request, ctx in
                 let input: Bundles.SendInput = try request.decodeJSON()
                 return .json(202, try Bundles.send(ctx.db(), actor: ctx.actor, input, idempotencyKey: request.header("idempotency-key")))
             }
-            r.get("/api/whatsapp/bundle/{id}") { _, ctx in
+            r.get("/api/whatsapp/bundle/{id}", allow: .everyone) { _, ctx in
                 .json(200, try Bundles.progress(ctx.db(), workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
             }
-            r.get("/api/whatsapp/bundles") { request, ctx in
+            r.get("/api/whatsapp/bundles", allow: .everyone) { request, ctx in
                 let q = try queryParams(request)
                 return .json(200, try Bundles.history(ctx.db(), workspaceID: ctx.workspaceID, before: try idQuery(q, "cursor"),
                                                       limit: intQuery(q, "limit", default: 20)))

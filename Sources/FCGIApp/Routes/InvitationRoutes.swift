@@ -18,8 +18,8 @@ enum InvitationRoutes {
                                                        userAgent: request.header("user-agent"), limits: ctx.authLimits))
         }
         router.group(AuthMiddleware.staff) { r in
-            r.get("/api/invitations") { _, ctx in .json(200, ["items": try Invitations.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
-            r.delete("/api/invitations/{id}") { _, ctx in
+            r.get("/api/invitations", allow: .owners) { _, ctx in .json(200, ["items": try Invitations.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
+            r.delete("/api/invitations/{id}", allow: .owners) { _, ctx in
                 try Invitations.revoke(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self))
                 return Response(status: 204)
             }

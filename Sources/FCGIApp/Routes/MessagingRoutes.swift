@@ -6,35 +6,35 @@ import Foundation
 enum MessagingRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
-            r.post("/api/whatsapp/send") { request, ctx in
+            r.post("/api/whatsapp/send", allow: .everyone) { request, ctx in
                 let b: SendBody = try request.decodeJSON()
                 return .json(201, try StaffSend.send(ctx.stores.messages, audit: ctx.stores.audit, http: ctx.http(), config: ctx.config, actor: ctx.actor, patientID: b.patient_id.value, body: b.body,
                                                      idempotencyKey: request.header("idempotency-key")))
             }
-            r.post("/api/whatsapp/send-template", sendTemplate)
-            r.get("/api/whatsapp/templates", templates)
+            r.post("/api/whatsapp/send-template", allow: .everyone, sendTemplate)
+            r.get("/api/whatsapp/templates", allow: .everyone, templates)
 
-            r.get("/api/whatsapp/conversations") { request, ctx in
+            r.get("/api/whatsapp/conversations", allow: .everyone) { request, ctx in
                 let q = try queryParams(request)
                 return .json(200, try Conversations.list(ctx.stores.inbox, workspaceID: ctx.workspaceID, q: q["q"], cursor: q["cursor"],
                                                          since: q["since"], limit: intQuery(q, "limit", default: 30)))
             }
-            r.get("/api/whatsapp/conversations/{id}") { _, ctx in
+            r.get("/api/whatsapp/conversations/{id}", allow: .everyone) { _, ctx in
                 .json(200, try Conversations.get(ctx.stores.inbox, workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
             }
-            r.delete("/api/whatsapp/conversations/{id}") { _, ctx in
+            r.delete("/api/whatsapp/conversations/{id}", allow: .everyone) { _, ctx in
                 try Conversations.delete(ctx.stores.inbox, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self))
                 return Response(status: 204)
             }
-            r.get("/api/whatsapp/conversations/{id}/messages") { request, ctx in
+            r.get("/api/whatsapp/conversations/{id}/messages", allow: .everyone) { request, ctx in
                 let q = try queryParams(request)
                 return .json(200, try Conversations.messages(ctx.stores.inbox, workspaceID: ctx.workspaceID, conversationID: ctx.parameters.require("id", as: Int64.self),
                                                              cursor: q["cursor"], since: q["since"], limit: intQuery(q, "limit", default: 50)))
             }
-            r.post("/api/whatsapp/conversations/{id}/handoff") { _, ctx in
+            r.post("/api/whatsapp/conversations/{id}/handoff", allow: .everyone) { _, ctx in
                 .json(200, try Conversations.setState(ctx.stores.inbox, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "handoff"))
             }
-            r.post("/api/whatsapp/conversations/{id}/resume-bot") { _, ctx in
+            r.post("/api/whatsapp/conversations/{id}/resume-bot", allow: .everyone) { _, ctx in
                 .json(200, try Conversations.setState(ctx.stores.inbox, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), state: "bot"))
             }
         }

@@ -7,11 +7,11 @@ import Foundation
 enum SenderRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
-            r.get("/api/whatsapp/senders") { _, ctx in .json(200, ["items": try Senders.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
-            r.post("/api/whatsapp/link-existing", linkExisting)
-            r.post("/api/whatsapp/provision", provision)
-            r.post("/api/whatsapp/senders/{id}/deactivate", deactivate)
-            r.post("/api/whatsapp/senders/{id}/make-primary") { _, ctx in
+            r.get("/api/whatsapp/senders", allow: .everyone) { _, ctx in .json(200, ["items": try Senders.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
+            r.post("/api/whatsapp/link-existing", allow: .admins, linkExisting)
+            r.post("/api/whatsapp/provision", allow: .admins, provision)
+            r.post("/api/whatsapp/senders/{id}/deactivate", allow: .admins, deactivate)
+            r.post("/api/whatsapp/senders/{id}/make-primary", allow: .admins) { _, ctx in
                 .json(200, try Senders.makePrimary(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self)))
             }
         }

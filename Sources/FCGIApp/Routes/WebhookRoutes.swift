@@ -18,7 +18,7 @@ private func twiml(_ text: String) -> Response {
 private let invalidSignature = AppError(.invalidSignature, "The X-Twilio-Signature header does not match this request.")
 
 /// The URL Twilio signed, or 403 when it cannot be rebuilt.
-private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
+private func signedURL(_ request: Request, _ ctx: RequestContext) throws -> String {
     guard let url = WebhookVerifier.publicURL(requestURI: request.uri, headers: request.headers,
                                               baseURL: ctx.config.twilioWebhookBaseURL) else { throw invalidSignature }
     return url
@@ -27,7 +27,7 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
 /// POST /api/webhooks/whatsapp: the signature policy (master token, then the subaccount token of the
 /// sender `To` names, looked up only when the master token does not match), then the form decoded
 /// into an `InboundWebhook` for the use case (`InboundService`: record, decide, answer).
-@Sendable func inboundWebhook(_ request: Request, _ ctx: AppContext) throws -> Response {
+@Sendable func inboundWebhook(_ request: Request, _ ctx: RequestContext) throws -> Response {
     let form = try request.form()
     let url = try signedURL(request, ctx)
     let db = ctx.db()
@@ -56,7 +56,7 @@ private func signedURL(_ request: Request, _ ctx: AppContext) throws -> String {
 /// POST /api/webhooks/whatsapp/status: the same signature policy (master, then the subaccount the
 /// AccountSid or From names), then a forward-only status update by MessageSid. Unknown SIDs get 200
 /// (logged) so Twilio stops retrying.
-@Sendable func statusWebhook(_ request: Request, _ ctx: AppContext) throws -> Response {
+@Sendable func statusWebhook(_ request: Request, _ ctx: RequestContext) throws -> Response {
     let form = try request.form()
     let url = try signedURL(request, ctx)
     let conversations = ctx.stores.conversations

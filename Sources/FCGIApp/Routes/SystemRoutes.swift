@@ -16,14 +16,14 @@ enum SystemRoutes {
 
 /// 200 `{"status":"ok"}` without touching the database: the worker answers (process liveness, and
 /// the benchmark of the FastCGI edge alone).
-@Sendable func ping(_ request: Request, _ ctx: AppContext) throws -> Response { pingResponse }
+@Sendable func ping(_ request: Request, _ ctx: RequestContext) throws -> Response { pingResponse }
 
 /// Encoded once: the edge's benchmark measures the edge, not a JSONEncoder per request.
 private let pingResponse = Response.json(200, ["status": "ok"])
 
 /// 200 `{"status":"ok","database":"ok"}` when this worker's connection can read the schema
 /// (`schema_migrations`: reachable AND migrated), 503 `database_unavailable` otherwise.
-@Sendable func health(_ request: Request, _ ctx: AppContext) throws -> Response {
+@Sendable func health(_ request: Request, _ ctx: RequestContext) throws -> Response {
     do {
         try ctx.db().query("SELECT 1 FROM schema_migrations LIMIT 1")
     } catch let error as PGError {

@@ -8,6 +8,6 @@ enum OpenAPIDocument {
 }
 
 /// `GET /api/openapi.json`: the document, as it is in the repository.
-@Sendable func openAPIDocument(_ request: Request, _ ctx: AppContext) throws -> Response {
+@Sendable func openAPIDocument(_ request: Request, _ ctx: RequestContext) throws -> Response {
     Response(status: 200, headers: [("Content-Type", "application/json; charset=utf-8")], body: OpenAPIDocument.bytes)
 }
