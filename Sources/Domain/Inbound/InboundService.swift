@@ -177,8 +177,8 @@ public struct InboundService {
     public var log: Logger
     public var now: () -> Date
     /// How many local days of free slots the bot sees, and how many it offers.
-    public var days = 7
-    public var offerCount = 5
+    public var days = OfferPolicy.days
+    public var offerCount = OfferPolicy.offerCount
 
     public init(conn: PGConnection, gemini: GeminiClient?, log: Logger = Logger(label: "medsync.inbound"),
                 now: @escaping () -> Date = Date.init) {
@@ -522,12 +522,12 @@ public struct InboundService {
             try conn.commit()
             r.unseen = false
         }
-        let free = try FreeSlots.compute(conn, workspaceID: r.sender.workspaceID, from: now, days: days, limit: 200)
+        let free = try PostgresStores(conn).appointments.freeSlots(workspaceID: r.sender.workspaceID, from: now, days: days, limit: OfferPolicy.candidates)
         var usedGemini = false
         var failure: String? = nil
         let action: BotAction
         if let gemini {
-            let offered = FreeSlots.offer(free, count: 8)
+            let offered = FreeSlots.offer(free, count: OfferPolicy.modelOfferCount)
             let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: r.sender.timezone, language: language, now: now)
             switch askGemini(gemini, conversationID: r.conversationID, sender: r.sender, offer: offer, now: now) {
             case .success(let answer):
@@ -572,7 +572,7 @@ public struct InboundService {
 
     /// `excluding`: a doctor whose slots are not to be offered (one who no longer sees patients here).
     func freshOffer(_ sender: SenderRoute, language: Language, now: Date, excluding: Int64? = nil) throws -> PendingOffer? {
-        let free = try FreeSlots.compute(conn, workspaceID: sender.workspaceID, from: now, days: days, limit: 200)
+        let free = try PostgresStores(conn).appointments.freeSlots(workspaceID: sender.workspaceID, from: now, days: days, limit: OfferPolicy.candidates)
             .filter { $0.doctorUserID != excluding }
         let offered = FreeSlots.offer(free, count: offerCount)
         return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)

@@ -1,23 +1,9 @@
 import Foundation
-import Postgres
 
 /// The clinic's profile (what the bot tells patients: name, information, address, phone; the
 /// timezone its times are read in; the default language) and its Meta Content template SIDs.
 public enum ClinicProfile {
-    public struct View: Sendable, Encodable, Equatable {
-        public let id: Int64
-        public let name: String
-        public let clinicName: String
-        public let clinicInfo: String?
-        public let address: String?
-        public let phone: String?
-        public let timezone: String
-        public let defaultLanguage: String
-        enum CodingKeys: String, CodingKey {
-            case id, name, address, phone, timezone
-            case clinicName = "clinic_name", clinicInfo = "clinic_info", defaultLanguage = "default_language"
-        }
-    }
+    public typealias View = ClinicProfileRecord
 
     /// A PUT body: a missing field keeps its value; `null` clears clinic_info, address and phone.
     public struct Update: Sendable, Decodable {
@@ -51,24 +37,15 @@ public enum ClinicProfile {
         }
     }
 
-    static let columns: SQLFragment = "id, name, COALESCE(NULLIF(clinic_name, ''), name) AS clinic_name, clinic_info, address, phone, timezone, default_language"
-
-    static func view(_ row: PGRow) throws -> View {
-        View(id: try row.decode(Int64.self, "id"), name: try row.decode(String.self, "name"), clinicName: try row.decode(String.self, "clinic_name"),
-             clinicInfo: try row.decode(String?.self, "clinic_info"), address: try row.decode(String?.self, "address"),
-             phone: try row.decode(String?.self, "phone"), timezone: try row.decode(String?.self, "timezone") ?? "UTC",
-             defaultLanguage: try row.decode(String?.self, "default_language") ?? "es")
-    }
-
-    public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> View {
-        guard let row = try conn.query("SELECT \(unescaped: columns) FROM workspaces WHERE id = \(workspaceID)").first else {
+    public static func get(_ store: some ClinicStore, workspaceID: Int64) throws -> View {
+        guard let view = try store.profile(workspaceID: workspaceID) else {
             throw AppError(.notFound, "There is no workspace \(workspaceID).")
         }
-        return try view(row)
+        return view
     }
 
     /// Changes the profile (the role matrix lets owners and admin doctors); audited with the fields changed.
-    public static func put(_ conn: PGConnection, actor: StaffActor, _ u: Update) throws -> View {
+    public static func put(_ store: some ClinicStore, actor: StaffActor, _ u: Update) throws -> View {
         func text(_ value: String??, _ field: String, max: Int) throws -> String?? {
             guard case .some(let inner) = value else { return .none }
             guard let s = inner?.trimmingCharacters(in: .whitespacesAndNewlines), !s.isEmpty else { return .some(nil) }
@@ -90,7 +67,11 @@ public enum ClinicProfile {
             }
             phone = .some(e164)
         }
-        if let tz = u.timezone { try Workspaces.validateTimezone(conn, tz) }
+        if let tz = u.timezone {
+            guard !tz.isEmpty, try store.isKnownTimezone(tz) else {
+                throw AppError(.invalidTimezone, "unknown timezone \"\(tz)\": use an IANA name such as America/Mexico_City")
+            }
+        }
         if let l = u.defaultLanguage, !Templates.languages.contains(l) { throw AppError.validation("default_language", "en or es.") }
         var changed: [String] = []
         if clinicName != nil { changed.append("clinic_name") }
@@ -99,25 +80,13 @@ public enum ClinicProfile {
         if phone != nil { changed.append("phone") }
         if u.timezone != nil { changed.append("timezone") }
         if u.defaultLanguage != nil { changed.append("default_language") }
-        return try conn.transaction {
-            // A NULL value keeps a column; the flags tell "clear" from "keep" for clearable ones.
-            guard let row = try conn.query("""
-                UPDATE workspaces
-                   SET clinic_name = COALESCE(\(clinicName)::text, clinic_name),
-                       clinic_info = CASE WHEN \(info != nil)::bool THEN \(info ?? nil)::text ELSE clinic_info END,
-                       address = CASE WHEN \(address != nil)::bool THEN \(address ?? nil)::text ELSE address END,
-                       phone = CASE WHEN \(phone != nil)::bool THEN \(phone ?? nil)::text ELSE phone END,
-                       timezone = COALESCE(\(u.timezone)::text, timezone),
-                       default_language = COALESCE(\(u.defaultLanguage)::text, default_language)
-                 WHERE id = \(actor.workspaceID)
-                RETURNING \(unescaped: columns)
-                """).first else {
-                throw AppError(.notFound, "There is no workspace \(actor.workspaceID).")
-            }
-            try Audit.record(conn, actor, action: "clinic.update", targetType: "workspace", targetID: String(actor.workspaceID),
-                             details: ["fields": changed.joined(separator: ",")])
-            return try view(row)
+        let change = ClinicProfileChange(clinicName: clinicName, clinicInfo: info, address: address, phone: phone, timezone: u.timezone,
+                                         defaultLanguage: u.defaultLanguage)
+        guard let view = try store.updateProfile(workspaceID: actor.workspaceID, change,
+                                                 audit: actor.audit("clinic.update", "workspace", String(actor.workspaceID), ["fields": changed.joined(separator: ",")])) else {
+            throw AppError(.notFound, "There is no workspace \(actor.workspaceID).")
         }
+        return view
     }
 }
 
@@ -150,7 +119,7 @@ public enum ContentSids {
     }
 
     /// Sets or removes the SIDs of one template; answers the template's SIDs after the change.
-    public static func put(_ conn: PGConnection, actor: StaffActor, templateKey: String, _ update: Update) throws -> [String: String] {
+    public static func put(_ store: some ClinicStore, actor: StaffActor, templateKey: String, _ update: Update) throws -> [String: String] {
         guard Templates.template(templateKey) != nil else {
             throw AppError(.unknownTemplateID, "There is no template \"\(templateKey.prefix(60))\" (available: \(Templates.all.map(\.key).joined(separator: ", "))).")
         }
@@ -163,20 +132,10 @@ public enum ContentSids {
             }
             details[lang] = sid ?? "removed"
         }
-        return try conn.transaction {
-            guard let row = try conn.query("SELECT content_sids -> \(templateKey)::text AS sids FROM workspaces WHERE id = \(actor.workspaceID) FOR UPDATE").first else {
-                throw AppError(.notFound, "There is no workspace \(actor.workspaceID).")
-            }
-            var sids = try row.decodeJSON([String: String]?.self, "sids") ?? [:]
-            for (lang, sid) in update.values { sids[lang] = sid }
-            let json = try PGValue.json(encoding: sids)
-            try conn.execute("""
-                UPDATE workspaces SET content_sids = CASE WHEN \(json)::jsonb = '{}'::jsonb THEN content_sids - \(templateKey)::text
-                                                          ELSE jsonb_set(content_sids, ARRAY[\(templateKey)::text], \(json)::jsonb) END
-                 WHERE id = \(actor.workspaceID)
-                """)
-            try Audit.record(conn, actor, action: "template.content_sids", targetType: "template", targetID: templateKey, details: details)
-            return sids
+        guard let sids = try store.updateContentSids(workspaceID: actor.workspaceID, templateKey: templateKey, update.values,
+                                                     audit: actor.audit("template.content_sids", "template", templateKey, details)) else {
+            throw AppError(.notFound, "There is no workspace \(actor.workspaceID).")
         }
+        return sids
     }
 }
