@@ -45,6 +45,7 @@ struct GeminiAPI: Sendable {
         let request = GeminiRequest(body)
         call.lastUserText = request.lastUserText
         call.systemInstruction = request.systemInstruction
+        call.slots = request.slots.count
 
         if key.isEmpty { return record(GeminiErrors.response(403), fault: "no_key") }
         if let expected = sandbox.seed.geminiKey, key != expected {
