@@ -37,6 +37,13 @@ public struct GeminiSchema: Sendable {
     }
 }
 
+/// Structured data the model reads beside the system instruction (a JSON object, e.g. the offered
+/// slots), sent as a part of its own so that nothing has to find it in the instruction's prose.
+public struct GeminiData: Sendable, Equatable {
+    public let json: String
+    public init(json: String) { self.json = json }
+}
+
 /// Google's `generateContent` (v1beta) on the project's HTTP client: `x-goog-api-key`, a system
 /// instruction, the turns, and structured JSON output (`responseMimeType` + `responseJsonSchema`).
 /// Not `Sendable`: it uses its worker's `HTTPClient`.
@@ -65,11 +72,16 @@ public struct GeminiClient {
     /// The request body (JSON), written directly: Foundation's JSONSerialization of the same object
     /// (bridged dictionaries, dynamic casts) was the largest piece of a model turn's CPU in
     /// medsync-fcgi, 4.7× this. Separate so tests can inspect it.
-    public static func body(system: String, turns: [GeminiTurn], schema: GeminiSchema) -> [UInt8] {
+    /// `data`, when given, is the system instruction's second part.
+    public static func body(system: String, data: GeminiData? = nil, turns: [GeminiTurn], schema: GeminiSchema) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512 + system.utf8.count + turns.reduce(0) { $0 + $1.text.utf8.count + 48 } + schema.json.count)
+        out.reserveCapacity(512 + system.utf8.count + (data?.json.utf8.count ?? 0) + turns.reduce(0) { $0 + $1.text.utf8.count + 48 } + schema.json.count)
         out.append(contentsOf: #"{"systemInstruction":{"parts":[{"text":"#.utf8)
         appendString(system, to: &out)
+        if let data {
+            out.append(contentsOf: #"},{"text":"#.utf8)
+            appendString(data.json, to: &out)
+        }
         out.append(contentsOf: #"}]},"contents":["#.utf8)
         for (i, turn) in turns.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -106,11 +118,11 @@ public struct GeminiClient {
 
     /// Calls the model and returns the text of the first candidate (the JSON the schema asked for).
     /// The whole call gets at most `timeoutMS`.
-    public func generateJSON(system: String, turns: [GeminiTurn], schema: GeminiSchema) throws(GeminiError) -> String {
+    public func generateJSON(system: String, data: GeminiData? = nil, turns: [GeminiTurn], schema: GeminiSchema) throws(GeminiError) -> String {
         guard let apiKey, !apiKey.isEmpty else { throw .missingKey }
         let name = model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? model
         let request = HTTPRequest.json(
-            url: "\(baseURL)/v1beta/models/\(name):generateContent", body: GeminiClient.body(system: system, turns: turns, schema: schema),
+            url: "\(baseURL)/v1beta/models/\(name):generateContent", body: GeminiClient.body(system: system, data: data, turns: turns, schema: schema),
             headers: [("x-goog-api-key", apiKey)], timeoutMS: timeoutMS)
         let response: HTTPResponse
         do {

@@ -36,7 +36,7 @@ import HTTPClient
 ///                                             records the message or buys the number first, then answers the fault)
 ///   GET    /sandbox/faults ; DELETE /sandbox/faults[?api=&account_sid=&to=&contains=]
 ///   GET|POST /sandbox/settings                {auto_callbacks, callback_delay_ms}
-///   GET    /sandbox/gemini/requests?contains= generateContent calls received (count, last_user_text, answer, fault)
+///   GET    /sandbox/gemini/requests?contains= generateContent calls received (count, last_user_text, slots, answer, fault)
 struct ControlAPI: Sendable {
     let sandbox: Sandbox
 
@@ -496,7 +496,7 @@ struct ControlAPI: Sendable {
         let list = sandbox.state.withLock { s in s.gemini.filter { needle == nil || $0.lastUserText.contains(needle!) } }
         return .json(200, .object([("count", .int(list.count)), ("requests", .array(list.map { c in
             .object([("model", .string(c.model)), ("last_user_text", .string(c.lastUserText)),
-                     ("system_instruction", .string(c.systemInstruction)), ("answer", .str(c.answer)),
+                     ("system_instruction", .string(c.systemInstruction)), ("slots", .int(c.slots)), ("answer", .str(c.answer)),
                      ("fault", .str(c.fault)), ("at", .string(Dates.iso(c.at)))])
         }))]))
     }

@@ -45,6 +45,7 @@ struct GeminiAPI: Sendable {
         let request = GeminiRequest(body)
         call.lastUserText = request.lastUserText
         call.systemInstruction = request.systemInstruction
+        call.slots = request.slots.count
 
         if key.isEmpty { return record(GeminiErrors.response(403), fault: "no_key") }
         if let expected = sandbox.seed.geminiKey, key != expected {
@@ -101,29 +102,35 @@ struct GeminiRequest {
     var systemInstruction: String
     var contents: [Turn]
     var schema: JSON?
+    /// The offered slots, as the app sends them: a part of the system instruction that is the JSON
+    /// object `{"slots":[{"n":1,"label":"tomorrow at 9:00 AM","starts_at":"2026-12-02T15:00:00Z"}]}`.
+    var slots: [JSON]
 
     init(_ body: JSON) {
-        func text(_ content: JSON?) -> String {
-            (content?["parts"]?.array ?? []).compactMap { $0["text"]?.string }.joined(separator: "\n")
-        }
-        systemInstruction = text(body["systemInstruction"] ?? body["system_instruction"])
-        contents = (body["contents"]?.array ?? []).map { Turn(role: $0["role"]?.string ?? "user", text: text($0)) }
+        func texts(_ content: JSON?) -> [String] { (content?["parts"]?.array ?? []).compactMap { $0["text"]?.string } }
+        let system = texts(body["systemInstruction"] ?? body["system_instruction"])
+        systemInstruction = system.joined(separator: "\n")
+        contents = (body["contents"]?.array ?? []).map { Turn(role: $0["role"]?.string ?? "user", text: texts($0).joined(separator: "\n")) }
         let config = body["generationConfig"] ?? body["generation_config"]
         schema = config?["responseJsonSchema"] ?? config?["response_json_schema"] ?? config?["responseSchema"]
+        slots = system.lazy.compactMap { text -> [JSON]? in
+            guard text.hasPrefix("{"), let o = JSON.parse(text) else { return nil }
+            return o["slots"]?.array
+        }.first ?? []
     }
 
     var lastUserText: String { contents.last { $0.role == "user" }?.text ?? "" }
 }
 
-/// The deterministic "model": keyword rules over the last user message, slots read from the system
-/// instruction (its numbered lines that carry a time).
+/// The deterministic "model": keyword rules over the last user message, slots read from the
+/// structured part the app sends beside the instruction (`GeminiRequest.slots`).
 enum BotBrain {
     struct Slot { var number: Int; var text: String; var iso: String?; var minutes: [Int] }
 
     static func answer(_ request: GeminiRequest) -> JSON {
         let message = request.lastUserText
         let language = detectLanguage(request)
-        let slots = findSlots(request.systemInstruction)
+        let slots = findSlots(request.slots)
         let chosen = selectSlot(message, slots)
         let intent = restrict(classify(message, slotChosen: chosen != nil), to: request.schema)
         let es = language == "es"
@@ -239,38 +246,12 @@ enum BotBrain {
 
     // MARK: slots
 
-    static func findSlots(_ instruction: String) -> [Slot] {
-        var slots: [Slot] = []
-        for raw in instruction.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            var rest = Substring(line)
-            if rest.hasPrefix("-") || rest.hasPrefix("*") { rest = rest.dropFirst().drop { $0 == " " } }
-            let digits = rest.prefix { $0.isASCII && $0.isNumber }
-            guard !digits.isEmpty, digits.count <= 2, let n = Int(digits) else { continue }
-            var after = rest.dropFirst(digits.count)
-            guard let sep = after.first, sep == "." || sep == ")" || sep == ":" else { continue }
-            after = after.dropFirst()
-            guard after.first == " " else { continue }
-            let text = after.trimmingCharacters(in: .whitespaces)
-            let minutes = times(in: text)
-            guard !minutes.isEmpty else { continue }
-            let iso = isoTimestamp(in: text)
-            slots.append(Slot(number: n, text: displayText(text, iso: iso), iso: iso, minutes: minutes))
+    /// Each slot's number, label and start; the clock times in its label are what a patient may say.
+    static func findSlots(_ items: [JSON]) -> [Slot] {
+        items.compactMap { item in
+            guard let n = item["n"]?.int, let label = item["label"]?.string else { return nil }
+            return Slot(number: n, text: label, iso: item["starts_at"]?.string, minutes: times(in: label))
         }
-        return slots
-    }
-
-    /// The slot as shown to the patient: without a bracketed ISO timestamp or internal ids.
-    static func displayText(_ text: String, iso: String?) -> String {
-        var t = text
-        if let iso {
-            for wrapped in ["(\(iso))", "[\(iso)]", "{\(iso)}", "— \(iso)", "- \(iso)", iso] {
-                t = t.replacingOccurrences(of: wrapped, with: "")
-            }
-        }
-        if let bar = t.range(of: "|") { t = String(t[..<bar.lowerBound]) }
-        t = t.trimmingCharacters(in: CharacterSet(charactersIn: " ,;-—"))
-        return t.isEmpty ? text : t
     }
 
     static func isoTimestamp(in text: String) -> String? {

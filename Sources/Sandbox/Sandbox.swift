@@ -83,6 +83,8 @@ struct GeminiCall: Sendable {
     var apiKey: String
     var lastUserText: String
     var systemInstruction: String
+    /// How many slots the structured part offered (`GeminiRequest.slots`).
+    var slots: Int = 0
     var at: Date
     /// The JSON text answered, or nil when a fault answered instead.
     var answer: String?

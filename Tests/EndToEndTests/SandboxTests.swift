@@ -325,15 +325,16 @@ private func params(_ entry: [String: Any]) -> [String: String] {
     private func generate(_ sandbox: Sandbox, text: String, key: String? = nil, history: [(String, String)] = []) throws -> (Int, [String: Any]) {
         let instruction = """
             You are the WhatsApp assistant of Clínica Norte. Local time: Wed 25 Nov 2026 08:00 (America/Mexico_City).
-            Free slots:
-            1. mañana a las 9:00 con Dra. Ruiz (2026-11-26T15:00:00Z)
-            2. mañana a las 10:30 con Dra. Ruiz (2026-11-26T16:30:00Z)
-            3. vie 27 nov a las 16:00 (2026-11-27T22:00:00Z)
+            Free slots: the "slots" list of the JSON part below.
             """
+        // The slots as the app sends them: structured, in a part of their own.
+        let slots = #"{"slots":[{"label":"mañana a las 9:00 con Dra. Ruiz","n":1,"starts_at":"2026-11-26T15:00:00Z"},"#
+            + #"{"label":"mañana a las 10:30 con Dra. Ruiz","n":2,"starts_at":"2026-11-26T16:30:00Z"},"#
+            + #"{"label":"vie 27 nov a las 16:00","n":3,"starts_at":"2026-11-27T22:00:00Z"}]}"#
         var contents: [[String: Any]] = history.map { ["role": $0.0, "parts": [["text": $0.1]]] }
         contents.append(["role": "user", "parts": [["text": text]]])
         let body: [String: Any] = [
-            "systemInstruction": ["parts": [["text": instruction]]],
+            "systemInstruction": ["parts": [["text": instruction], ["text": slots]]],
             "contents": contents,
             "generationConfig": [
                 "responseMimeType": "application/json",

@@ -79,7 +79,7 @@ extension InboundService {
     public init(conn: PGConnection, gemini: GeminiClient?, log: Logger = Logger(label: "medsync.inbound"),
                 now: @escaping () -> Date = Date.init) {
         self.init(store: PostgresStores(conn).conversations,
-                  freeSlots: { try FreeSlots.compute(conn, workspaceID: $0, from: $1, days: $2, limit: $3) },
+                  freeSlots: { try PostgresStores(conn).appointments.freeSlots(workspaceID: $0, from: $1, days: $2, limit: $3) },
                   gemini: gemini, log: log, now: now)
     }
 }

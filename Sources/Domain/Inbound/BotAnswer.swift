@@ -66,10 +66,7 @@ extension InboundService {
             "The clinic's local date and time now: \(LocalTime.longNow(now, timeZone: sender.timezone)) (\(sender.timezone)).",
         ]
         if let offer, !offer.slots.isEmpty {
-            lines.append("Free appointment slots (offer them with these numbers; the patient may answer with the number):")
-            for s in offer.slots {
-                lines.append("\(s.n). \(s.label) (\(Dates.iso(Date(timeIntervalSince1970: TimeInterval(s.startsAt)))))")
-            }
+            lines.append("Free appointment slots: the \"slots\" list of the JSON part below (n, label, starts_at); offer them by label with their number n (the patient may answer with the number).")
         } else {
             lines.append("There are no free appointment slots in the next days.")
         }
@@ -94,7 +91,7 @@ extension InboundService {
             } catch {
                 throw GeminiError(code: "transport", message: "cannot read the history: \(error)")
             }
-            let text = try gemini.generateJSON(system: InboundService.instruction(sender: sender, offer: offer, now: now),
+            let text = try gemini.generateJSON(system: InboundService.instruction(sender: sender, offer: offer, now: now), data: OfferPolicy.modelSlots(offer),
                                                turns: turns, schema: BotAnswer.schema)
             return .success(try BotAnswer.parse(text, slotCount: offer?.slots.count ?? 0))
         } catch {

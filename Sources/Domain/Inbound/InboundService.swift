@@ -37,8 +37,8 @@ public struct InboundService {
     public var log: Logger
     public var now: () -> Date
     /// How many local days of free slots the bot sees, and how many it offers.
-    public var days = 7
-    public var offerCount = 5
+    public var days = OfferPolicy.days
+    public var offerCount = OfferPolicy.offerCount
 
     public init(store: any ConversationStore, freeSlots: @escaping FreeSlotsSource, gemini: GeminiClient?,
                 log: Logger = Logger(label: "medsync.inbound"), now: @escaping () -> Date = Date.init) {
@@ -181,12 +181,12 @@ public struct InboundService {
     func bot(_ m: InboundWebhook, _ t: Turn, language: Language, now: Date) throws -> Decision {
         // Never a transaction open across the model call: the message and its marks commit first.
         try t.store.settle()
-        let free = try freeSlots(t.sender.workspaceID, now, days, 200)
+        let free = try freeSlots(t.sender.workspaceID, now, days, OfferPolicy.candidates)
         var usedGemini = false
         var failure: String? = nil
         let action: BotAction
         if let gemini {
-            let offered = FreeSlots.offer(free, count: 8)
+            let offered = FreeSlots.offer(free, count: OfferPolicy.modelOfferCount)
             let offer = offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: t.sender.timezone, language: language, now: now)
             switch askGemini(gemini, turn: t.store, sender: t.sender, offer: offer, now: now) {
             case .success(let answer):
@@ -231,7 +231,7 @@ public struct InboundService {
 
     /// `excluding`: a doctor whose slots are not to be offered (one who no longer sees patients here).
     func freshOffer(_ sender: SenderRoute, language: Language, now: Date, excluding: Int64? = nil) throws -> PendingOffer? {
-        let free = try freeSlots(sender.workspaceID, now, days, 200)
+        let free = try freeSlots(sender.workspaceID, now, days, OfferPolicy.candidates)
             .filter { $0.doctorUserID != excluding }
         let offered = FreeSlots.offer(free, count: offerCount)
         return offered.isEmpty ? nil : PendingOffer.make(offered, timeZone: sender.timezone, language: language, now: now)

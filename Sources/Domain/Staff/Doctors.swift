@@ -1,50 +1,25 @@
 import Foundation
-import Postgres
 
 /// Doctors (members with the doctor or admin_doctor role), their weekly availability and time off
 /// (local times in the clinic's timezone), and their free slots: what the bot offers comes from
 /// exactly these (`FreeSlots`).
 public enum Doctors {
-    public struct View: Sendable, Encodable, Equatable {
-        public let id: Int64
-        public let name: String?
-        public let email: String
-        public let role: String
-    }
+    public typealias View = DoctorRecord
 
-    public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try conn.query("""
-            SELECT u.id, u.name, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.workspace_id = \(workspaceID) AND m.role IN ('doctor', 'admin_doctor')
-             ORDER BY COALESCE(NULLIF(u.name, ''), u.email), u.id
-            """).map { row in
-            View(id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"), email: try row.decode(String.self, "email"),
-                 role: try row.decode(String.self, "role"))
-        }
+    public static func list(_ store: some AppointmentStore, workspaceID: Int64) throws -> [View] {
+        try store.doctors(workspaceID: workspaceID)
     }
 
     /// The doctor `id` of the workspace; 404 for anyone else (another workspace's user, a staff member).
-    static func require(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws {
-        guard try conn.query("SELECT 1 FROM memberships WHERE workspace_id = \(workspaceID) AND user_id = \(id) AND role IN ('doctor', 'admin_doctor')").count == 1 else {
+    static func require(_ store: some AppointmentStore, workspaceID: Int64, id: Int64) throws {
+        guard try store.isDoctor(workspaceID: workspaceID, userID: id) else {
             throw AppError(.notFound, "There is no doctor \(id) in this workspace.")
         }
     }
 
     // MARK: availability
 
-    public struct WeeklyRange: Sendable, Codable, Equatable {
-        public var weekday: Int
-        public var start: String
-        public var end: String
-        public var slotMinutes: Int?
-        enum CodingKeys: String, CodingKey { case weekday, start, end, slotMinutes = "slot_minutes" }
-        public init(weekday: Int, start: String, end: String, slotMinutes: Int?) {
-            self.weekday = weekday
-            self.start = start
-            self.end = end
-            self.slotMinutes = slotMinutes
-        }
-    }
+    public typealias WeeklyRange = DoctorWeeklyRange
 
     public struct TimeOff: Sendable, Codable, Equatable {
         /// Local date ("2026-12-24", from the start of that day) or date and time ("2026-12-24T09:00").
@@ -82,34 +57,12 @@ public enum Doctors {
         enum CodingKeys: String, CodingKey { case timezone, weekly, doctorID = "doctor_id", timeOff = "time_off" }
     }
 
-    public struct TimeOffView: Sendable, Encodable {
-        public let from: String
-        public let to: String
-        public let reason: String?
-        public let startsAt: Date
-        public let endsAt: Date
-        enum CodingKeys: String, CodingKey { case from, to, reason, startsAt = "starts_at", endsAt = "ends_at" }
-    }
+    public typealias TimeOffView = DoctorTimeOff
 
-    public static func availability(_ conn: PGConnection, workspaceID: Int64, doctorID: Int64) throws -> AvailabilityView {
-        try require(conn, workspaceID: workspaceID, id: doctorID)
-        let tz = try conn.query("SELECT timezone FROM workspaces WHERE id = \(workspaceID)").first?.decode(String?.self, "timezone") ?? "UTC"
-        let weekly = try conn.query("""
-            SELECT weekday, to_char(start_time, 'HH24:MI') AS s, to_char(end_time, 'HH24:MI') AS e, slot_minutes
-              FROM doctor_availability WHERE workspace_id = \(workspaceID) AND doctor_id = \(doctorID) ORDER BY weekday, start_time
-            """).map { r -> WeeklyRange in
-            let e = try r.decode(String.self, "e")
-            return WeeklyRange(weekday: try r.decode(Int.self, "weekday"), start: try r.decode(String.self, "s"), end: e == "00:00" ? "24:00" : e,
-                               slotMinutes: try r.decode(Int?.self, "slot_minutes"))
-        }
-        let off = try conn.query("""
-            SELECT to_char(starts_at AT TIME ZONE \(tz)::text, 'YYYY-MM-DD"T"HH24:MI') AS f,
-                   to_char(ends_at AT TIME ZONE \(tz)::text, 'YYYY-MM-DD"T"HH24:MI') AS t, reason, starts_at, ends_at
-              FROM doctor_time_off WHERE workspace_id = \(workspaceID) AND doctor_id = \(doctorID) ORDER BY starts_at, id
-            """).map { r -> TimeOffView in
-            TimeOffView(from: try r.decode(String.self, "f"), to: try r.decode(String.self, "t"), reason: try r.decode(String?.self, "reason"),
-                        startsAt: try r.decode(Date.self, "starts_at"), endsAt: try r.decode(Date.self, "ends_at"))
-        }
+    public static func availability(_ store: some AppointmentStore, workspaceID: Int64, doctorID: Int64) throws -> AvailabilityView {
+        try require(store, workspaceID: workspaceID, id: doctorID)
+        let tz = try store.timezone(workspaceID: workspaceID)
+        let (weekly, off) = try store.availability(workspaceID: workspaceID, doctorID: doctorID, timezone: tz)
         return AvailabilityView(doctorID: doctorID, timezone: tz, weekly: weekly, timeOff: off)
     }
 
@@ -150,8 +103,8 @@ public enum Doctors {
 
     /// Replaces the doctor's weekly availability and time off. Owner and admin doctor set anyone's;
     /// a doctor sets their own. Ranges must lie within a day, hold at least one slot and not overlap.
-    public static func putAvailability(_ conn: PGConnection, actor: StaffActor, doctorID: Int64, _ a: Availability) throws -> AvailabilityView {
-        try require(conn, workspaceID: actor.workspaceID, id: doctorID)
+    public static func putAvailability(_ store: some AppointmentStore, actor: StaffActor, doctorID: Int64, _ a: Availability) throws -> AvailabilityView {
+        try require(store, workspaceID: actor.workspaceID, id: doctorID)
         guard actor.role.isAdmin || actor.userID == doctorID else {
             throw AppError(.forbidden, "Only the owner, an admin doctor or the doctor themselves can change a doctor's availability.")
         }
@@ -172,8 +125,7 @@ public enum Doctors {
             }
             ranges.append((w.weekday, s, e, slot, i))
         }
-        struct OffRow: Encodable { let from: String; let to: String; let reason: String? }
-        var off: [OffRow] = []
+        var off: [DoctorAvailabilityRows.Off] = []
         for (i, t) in a.timeOff.enumerated() {
             let f = "time_off[\(i)]"
             guard let from = localTimestamp(t.from, endOfDay: false) else {
@@ -185,30 +137,14 @@ public enum Doctors {
             guard to > from else { throw AppError.validation("\(f).to", "must be after from.") }
             let reason = t.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
             guard (reason?.count ?? 0) <= 200 else { throw AppError.validation("\(f).reason", "at most 200 characters.") }
-            off.append(OffRow(from: from, to: to, reason: reason?.isEmpty == true ? nil : reason))
+            off.append(.init(from: from, to: to, reason: reason?.isEmpty == true ? nil : reason))
         }
-        try conn.transaction {
-            try conn.execute("DELETE FROM doctor_availability WHERE workspace_id = \(actor.workspaceID) AND doctor_id = \(doctorID)")
-            try conn.execute("DELETE FROM doctor_time_off WHERE workspace_id = \(actor.workspaceID) AND doctor_id = \(doctorID)")
-            struct WeeklyRow: Encodable { let weekday: Int; let start: Int; let end: Int; let slot: Int }
-            let weekly = try PGValue.json(encoding: ranges.map { WeeklyRow(weekday: $0.weekday, start: $0.start, end: $0.end, slot: $0.slot) })
-            try conn.execute("""
-                INSERT INTO doctor_availability (workspace_id, doctor_id, weekday, start_time, end_time, slot_minutes)
-                SELECT \(actor.workspaceID), \(doctorID), r.weekday, make_interval(mins => r.start)::time,
-                       CASE WHEN r."end" = 1440 THEN '24:00'::time ELSE make_interval(mins => r."end")::time END, r.slot
-                  FROM jsonb_to_recordset(\(weekly)::jsonb) AS r(weekday int, start int, "end" int, slot int)
-                """)
-            let offJSON = try PGValue.json(encoding: off)
-            try conn.execute("""
-                INSERT INTO doctor_time_off (workspace_id, doctor_id, starts_at, ends_at, reason)
-                SELECT w.id, \(doctorID), r."from"::timestamp AT TIME ZONE w.timezone, r."to"::timestamp AT TIME ZONE w.timezone, r.reason
-                  FROM workspaces w, jsonb_to_recordset(\(offJSON)::jsonb) AS r("from" text, "to" text, reason text)
-                 WHERE w.id = \(actor.workspaceID)
-                """)
-            try Audit.record(conn, actor, action: "doctor.availability", targetType: "doctor", targetID: String(doctorID),
-                             details: ["weekly": String(ranges.count), "time_off": String(off.count)])
-        }
-        return try availability(conn, workspaceID: actor.workspaceID, doctorID: doctorID)
+        try store.replaceAvailability(workspaceID: actor.workspaceID, doctorID: doctorID,
+                                      DoctorAvailabilityRows(weekly: ranges.map { .init(weekday: $0.weekday, start: $0.start, end: $0.end, slot: $0.slot) },
+                                                             timeOff: off),
+                                      audit: actor.audit("doctor.availability", "doctor", String(doctorID),
+                                                         ["weekly": String(ranges.count), "time_off": String(off.count)]))
+        return try availability(store, workspaceID: actor.workspaceID, doctorID: doctorID)
     }
 
     // MARK: free slots
@@ -229,12 +165,13 @@ public enum Doctors {
         enum CodingKeys: String, CodingKey { case timezone, items, doctorID = "doctor_id" }
     }
 
-    /// The doctor's free slots from `from` (default now) over `days` local days (1 to 31), as the bot offers them.
-    public static func freeSlots(_ conn: PGConnection, workspaceID: Int64, doctorID: Int64, from: Date, days: Int) throws -> FreeSlotsView {
-        try require(conn, workspaceID: workspaceID, id: doctorID)
-        guard (1...31).contains(days) else { throw AppError.validation("days", "1 to 31.") }
-        let tz = try conn.query("SELECT timezone FROM workspaces WHERE id = \(workspaceID)").first?.decode(String?.self, "timezone") ?? "UTC"
-        let slots = try FreeSlots.compute(conn, workspaceID: workspaceID, from: from, days: days, limit: 2000, doctorID: doctorID)
+    /// The doctor's free slots from `from` (default now) over `days` local days (1 to
+    /// `OfferPolicy.staffMaxDays`), as the bot offers them.
+    public static func freeSlots(_ store: some AppointmentStore, workspaceID: Int64, doctorID: Int64, from: Date, days: Int) throws -> FreeSlotsView {
+        try require(store, workspaceID: workspaceID, id: doctorID)
+        guard (1...OfferPolicy.staffMaxDays).contains(days) else { throw AppError.validation("days", "1 to \(OfferPolicy.staffMaxDays).") }
+        let tz = try store.timezone(workspaceID: workspaceID)
+        let slots = try store.freeSlots(workspaceID: workspaceID, from: from, days: days, limit: OfferPolicy.staffSlotLimit, doctorID: doctorID)
         return FreeSlotsView(doctorID: doctorID, timezone: tz, items: slots.map { s in
             let p = LocalTime.parts(s.startsAt, timeZone: tz)
             return FreeSlotView(startsAt: s.startsAt, endsAt: s.endsAt, date: String(format: "%04d-%02d-%02d", p.year, p.month, p.day),

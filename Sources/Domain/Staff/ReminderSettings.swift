@@ -1,24 +1,11 @@
 import Foundation
-import Postgres
 
 /// A workspace's appointment reminder settings (read by `medsync-jobs reminders`).
 public enum ReminderSettings {
-    public struct Value: Sendable, Codable, Equatable {
-        public var enabled: Bool
-        public var hoursBefore: Int
-        public var templateKey: String
-        public var customMessage: String?
-        public var language: String
-        enum CodingKeys: String, CodingKey {
-            case enabled, language
-            case hoursBefore = "hours_before", templateKey = "template_key", customMessage = "custom_message"
-        }
-        /// The product guide's defaults: off until the clinic turns reminders on.
-        public static let defaults = Value(enabled: false, hoursBefore: 24, templateKey: defaultTemplateKey, customMessage: nil, language: "es")
-    }
+    public typealias Value = ReminderSettingsRecord
 
     /// The guide's default template key: the appt_reminder template.
-    public static let defaultTemplateKey = "reminder_default"
+    public static let defaultTemplateKey = Value.defaults.templateKey
 
     /// The template a stored key sends: `reminder_default` is appt_reminder; unknown keys fall back to it too.
     public static func templateKey(_ stored: String) -> String {
@@ -47,15 +34,11 @@ public enum ReminderSettings {
 
     public static let customPlaceholders: Set<String> = ["patient_name", "when", "doctor_name"]
 
-    public static func get(_ conn: PGConnection, workspaceID: Int64) throws -> Value {
-        try conn.execute("INSERT INTO reminder_settings (workspace_id) VALUES (\(workspaceID)) ON CONFLICT DO NOTHING")
-        guard let row = try conn.query("SELECT enabled, hours_before, template_key, custom_message, language FROM reminder_settings WHERE workspace_id = \(workspaceID)").first else {
+    public static func get(_ store: some ClinicStore, workspaceID: Int64) throws -> Value {
+        guard let value = try store.reminderSettings(workspaceID: workspaceID) else {
             throw AppError(.notFound, "There is no workspace \(workspaceID).")
         }
-        let d = Value.defaults
-        return Value(enabled: try row.decode(Bool?.self, "enabled") ?? d.enabled, hoursBefore: try row.decode(Int?.self, "hours_before") ?? d.hoursBefore,
-                     templateKey: try row.decode(String?.self, "template_key") ?? d.templateKey, customMessage: try row.decode(String?.self, "custom_message"),
-                     language: try row.decode(String?.self, "language") ?? d.language)
+        return value
     }
 
     public static func validate(_ v: Value) throws(AppError) {
@@ -76,23 +59,20 @@ public enum ReminderSettings {
         }
     }
 
-    public static func put(_ conn: PGConnection, actor: StaffActor, _ update: Update) throws -> Value {
-        return try conn.transaction {
-            var v = try get(conn, workspaceID: actor.workspaceID)
+    public static func put(_ store: some ClinicStore, actor: StaffActor, _ update: Update) throws -> Value {
+        let value = try store.updateReminderSettings(workspaceID: actor.workspaceID, userID: actor.userID) { current in
+            var v = current
             if let x = update.enabled { v.enabled = x }
             if let x = update.hoursBefore { v.hoursBefore = x }
             if let x = update.templateKey { v.templateKey = x }
             if let x = update.customMessage { v.customMessage = x.isEmpty ? nil : x }
             if let x = update.language { v.language = x }
             try validate(v)
-            try conn.execute("""
-                UPDATE reminder_settings SET enabled = \(v.enabled), hours_before = \(v.hoursBefore), template_key = \(v.templateKey), custom_message = \(v.customMessage), language = \(v.language), updated_by = \(actor.userID)
-                 WHERE workspace_id = \(actor.workspaceID)
-                """)
-            try Audit.record(conn, actor, action: "reminder_settings.update", targetType: "workspace", targetID: String(actor.workspaceID),
-                             details: ["enabled": String(v.enabled), "hours_before": String(v.hoursBefore), "template_key": v.templateKey,
-                                       "language": v.language])
-            return v
+            return (v, actor.audit("reminder_settings.update", "workspace", String(actor.workspaceID),
+                                   ["enabled": String(v.enabled), "hours_before": String(v.hoursBefore), "template_key": v.templateKey,
+                                    "language": v.language]))
         }
+        guard let value else { throw AppError(.notFound, "There is no workspace \(actor.workspaceID).") }
+        return value
     }
 }

@@ -8,19 +8,19 @@ enum PatientRoutes {
         router.group(AuthMiddleware.staff) { r in
             r.get("/api/patients", allow: .everyone) { request, ctx in
                 let q = try queryParams(request)
-                return .json(200, try Patients.list(ctx.db(), workspaceID: ctx.workspaceID, search: q["search"], cursor: q["cursor"],
+                return .json(200, try Patients.list(ctx.stores.patients, workspaceID: ctx.workspaceID, search: q["search"], cursor: q["cursor"],
                                                     limit: intQuery(q, "limit", default: 50)))
             }
             r.post("/api/patients", allow: .everyone) { request, ctx in
                 let body: Patients.CreateInput = try request.decodeJSON()
-                return .json(201, try Patients.create(ctx.db(), actor: ctx.actor, body))
+                return .json(201, try Patients.create(ctx.stores.patients, actor: ctx.actor, body))
             }
             r.get("/api/patients/{id}", allow: .everyone) { _, ctx in
-                .json(200, try Patients.get(ctx.db(), workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
+                .json(200, try Patients.get(ctx.stores.patients, workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
             }
             r.patch("/api/patients/{id}", allow: .everyone) { request, ctx in
                 let body: Patients.Update = try request.decodeJSON()
-                return .json(200, try Patients.update(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), body))
+                return .json(200, try Patients.update(ctx.stores.patients, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self), body))
             }
         }
     }

@@ -6,10 +6,10 @@ import Foundation
 enum ReminderRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
-            r.get("/api/whatsapp/reminder-settings", allow: .everyone) { _, ctx in .json(200, try ReminderSettings.get(ctx.db(), workspaceID: ctx.workspaceID)) }
+            r.get("/api/whatsapp/reminder-settings", allow: .everyone) { _, ctx in .json(200, try ReminderSettings.get(ctx.stores.clinic, workspaceID: ctx.workspaceID)) }
             r.put("/api/whatsapp/reminder-settings", allow: .admins) { request, ctx in
                 let update: ReminderSettings.Update = try request.decodeJSON()
-                return .json(200, try ReminderSettings.put(ctx.db(), actor: ctx.actor, update))
+                return .json(200, try ReminderSettings.put(ctx.stores.clinic, actor: ctx.actor, update))
             }
         }
     }

@@ -48,7 +48,7 @@ private func signedURL(_ request: Request, _ ctx: RequestContext) throws -> Stri
     }
     let webhook = try InboundWebhook(form: form.pairs)
     let gemini = ctx.config.geminiAPIKey == nil ? nil : GeminiClient(http: try ctx.http(), config: ctx.config)
-    let service = InboundService(store: conversations, freeSlots: { try FreeSlots.compute(db, workspaceID: $0, from: $1, days: $2, limit: $3) },
+    let service = InboundService(store: conversations, freeSlots: { try PostgresStores(db).appointments.freeSlots(workspaceID: $0, from: $1, days: $2, limit: $3) },
                                  gemini: gemini, log: log)
     return twiml(try service.handle(webhook, sender: sender).twiml)
 }
