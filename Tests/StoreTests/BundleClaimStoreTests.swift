@@ -50,7 +50,7 @@ import TestSupport
         }
         #expect(first.id != second.id && first.attempts == 1 && second.attempts == 1)
 
-        try a.record(recipientID: try #require(first.id), batchID: batch, .sent(sid: "SM1", messageID: 1))
+        try a.record(recipientID: try #require(first.id), batchID: batch, .skipped("opted_out"))
         try b.record(recipientID: try #require(second.id), batchID: batch,
                      .retry(code: 503, message: "Service Unavailable", delaySeconds: 3600, ambiguous: true))
         #expect(try a.claimNext(batchID: batch) != nil)   // the third
@@ -60,8 +60,8 @@ import TestSupport
 
         // A run that died mid-call left the third `sending`: unknown, counted.
         #expect(try a.markInterrupted(batchID: batch) == 1)
-        let counts = try w.conn.query("SELECT sent_count, unknown_count FROM bundle_batches WHERE id = \(batch)").one()
-        #expect(try counts.decode(Int.self, "sent_count") == 1 && counts.decode(Int.self, "unknown_count") == 1)
+        let counts = try w.conn.query("SELECT skipped_count, unknown_count FROM bundle_batches WHERE id = \(batch)").one()
+        #expect(try counts.decode(Int.self, "skipped_count") == 1 && counts.decode(Int.self, "unknown_count") == 1)
         let retried = try w.conn.query("SELECT status, ambiguous_since IS NOT NULL AS ambiguous FROM bundle_recipients WHERE id = \(try #require(second.id))").one()
         #expect(try retried.decode(String.self, "status") == "queued" && retried.decode(Bool.self, "ambiguous"))
         #expect(try a.openBatches(workspaceID: ws).map(\.id) == [batch])
