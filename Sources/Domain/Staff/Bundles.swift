@@ -166,6 +166,40 @@ public enum Bundles {
                                                          hash: fingerprint, as: Enqueued.self) {
             return answer
         }
+        let (body, recipients, invalid) = try validated(input)
+        guard let sender = try SenderAccount.primary(conn, workspaceID: actor.workspaceID) else {
+            throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
+        }
+        return try conn.transaction {
+            // The key and the batch commit together: a concurrent retry waits on the key, then replays.
+            var claimed: Int64? = nil
+            if let key {
+                let claim = try Idempotency.claim(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send", hash: fingerprint, as: Enqueued.self)
+                if let answer = claim.replay { return answer }
+                claimed = claim.id
+            }
+            let batch = try conn.query("""
+                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
+                """).one().decode(Int64.self, "id")
+            let json = try PGJSON(encoding: recipients)
+            try conn.execute("""
+                INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
+                SELECT \(batch), \(actor.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')
+                  FROM jsonb_to_recordset(\(json)::jsonb) AS r(name text, phone text, language text, fields jsonb)
+                """)
+            try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
+                             details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
+            let enqueued = Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
+                                    expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
+            if let claimed { try Idempotency.complete(conn, claimed, answer: enqueued) }
+            return enqueued
+        }
+    }
+
+    /// The send request checked: consent confirmed, a message of 1 to 1600 characters whose
+    /// placeholders the recipients fill, and the recipients with a valid phone and language (each
+    /// phone once, at most `maxRecipients`); the others are listed as invalid.
+    static func validated(_ input: SendInput) throws -> (body: String, recipients: [Recipient], invalid: [InvalidRecipient]) {
         guard input.consentConfirmed == true else {
             throw AppError(.noConsentInBundle, "consent_confirmed must be true: confirm every recipient agreed to receive WhatsApp messages.")
         }
@@ -205,33 +239,7 @@ public enum Bundles {
         guard unknown.isEmpty else {
             throw AppError(.unknownPlaceholders, "Unknown placeholder(s) in body: \(unknown.map { "{\($0)}" }.joined(separator: ", ")); available: \(known.sorted().map { "{\($0)}" }.joined(separator: ", ")).")
         }
-        guard let sender = try SenderAccount.primary(conn, workspaceID: actor.workspaceID) else {
-            throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
-        }
-        return try conn.transaction {
-            // The key and the batch commit together: a concurrent retry waits on the key, then replays.
-            var claimed: Int64? = nil
-            if let key {
-                let claim = try Idempotency.claim(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send", hash: fingerprint, as: Enqueued.self)
-                if let answer = claim.replay { return answer }
-                claimed = claim.id
-            }
-            let batch = try conn.query("""
-                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
-                """).one().decode(Int64.self, "id")
-            let json = try PGJSON(encoding: recipients)
-            try conn.execute("""
-                INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
-                SELECT \(batch), \(actor.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')
-                  FROM jsonb_to_recordset(\(json)::jsonb) AS r(name text, phone text, language text, fields jsonb)
-                """)
-            try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
-                             details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
-            let enqueued = Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
-                                    expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
-            if let claimed { try Idempotency.complete(conn, claimed, answer: enqueued) }
-            return enqueued
-        }
+        return (body, recipients, invalid)
     }
 
     public typealias RecipientProgress = BundleRecipientProgress
