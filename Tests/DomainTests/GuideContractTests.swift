@@ -8,7 +8,7 @@ import Twilio
 
 private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 
-/// Where the product guide's contract and ours differed (issue 12): templates, troubleshooting hints.
+/// Where the product guide's contract and ours differed: templates, troubleshooting hints.
 @Suite struct GuideTemplateTests {
     @Test func templatesTakeTheGuidesDateAndTimeForWhen() throws {
         let en = try Templates.render(key: "appt_confirmed", language: "en", variables: [

@@ -24,7 +24,7 @@ import TestSupport
     }
 
     @Test func anOverflowingCellReferenceIsInvalidFile() throws {
-        // The upload of issue 9: this reference overflowed Int and killed medsync-fcgi.
+        // An upload whose reference overflowed Int and killed medsync-fcgi.
         let file = TestXlsx.workbook(sheetData: "<row r=\"1\">\(TestXlsx.cell("A1", "phone"))</row><row r=\"2\"><c r=\"AAAAAAAAAAAAAAAAAAAA2\"><v>1</v></c></row>")
         #expect(code { try Spreadsheet.read(data: file, filename: "x.xlsx", contentType: nil) } == "invalid_file")
         let xfe = TestXlsx.workbook(sheetData: "<row r=\"1\">\(TestXlsx.cell("A1", "phone"))\(TestXlsx.cell("XFE1", "x"))</row>")
@@ -45,7 +45,7 @@ import TestSupport
     }
 
     @Test func wideCSVIsRefusedAtItsFirstLine() throws {
-        // The other upload of issue 9: 250,000 commas, then ordinary rows (SwiftCSV padded every row to that width).
+        // 250,000 commas, then ordinary rows (SwiftCSV padded every row to that width).
         var csv = String(repeating: ",", count: 250_000) + "\n"
         for i in 0..<2_000 { csv += "Patient \(i),+1415555\(String(format: "%04d", i))\n" }
         #expect(code { try CSVReader.read(Array(csv.utf8)) } == "too_many_columns")
