@@ -19,7 +19,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        // Bundle uploads: an .xlsx is a zip of XML parts, read by Domain's ZipArchive with zlib and
+        // Bundle uploads: an .xlsx is a zip of XML parts, read by FileFormats' ZipArchive with zlib and
         // Foundation's XMLParser (CSV has a bounded parser of our own).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Linux calls Swift cannot make directly (variadic prctl) for the worker pool; headers only.
@@ -44,11 +44,14 @@ let package = Package(
         // the use cases call and its PostgreSQL implementation, which owns its transactions; the
         // records they return and the error catalogue live here too.
         .target(name: "Store", dependencies: ["Postgres", "MedsyncCrypto", "MedsyncLog"]),
+        // File formats of uploads, pure and bounded: the CSV parser, the XLSX reader and its zip
+        // archive (zlib); what a refusal is (FileFormatError), not how the API answers it.
+        .target(name: "FileFormats", dependencies: ["CZlib"]),
         // The use cases both binaries share: decisions and orchestration against the stores'
         // protocols; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
-            "Store", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini",
-            "CZlib", "MedsyncLog",
+            "Store", "FileFormats", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini",
+            "MedsyncLog",
         ]),
 
         // The OpenAPI document is one JSON file, compiled into the binary.
@@ -69,6 +72,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "MedsyncCrypto", "MedsyncConfig", "TestSupport"]),
         .testTarget(name: "TwilioTests", dependencies: ["Twilio", "HTTPClient", "TestSupport"]),
         .testTarget(name: "GeminiTests", dependencies: ["Gemini", "HTTPClient", "Domain", "TestSupport"]),  // BotAnswer: the schema and the answers Gemini must give
+        .testTarget(name: "FileFormatsTests", dependencies: ["FileFormats", "TestSupport"]),
         // The PostgreSQL stores against a real server (the use cases' tests run on TestSupport's
         // in-memory stores instead).
         .testTarget(name: "StoreTests", dependencies: ["Store", "Domain", "Postgres", "MedsyncCrypto", "MedsyncConfig", "TestSupport"]),
@@ -85,6 +89,6 @@ if Context.environment["MEDSYNC_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
     for name in ["FuzzForm", "FuzzMultipart", "FuzzCSV", "FuzzXLSX", "FuzzJSON", "FuzzSignatureURL", "FuzzPendingOffer"] {
         package.products.append(.executable(name: name, targets: [name]))
-        package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain", "MedsyncCrypto", "FuzzSupport"], path: "Fuzz/\(name)"))
+        package.targets.append(.executableTarget(name: name, dependencies: ["FastCGI", "Domain", "FileFormats", "MedsyncCrypto", "FuzzSupport"], path: "Fuzz/\(name)"))
     }
 }

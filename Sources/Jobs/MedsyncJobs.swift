@@ -14,8 +14,7 @@ struct MedsyncJobs: ParsableCommand {
         commandName: "medsync-jobs",
         abstract: "MedSync jobs and operator commands.",
         discussion: "Reads DATABASE_URL (libpq connection string) from the environment; `migrate` reads MEDSYNC_SQL_DIR (default ./sql).",
-        // Add `Reminders.self` and `Bundles.self` here (see the jobs issue).
-        subcommands: [Migrate.self, WorkspaceCommand.self, UserCommand.self, TokenCommand.self, Reminders.self, Bundles.self, SenderCommand.self, FernetCommand.self]
+        subcommands: [Migrate.self, WorkspaceCommand.self, UserCommand.self, TokenCommand.self, RemindersCommand.self, BundlesCommand.self, SenderCommand.self, FernetCommand.self]
     )
 
     /// Logging first (MEDSYNC_LOG_LEVEL), then ArgumentParser's parsing and the subcommand.

@@ -8,7 +8,7 @@ import Twilio
 
 private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
 
-/// Where the product guide's contract and ours differed (issue 12): templates, troubleshooting hints.
+/// Where the product guide's contract and ours differed: templates, troubleshooting hints.
 @Suite struct GuideTemplateTests {
     @Test func templatesTakeTheGuidesDateAndTimeForWhen() throws {
         let en = try Templates.render(key: "appt_confirmed", language: "en", variables: [
@@ -59,7 +59,8 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
     }
 }
 
-/// `medsync-jobs reminders` with the guide's defaults, against a fresh database and the sandbox.
+/// `medsync-jobs reminders` with the guide's defaults, against a fresh database and the sandbox (the
+/// reminder language of a patient without one: JobsRemindersTests).
 @Suite(.needsStack) struct GuideReminderTests {
     @Test func aNewClinicSendsNoRemindersUntilItTurnsThemOnThenReminderDefaultSendsTheReminder() throws {
         let w = try JobsWorld()
@@ -84,30 +85,6 @@ private func utc(_ s: String) -> Date { ISO8601DateFormatter().date(from: s)! }
         #expect(on.sent == 1, "\(on)")
         #expect(try w.sent(from: sender).map { $0["body"] as? String }
                 == ["Hi Tom, this is a reminder of your appointment with Dr. Ruiz today at 11:00 AM. Reply to this message if you need to change it."])
-    }
-
-    @Test func aPatientWithoutALanguageIsRemindedInTheReminderLanguage() throws {
-        let w = try JobsWorld()
-        let now = utc("2026-06-10T08:00:00Z")
-        let ws = try w.workspace()
-        try w.conn.execute("UPDATE reminder_settings SET language = 'es' WHERE workspace_id = \(ws)")
-        let sender = try w.sender(ws)
-        let doctor = try w.doctor(ws, name: "Dr. Ruiz")
-        var phones: [String] = []
-        for (name, language) in [("Lola", nil), ("Tom", "en" as String?)] {
-            let phone = JobsWorld.randomPhone()
-            let patient = try w.patient(ws, phone: phone, name: name)
-            try w.conn.execute("UPDATE patients SET preferred_language = \(language) WHERE id = \(patient)")
-            try w.window(ws, patient: patient, phone: phone, sender: sender, at: now.addingTimeInterval(-600))
-            _ = try w.appointment(ws, patient: patient, doctor: doctor, startsAt: utc("2026-06-10T11:00:00Z").addingTimeInterval(Double(phones.count) * 1800))
-            phones.append(phone)
-        }
-        let summary = try ReminderJob.run(w.conn, http: HTTPClient(), config: w.config(), clock: FixedClock(now))
-        #expect(summary.sent == 2, "\(summary)")
-        let sent = try w.sent(from: sender)
-        #expect(sent.first { $0["to"] as? String == "whatsapp:\(phones[0])" }?["body"] as? String
-                == "Hola Lola, le recordamos su cita con Dr. Ruiz hoy a las 11:00. Responda a este mensaje si necesita cambiarla.")
-        #expect((sent.first { $0["to"] as? String == "whatsapp:\(phones[1])" }?["body"] as? String)?.hasPrefix("Hi Tom") == true)
     }
 }
 

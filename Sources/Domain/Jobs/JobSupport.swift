@@ -1,7 +1,6 @@
 import Foundation
 import MedsyncConfig
 import HTTPClient
-import Postgres
 import Twilio
 import MedsyncLog
 
@@ -104,8 +103,8 @@ public struct RetryPolicy: Sendable {
 
 /// After an ambiguous Twilio failure — a 5xx, or no usable answer once the request went out — the
 /// message may have been sent. Before trying again a job asks Twilio's Messages list for that
-/// recipient since the claim, and treats a match as sent: never a blind resend.
-enum SentCheck {
+/// recipient since the claim (`JobMessenger.sentCheck`), and treats a match as sent: never a blind resend.
+public enum SentCheck: Sendable {
     case sent(TwilioMessage)
     case notSent
     /// The list could not be read: nobody knows.
@@ -129,11 +128,6 @@ enum SentCheck {
         } catch {
             return .unknown(String(describing: error))
         }
-    }
-
-    /// Records the message Twilio sent after all (as `Outbound.deliver` would have); returns its id.
-    static func record(_ conn: PGConnection, _ p: PreparedOutbound, _ m: TwilioMessage) throws -> Int64 {
-        try Outbound.recordSettled(conn, p, m).messageID
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 
 /// Past bundle batches with their counts, newest first, and when a queued batch starts: the
 /// `medsync-bundles.timer` fires every 10 seconds (systemd/medsync-bundles.timer), so a batch queued
@@ -34,26 +33,15 @@ extension Bundles {
     }
 
     /// Newest first; `before` is the `next_cursor` of the previous page.
-    public static func history(_ conn: PGConnection, workspaceID: Int64, before: Int64?, limit: Int, now: Date = Date()) throws -> BatchPage {
+    public static func history(_ store: some BundleStore, workspaceID: Int64, before: Int64?, limit: Int, now: Date = Date()) throws -> BatchPage {
         let limit = min(max(limit, 1), 100)
-        let rows = try conn.query("""
-            SELECT b.id, b.status, b.body, b.sender_id, b.created_by, b.total_count, b.created_at, b.started_at, b.completed_at,
-                   COALESCE((SELECT jsonb_object_agg(status, n)::text FROM (
-                       SELECT r.status, count(*) AS n FROM bundle_recipients r WHERE r.batch_id = b.id GROUP BY r.status) c), '{}') AS counts
-              FROM bundle_batches b
-             WHERE b.workspace_id = \(workspaceID) AND (\(before)::bigint IS NULL OR b.id < \(before)::bigint)
-             ORDER BY b.id DESC LIMIT \(limit + 1)
-            """)
-        let items = try rows.prefix(limit).map { r -> BatchSummary in
-            let id = try r.decode(Int64.self, "id"), status = try r.decode(String.self, "status")
-            let created = try r.decode(Date.self, "created_at")
+        let rows = try store.batches(workspaceID: workspaceID, before: before, limit: limit + 1)
+        let items = rows.prefix(limit).map { b -> BatchSummary in
             var counts: [String: Int] = ["queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0, "unknown": 0]
-            counts.merge(try r.decodeJSON([String: Int].self, "counts")) { $1 }
-            return BatchSummary(id: id, status: status, body: try r.decode(String?.self, "body") ?? "", senderID: try r.decode(Int64.self, "sender_id"),
-                                createdBy: try r.decode(Int64?.self, "created_by"),
-                                total: try r.decode(Int?.self, "total_count") ?? 0, counts: counts, createdAt: created,
-                                startedAt: try r.decode(Date?.self, "started_at"), completedAt: try r.decode(Date?.self, "completed_at"),
-                                expectedStartBy: status == "queued" ? expectedStart(createdAt: created, now: now) : nil)
+            counts.merge(b.counts) { $1 }
+            return BatchSummary(id: b.id, status: b.status, body: b.body, senderID: b.senderID, createdBy: b.createdBy,
+                                total: b.total ?? 0, counts: counts, createdAt: b.createdAt, startedAt: b.startedAt, completedAt: b.completedAt,
+                                expectedStartBy: b.status == "queued" ? expectedStart(createdAt: b.createdAt, now: now) : nil)
         }
         return BatchPage(items: items, nextCursor: rows.count > limit ? items.last.map { String($0.id) } : nil)
     }

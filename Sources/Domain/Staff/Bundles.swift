@@ -166,6 +166,40 @@ public enum Bundles {
                                                          hash: fingerprint, as: Enqueued.self) {
             return answer
         }
+        let (body, recipients, invalid) = try validated(input)
+        guard let sender = try SenderAccount.primary(conn, workspaceID: actor.workspaceID) else {
+            throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
+        }
+        return try conn.transaction {
+            // The key and the batch commit together: a concurrent retry waits on the key, then replays.
+            var claimed: Int64? = nil
+            if let key {
+                let claim = try Idempotency.claim(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send", hash: fingerprint, as: Enqueued.self)
+                if let answer = claim.replay { return answer }
+                claimed = claim.id
+            }
+            let batch = try conn.query("""
+                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
+                """).one().decode(Int64.self, "id")
+            let json = try PGJSON(encoding: recipients)
+            try conn.execute("""
+                INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
+                SELECT \(batch), \(actor.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')
+                  FROM jsonb_to_recordset(\(json)::jsonb) AS r(name text, phone text, language text, fields jsonb)
+                """)
+            try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
+                             details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
+            let enqueued = Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
+                                    expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
+            if let claimed { try Idempotency.complete(conn, claimed, answer: enqueued) }
+            return enqueued
+        }
+    }
+
+    /// The send request checked: consent confirmed, a message of 1 to 1600 characters whose
+    /// placeholders the recipients fill, and the recipients with a valid phone and language (each
+    /// phone once, at most `maxRecipients`); the others are listed as invalid.
+    static func validated(_ input: SendInput) throws -> (body: String, recipients: [Recipient], invalid: [InvalidRecipient]) {
         guard input.consentConfirmed == true else {
             throw AppError(.noConsentInBundle, "consent_confirmed must be true: confirm every recipient agreed to receive WhatsApp messages.")
         }
@@ -205,50 +239,10 @@ public enum Bundles {
         guard unknown.isEmpty else {
             throw AppError(.unknownPlaceholders, "Unknown placeholder(s) in body: \(unknown.map { "{\($0)}" }.joined(separator: ", ")); available: \(known.sorted().map { "{\($0)}" }.joined(separator: ", ")).")
         }
-        guard let sender = try SenderAccount.primary(conn, workspaceID: actor.workspaceID) else {
-            throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
-        }
-        return try conn.transaction {
-            // The key and the batch commit together: a concurrent retry waits on the key, then replays.
-            var claimed: Int64? = nil
-            if let key {
-                let claim = try Idempotency.claim(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send", hash: fingerprint, as: Enqueued.self)
-                if let answer = claim.replay { return answer }
-                claimed = claim.id
-            }
-            let batch = try conn.query("""
-                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
-                """).one().decode(Int64.self, "id")
-            let json = try PGJSON(encoding: recipients)
-            try conn.execute("""
-                INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
-                SELECT \(batch), \(actor.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')
-                  FROM jsonb_to_recordset(\(json)::jsonb) AS r(name text, phone text, language text, fields jsonb)
-                """)
-            try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
-                             details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
-            let enqueued = Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
-                                    expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
-            if let claimed { try Idempotency.complete(conn, claimed, answer: enqueued) }
-            return enqueued
-        }
+        return (body, recipients, invalid)
     }
 
-    public struct RecipientProgress: Sendable, Encodable {
-        public let id: Int64
-        public let name: String?
-        public let phone: String
-        public let status: String
-        public let attempts: Int
-        public let twilioSID: String?
-        public let errorCode: Int?
-        public let errorMessage: String?
-        public let sentAt: Date?
-        enum CodingKeys: String, CodingKey {
-            case id, name, phone, status, attempts
-            case twilioSID = "twilio_sid", errorCode = "error_code", errorMessage = "error_message", sentAt = "sent_at"
-        }
-    }
+    public typealias RecipientProgress = BundleRecipientProgress
 
     public struct Progress: Sendable, Encodable {
         public let id: Int64
@@ -270,30 +264,15 @@ public enum Bundles {
         }
     }
 
-    public static func progress(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> Progress {
-        guard let b = try conn.query("""
-            SELECT id, status, body, sender_id, total_count, created_at, started_at, completed_at FROM bundle_batches
-             WHERE workspace_id = \(workspaceID) AND id = \(id)
-            """).first else {
+    public static func progress(_ store: some BundleStore, workspaceID: Int64, id: Int64, now: Date = Date()) throws -> Progress {
+        guard let b = try store.batch(workspaceID: workspaceID, id: id) else {
             throw AppError(.notFound, "There is no bundle \(id) in this workspace.")
         }
-        let rows = try conn.query("""
-            SELECT id, name, phone, status, attempts, twilio_sid, error_code, error_message, sent_at FROM bundle_recipients
-             WHERE workspace_id = \(workspaceID) AND batch_id = \(id) ORDER BY id
-            """)
+        let recipients = try store.recipients(workspaceID: workspaceID, batchID: id)
         var counts: [String: Int] = ["queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0, "unknown": 0]
-        let recipients = try rows.map { r in
-            let status = try r.decode(String?.self, "status") ?? "queued"
-            counts[status, default: 0] += 1
-            return RecipientProgress(id: try r.decode(Int64.self, "id"), name: try r.decode(String?.self, "name"), phone: try r.decode(String.self, "phone"), status: status,
-                                     attempts: try r.decode(Int?.self, "attempts") ?? 0, twilioSID: try r.decode(String?.self, "twilio_sid"), errorCode: try r.decode(Int?.self, "error_code"),
-                                     errorMessage: try r.decode(String?.self, "error_message"), sentAt: try r.decode(Date?.self, "sent_at"))
-        }
-        let status = try b.decode(String.self, "status")
-        let createdAt = try b.decode(Date.self, "created_at")
-        return Progress(id: id, status: status, body: try b.decode(String.self, "body"), senderID: try b.decode(Int64.self, "sender_id"),
-                        total: try b.decode(Int?.self, "total_count") ?? recipients.count, counts: counts, createdAt: createdAt,
-                        startedAt: try b.decode(Date?.self, "started_at"), completedAt: try b.decode(Date?.self, "completed_at"),
-                        expectedStartBy: status == "queued" ? expectedStart(createdAt: createdAt, now: Date()) : nil, recipients: recipients)
+        for r in recipients { counts[r.status, default: 0] += 1 }
+        return Progress(id: id, status: b.status, body: b.body, senderID: b.senderID, total: b.total ?? recipients.count, counts: counts,
+                        createdAt: b.createdAt, startedAt: b.startedAt, completedAt: b.completedAt,
+                        expectedStartBy: b.status == "queued" ? expectedStart(createdAt: b.createdAt, now: now) : nil, recipients: recipients)
     }
 }

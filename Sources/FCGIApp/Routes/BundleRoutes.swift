@@ -12,11 +12,11 @@ enum BundleRoutes {
                 return .json(202, try Bundles.send(ctx.db(), actor: ctx.actor, input, idempotencyKey: request.header("idempotency-key")))
             }
             r.get("/api/whatsapp/bundle/{id}", allow: .everyone) { _, ctx in
-                .json(200, try Bundles.progress(ctx.db(), workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
+                .json(200, try Bundles.progress(ctx.stores.bundles, workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))
             }
             r.get("/api/whatsapp/bundles", allow: .everyone) { request, ctx in
                 let q = try queryParams(request)
-                return .json(200, try Bundles.history(ctx.db(), workspaceID: ctx.workspaceID, before: try idQuery(q, "cursor"),
+                return .json(200, try Bundles.history(ctx.stores.bundles, workspaceID: ctx.workspaceID, before: try idQuery(q, "cursor"),
                                                       limit: intQuery(q, "limit", default: 20)))
             }
         }

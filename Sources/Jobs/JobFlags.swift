@@ -42,21 +42,3 @@ func runJob(_ database: DatabaseOptions, dryRun: Bool, _ body: (PGConnection, HT
     let line = try withDatabase(database) { conn in try body(conn, http, config) }
     print(line)
 }
-
-struct Reminders: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Send due appointment reminders (run every 5 minutes by medsync-reminders.timer).",
-        discussion: "Each appointment is claimed in reminder_log before it is sent, so several hosts may run this at once.")
-
-    @OptionGroup var database: DatabaseOptions
-    @OptionGroup var flags: JobFlags
-
-    func run() throws {
-        try runJob(database, dryRun: flags.dryRun) { conn, http, config in
-            let summary = try ReminderJob.run(conn, http: http, config: config, options: flags.options,
-                                              log: jobsLog)
-            for line in summary.plan { print(line) }
-            return summary.description
-        }
-    }
-}

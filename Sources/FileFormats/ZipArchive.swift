@@ -7,9 +7,9 @@
 /// outside the data, or loop. (It replaces ZIPFoundation, whose in-memory archive trapped on an entry
 /// offset past the data and whose inflate loop spun forever on a truncated deflate stream — both
 /// found by FuzzXLSX.) Zip64, multi-disk and encrypted archives are refused: Excel writes none.
-struct ZipArchive {
-    struct Entry: Sendable {
-        let path: String
+public struct ZipArchive {
+    public struct Entry: Sendable {
+        public let path: String
         let method: UInt16
         let flags: UInt16
         let crc32: UInt32
@@ -18,7 +18,7 @@ struct ZipArchive {
         let localHeaderOffset: Int
     }
 
-    enum ZipError: Error, Equatable {
+    public enum ZipError: Error, Equatable {
         /// Not a zip archive, or a damaged one (the reason is for logs and tests, not for users).
         case invalid(String)
         /// Extracting would pass the byte budget.
@@ -26,9 +26,9 @@ struct ZipArchive {
     }
 
     let data: [UInt8]
-    let entries: [Entry]
+    public let entries: [Entry]
 
-    init(_ data: [UInt8]) throws(ZipError) {
+    public init(_ data: [UInt8]) throws(ZipError) {
         self.data = data
         // The end of central directory record: 22 bytes plus a comment of at most 65,535, at the end.
         guard data.count >= 22 else { throw .invalid("shorter than an end of central directory record") }
@@ -68,11 +68,11 @@ struct ZipArchive {
     }
 
     /// The first entry with this path.
-    subscript(path: String) -> Entry? { entries.first { $0.path == path } }
+    public subscript(path: String) -> Entry? { entries.first { $0.path == path } }
 
     /// The entry's bytes, inflated; `budget` (bytes) goes down by their length, and passing it throws
     /// `overBudget` as soon as it happens. The CRC-32 and the size must match the central directory.
-    func extract(_ entry: Entry, budget: inout Int) throws(ZipError) -> [UInt8] {
+    public func extract(_ entry: Entry, budget: inout Int) throws(ZipError) -> [UInt8] {
         guard entry.flags & 1 == 0 else { throw .invalid("encrypted entry") }
         guard entry.uncompressedSize <= budget else { throw .overBudget }
         let h = entry.localHeaderOffset
@@ -100,7 +100,7 @@ struct ZipArchive {
     }
 
     /// Raw deflate (RFC 1951) of `input` to its end-of-stream marker, within `budget` bytes of output.
-    static func inflate(_ input: ArraySlice<UInt8>, budget: inout Int) throws(ZipError) -> [UInt8] {
+    public static func inflate(_ input: ArraySlice<UInt8>, budget: inout Int) throws(ZipError) -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw .invalid("inflateInit2 failed")
