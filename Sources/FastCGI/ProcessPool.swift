@@ -272,6 +272,9 @@ public final class ProcessPool {
     private func runChild(master: pid_t, _ child: () -> Int32) -> Never {
         // SIGTERM, not SIGKILL: an orphaned child still answers what it holds before it exits.
         _ = medsync_prctl_set_pdeathsig(SIGTERM)
+        // A reload is the master's (SIGHUP re-executes it): a SIGHUP sent to every process of the
+        // service by name would otherwise end the children with their requests.
+        signal(SIGHUP, SIG_IGN)
         // The master may have died before prctl took effect.
         if getppid() != master { exit(0) }
         ProcessPool.master = master
