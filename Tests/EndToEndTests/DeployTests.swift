@@ -52,14 +52,38 @@ import HTTPClient
         let newDigest = try digest(installed)
         #expect(newDigest != before)
 
+        // GETs of /api/health (a query each) and, beside them, POSTs (nginx never passes a POST it
+        // sent on to another connection, so a POST that met a closing child would be a 502):
+        // POST /api/ping is 405 from the app itself; any other answer came from nginx.
+        let script = NSTemporaryDirectory() + "deploy-post-\(getpid()).lua"
+        try """
+            wrk.method = "POST"
+            wrk.body = "x"
+            wrk.headers["Content-Type"] = "text/plain"
+            local threads = {}
+            function setup(thread) table.insert(threads, thread) end
+            function init(args) others = 0 end
+            function response(status, headers, body) if status ~= 405 then others = others + 1 end end
+            function done(summary, latency, requests)
+                local n = 0
+                for _, t in ipairs(threads) do n = n + t:get("others") end
+                io.write("answers other than 405: " .. n .. "\\n")
+            end
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
         let wrk = try Subprocess(["wrk", "-t2", "-c8", "-d5s", "--timeout", "5s", health])
+        let posts = try Subprocess(["wrk", "-t1", "-c4", "-d5s", "--timeout", "5s", "-s", script, "\(try stack.env.appURL)/api/ping"])
         usleep(1_500_000)
         master.signal(SIGHUP)
         #expect(wrk.wait() == 0, "wrk: \(wrk.stderr)")
-        let result = WrkResult(wrk.stdout)
-        print("deploy: SIGHUP under wrk (8 connections, 5 s): \(result.non2xx + result.socketErrors) failed of \(result.requests) requests")
+        #expect(posts.wait() == 0, "wrk: \(posts.stderr)")
+        let result = WrkResult(wrk.stdout), postResult = WrkResult(posts.stdout)
+        print("deploy: SIGHUP under wrk (8 connections of GET /api/health, 4 of POST, 5 s): \(result.non2xx + result.socketErrors) failed of \(result.requests) GETs; "
+              + "\(posts.stdout.split(separator: "\n").last ?? "") of \(postResult.requests) POSTs, \(postResult.socketErrors) socket errors")
         #expect(result.requests > 100, "\(wrk.stdout)")
         #expect(result.non2xx == 0 && result.socketErrors == 0, "\(wrk.stdout)\n\(master.stderr.suffix(3000))")
+        #expect(postResult.requests > 100 && postResult.socketErrors == 0, "\(posts.stdout)")
+        #expect(posts.stdout.contains("answers other than 405: 0"), "\(posts.stdout)\n\(master.stderr.suffix(3000))")
 
         #expect(try version(health) == newDigest, "the new binary answers")
         // The same master (its pid is what systemd watches), new children, the old ones gone.
