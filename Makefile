@@ -1,6 +1,6 @@
 # MedSync WhatsApp. The two commands: `make run` and `make test` (see README.md).
 SHELL := /bin/bash
-.PHONY: run up down test fuzz build release deps bench clean
+.PHONY: run up down test fuzz build release deps bench clean ha-up ha-down restore-drill
 # Seconds each libFuzzer target runs under `make fuzz` (`make fuzz FUZZ_SECONDS=600`).
 FUZZ_SECONDS ?= 60
 
@@ -17,6 +17,17 @@ up: deps release
 
 down:
 	@scripts/stack down
+
+# The stack on a PostgreSQL primary and synchronous standby with automatic failover (pg_auto_failover).
+ha-up: deps release
+	@scripts/stack ha-up
+
+ha-down:
+	@scripts/stack ha-down
+
+# Point-in-time recovery to the second before an accidental DELETE, on a cluster of its own.
+restore-drill: deps
+	@swift build --product medsync-jobs && scripts/restore-drill
 
 test:
 	@scripts/test

@@ -138,7 +138,7 @@ def q(name, schema=S, desc=""): return {"name": name, "in": "query", "required":
 items = lambda s: obj({"items": arr(s)})
 
 paths = {
-    "/api/health": {"get": {"summary": "Liveness with database check", "security": [], "responses": {**ok(200, obj({"status": S, "database": S})), **{"503": {"description": "database_unavailable"}}}}},
+    "/api/health": {"get": {"summary": "Liveness with database check", "security": [], "responses": {**ok(200, obj({"status": S, "database": S, "version": S})), **{"503": {"description": "database_unavailable"}}}}},
     "/api/ping": {"get": {"summary": "Liveness of the workers alone (no database)", "security": [], "responses": ok(200, obj({"status": S}))}},
     "/api/auth/login": {"post": {"summary": "Email + password → API token", "security": [],
                                  "requestBody": jbody(obj({"email": S, "password": S}, ["email", "password"])),

@@ -26,6 +26,9 @@ import HTTPClient
 //   MEDSYNC_MAX_UPLOAD_BYTES  the same for /api/whatsapp/bundle/ (5242880; nginx allows the same)
 //   MEDSYNC_DB_CONNECT_TIMEOUT_S, MEDSYNC_DB_STATEMENT_TIMEOUT_MS, MEDSYNC_DB_IDLE_TX_TIMEOUT_MS
 //                           limits of each database session (5, 15000, 30000; 0 ms: no limit)
+// SIGHUP to the master (`systemctl reload medsync-fcgi`): a deploy. The master re-executes the binary
+// at the path it was started from, keeping its pid and socket; the new binary's children start, then
+// the old ones finish what they hold and exit (ProcessPool). /api/health's "version" names the binary.
 // SIGTERM/SIGINT to the master: every child stops accepting, answers what it holds and exits; the
 // master then exits 0 (connections arriving meanwhile wait in the socket's backlog). 78 on a
 // configuration error, 1 when the socket cannot be opened.
@@ -61,6 +64,9 @@ func runServer() -> Int32 {
     if ProcessInfo.processInfo.environment["MEDSYNC_TEST_CRASH_ROUTE"] == "1" { registerCrashRoute(&routes, log) }
     let router = routes
     let processes = ProcessPool(processes: config.processes)
+    // SIGHUP re-executes the master from the binary at this path, keeping the socket (a deploy).
+    processes.listenFD = listenFD
+    log.notice("medsync-fcgi \(BinaryVersion.current) (\(processes.executable)); SIGHUP takes a new binary at that path over without a failed request")
     Metrics.shared.share(processes: processes.slots)
     return processes.run(child: { slot, position in
         // In a child, still single-threaded: curl_global_init before any thread starts.

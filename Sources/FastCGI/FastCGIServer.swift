@@ -149,6 +149,12 @@ public final class FastCGIServer: @unchecked Sendable {
     }
 
     private func openSocket() throws(FastCGIError) -> (fd: Int32, description: String) {
+        if let fd = ProcessPool.inheritedListenSocket() {
+            // A master re-executed by SIGHUP (ProcessPool): the socket is the one it served before,
+            // already bound, listening and non-blocking; never unlinked or opened anew.
+            if !allowedPeers.isEmpty { setenv("FCGI_WEB_SERVER_ADDRS", allowedPeers.joined(separator: ","), 1) }
+            return (fd, "fd \(fd) kept across the re-exec")
+        }
         let env = ProcessInfo.processInfo.environment
         if let pid = env["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid(),
            let count = env["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1 {

@@ -19,6 +19,15 @@ import MedsyncLog
 ///   arriving in between wait in the socket's backlog.
 /// - Every child asks the kernel for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a master
 ///   killed with SIGKILL leaves no orphans serving an old configuration.
+/// - SIGHUP (a deploy: `systemctl reload medsync-fcgi`) re-executes the master from `executable` —
+///   the binary now at the path it was started from, so a new build installed there takes over —
+///   keeping its pid, its listening socket (`listenFD`, passed across exec) and its children, which
+///   go on serving. The new master starts a full set of children from the new binary; once they have
+///   run `drainAfter` without a crash it sends the old ones SIGTERM, and they answer what they hold
+///   and exit (reaped by the new master: they are still its children). Connections are served
+///   throughout, by the old children, then both, then the new ones: no request fails. When the new
+///   binary cannot be executed the master carries on as it was; when its children crash, the old
+///   ones keep serving until a later reload.
 ///
 /// The master is one thread and stays one: it forks only while no other thread exists (a child of a
 /// threaded process may inherit a lock some other thread held), so it starts no thread, does no
@@ -36,9 +45,65 @@ public final class ProcessPool {
     /// a retiring child and its replacement need two.
     public var slots: Int { 2 * processes }
 
+    /// The listening socket, handed to the new master across a re-exec (SIGHUP); -1: no re-exec.
+    public var listenFD: Int32 = -1
+    /// The binary a SIGHUP re-executes: the path this one was started from (read at start, before a
+    /// deploy replaces the file).
+    public let executable: String = ProcessPool.startedFrom()
+    /// How long the children of a new binary must serve without a crash before the old ones are stopped.
+    public var drainAfter: Duration = .seconds(1)
+
     public init(processes: Int) {
         self.processes = max(1, processes)
         crashBurst = max(3, 2 * self.processes)
+    }
+
+    /// Set across a re-exec: the listening socket ("pid:fd": only for that pid, so a process the
+    /// master starts otherwise never takes it) and the old children to drain.
+    static let inheritedSocketVariable = "MEDSYNC_INHERITED_LISTEN_FD"
+    static let drainVariable = "MEDSYNC_DRAIN_CHILDREN"
+
+    /// The listening socket a re-executed master inherited (its descriptor, made close-on-exec again),
+    /// or nil. Read once, before `run`.
+    public static func inheritedListenSocket() -> Int32? {
+        guard let value = getenv(inheritedSocketVariable).map({ String(cString: $0) }) else { return nil }
+        unsetenv(inheritedSocketVariable)
+        let parts = value.split(separator: ":")
+        guard parts.count == 2, pid_t(parts[0]) == getpid(), let fd = Int32(parts[1]), fcntl(fd, F_GETFD) >= 0 else { return nil }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return fd
+    }
+
+    /// The absolute path of the running binary, as it was when it started.
+    static func startedFrom() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return CommandLine.arguments.first ?? "" }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // Replaced already (a deploy wrote a new file at the path): the kernel appends " (deleted)".
+        return path.hasSuffix(" (deleted)") ? String(path.dropLast(" (deleted)".count)) : path
+    }
+
+    /// Re-executes this process from `executable`, handing over the socket and the children to
+    /// drain; returns only when exec failed (the environment and the socket are as they were).
+    private func reexec(draining: [pid_t]) {
+        guard listenFD >= 0, !executable.isEmpty else {
+            logger.error("SIGHUP: no socket to hand over; not reloading")
+            return
+        }
+        setenv(ProcessPool.inheritedSocketVariable, "\(getpid()):\(listenFD)", 1)
+        setenv(ProcessPool.drainVariable, draining.map(String.init).joined(separator: ","), 1)
+        _ = fcntl(listenFD, F_SETFD, 0)
+        logger.notice("master received SIGHUP: executing \(executable); \(draining.count) children serve until its own do")
+        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
+        if argv.count == 1 { argv = [strdup(executable), nil] }
+        execv(executable, argv)
+        let reason = String(cString: strerror(errno))
+        for p in argv { free(p) }
+        _ = fcntl(listenFD, F_SETFD, FD_CLOEXEC)
+        unsetenv(ProcessPool.inheritedSocketVariable)
+        unsetenv(ProcessPool.drainVariable)
+        logger.error("SIGHUP: cannot execute \(executable): \(reason); the running binary goes on serving")
     }
 
     /// The master's pid, in a child of the pool (0 elsewhere): set right after the fork.
@@ -69,7 +134,7 @@ public final class ProcessPool {
         let master = getpid()
         var signals = sigset_t()
         sigemptyset(&signals)
-        for s in [SIGCHLD, SIGTERM, SIGINT, SIGUSR2] { sigaddset(&signals, s) }
+        for s in [SIGCHLD, SIGTERM, SIGINT, SIGUSR2, SIGHUP] { sigaddset(&signals, s) }
         // Taken with sigtimedwait only; children inherit the mask and set their own (FastCGIServer.serve).
         pthread_sigmask(SIG_SETMASK, &signals, nil)
         let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 1
@@ -83,6 +148,16 @@ public final class ProcessPool {
         var stopping = false
         var crashes: [ContinuousClock.Instant] = []
         var nextStart = ContinuousClock.now
+        // The previous binary's children (this master re-executed, SIGHUP): serving until ours have
+        // served `drainAfter` without a crash (`drainAt`), then stopped (`draining`) and reaped.
+        var previous = Set((getenv(ProcessPool.drainVariable).map { String(cString: $0) } ?? "")
+            .split(separator: ",").compactMap { pid_t($0) })
+        unsetenv(ProcessPool.drainVariable)
+        var draining = Set<pid_t>()
+        var drainAt: ContinuousClock.Instant?
+        var crashedSinceStart = false
+        var keepPrevious = false
+        if !previous.isEmpty { logger.notice("master \(master) re-executed: \(previous.count) children of the previous binary serve until these start") }
         while true {
             if !stopping {
                 while children.count < processes && ContinuousClock.now >= nextStart {
@@ -101,11 +176,29 @@ public final class ProcessPool {
                     logger.info("child \(pid) started (\(children.count) of \(processes))")
                 }
             }
-            if stopping && children.isEmpty && retiring.isEmpty { break }
+            if !previous.isEmpty && !stopping {
+                if drainAt == nil && !keepPrevious && children.count == processes { drainAt = ContinuousClock.now + drainAfter }
+                if let at = drainAt, ContinuousClock.now >= at {
+                    drainAt = nil
+                    if crashedSinceStart {
+                        keepPrevious = true
+                        logger.error("the new binary's children crash: the previous binary's \(previous.count) children keep serving")
+                    } else {
+                        logger.notice("the new binary's children serve: stopping the previous binary's \(previous.count) children")
+                        for pid in previous { kill(pid, SIGTERM) }
+                        draining.formUnion(previous)
+                        previous.removeAll()
+                    }
+                }
+            }
+            if stopping && children.isEmpty && retiring.isEmpty && draining.isEmpty && previous.isEmpty { break }
 
             var wait = Duration.seconds(1)
             if !stopping && children.count < processes {
                 wait = max(.milliseconds(1), min(wait, nextStart - ContinuousClock.now))
+            }
+            if let at = drainAt, !stopping {
+                wait = max(.milliseconds(1), min(wait, at - ContinuousClock.now))
             }
             let (seconds, attoseconds) = wait.components
             var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
@@ -114,7 +207,15 @@ public final class ProcessPool {
             if (signal == SIGTERM || signal == SIGINT) && !stopping {
                 stopping = true
                 logger.notice("master received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); stopping \(children.count) children")
-                for pid in Array(children.keys) + Array(retiring.keys) { kill(pid, SIGTERM) }
+                for pid in Array(children.keys) + Array(retiring.keys) + Array(previous) + Array(draining) { kill(pid, SIGTERM) }
+                draining.formUnion(previous)
+                previous.removeAll()
+            }
+            if signal == SIGHUP && !stopping {
+                // Ours and any still-serving children of an earlier binary go on until the next
+                // binary's children serve.
+                reexec(draining: Array(children.keys) + Array(previous) + Array(retiring.keys) + Array(draining))
+                continue
             }
             let sender = medsync_siginfo_pid(&info)
             if signal == SIGUSR2, !stopping, let retired = children.removeValue(forKey: sender) {
@@ -129,6 +230,10 @@ public final class ProcessPool {
                 let pid = waitpid(-1, &status, WNOHANG)
                 if pid <= 0 { break }
                 let exit = ChildExit(status: status)
+                if draining.remove(pid) != nil || previous.remove(pid) != nil {
+                    logger.info("child \(pid) of the previous binary \(exit)")
+                    continue
+                }
                 if let slot = retiring.removeValue(forKey: pid) {
                     reaped(slot)
                     if exit.isAbnormal { logger.error("retiring child \(pid) \(exit) — its requests in flight are lost") }
@@ -146,6 +251,7 @@ public final class ProcessPool {
                     continue
                 }
                 let now = ContinuousClock.now
+                crashedSinceStart = true
                 crashes.append(now)
                 crashes.removeAll { now - $0 > crashWindow }
                 if crashes.count > crashBurst {
@@ -166,6 +272,9 @@ public final class ProcessPool {
     private func runChild(master: pid_t, _ child: () -> Int32) -> Never {
         // SIGTERM, not SIGKILL: an orphaned child still answers what it holds before it exits.
         _ = medsync_prctl_set_pdeathsig(SIGTERM)
+        // A reload is the master's (SIGHUP re-executes it): a SIGHUP sent to every process of the
+        // service by name would otherwise end the children with their requests.
+        signal(SIGHUP, SIG_IGN)
         // The master may have died before prctl took effect.
         if getppid() != master { exit(0) }
         ProcessPool.master = master

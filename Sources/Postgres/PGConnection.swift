@@ -43,6 +43,10 @@ public final class PGConnection {
     private var commitPending = false
     /// How many times the connection was re-established after the server went away.
     public private(set) var reconnects = 0
+    /// The server refused a write because it no longer takes any (SQLSTATE 25006: it is, or became,
+    /// a standby): the session is re-established before the next statement, and libpq, given a
+    /// multi-host string with `target_session_attrs=read-write`, finds the server that is primary now.
+    private var onReadOnlyServer = false
 
     // MARK: the session's workspace (row-level security, sql/0021)
 
@@ -153,11 +157,16 @@ public final class PGConnection {
         let opensTransaction = beginPending
         do {
             return try run(query.sql, query.binds)
-        } catch let error as PGError where error.isConnectionFailure && (opensTransaction || (transactionDepth == 0 && !isConnected)) {
-            // The server went away (restart, pg_terminate_backend, network): nothing of this
-            // statement (nor of the transaction it opened) can have been kept by a dead session, so
-            // one retry on a fresh connection. (A pipeline's reading stops at its Sync, before libpq
+        } catch let error as PGError where error.isConnectionFailure
+                    && (opensTransaction || (transactionDepth == 0 && (!isConnected || onReadOnlyServer))) {
+            // The server went away (restart, pg_terminate_backend, network, failover), or refused
+            // the write as a standby: one retry on a fresh connection — with a multi-host string, to
+            // the server that is primary now. (A pipeline's reading stops at its Sync, before libpq
             // sees the server close the session: that one is reset without waiting to notice.)
+            // A statement whose COMMIT reached a server that died before answering may have been
+            // kept there (and, with synchronous replication, on the standby that takes over): run
+            // again it meets its own row — every write a retry can repeat has a unique key that
+            // decides (a webhook's MessageSid, a job's claim), as Twilio's own retries need anyway.
             beginPending = opensTransaction
             try reconnect()
             return try run(query.sql, query.binds)
@@ -309,7 +318,7 @@ public final class PGConnection {
 
     /// Connects, or resets a connection the server dropped.
     private func ensureConnected() throws {
-        if let conn, PQstatus(conn) == CONNECTION_OK { return }
+        if let conn, PQstatus(conn) == CONNECTION_OK, !onReadOnlyServer { return }
         if let conn {
             // Inside a transaction the work so far died with the session: never reconnect
             // silently and run the rest outside it (a transaction whose BEGIN is not sent yet has
@@ -336,6 +345,7 @@ public final class PGConnection {
         guard let conn else { return try ensureConnected() }
         PQreset(conn)
         guard PQstatus(conn) == CONNECTION_OK else { throw connectionError(conn) }
+        onReadOnlyServer = false
         reconnects += 1
         forgetStatements()
         try prepareSession()
@@ -587,6 +597,7 @@ public final class PGConnection {
             return String(cString: p)
         }
         let message = field("M") ?? PQresultErrorMessage(raw).map { String(cString: $0) } ?? PGConnection.errorMessage(conn)
+        if field("C") == "25006" { onReadOnlyServer = true }
         throw PGError(sqlState: field("C"), serverMessage: message.trimmingCharacters(in: .whitespacesAndNewlines),
                       detail: field("D"), constraint: field("n"), statement: firstLine,
                       connectionLost: PQstatus(conn) != CONNECTION_OK)

@@ -12,7 +12,8 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         public init(_ rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
 
-        /// The server could not be reached, or went away (SQLSTATE class 08, 57P01..57P03, or libpq lost it).
+        /// The server could not be reached, or went away (SQLSTATE class 08, 57P01..57P03, or libpq lost
+        /// it), or no longer takes writes (25006: a standby after a failover).
         public static let connectionFailure = Code("connection_failure")
         /// A unique index or constraint refused the row (SQLSTATE 23505).
         public static let uniqueViolation = Code("unique_violation")
@@ -60,7 +61,9 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         case let s? where s.hasPrefix("23"): code = .constraintViolation
         case "40001"?, "40P01"?: code = .transactionConflict
         case "57014"?: code = .statementTimeout
-        case let s? where s.hasPrefix("08") || s == "57P01" || s == "57P02" || s == "57P03": code = .connectionFailure
+        // 25006 (read_only_sql_transaction): the server is a standby now (a failover); the session
+        // moves to the primary (PGConnection), and the request is answered as the database being away.
+        case let s? where s.hasPrefix("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "25006": code = .connectionFailure
         case nil where connectionLost: code = .connectionFailure
         default: code = connectionLost ? .connectionFailure : .queryFailed
         }

@@ -24,7 +24,10 @@ import Postgres
         let ctx = try context(databaseURL: url)
         let r = health(ctx)
         #expect(r.status == 200, "\(String(decoding: r.body, as: UTF8.self))")
-        #expect(try JSONDecoder().decode([String: String].self, from: Data(r.body)) == ["status": "ok", "database": "ok"])
+        let body = try JSONDecoder().decode([String: String].self, from: Data(r.body))
+        #expect(body["status"] == "ok" && body["database"] == "ok", "\(body)")
+        // The binary serving (BinaryVersion): 16 hex digits of its SHA-256.
+        #expect(body["version"]?.count == 16 && body["version"]?.allSatisfy(\.isHexDigit) == true, "\(body)")
 
         // The server drops this worker's session (as on a PostgreSQL restart): the next request reconnects.
         let pid = try #require(ctx.db().backendPID)

@@ -228,6 +228,55 @@ struct PostgresConnectionTests {
         #expect(conn.reconnects == 3)
     }
 
+    /// A server that refuses writes (25006, as a standby does after a failover) is left: the write is
+    /// run once more on a fresh session, and nothing is written twice.
+    @Test(.needsStack) func aWriteRefusedAsReadOnlyMovesToAServerThatTakesIt() throws {
+        let url = try TestDatabase.create(migrated: false)
+        let conn = try PGConnection(url)
+        try conn.execute("CREATE TABLE t (v int PRIMARY KEY)")
+        let before = try #require(conn.backendPID)
+        // This session now behaves as a standby's would for writes.
+        try conn.execute("SET default_transaction_read_only = on")
+        try conn.execute("INSERT INTO t VALUES (1)")
+        #expect(conn.reconnects == 1)
+        #expect(conn.backendPID != before)
+        #expect(try conn.query("SELECT count(*) AS n FROM t")[0].int("n") == 1)
+
+        // Inside a transaction, past its first statement: the transaction fails as the database being
+        // away (503 for a request, a retry for Twilio), nothing of it is kept, and the next statement
+        // runs on a fresh session.
+        try conn.execute("SET default_transaction_read_only = on")
+        let error = try #require(throws: PGError.self) {
+            try conn.transaction {
+                _ = try conn.query("SELECT 1")
+                try conn.execute("INSERT INTO t VALUES (2)")
+            }
+        }
+        #expect(error.isConnectionFailure && error.sqlState == "25006")
+        try conn.execute("INSERT INTO t VALUES (3)")
+        #expect(try conn.query("SELECT array_agg(v ORDER BY v)::text AS v FROM t")[0].string("v") == "{1,3}")
+        #expect(conn.reconnects == 2)
+    }
+
+    /// A multi-host string (what the HA stack gives every process): the first host that is down is
+    /// skipped, and a session that lost its server reconnects through the same list.
+    @Test(.needsStack) func aMultiHostStringReachesTheServerThatIsUp() throws {
+        let url = try TestDatabase.create(migrated: false)
+        // Every key of the test database's string, with a dead host in front of its own.
+        let base = try PGConnection.conninfo(url, database: "x")
+        let host = try #require(base.split(separator: " ").first { $0.hasPrefix("host=") })
+            .dropFirst("host=".count).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+        // (A keyword given twice: libpq takes the last.)
+        let multi = url + " host='/nonexistent/medsync-down,\(host)' target_session_attrs=read-write connect_timeout=2"
+        #expect(multi.contains("/nonexistent/medsync-down,"))
+        let conn = try PGConnection(multi)
+        let killer = try PGConnection(url)
+        #expect(try conn.query("SELECT 41 + 1 AS v")[0].int("v") == 42)
+        try terminate(try #require(conn.backendPID), using: killer)
+        #expect(try conn.query("SELECT 1 AS v")[0].int("v") == 1)
+        #expect(conn.reconnects == 1)
+    }
+
     /// Terminates a backend and waits until it is gone (no timing assertion: waits as long as needed).
     private func terminate(_ pid: Int32, using killer: PGConnection) throws {
         #expect(try killer.query("SELECT pg_terminate_backend($1) AS ok", [PGValue(Int(pid))])[0].bool("ok") == true)

@@ -21,7 +21,7 @@ enum SystemRoutes {
 /// Encoded once: the edge's benchmark measures the edge, not a JSONEncoder per request.
 private let pingResponse = Response.json(200, ["status": "ok"])
 
-/// 200 `{"status":"ok","database":"ok"}` when this worker's connection can read the schema
+/// 200 `{"status":"ok","database":"ok","version":"…"}` (the binary's digest, BinaryVersion) when this worker's connection can read the schema
 /// (`schema_migrations`: reachable AND migrated), 503 `database_unavailable` otherwise.
 @Sendable func health(_ request: Request, _ ctx: RequestContext) throws -> Response {
     do {
@@ -30,5 +30,5 @@ private let pingResponse = Response.json(200, ["status": "ok"])
         ctx.logger.error("health: database unavailable: \(error.debugDescription)")
         return .error(AppError.databaseUnavailable)
     }
-    return .json(200, ["status": "ok", "database": "ok"])
+    return .json(200, ["status": "ok", "database": "ok", "version": BinaryVersion.current])
 }
