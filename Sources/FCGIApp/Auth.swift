@@ -123,7 +123,7 @@ enum AuthMiddleware {
     /// `Authorization: Bearer <token>` → the user (401 `unauthorized` / `token_expired`).
     struct SignedIn: ContextMiddleware {
         func resolve(_ request: Request, _ ctx: AppContext) throws -> UserContext {
-            let user = try StaffAuth.user(ctx.db(), authorization: request.header("authorization"), tokenTTL: ctx.config.tokenTTLSeconds)
+            let user = try StaffAuth.user(ctx.stores.members, authorization: request.header("authorization"), tokenTTL: ctx.config.tokenTTLSeconds)
             return UserContext(userID: user.userID, token: user.token, app: ctx)
         }
     }
@@ -134,7 +134,7 @@ enum AuthMiddleware {
     struct Staff: ContextMiddleware {
         func resolve(_ request: Request, _ ctx: AppContext) throws -> StaffContext {
             let user = try SignedIn().resolve(request, ctx)
-            let actor = try StaffAuth.actor(ctx.db(), userID: user.userID, accountHeader: request.header("x-account-id"))
+            let actor = try StaffAuth.actor(ctx.stores.members, userID: user.userID, accountHeader: request.header("x-account-id"))
             // Every line logged about this request from here on names the workspace.
             ctx.logger[metadataKey: "workspace_id"] = "\(actor.workspaceID)"
             try RoleMatrix.authorize(actor.role, route: ctx.route)
