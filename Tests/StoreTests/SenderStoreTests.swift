@@ -10,7 +10,8 @@ import TestSupport
 /// token that was read.
 @Suite(.needsStack) struct SenderStoreTests {
     func sender(_ ws: Int64, _ phone: String) -> NewSender {
-        NewSender(workspaceID: ws, phoneNumber: phone, displayName: "", subaccountSID: nil, subaccountTokenEncrypted: "tok-\(phone)", phoneNumberSID: nil)
+        NewSender(workspaceID: ws, phoneNumber: phone, displayName: "", subaccountSID: "AC" + String(repeating: "2", count: 32),
+                  subaccountTokenEncrypted: "tok-\(phone)", phoneNumberSID: nil)
     }
 
     func entry(_ ws: Int64, _ action: String) -> AuditEntry {

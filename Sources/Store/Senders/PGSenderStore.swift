@@ -46,7 +46,7 @@ public struct PGSenderStore: SenderStore {
     }
 
     /// Why a change was rolled back (before it wrote anything).
-    private enum Refused: Error { case alreadyActive, noFreeSlot }
+    private enum Refused: Error { case alreadyActive, noFreeSlot, heldElsewhere }
 
     public func reactivate(workspaceID: Int64, phone: String, name: String, maxActive: Int,
                            audit: (Int64) -> AuditEntry) throws -> SenderReactivation {
@@ -80,34 +80,38 @@ public struct PGSenderStore: SenderStore {
 
     public func insert(_ s: NewSender, maxActive: Int, audit: (SenderView) -> AuditEntry) throws -> SenderInsertion {
         let workspaceID = s.workspaceID
-        return try conn.transaction {
-            // Serialize links of one workspace so the checks below stay true until commit.
-            try lockSenders(workspaceID)
-            // Only this workspace's senders are visible here (row-level security, sql/0021); another
-            // workspace's hold on the number refuses the INSERT below (0018's claim trigger).
-            if let existing = try conn.query("""
-                SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(s.phoneNumber) AND is_active LIMIT 1
-                """).first {
-                return try existing.decode(Int64?.self, "workspace_id") == workspaceID ? .alreadyLinked : .heldElsewhere
+        do {
+            return try conn.transaction {
+                // Serialize links of one workspace so the checks below stay true until commit.
+                try lockSenders(workspaceID)
+                // Only this workspace's senders are visible here (row-level security, sql/0021); another
+                // workspace's hold on the number refuses the INSERT below (0018's claim trigger).
+                if let existing = try conn.query("""
+                    SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(s.phoneNumber) AND is_active LIMIT 1
+                    """).first {
+                    return try existing.decode(Int64?.self, "workspace_id") == workspaceID ? .alreadyLinked : .heldElsewhere
+                }
+                guard try activeCount(workspaceID: workspaceID) < maxActive else { return .noFreeSlot }
+                let view: SenderView
+                do {
+                    let row = try conn.query("""
+                        INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid,
+                                                      twilio_subaccount_token_enc, phone_number_sid)
+                        VALUES (\(workspaceID), \(s.phoneNumber), \(s.displayName), \(s.subaccountSID), \(s.subaccountTokenEncrypted), \(s.phoneNumberSID))
+                        RETURNING \(unescaped: Self.columns)
+                        """).first
+                    guard let row else { throw AppError.internal }
+                    view = try SenderView(row: row)
+                } catch let e as PGError where e.isUniqueViolation {
+                    // Another workspace holds the number (sender_number_claims: kept after it deactivated it,
+                    // or linked at the same moment): only its release frees it. The transaction is rolled back.
+                    throw Refused.heldElsewhere
+                }
+                try conn.recordAudit(audit(view))
+                return .inserted(view)
             }
-            guard try activeCount(workspaceID: workspaceID) < maxActive else { return .noFreeSlot }
-            let view: SenderView
-            do {
-                let row = try conn.query("""
-                    INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid,
-                                                  twilio_subaccount_token_enc, phone_number_sid)
-                    VALUES (\(workspaceID), \(s.phoneNumber), \(s.displayName), \(s.subaccountSID), \(s.subaccountTokenEncrypted), \(s.phoneNumberSID))
-                    RETURNING \(unescaped: Self.columns)
-                    """).first
-                guard let row else { throw AppError.internal }
-                view = try SenderView(row: row)
-            } catch let e as PGError where e.isUniqueViolation {
-                // Another workspace holds the number (sender_number_claims: kept after it deactivated it,
-                // or linked at the same moment): only its release frees it.
-                return .heldElsewhere
-            }
-            try conn.recordAudit(audit(view))
-            return .inserted(view)
+        } catch Refused.heldElsewhere {
+            return .heldElsewhere
         }
     }
 
