@@ -56,4 +56,24 @@ import TestSupport
         #expect(try conn.query("SELECT count(*) AS n FROM audit_log").first?.int("n") == 0)
         #expect(try store.setRole(workspaceID: ws, userID: owner.id + 5, role: .staff, audit: entry) == nil)
     }
+
+    @Test func anAcceptedInvitationSignsTheNewMemberInWithALiveToken() throws {
+        let conn = try PGConnection(try TestDatabase.create())
+        let store = PostgresStores(conn).members
+        let ws = try Workspaces.create(conn, name: "Uno", timezone: "UTC").id
+        let owner = try Users.create(store, email: "own@a.example", workspaceID: ws, role: .owner)
+        let created = try Invitations.create(store, actor: StaffActor(userID: owner.id, workspaceID: ws, role: .owner),
+                                             .init(email: "new@a.example", name: "Nora", role: "doctor"))
+        let limits = StaffAuth.Limits(throttle: LoginThrottle(window: 60, maxFailures: 3, maxFailuresPerAddress: 10), hashGate: HashGate(limit: 2),
+                                      tokenTTL: 3600)
+        let signedIn = try Invitations.accept(store, .init(token: created.token, password: "a long and unusual passphrase"), limits: limits)
+        conn.workspace = .none
+        #expect(try Tokens.authenticate(conn, token: signedIn.token) == signedIn.user.id)
+        #expect(try StaffAuth.actor(store, userID: signedIn.user.id, accountHeader: String(ws)).role == .doctor)
+        #expect(try conn.query("SELECT action FROM audit_log ORDER BY id").map { $0.string("action") ?? "" } == ["member.invite", "member.add"])
+        let again = try #require(throws: AppError.self) {
+            try Invitations.accept(store, .init(token: created.token, password: "a long and unusual passphrase"), limits: limits)
+        }
+        #expect(again.code == .invitationNotFound)
+    }
 }
