@@ -19,7 +19,7 @@ enum AuthMiddleware {
         func access(_: Void) -> RouteAccess { .signedIn }
 
         func resolve(_ request: Request, _ ctx: RequestContext, _: Void) throws -> UserContext {
-            let user = try StaffAuth.user(ctx.db(), authorization: request.header("authorization"), tokenTTL: ctx.config.tokenTTLSeconds)
+            let user = try StaffAuth.user(ctx.stores.members, authorization: request.header("authorization"), tokenTTL: ctx.config.tokenTTLSeconds)
             return UserContext(userID: user.userID, token: user.token, requestContext: ctx)
         }
     }
@@ -31,7 +31,7 @@ enum AuthMiddleware {
 
         func resolve(_ request: Request, _ ctx: RequestContext, _ roles: Set<Role>) throws -> StaffContext {
             let user = try SignedIn().resolve(request, ctx, ())
-            let actor = try StaffAuth.actor(ctx.db(), userID: user.userID, accountHeader: request.header("x-account-id"))
+            let actor = try StaffAuth.actor(ctx.stores.members, userID: user.userID, accountHeader: request.header("x-account-id"))
             // Every line logged about this request from here on names the workspace.
             let member = ctx.logging("workspace_id", "\(actor.workspaceID)")
             try roles.authorize(actor.role)

@@ -26,7 +26,7 @@ struct FernetCommand: ParsableCommand {
         func run() throws {
             let config = try loadConfig(requiring: [.fernetKey])
             guard let fernet = config.fernet else { throw JobsExit.report(JobsFailure(message: "MEDSYNC_FERNET_KEYS is not set", exitCode: 78)) }
-            let outcome = try withDatabase(database) { try FernetRotation.rotate($0, fernet: fernet, batchSize: batch) }
+            let outcome = try withDatabase(database) { try FernetRotation.rotate(PostgresStores($0).senders, fernet: fernet, batchSize: batch) }
             print(outcome)
             if !outcome.undecryptable.isEmpty {
                 throw JobsExit.report(JobsFailure(message: "\(outcome.undecryptable.count) stored credentials cannot be decrypted with any key of MEDSYNC_FERNET_KEYS; keep the key that encrypted them", exitCode: 65))

@@ -10,28 +10,26 @@ enum JobsCommands {
                            workspaceID: Int64, role: Role, ifExists: Users.IfExists = .refuse,
                            list: CommonPasswords = .at(CommonPasswords.defaultPath)) throws -> User {
         let hash = try password.map { try hashPassword($0, list: list) }
-        return try Users.create(conn, email: email, name: name, passwordHash: hash, workspaceID: workspaceID, role: role, ifExists: ifExists)
+        return try Users.create(PostgresStores(conn).members, email: email, name: name, passwordHash: hash, workspaceID: workspaceID, role: role, ifExists: ifExists)
     }
 
     static func createToken(_ conn: PGConnection, user: String, name: String) throws -> String {
-        guard let found = try Users.find(conn, idOrEmail: user) else {
+        let members = PostgresStores(conn).members
+        guard let found = try Users.find(members, idOrEmail: user) else {
             throw AppError(.userNotFound, "no user \(user)")
         }
-        return try Tokens.create(conn, userID: found.id, name: name)
+        return try Tokens.create(members, userID: found.id, name: name)
     }
 
     /// Sets a user's password; the database revokes every token of the user. Returns how many were live.
     static func setPassword(_ conn: PGConnection, user: String, password: String,
                             list: CommonPasswords = .at(CommonPasswords.defaultPath)) throws -> Int {
-        guard let found = try Users.find(conn, idOrEmail: user) else {
+        let members = PostgresStores(conn).members
+        guard let found = try Users.find(members, idOrEmail: user) else {
             throw AppError(.userNotFound, "no user \(user)")
         }
         let hash = try hashPassword(password, list: list)
-        return try conn.transaction {
-            let live = try conn.query("SELECT count(*) AS n FROM api_tokens WHERE user_id = \(found.id) AND revoked_at IS NULL").first?.decode(Int?.self, "n") ?? 0
-            try Users.setPassword(conn, userID: found.id, passwordHash: hash)
-            return live
-        }
+        return try Users.setPassword(members, userID: found.id, passwordHash: hash)
     }
 
     /// `PasswordPolicy` (12 characters, not in the list of breached passwords), then the hash.

@@ -110,7 +110,7 @@ struct WorkspaceCommand: ParsableCommand {
         @Option(help: "IANA timezone, e.g. America/Mexico_City.") var timezone: String
 
         func run() throws {
-            let workspace = try withDatabase(database) { try Workspaces.create($0, name: name, timezone: timezone) }
+            let workspace = try withDatabase(database) { try Workspaces.create(PostgresStores($0).workspaces, name: name, timezone: timezone) }
             print(workspace.id)
         }
     }
@@ -120,7 +120,7 @@ struct WorkspaceCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            for w in try withDatabase(database, { try Workspaces.list($0) }) {
+            for w in try withDatabase(database, { try Workspaces.list(PostgresStores($0).workspaces) }) {
                 print("\(w.id)\t\(w.timezone)\t\(w.name)")
             }
         }

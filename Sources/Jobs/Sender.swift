@@ -64,7 +64,7 @@ struct SenderCommand: ParsableCommand {
         @Option(help: "Workspace id.") var workspace: Int64
 
         func run() throws {
-            for s in try withDatabase(database, { try Senders.list($0, workspaceID: workspace) }) {
+            for s in try withDatabase(database, { try Senders.list(PostgresStores($0).senders, workspaceID: workspace) }) {
                 print("\(s.id)\t\(s.phoneNumber)\t\(s.isActive ? "active" : "inactive")\t\(s.isPrimary ? "primary" : "-")\t\(s.displayName)")
             }
         }
@@ -73,10 +73,11 @@ struct SenderCommand: ParsableCommand {
     /// The plain function behind `sender assign` (what tests call).
     static func link(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64, phone: String, name: String,
                      subaccountSID: String? = nil, subaccountToken: String? = nil) throws -> Senders.View {
-        guard try Workspaces.get(conn, id: workspaceID) != nil else {
+        let stores = PostgresStores(conn)
+        guard try Workspaces.get(stores.workspaces, id: workspaceID) != nil else {
             throw AppError(.workspaceNotFound, "workspace \(workspaceID) does not exist")
         }
-        return try Senders.link(conn, http: http, config: config, actor: OperatorActor(workspaceID: workspaceID), .init(
+        return try Senders.link(stores.senders, http: http, config: config, actor: OperatorActor(workspaceID: workspaceID), .init(
             phoneNumber: phone, displayName: name, subaccountSID: subaccountSID, subaccountToken: subaccountToken))
     }
 }

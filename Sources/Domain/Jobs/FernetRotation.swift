@@ -1,6 +1,5 @@
 import Foundation
 import MedsyncCrypto
-import Postgres
 
 /// `medsync-jobs fernet rotate`: re-encrypts every stored Fernet token with the first key of
 /// MEDSYNC_FERNET_KEYS, so that the keys after it can then be removed. In batches (one short
@@ -8,12 +7,6 @@ import Postgres
 /// run rewrites nothing) and safe beside the running app (each row is rewritten only if it still
 /// holds the token that was read).
 public enum FernetRotation {
-    /// Every column that holds a Fernet token: table, its key column, the token column.
-    static let columns: [(table: String, id: String, column: String)] = [
-        ("whatsapp_senders", "id", "twilio_subaccount_token_enc"),
-        ("workspace_subaccounts", "id", "auth_token_enc"),
-    ]
-
     public struct Outcome: Sendable, Equatable, CustomStringConvertible {
         public var rewritten = 0
         public var current = 0
@@ -25,32 +18,26 @@ public enum FernetRotation {
         }
     }
 
-    public static func rotate(_ conn: PGConnection, fernet: MultiFernet, batchSize: Int = 200) throws -> Outcome {
+    public static func rotate(_ store: some SenderStore, fernet: MultiFernet, batchSize: Int = 200) throws -> Outcome {
         var outcome = Outcome()
-        for c in columns {
+        for column in FernetColumn.allCases {
             var after: Int64 = 0
             while true {
-                // Table and column names are the constants above, never input.
-                let rows = try conn.query(PGQuery(unsafeSQL: """
-                    SELECT \(c.id) AS id, \(c.column) AS token FROM \(c.table)
-                     WHERE \(c.column) IS NOT NULL AND \(c.id) > $1 ORDER BY \(c.id) LIMIT \(batchSize)
-                    """, binds: [PGValue(after)]))
+                let rows = try store.fernetTokens(column, after: after, limit: batchSize)
                 guard !rows.isEmpty else { break }
-                try conn.transaction {
-                    for row in rows {
-                        let id = try row.decode(Int64.self, "id")
-                        after = max(after, id)
-                        let token = try row.decode(String.self, "token")
-                        do {
-                            guard let fresh = try fernet.rotate(token) else { outcome.current += 1; continue }
-                            try conn.execute(PGQuery(unsafeSQL: "UPDATE \(c.table) SET \(c.column) = $1 WHERE \(c.id) = $2 AND \(c.column) = $3",
-                                                     binds: [PGValue(fresh), PGValue(id), PGValue(token)]))
-                            outcome.rewritten += 1
-                        } catch is FernetError {
-                            outcome.undecryptable.append("\(c.table) \(id)")
-                        }
+                var rewrites: [FernetRewrite] = []
+                for (id, token) in rows {
+                    after = max(after, id)
+                    do {
+                        guard let fresh = try fernet.rotate(token) else { outcome.current += 1; continue }
+                        rewrites.append(FernetRewrite(id: id, old: token, new: fresh))
+                    } catch is FernetError {
+                        outcome.undecryptable.append("\(column.table) \(id)")
                     }
                 }
+                // One short transaction per batch.
+                try store.rewriteFernetTokens(column, rewrites)
+                outcome.rewritten += rewrites.count
             }
         }
         return outcome

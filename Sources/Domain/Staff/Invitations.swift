@@ -1,6 +1,5 @@
 import Foundation
 import MedsyncCrypto
-import Postgres
 
 /// Joining a workspace by invitation (table `invitations`, migration 0017). An owner invites an
 /// email with a role; the answer carries the link's token once (MedSync sends no email: the owner
@@ -17,30 +16,7 @@ public enum Invitations {
     public static func hash(_ token: String) -> [UInt8] { Crypto.sha256(token) }
 
     /// An invitation as its workspace's owners see it (no token: only its hash is stored).
-    public struct View: Sendable, Encodable, Equatable {
-        public let id: Int64
-        public let email: String
-        public let name: String?
-        public let role: String
-        public let status: String
-        public let invitedByUserID: Int64?
-        public let createdAt: Date
-        public let expiresAt: Date
-        enum CodingKeys: String, CodingKey {
-            case id, email, name, role, status, invitedByUserID = "invited_by_user_id", createdAt = "created_at", expiresAt = "expires_at"
-        }
-
-        init(row r: PGRow) throws {
-            id = try r.decode(Int64.self, "id")
-            email = try r.decode(String.self, "email")
-            name = try r.decode(String?.self, "name")
-            role = try r.decode(String.self, "role")
-            invitedByUserID = try r.decode(Int64?.self, "invited_by_user_id")
-            createdAt = try r.decode(Date.self, "created_at")
-            expiresAt = try r.decode(Date.self, "expires_at")
-            status = try r.decode(Bool.self, "expired") ? "expired" : "pending"
-        }
-    }
+    public typealias View = InvitationView
 
     /// What `POST /api/members` answers: the pending invitation and, this once, its token and link.
     public struct Created: Sendable, Encodable {
@@ -52,15 +28,11 @@ public enum Invitations {
         enum CodingKeys: String, CodingKey { case invitation, token, invitePath = "invite_path" }
     }
 
-    static let columns: SQLFragment = """
-        id, email, name, role, invited_by_user_id, created_at, expires_at, expires_at <= now() AS expired
-        """
-
     /// Invites `email` with `role` (owners, by the role matrix). A previous open invitation of the same
     /// email to this workspace is withdrawn. 409 `already_member` when the email is a member of this
     /// workspace already (the workspace's own members are listed to it anyway); nothing in the answer
     /// depends on whether the email has an account elsewhere.
-    public static func create(_ conn: PGConnection, actor: StaffActor, _ input: Members.AddInput, now: Date = Date()) throws -> Created {
+    public static func create(_ store: some MemberStore, actor: StaffActor, _ input: Members.AddInput, now: Date = Date()) throws -> Created {
         guard let email = Users.normalizeEmail(input.email) else { throw AppError.validation("email", "not an email address.") }
         let role = try Members.role(input.role)
         guard input.password == nil else {
@@ -69,54 +41,28 @@ public enum Invitations {
         let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (name?.count ?? 0) <= 200 else { throw AppError.validation("name", "at most 200 characters.") }
         let token = tokenPrefix + Crypto.hex(Crypto.randomBytes(32))
-        do {
-            return try conn.transaction {
-                guard try conn.query("""
-                    SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
-                     WHERE m.workspace_id = \(actor.workspaceID) AND lower(u.email) = lower(\(email))
-                    """).isEmpty else {
-                    throw AppError(.alreadyMember, "\(email) is already a member of this workspace.")
-                }
-                try conn.execute("""
-                    UPDATE invitations SET revoked_at = now()
-                     WHERE workspace_id = \(actor.workspaceID) AND email = \(email) AND accepted_at IS NULL AND revoked_at IS NULL
-                    """)
-                let row = try conn.query("""
-                    INSERT INTO invitations (workspace_id, email, name, role, token_hash, invited_by_user_id, expires_at)
-                    VALUES (\(actor.workspaceID), \(email), \(name?.isEmpty == true ? nil : name), \(role.rawValue), \(PGBytea(hash(token))),
-                            \(actor.userID), \(now.addingTimeInterval(lifetime)))
-                    RETURNING \(unescaped: columns)
-                    """).one()
-                let view = try View(row: row)
-                try Audit.record(conn, actor, action: "member.invite", targetType: "invitation", targetID: String(view.id),
-                                 details: ["role": role.rawValue])
-                return Created(invitation: view, token: token, invitePath: "/#/invite/\(token)")
-            }
-        } catch let e as PGError where e.constraint == "invitations_one_open" {
+        let invitation = NewInvitation(workspaceID: actor.workspaceID, email: email, name: name?.isEmpty == true ? nil : name, role: role,
+                                       tokenHash: hash(token), invitedBy: actor.userID, expiresAt: now.addingTimeInterval(lifetime))
+        switch try store.invite(invitation, audit: { actor.audit("member.invite", "invitation", String($0), ["role": role.rawValue]) }) {
+        case .created(let view):
+            return Created(invitation: view, token: token, invitePath: "/#/invite/\(token)")
+        case .alreadyMember:
+            throw AppError(.alreadyMember, "\(email) is already a member of this workspace.")
+        case .justInvited:
             // Two owners inviting the same email at the same moment: one wins.
             throw AppError(.alreadyMember, "\(email) was just invited to this workspace; see the pending invitations.")
         }
     }
 
     /// The workspace's open invitations (not accepted, not revoked; expired ones say so), newest first.
-    public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try conn.query("""
-            SELECT \(unescaped: columns) FROM invitations
-             WHERE workspace_id = \(workspaceID) AND accepted_at IS NULL AND revoked_at IS NULL
-             ORDER BY created_at DESC, id DESC LIMIT 500
-            """).map(View.init(row:))
+    public static func list(_ store: some MemberStore, workspaceID: Int64) throws -> [View] {
+        try store.invitations(workspaceID: workspaceID)
     }
 
     /// Withdraws an open invitation of the workspace (404 when there is none with this id).
-    public static func revoke(_ conn: PGConnection, actor: StaffActor, id: Int64) throws {
-        try conn.transaction {
-            guard try conn.execute("""
-                UPDATE invitations SET revoked_at = now()
-                 WHERE workspace_id = \(actor.workspaceID) AND id = \(id) AND accepted_at IS NULL AND revoked_at IS NULL
-                """) == 1 else {
-                throw AppError(.notFound, "There is no pending invitation \(id) in this workspace.")
-            }
-            try Audit.record(conn, actor, action: "invitation.revoke", targetType: "invitation", targetID: String(id))
+    public static func revoke(_ store: some MemberStore, actor: StaffActor, id: Int64) throws {
+        guard try store.revokeInvitation(workspaceID: actor.workspaceID, id: id, audit: actor.audit("invitation.revoke", "invitation", String(id))) else {
+            throw AppError(.notFound, "There is no pending invitation \(id) in this workspace.")
         }
     }
 
@@ -137,38 +83,17 @@ public enum Invitations {
         }
     }
 
-    struct Open {
-        let id: Int64
-        let workspaceID: Int64
-        let email: String
-        let role: Role
-        let name: String?
-        let preview: Preview
-    }
-
-    static func open(_ conn: PGConnection, token: String) throws -> Open {
+    static func open(_ store: some MemberStore, token: String) throws -> OpenInvitation {
         guard token.hasPrefix(tokenPrefix), token.utf8.count <= 200 else { throw invalid }
-        let tokenHash = hash(token)
-        // Nobody is signed in yet: the invitation's own workspace, found by its token's hash through
-        // one narrow function (row-level security, sql/0021), is the only one this session sees.
-        conn.workspace = .invitation(tokenHash: tokenHash)
-        guard let r = try conn.query("""
-            SELECT i.id, i.workspace_id, i.email, i.name, i.role, i.expires_at, w.name AS workspace_name,
-                   NOT EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(i.email) AND u.password_hash IS NOT NULL) AS needs_password
-              FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
-             WHERE i.token_hash = \(PGBytea(tokenHash)) AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now()
-            """).first, let role = Role(rawValue: try r.decode(String.self, "role")) else { throw invalid }
-        let email = try r.decode(String.self, "email"), name = try r.decode(String?.self, "name")
-        return Open(id: try r.decode(Int64.self, "id"), workspaceID: try r.decode(Int64.self, "workspace_id"), email: email,
-                    role: role, name: name,
-                    preview: Preview(workspaceID: try r.decode(Int64.self, "workspace_id"), workspaceName: try r.decode(String.self, "workspace_name"), email: email, name: name,
-                                     role: role.rawValue, expiresAt: try r.decode(Date.self, "expires_at"),
-                                     needsPassword: try r.decode(Bool.self, "needs_password")))
+        guard let open = try store.openInvitation(tokenHash: hash(token)) else { throw invalid }
+        return open
     }
 
     /// The link's invitation (404 `invitation_not_found` when used, withdrawn, expired or unknown).
-    public static func preview(_ conn: PGConnection, token: String) throws -> Preview {
-        try open(conn, token: token).preview
+    public static func preview(_ store: some MemberStore, token: String) throws -> Preview {
+        let i = try open(store, token: token)
+        return Preview(workspaceID: i.workspaceID, workspaceName: i.workspaceName, email: i.email, name: i.name,
+                       role: i.role.rawValue, expiresAt: i.expiresAt, needsPassword: i.needsPassword)
     }
 
     public struct AcceptInput: Sendable, Decodable {
@@ -187,22 +112,21 @@ public enum Invitations {
     /// at login: 401 `invalid_credentials`, 429 when locked); otherwise it becomes the new account's
     /// password (`PasswordPolicy`) and `name` its name. The
     /// membership and the consumed invitation are written together; a second accept finds nothing.
-    public static func accept(_ conn: PGConnection, _ input: AcceptInput, address: String = "", userAgent: String? = nil,
+    public static func accept(_ store: some MemberStore, _ input: AcceptInput, address: String = "", userAgent: String? = nil,
                               limits: StaffAuth.Limits) throws -> StaffAuth.LoginResult {
-        let invitation = try open(conn, token: input.token)
-        let account = try Users.passwordHash(conn, email: invitation.email)
+        let invitation = try open(store, token: input.token)
+        let account = try Users.passwordHash(store, email: invitation.email)
         let keys = LoginThrottle.Keys(account: LoginThrottle.account(userID: account?.user.id, email: invitation.email), address: address)
-        var newAccount: (hash: String, name: String?)? = nil
-        var existing: User? = nil
+        let invitee: Invitee
         if let found = account, let stored = found.hash {
-            try limits.throttle.check(conn, keys)
+            try limits.throttle.check(store, keys)
             let ok = try limits.hashGate.run { PasswordHash.verify(input.password, against: stored) }
             guard ok else {
-                try limits.throttle.recordFailure(conn, keys)
+                try limits.throttle.recordFailure(store, keys)
                 throw AppError(.invalidCredentials, "The password is wrong: sign in with the password of your account to accept.")
             }
-            try StaffAuth.rehashIfWeak(conn, userID: found.user.id, stored: stored, password: input.password, limits: limits)
-            existing = found.user
+            try StaffAuth.rehashIfWeak(store, userID: found.user.id, stored: stored, password: input.password, limits: limits)
+            invitee = .existing(found.user)
         } else if account != nil {
             // An account with no password (an operator's token-only user): nothing here may set one.
             throw AppError(.invalidCredentials, "This account has no password; ask the operator to set one, then accept.")
@@ -210,38 +134,18 @@ public enum Invitations {
             try PasswordPolicy.check(input.password, list: limits.commonPasswords)
             let name = (input.name ?? invitation.name)?.trimmingCharacters(in: .whitespacesAndNewlines)
             guard (name?.count ?? 0) <= 200 else { throw AppError.validation("name", "at most 200 characters.") }
-            newAccount = (try limits.hashGate.run { PasswordHash.hash(input.password) }, name?.isEmpty == true ? nil : name)
+            invitee = .new(passwordHash: try limits.hashGate.run { PasswordHash.hash(input.password) }, name: name?.isEmpty == true ? nil : name)
         }
-        let user: User = try conn.transaction {
-            let user: User
-            if let existing {
-                user = existing
-            } else if let newAccount {
-                guard let row = try conn.query("""
-                    INSERT INTO users (email, name, password_hash) VALUES (\(invitation.email), \(newAccount.name), \(newAccount.hash))
-                    ON CONFLICT (lower(email)) DO NOTHING RETURNING \(unescaped: Users.columns)
-                    """).first else {
-                    throw AppError(.invalidCredentials, "An account with this email was just created: sign in with its password to accept.")
-                }
-                user = try User(row: row)
-            } else {
-                throw AppError.internal
-            }
-            let userID = user.id
-            guard try conn.execute("""
-                UPDATE invitations SET accepted_at = now(), accepted_by_user_id = \(userID)
-                 WHERE id = \(invitation.id) AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-                """) == 1 else { throw invalid }
-            try conn.execute("""
-                INSERT INTO memberships (user_id, workspace_id, role) VALUES (\(userID), \(invitation.workspaceID), \(invitation.role.rawValue))
-                ON CONFLICT (user_id, workspace_id) DO NOTHING
-                """)
-            try Audit.record(conn, StaffActor(userID: userID, workspaceID: invitation.workspaceID, role: invitation.role),
-                             action: "member.add", targetType: "user", targetID: String(userID),
-                             details: ["role": invitation.role.rawValue, "invitation_id": String(invitation.id)])
-            return user
+        let user: User
+        switch try store.accept(invitation, invitee: invitee, audit: { userID in
+            StaffActor(userID: userID, workspaceID: invitation.workspaceID, role: invitation.role)
+                .audit("member.add", "user", String(userID), ["role": invitation.role.rawValue, "invitation_id": String(invitation.id)])
+        }) {
+        case .accepted(let accepted): user = accepted
+        case .accountTaken: throw AppError(.invalidCredentials, "An account with this email was just created: sign in with its password to accept.")
+        case .gone: throw invalid
         }
-        if existing != nil { try limits.throttle.recordSuccess(conn, keys) }
-        return try StaffAuth.signedIn(conn, user: user, client: StaffAuth.Client(address: address, userAgent: userAgent), limits: limits)
+        if case .existing = invitee { try limits.throttle.recordSuccess(store, keys) }
+        return try StaffAuth.signedIn(store, user: user, client: StaffAuth.Client(address: address, userAgent: userAgent), limits: limits)
     }
 }

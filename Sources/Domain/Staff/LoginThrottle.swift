@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 #endif
 import MedsyncConfig
-import Postgres
 
 /// Failed sign-ins counted in PostgreSQL (table `login_throttle`), per account, per client address
 /// and per (account, address) pair, so every worker process and app host sees the same counts.
@@ -82,36 +81,26 @@ public struct LoginThrottle: Sendable {
     }
 
     /// Throws 429 `too_many_attempts` when the address is locked now (before the email is looked up).
-    public func checkAddress(_ conn: PGConnection, _ address: String) throws {
-        let rows = try conn.query("""
-            SELECT ceil(extract(epoch FROM locked_until - now()))::bigint AS wait FROM login_throttle
-             WHERE scope = 'address' AND key = \(address) AND locked_until > now()
-            """)
-        if let wait = try rows.first?.decode(Int?.self, "wait"), wait > 0 { throw LoginThrottle.tooMany(wait) }
+    public func checkAddress(_ store: some LoginThrottleStore, _ address: String) throws {
+        if let wait = try store.addressLockedFor(address), wait > 0 { throw LoginThrottle.tooMany(wait) }
     }
 
     /// Throws 429 `too_many_attempts` when the account is locked now and this address failed
     /// against it in the last day (soft lockout: a clean address has its password checked).
-    public func checkAccount(_ conn: PGConnection, _ keys: Keys) throws {
-        let rows = try conn.query("""
-            SELECT ceil(extract(epoch FROM a.locked_until - now()))::bigint AS wait FROM login_throttle a
-             WHERE a.scope = 'account' AND a.key = \(keys.account) AND a.locked_until > now()
-               AND EXISTS (SELECT 1 FROM login_throttle p WHERE p.scope = 'pair' AND p.key = \(keys.pair)
-                                                          AND p.last_failure_at > now() - interval '1 day')
-            """)
-        if let wait = try rows.first?.decode(Int?.self, "wait"), wait > 0 { throw LoginThrottle.tooMany(wait) }
+    public func checkAccount(_ store: some LoginThrottleStore, _ keys: Keys) throws {
+        if let wait = try store.accountLockedFor(account: keys.account, pair: keys.pair), wait > 0 { throw LoginThrottle.tooMany(wait) }
     }
 
     /// Both checks, address first.
-    public func check(_ conn: PGConnection, _ keys: Keys) throws {
-        try checkAddress(conn, keys.address)
-        try checkAccount(conn, keys)
+    public func check(_ store: some LoginThrottleStore, _ keys: Keys) throws {
+        try checkAddress(store, keys.address)
+        try checkAccount(store, keys)
     }
 
     /// Counts one failure for both keys and locks whichever reached its limit. Returns the lock's
     /// length in seconds when this failure locked something.
     @discardableResult
-    public func recordFailure(_ conn: PGConnection, _ keys: Keys) throws -> Int? {
+    public func recordFailure(_ store: some LoginThrottleStore, _ keys: Keys) throws -> Int? {
         let keyed: [(String, String)] = [("account", keys.account), ("address", keys.address), ("pair", keys.pair)]
         var locked: Int?
         for (scope, key) in keyed {
@@ -119,43 +108,22 @@ public struct LoginThrottle: Sendable {
             let limit = scope == "account" ? maxFailures : scope == "address" ? maxFailuresPerAddress : Int.max
             // One statement per key: counts within the window (a new window once it passed), then
             // locks at the limit; the row lock of the upsert orders concurrent failures.
-            let rows = try conn.query("""
-                INSERT INTO login_throttle AS t (scope, key, failures, window_start) VALUES (\(scope), \(key), 1, now())
-                ON CONFLICT (scope, key) DO UPDATE SET
-                    failures = CASE WHEN t.window_start < now() - make_interval(secs => \(window)) THEN 1 ELSE t.failures + 1 END,
-                    window_start = CASE WHEN t.window_start < now() - make_interval(secs => \(window)) THEN now() ELSE t.window_start END,
-                    lockouts = CASE WHEN t.locked_until < now() - make_interval(secs => \(window)) THEN 0 ELSE t.lockouts END,
-                    last_failure_at = now()
-                RETURNING failures, lockouts
-                """)
-            guard let failures = try rows.first?.decode(Int?.self, "failures"), let lockouts = try rows.first?.decode(Int?.self, "lockouts") else {
-                throw AppError(.badThrottleRow, "The sign-in counter could not be read.")
-            }
+            let (failures, lockouts) = try store.countFailure(scope: scope, key: key, window: window)
             guard failures >= limit else { continue }
             let seconds = min(LoginThrottle.maxLockSeconds, window << min(lockouts, LoginThrottle.maxDoublings))
-            try conn.execute("""
-                UPDATE login_throttle SET locked_until = now() + make_interval(secs => \(seconds)), lockouts = lockouts + 1,
-                       failures = 0, window_start = now()
-                 WHERE scope = \(scope) AND key = \(key)
-                """)
+            try store.lock(scope: scope, key: key, seconds: seconds)
             locked = max(locked ?? 0, seconds)
         }
         // Now and then, forget keys that have been quiet for a day (sprayed emails would pile up).
         if Int.random(in: 0..<200) == 0 {
-            try conn.execute("""
-                DELETE FROM login_throttle WHERE window_start < now() - interval '1 day'
-                   AND (locked_until IS NULL OR locked_until < now() - interval '1 day')
-                """)
+            try store.forgetQuietKeys()
         }
         return locked
     }
 
     /// A successful sign-in: the account starts afresh, with every address's record against it
     /// (the address keeps its own count).
-    public func recordSuccess(_ conn: PGConnection, _ keys: Keys) throws {
-        try conn.execute("""
-            DELETE FROM login_throttle WHERE (scope = 'account' AND key = \(keys.account))
-                OR (scope = 'pair' AND starts_with(key, \(keys.account + " ")))
-            """)
+    public func recordSuccess(_ store: some LoginThrottleStore, _ keys: Keys) throws {
+        try store.clear(account: keys.account)
     }
 }

@@ -2,7 +2,6 @@ import Foundation
 import MedsyncCrypto
 import MedsyncConfig
 import HTTPClient
-import Postgres
 import Twilio
 
 /// A workspace's WhatsApp senders: link an existing number, provision a new one in a Twilio
@@ -11,53 +10,17 @@ import Twilio
 /// refusals into clear errors.
 public enum Senders {
 
-    public struct View: Sendable, Encodable, Equatable {
-        public let id: Int64
-        public let phoneNumber: String
-        public let displayName: String
-        public let isActive: Bool
-        public let isPrimary: Bool
-        public let slot: Int?
-        public let twilioSubaccountSID: String?
-        public let phoneNumberSID: String?
-        public let createdAt: Date
-        public let deactivatedAt: Date?
-        enum CodingKeys: String, CodingKey {
-            case id, slot
-            case phoneNumber = "phone_number", displayName = "display_name", isActive = "is_active", isPrimary = "is_primary"
-            case twilioSubaccountSID = "twilio_subaccount_sid", phoneNumberSID = "phone_number_sid"
-            case createdAt = "created_at", deactivatedAt = "deactivated_at"
-        }
-        init(row: PGRow) throws {
-            id = try row.decode(Int64.self, "id")
-            phoneNumber = try row.decode(String.self, "phone_number")
-            displayName = try row.decode(String?.self, "display_name") ?? ""
-            isActive = try row.decode(Bool?.self, "is_active") ?? false
-            isPrimary = try row.decode(Bool?.self, "is_primary") ?? false
-            slot = try row.decode(Int?.self, "slot")
-            twilioSubaccountSID = try row.decode(String?.self, "twilio_subaccount_sid")
-            phoneNumberSID = try row.decode(String?.self, "phone_number_sid")
-            createdAt = try row.decode(Date.self, "created_at")
-            deactivatedAt = try row.decode(Date?.self, "deactivated_at")
-        }
+    public typealias View = SenderView
+
+    public static func list(_ store: some SenderStore, workspaceID: Int64) throws -> [View] {
+        try store.list(workspaceID: workspaceID)
     }
 
-    static let columns: SQLFragment = """
-        id, phone_number, display_name, is_active, is_primary, slot, twilio_subaccount_sid, phone_number_sid, created_at, deactivated_at
-        """
+    static func notFound(_ id: Int64) -> AppError { AppError(.notFound, "There is no sender \(id) in this workspace.") }
 
-    public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try conn.query("""
-            SELECT \(unescaped: columns) FROM whatsapp_senders WHERE workspace_id = \(workspaceID)
-             ORDER BY is_active DESC, is_primary DESC, slot NULLS LAST, id
-            """).map(View.init(row:))
-    }
-
-    public static func get(_ conn: PGConnection, workspaceID: Int64, id: Int64) throws -> View {
-        guard let row = try conn.query("SELECT \(unescaped: columns) FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND id = \(id)").first else {
-            throw AppError(.notFound, "There is no sender \(id) in this workspace.")
-        }
-        return try View(row: row)
+    public static func get(_ store: some SenderStore, workspaceID: Int64, id: Int64) throws -> View {
+        guard let view = try store.get(workspaceID: workspaceID, id: id) else { throw notFound(id) }
+        return view
     }
 
     public struct LinkInput: Sendable {
@@ -76,7 +39,7 @@ public enum Senders {
         }
     }
 
-    /// Links a number to the workspace. Who may link what (issue 22, "a number leaves a clinic only on purpose"):
+    /// Links a number to the workspace. Who may link what (a number leaves a clinic only on purpose):
     /// - a number the workspace holds (kept when it deactivated it) comes back: its newest sender is
     ///   reactivated, with its stored credentials, without asking Twilio (`sender.reactivate`);
     /// - the operator (`OperatorActor`, `medsync-jobs sender assign`) links any number of the master
@@ -88,22 +51,22 @@ public enum Senders {
     /// Twilio is asked with no transaction open. Subaccount credentials are stored with the auth token
     /// Fernet-encrypted. Another workspace's claim on the number (`sender_number_claims`) refuses the
     /// insert in the schema itself. The audit entry is written in the sender's transaction.
-    public static func link(_ conn: PGConnection, http: HTTPClient, config: Config, actor: some AuditActor,
+    public static func link(_ store: some SenderStore, http: HTTPClient, config: Config, actor: some AuditActor,
                             _ input: LinkInput) throws -> View {
         let checked = try validate(config: config, input)
         let tenant = !(actor is OperatorActor)
-        if checked.sid == nil, let kept = try reactivate(conn, actor: actor, phone: checked.phone, name: checked.name) {
+        if checked.sid == nil, let kept = try reactivate(store, actor: actor, phone: checked.phone, name: checked.name) {
             return kept
         }
         if tenant {
             guard checked.sid != nil else { throw numberNotAvailable }
-            try checkDailyNumbers(conn, workspaceID: actor.workspaceID)
+            try checkDailyNumbers(store, workspaceID: actor.workspaceID)
         }
         var verified = input
         do {
             verified.phoneNumberSID = try verifyOwnership(http: http, config: config, phone: checked.phone,
                                                           subaccountSID: checked.sid, subaccountToken: checked.token)
-            return try insert(conn, config: config, actor: actor, verified, audit: tenant ? "sender.link" : "sender.assign")
+            return try insert(store, config: config, actor: actor, verified, audit: tenant ? "sender.link" : "sender.assign")
         } catch let e as AppError where tenant && (e.code == .numberNotInAccount || e.code == .linkedToOtherWorkspace) {
             throw numberNotAvailable
         }
@@ -113,53 +76,29 @@ public enum Senders {
 
     /// A number the workspace still holds (`sender_number_claims`, kept at deactivation) with an inactive
     /// sender: that sender is active again. nil when the workspace does not hold the number that way.
-    static func reactivate(_ conn: PGConnection, actor: some AuditActor, phone: String, name: String) throws -> View? {
-        let workspaceID = actor.workspaceID
-        return try conn.transaction { () throws -> View? in
-            try lockSenders(conn, workspaceID)
-            // The workspace's senders of the number it holds: an active one first, else the newest.
-            guard let row = try conn.query("""
-                SELECT s.id, s.is_active
-                  FROM whatsapp_senders s
-                  JOIN sender_number_claims c ON c.phone_number = s.phone_number AND c.workspace_id = s.workspace_id AND c.released_at IS NULL
-                 WHERE s.workspace_id = \(workspaceID) AND s.phone_number = \(phone)
-                 ORDER BY s.is_active DESC, s.deactivated_at DESC NULLS LAST, s.id DESC LIMIT 1
-                """).first, let id = try row.decode(Int64?.self, "id") else { return nil }
-            if try row.decode(Bool?.self, "is_active") == true {
-                throw AppError(.alreadyLinked, "\(phone) is already linked to this workspace.")
-            }
-            try checkFreeSlot(conn, workspaceID)
-            try conn.execute("""
-                UPDATE whatsapp_senders SET is_active = true, display_name = CASE WHEN \(name) = '' THEN display_name ELSE \(name) END
-                 WHERE workspace_id = \(workspaceID) AND id = \(id)
-                """)
-            try Audit.record(conn, actor, action: "sender.reactivate", targetType: "sender", targetID: String(id),
-                             details: ["phone_number": phone])
-            return try get(conn, workspaceID: workspaceID, id: id)
+    static func reactivate(_ store: some SenderStore, actor: some AuditActor, phone: String, name: String) throws -> View? {
+        switch try store.reactivate(workspaceID: actor.workspaceID, phone: phone, name: name, maxActive: SenderLimits.maxActive,
+                                    audit: { actor.audit("sender.reactivate", "sender", String($0), ["phone_number": phone]) }) {
+        case .reactivated(let view): return view
+        case .notHeld: return nil
+        case .alreadyActive: throw alreadyLinked(phone)
+        case .noFreeSlot: throw tooManySenders
         }
     }
 
-    /// Serializes the sender changes of one workspace until the transaction ends, so the checks made
-    /// under it (free slot, holds, caps) stay true until commit.
-    static func lockSenders(_ conn: PGConnection, _ workspaceID: Int64) throws {
-        try conn.execute("SELECT pg_advisory_xact_lock(hashtext('whatsapp_senders'), hashtext(\(String(workspaceID))))")
-    }
+    static func alreadyLinked(_ phone: String) -> AppError { AppError(.alreadyLinked, "\(phone) is already linked to this workspace.") }
+    static let heldElsewhere = AppError(.linkedToOtherWorkspace, "This number is held by another workspace; it must release it first.")
 
     /// `SenderLimits.maxActive`: a workspace with that many active senders takes no other.
-    static func checkFreeSlot(_ conn: PGConnection, _ workspaceID: Int64) throws {
-        let active = try conn.query("SELECT count(*) AS n FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active").first?.decode(Int?.self, "n") ?? 0
-        guard active < SenderLimits.maxActive else {
-            throw AppError(.tooManySenders, "A workspace can have at most \(SenderLimits.maxActive) active senders; deactivate one first.")
-        }
+    static let tooManySenders = AppError(.tooManySenders, "A workspace can have at most \(SenderLimits.maxActive) active senders; deactivate one first.")
+
+    static func checkFreeSlot(_ store: some SenderStore, _ workspaceID: Int64) throws {
+        guard try store.activeCount(workspaceID: workspaceID) < SenderLimits.maxActive else { throw tooManySenders }
     }
 
     /// `SenderLimits.numbersPerDay`: numbers the workspace newly took (claims) in the last 24 hours.
-    static func checkDailyNumbers(_ conn: PGConnection, workspaceID: Int64) throws {
-        let taken = try conn.query("""
-            SELECT count(*) AS n FROM sender_number_claims
-             WHERE workspace_id = \(workspaceID) AND claimed_at > now() - interval '24 hours'
-            """).first?.decode(Int?.self, "n") ?? 0
-        guard taken < SenderLimits.numbersPerDay else {
+    static func checkDailyNumbers(_ store: some SenderStore, workspaceID: Int64) throws {
+        guard try store.numbersTaken(workspaceID: workspaceID) < SenderLimits.numbersPerDay else {
             throw AppError(.senderQuotaExceeded, "This workspace took \(SenderLimits.numbersPerDay) numbers in the last 24 hours, the most it may; try again tomorrow or ask the platform's operator.", retryAfter: 3600)
         }
     }
@@ -231,50 +170,27 @@ public enum Senders {
 
     /// Stores a verified sender (link, or provision after buying the number) and its audit entry
     /// `action` (details: the phone number, plus `details`), in one transaction.
-    static func insert(_ conn: PGConnection, config: Config, actor: some AuditActor, _ input: LinkInput, audit action: String,
+    static func insert(_ store: some SenderStore, config: Config, actor: some AuditActor, _ input: LinkInput, audit action: String,
                        details: [String: String] = [:]) throws -> View {
-        let workspaceID = actor.workspaceID
         let checked = try validate(config: config, input)
-        let bare = checked.phone, name = checked.name, sid = checked.sid, token = checked.token
         var encrypted: String? = nil
-        if let token {
+        if let token = checked.token {
             guard let fernet = config.fernet else {
                 throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEYS (or MEDSYNC_FERNET_KEY) is not configured, so subaccount credentials cannot be stored.")
             }
             encrypted = fernet.encrypt(token)
         }
-        return try conn.transaction {
-            // Serialize links of one workspace so the checks below stay true until commit.
-            try lockSenders(conn, workspaceID)
-            // Only this workspace's senders are visible here (row-level security, sql/0021); another
-            // workspace's hold on the number refuses the INSERT below (0018's claim trigger).
-            if let existing = try conn.query("""
-                SELECT workspace_id FROM whatsapp_senders WHERE phone_number = \(bare) AND is_active LIMIT 1
-                """).first {
-                if try existing.decode(Int64?.self, "workspace_id") == workspaceID {
-                    throw AppError(.alreadyLinked, "\(bare) is already linked to this workspace.")
-                }
-                throw AppError(.linkedToOtherWorkspace, "This number is held by another workspace; it must release it first.")
-            }
-            try checkFreeSlot(conn, workspaceID)
-            let view: View
-            do {
-                let row = try conn.query("""
-                    INSERT INTO whatsapp_senders (workspace_id, phone_number, display_name, twilio_subaccount_sid,
-                                                  twilio_subaccount_token_enc, phone_number_sid)
-                    VALUES (\(workspaceID), \(bare), \(name), \(sid), \(encrypted), \(input.phoneNumberSID))
-                    RETURNING \(unescaped: columns)
-                    """).first
-                guard let row else { throw AppError.internal }
-                view = try View(row: row)
-            } catch let e as PGError where e.isUniqueViolation {
-                // Another workspace holds the number (sender_number_claims: kept after it deactivated it,
-                // or linked at the same moment): only its release frees it.
-                throw AppError(.linkedToOtherWorkspace, "This number is held by another workspace; it must release it first.")
-            }
-            try Audit.record(conn, actor, action: action, targetType: "sender", targetID: String(view.id),
-                             details: details.merging(["phone_number": view.phoneNumber]) { $1 })
-            return view
+        let sender = NewSender(workspaceID: actor.workspaceID, phoneNumber: checked.phone, displayName: checked.name, subaccountSID: checked.sid,
+                               subaccountTokenEncrypted: encrypted, phoneNumberSID: input.phoneNumberSID)
+        switch try store.insert(sender, maxActive: SenderLimits.maxActive, audit: { view in
+            actor.audit(action, "sender", String(view.id), details.merging(["phone_number": view.phoneNumber]) { $1 })
+        }) {
+        case .inserted(let view): return view
+        case .alreadyLinked: throw alreadyLinked(checked.phone)
+        // Another workspace holds the number (sender_number_claims: kept after it deactivated it, or
+        // linked at the same moment): only its release frees it.
+        case .heldElsewhere: throw heldElsewhere
+        case .noFreeSlot: throw tooManySenders
         }
     }
 
@@ -305,60 +221,36 @@ public enum Senders {
     /// with no transaction open — and ends the workspace's claim (`sender.release`). A sender already
     /// inactive whose number the workspace kept may be deactivated again with `release: true` (to
     /// release it later, or retry a release Twilio refused).
-    public static func deactivate(_ conn: PGConnection, http: HTTPClient? = nil, config: Config? = nil, actor: some AuditActor,
+    public static func deactivate(_ store: some SenderStore, http: HTTPClient? = nil, config: Config? = nil, actor: some AuditActor,
                                   id: Int64, release: Bool = false) throws -> Deactivation {
         let workspaceID = actor.workspaceID
-        let view = try conn.transaction {
-            try lockSenders(conn, workspaceID)
-            let sender = try get(conn, workspaceID: workspaceID, id: id)
-            guard sender.isActive else {
-                guard release, try holdsIdle(conn, workspaceID: workspaceID, phone: sender.phoneNumber) else {
-                    throw AppError(.senderInactive, "Sender \(id) is already inactive" + (release ? " and this workspace no longer holds its number." : "."))
-                }
-                return sender
+        let view: View
+        switch try store.deactivate(workspaceID: workspaceID, id: id, audit: { sender in
+            actor.audit("sender.deactivate", "sender", String(id), ["phone_number": sender.phoneNumber, "number": release ? "release" : "keep"])
+        }) {
+        case .deactivated(let sender): view = sender
+        case .notFound: throw notFound(id)
+        case .alreadyInactive(let sender, let numberKept):
+            guard release, numberKept else {
+                throw AppError(.senderInactive, "Sender \(id) is already inactive" + (release ? " and this workspace no longer holds its number." : "."))
             }
-            try conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE workspace_id = \(workspaceID) AND id = \(id)")
-            if sender.isPrimary {
-                try conn.execute("""
-                    UPDATE whatsapp_senders SET is_primary = true
-                     WHERE id = (SELECT id FROM whatsapp_senders WHERE workspace_id = \(workspaceID) AND is_active ORDER BY slot, id LIMIT 1)
-                    """)
-            }
-            try Audit.record(conn, actor, action: "sender.deactivate", targetType: "sender", targetID: String(id),
-                             details: ["phone_number": sender.phoneNumber, "number": release ? "release" : "keep"])
-            return try get(conn, workspaceID: workspaceID, id: id)
+            view = sender
         }
         guard release else { return Deactivation(sender: view, number: .kept) }
         guard let http, let config else { throw AppError.internal }
-        try releaseOnTwilio(conn, http: http, config: config, workspaceID: workspaceID, sender: view)
-        try conn.transaction {
-            try lockSenders(conn, workspaceID)
-            try conn.execute("""
-                UPDATE sender_number_claims SET released_at = now()
-                 WHERE workspace_id = \(workspaceID) AND phone_number = \(view.phoneNumber) AND released_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM whatsapp_senders WHERE phone_number = \(view.phoneNumber) AND is_active)
-                """)
-            try Audit.record(conn, actor, action: "sender.release", targetType: "sender", targetID: String(id),
-                             details: ["phone_number": view.phoneNumber])
-        }
+        try releaseOnTwilio(store, http: http, config: config, workspaceID: workspaceID, sender: view)
+        try store.releaseClaim(workspaceID: workspaceID, phone: view.phoneNumber,
+                               audit: actor.audit("sender.release", "sender", String(id), ["phone_number": view.phoneNumber]))
         return Deactivation(sender: view, number: .released)
-    }
-
-    /// Whether the workspace holds `phone` with no active sender of it (a kept number).
-    static func holdsIdle(_ conn: PGConnection, workspaceID: Int64, phone: String) throws -> Bool {
-        try conn.query("""
-            SELECT 1 AS one FROM sender_number_claims
-             WHERE workspace_id = \(workspaceID) AND phone_number = \(phone) AND released_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM whatsapp_senders WHERE phone_number = \(phone) AND is_active)
-            """).first != nil
     }
 
     /// Deletes the sender's number on Twilio, through the account that owns it (the sender's
     /// subaccount, else the master). A number Twilio no longer has counts as released.
-    static func releaseOnTwilio(_ conn: PGConnection, http: HTTPClient, config: Config, workspaceID: Int64, sender: View) throws {
-        guard let account = try SenderAccount.find(conn, workspaceID: workspaceID, id: sender.id) else {
-            throw AppError(.notFound, "There is no sender \(sender.id) in this workspace.")
-        }
+    static func releaseOnTwilio(_ store: some SenderStore, http: HTTPClient, config: Config, workspaceID: Int64, sender: View) throws {
+        guard let stored = try store.credentials(workspaceID: workspaceID, id: sender.id) else { throw notFound(sender.id) }
+        let account = SenderAccount(id: stored.sender.id, workspaceID: workspaceID, phoneNumber: stored.sender.phoneNumber,
+                                    isPrimary: stored.sender.isPrimary, isActive: stored.sender.isActive,
+                                    subaccountSID: stored.sender.twilioSubaccountSID, subaccountTokenEncrypted: stored.subaccountTokenEncrypted)
         let client: TwilioClient
         do { client = try TwilioClients.forSender(account, config: config, http: http) } catch let e as ConfigError {
             throw AppError(twilioConfiguration: e)
@@ -383,20 +275,13 @@ public enum Senders {
 
     /// Makes an active sender the workspace's primary (audited as `sender.make_primary`, also when it
     /// already was, in the same transaction).
-    public static func makePrimary(_ conn: PGConnection, actor: some AuditActor, id: Int64) throws -> View {
-        let workspaceID = actor.workspaceID
-        return try conn.transaction {
-            try lockSenders(conn, workspaceID)
-            let sender = try get(conn, workspaceID: workspaceID, id: id)
-            guard sender.isActive else {
-                throw AppError(.senderInactive, "Sender \(id) is inactive; only an active sender can be primary.")
-            }
-            try Audit.record(conn, actor, action: "sender.make_primary", targetType: "sender", targetID: String(id),
-                             details: ["phone_number": sender.phoneNumber])
-            if sender.isPrimary { return sender }
-            try conn.execute("UPDATE whatsapp_senders SET is_primary = false WHERE workspace_id = \(workspaceID) AND is_primary")
-            try conn.execute("UPDATE whatsapp_senders SET is_primary = true WHERE workspace_id = \(workspaceID) AND id = \(id)")
-            return try get(conn, workspaceID: workspaceID, id: id)
+    public static func makePrimary(_ store: some SenderStore, actor: some AuditActor, id: Int64) throws -> View {
+        switch try store.makePrimary(workspaceID: actor.workspaceID, id: id, audit: { sender in
+            actor.audit("sender.make_primary", "sender", String(id), ["phone_number": sender.phoneNumber])
+        }) {
+        case .primary(let view): return view
+        case .notFound: throw notFound(id)
+        case .inactive: throw AppError(.senderInactive, "Sender \(id) is inactive; only an active sender can be primary.")
         }
     }
 
@@ -424,7 +309,7 @@ public enum Senders {
     /// Idempotent by `Idempotency-Key`, one at a time per workspace, and undone on failure (number
     /// released, subaccount closed): see `Provisioning`. The sender is stored with its audit entry
     /// `sender.provision` (phone number, subaccount SID) in one transaction; a replayed key adds none.
-    public static func provision(_ conn: PGConnection, http: HTTPClient, config: Config, actor: some AuditActor,
+    public static func provision(_ store: some SenderStore, http: HTTPClient, config: Config, actor: some AuditActor,
                                  _ input: ProvisionInput) throws -> View {
         let workspaceID = actor.workspaceID
         let clinic = input.clinicName.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -443,15 +328,15 @@ public enum Senders {
         guard config.fernet != nil else {
             throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEYS (or MEDSYNC_FERNET_KEY) is not configured, so subaccount credentials cannot be stored.")
         }
-        try checkFreeSlot(conn, workspaceID)
+        try checkFreeSlot(store, workspaceID)
         let master: TwilioClient
         do { master = try TwilioClient(config: config, http: http) } catch {
             throw AppError(twilioConfiguration: error)
         }
         let request = "\(clinic)|\(country)|\(area ?? "")"
         let record: Int64
-        switch try Provisioning.begin(conn, workspaceID: workspaceID, key: input.idempotencyKey, request: request) {
-        case .replay(let senderID): return try get(conn, workspaceID: workspaceID, id: senderID)
+        switch try Provisioning.begin(store, workspaceID: workspaceID, key: input.idempotencyKey, request: request) {
+        case .replay(let senderID): return try get(store, workspaceID: workspaceID, id: senderID)
         case .started(let id): record = id
         }
         // Each step records what Twilio created, so a failure can undo it (and an operator can see it).
@@ -459,23 +344,18 @@ public enum Senders {
         var bought: TwilioIncomingNumber? = nil
         var boughtNumber: String? = nil
         do {
-            try checkDailyNumbers(conn, workspaceID: workspaceID)
-            let started = try conn.query("""
-                SELECT count(*) AS n FROM sender_provisionings
-                 WHERE workspace_id = \(workspaceID) AND created_at > now() - interval '24 hours' AND id <> \(record)
-                """).first?.decode(Int?.self, "n") ?? 0
+            try checkDailyNumbers(store, workspaceID: workspaceID)
+            let started = try store.provisioningsStarted(workspaceID: workspaceID, excluding: record)
             guard started < SenderLimits.provisioningsPerDay else {
                 throw AppError(.senderQuotaExceeded, "This workspace started \(SenderLimits.provisioningsPerDay) provisionings in the last 24 hours, the most it may; try again tomorrow.", retryAfter: 3600)
             }
-            let account = try subaccount(conn, master: master, config: config, workspaceID: workspaceID, clinic: clinic)
+            let account = try subaccount(store, master: master, config: config, workspaceID: workspaceID, clinic: clinic)
             sub = account
-            try Provisioning.note(conn, record, subaccountSID: account.sid)
+            try store.noteProvisioning(record, subaccountSID: account.sid)
             let client = master.acting(as: account.sid, authToken: account.authToken)
             let numbers = try client.searchAvailableNumbers(country: country, areaCode: area, limit: 20)
-            // Skip numbers any workspace holds here (e.g. bought elsewhere and assigned by the operator):
-            // the claims of every workspace, as numbers only (row-level security, sql/0021).
-            let held = Set(try conn.query("SELECT phone_number FROM medsync_held_numbers(\(numbers.map(\.phoneNumber))::text[])")
-                .compactMap { try $0.decode(String?.self, "phone_number") })
+            // Skip numbers any workspace holds here (e.g. bought elsewhere and assigned by the operator).
+            let held = try store.heldNumbers(numbers.map(\.phoneNumber))
             guard let number = numbers.first(where: { !held.contains($0.phoneNumber) && Phone.isE164($0.phoneNumber) }) else {
                 throw AppError(.noNumbersAvailable, "Twilio has no \(country) numbers\(area.map { " in area code \($0)" } ?? "") right now; try another area code.")
             }
@@ -483,16 +363,16 @@ public enum Senders {
             let pn = try client.buyNumber(phoneNumber: number.phoneNumber, smsURL: base + "/api/webhooks/whatsapp",
                                           statusCallback: base + "/api/webhooks/whatsapp/status")
             bought = pn
-            try Provisioning.note(conn, record, numberSID: pn.sid, phoneNumber: pn.phoneNumber)
-            let view = try insert(conn, config: config, actor: actor, LinkInput(
+            try store.noteProvisioning(record, numberSID: pn.sid, phoneNumber: pn.phoneNumber)
+            let view = try insert(store, config: config, actor: actor, LinkInput(
                 phoneNumber: pn.phoneNumber, displayName: clinic, subaccountSID: account.sid, subaccountToken: account.authToken,
                 phoneNumberSID: pn.sid), audit: "sender.provision", details: ["subaccount_sid": account.sid])
-            try Provisioning.complete(conn, record, senderID: view.id)
+            try store.completeProvisioning(record, senderID: view.id)
             return view
         } catch {
             let cleanup = compensate(master: master, subaccount: sub, number: bought, attemptedNumber: boughtNumber)
             if let sub, sub.opened {
-                _ = try? conn.execute("UPDATE workspace_subaccounts SET closed_at = now() WHERE subaccount_sid = \(sub.sid) AND closed_at IS NULL")
+                try? store.closeSubaccount(sid: sub.sid)
             }
             let appError: AppError
             switch error {
@@ -501,7 +381,7 @@ public enum Senders {
             case let e as AppError: appError = e
             default: appError = .internal
             }
-            try? Provisioning.fail(conn, record, code: appError.code.rawValue, cleanup: cleanup)
+            try? store.failProvisioning(record, code: appError.code.rawValue, cleanup: cleanup)
             if error is AppError || error is TwilioError || error is TwilioTransportError { throw appError }
             throw error
         }
@@ -517,16 +397,15 @@ public enum Senders {
     /// The workspace's open subaccount (`workspace_subaccounts`), reused; when it has none (or Twilio
     /// says it is no longer active), a new one — at most `SenderLimits.subaccountsPerWorkspace` ever —
     /// stored with its auth token encrypted before anything is bought in it.
-    static func subaccount(_ conn: PGConnection, master: TwilioClient, config: Config, workspaceID: Int64,
+    static func subaccount(_ store: some SenderStore, master: TwilioClient, config: Config, workspaceID: Int64,
                            clinic: String) throws -> ProvisioningAccount {
         guard let fernet = config.fernet else {
             throw AppError(.fernetKeyMissing, "MEDSYNC_FERNET_KEYS (or MEDSYNC_FERNET_KEY) is not configured, so subaccount credentials cannot be stored.")
         }
-        if let row = try conn.query("""
-            SELECT subaccount_sid, auth_token_enc FROM workspace_subaccounts WHERE workspace_id = \(workspaceID) AND closed_at IS NULL
-            """).first, let sid = try row.decode(String?.self, "subaccount_sid"), let enc = try row.decode(String?.self, "auth_token_enc") {
+        if let open = try store.openSubaccount(workspaceID: workspaceID) {
+            let sid = open.sid
             let token: String
-            do { token = try fernet.decryptString(enc) } catch {
+            do { token = try fernet.decryptString(open.authTokenEncrypted) } catch {
                 throw AppError(.senderCredentialsInvalid, "The stored credentials of this workspace's Twilio subaccount cannot be decrypted with the configured keys.")
             }
             do {
@@ -536,18 +415,15 @@ public enum Senders {
             } catch let e as TwilioError where e.httpStatus == 401 || e.httpStatus == 403 || e.httpStatus == 404 || e.code == 20003 {
                 // Closed or gone on Twilio's side: open another below.
             }
-            try conn.execute("UPDATE workspace_subaccounts SET closed_at = now() WHERE subaccount_sid = \(sid) AND closed_at IS NULL")
+            try store.closeSubaccount(sid: sid)
         }
-        let opened = try conn.query("SELECT count(*) AS n FROM workspace_subaccounts WHERE workspace_id = \(workspaceID)").first?.decode(Int?.self, "n") ?? 0
+        let opened = try store.subaccountCount(workspaceID: workspaceID)
         guard opened < SenderLimits.subaccountsPerWorkspace else {
             throw AppError(.senderQuotaExceeded, "This workspace has had \(SenderLimits.subaccountsPerWorkspace) Twilio subaccounts, the most it may; ask the platform's operator.")
         }
         let account = try master.createSubaccount(friendlyName: "MedSync \(clinic)")
         do {
-            try conn.execute("""
-                INSERT INTO workspace_subaccounts (workspace_id, subaccount_sid, auth_token_enc)
-                VALUES (\(workspaceID), \(account.sid), \(fernet.encrypt(account.authToken)))
-                """)
+            try store.addSubaccount(workspaceID: workspaceID, sid: account.sid, authTokenEncrypted: fernet.encrypt(account.authToken))
         } catch {
             _ = compensate(master: master, subaccount: ProvisioningAccount(sid: account.sid, authToken: account.authToken, opened: true),
                            number: nil, attemptedNumber: nil)
@@ -596,7 +472,7 @@ public enum Senders {
     }
 }
 
-/// The numbers and Twilio subaccounts a workspace may take (issue 22: a provisioning loop cannot run
+/// The numbers and Twilio subaccounts a workspace may take (a provisioning loop cannot run
 /// up the platform's Twilio bill). Named once, here.
 public enum SenderLimits {
     /// Active senders per workspace (the schema's slots 1…3).
@@ -621,25 +497,20 @@ enum Provisioning {
     /// A running provisioning is considered abandoned (its process died) after this long.
     static let abandonAfterSeconds = 15 * 60
 
-    static func begin(_ conn: PGConnection, workspaceID: Int64, key: String?, request: String) throws -> Start {
+    static func begin(_ store: some SenderStore, workspaceID: Int64, key: String?, request: String) throws -> Start {
         let key = key?.trimmingCharacters(in: .whitespaces).nilIfEmpty
         if let key, !(key.count <= 200 && key.allSatisfy({ $0.isASCII && !$0.isNewline })) {
             throw AppError(.invalidIdempotencyKey, "The Idempotency-Key header must be 1 to 200 printable ASCII characters.")
         }
         // A run whose process died long ago no longer blocks the workspace (its SIDs stay on the record).
-        try conn.execute("""
-            UPDATE sender_provisionings SET status = 'failed', error_code = 'abandoned'
-             WHERE workspace_id = \(workspaceID) AND status = 'running' AND updated_at < now() - make_interval(secs => \(abandonAfterSeconds))
-            """)
-        if let key, let row = try conn.query("""
-            SELECT id, request, status, sender_id FROM sender_provisionings WHERE workspace_id = \(workspaceID) AND idempotency_key = \(key)
-            """).first {
-            guard try row.decode(String?.self, "request") == request else {
+        try store.abandonProvisionings(workspaceID: workspaceID, after: abandonAfterSeconds)
+        if let key, let record = try store.provisioning(workspaceID: workspaceID, key: key) {
+            guard record.request == request else {
                 throw AppError(.idempotencyKeyReused, "This Idempotency-Key was used for a different provisioning request; use a new key for a new request.")
             }
-            switch try row.decode(String?.self, "status") {
+            switch record.status {
             case "completed":
-                guard let sender = try row.decode(Int64?.self, "sender_id") else {
+                guard let sender = record.senderID else {
                     throw AppError(.provisionedSenderGone, "The sender this key provisioned no longer exists.")
                 }
                 return .replay(senderID: sender)
@@ -647,40 +518,18 @@ enum Provisioning {
                 throw inProgress
             default:
                 // Failed (and undone): the same key may try again.
-                try conn.execute("DELETE FROM sender_provisionings WHERE id = \(row.decode(Int64?.self, "id")) AND status = 'failed'")
+                try store.deleteFailedProvisioning(id: record.id)
             }
         }
-        do {
-            let row = try conn.query("""
-                INSERT INTO sender_provisionings (workspace_id, idempotency_key, request) VALUES (\(workspaceID), \(key ?? "auto-" + Crypto.hex(Crypto.randomBytes(12))), \(request)) RETURNING id
-                """).first
-            guard let id = try row?.decode(Int64?.self, "id") else { throw AppError.internal }
-            return .started(id)
-        } catch let e as PGError where e.isUniqueViolation {
-            // Another provisioning of this workspace is running (or the same key raced us).
+        // Another provisioning of this workspace is running (or the same key raced us): nil.
+        guard let id = try store.startProvisioning(workspaceID: workspaceID, key: key ?? "auto-" + Crypto.hex(Crypto.randomBytes(12)), request: request) else {
             throw inProgress
         }
+        return .started(id)
     }
 
     static let inProgress = AppError(.provisioningInProgress, "A number is being provisioned for this workspace right now; wait for it to finish, then list the senders.")
-
-    static func note(_ conn: PGConnection, _ id: Int64, subaccountSID: String) throws {
-        try conn.execute("UPDATE sender_provisionings SET subaccount_sid = \(subaccountSID) WHERE id = \(id)")
-    }
-
-    static func note(_ conn: PGConnection, _ id: Int64, numberSID: String, phoneNumber: String) throws {
-        try conn.execute("UPDATE sender_provisionings SET number_sid = \(numberSID), phone_number = \(phoneNumber) WHERE id = \(id)")
-    }
-
-    static func complete(_ conn: PGConnection, _ id: Int64, senderID: Int64) throws {
-        try conn.execute("UPDATE sender_provisionings SET status = 'completed', sender_id = \(senderID) WHERE id = \(id)")
-    }
-
-    static func fail(_ conn: PGConnection, _ id: Int64, code: String, cleanup: String) throws {
-        try conn.execute("UPDATE sender_provisionings SET status = 'failed', error_code = \(code), cleanup = \(String(cleanup.prefix(2000))) WHERE id = \(id)")
-    }
 }
-
 extension String {
     var nilIfEmpty: String? { isEmpty ? nil : self }
 }

@@ -9,18 +9,18 @@ enum InvitationRoutes {
     static func register(in router: inout Router) {
         router.post("/api/invitations/lookup") { request, ctx in
             let body: TokenBody = try request.decodeJSON()
-            return .json(200, try Invitations.preview(ctx.db(), token: body.token))
+            return .json(200, try Invitations.preview(ctx.stores.members, token: body.token))
         }
         router.post("/api/invitations/accept") { request, ctx in
             let body: Invitations.AcceptInput = try request.decodeJSON()
             // REMOTE_ADDR as at login (see LoginThrottle): a wrong password of an existing account counts there.
-            return .json(200, try Invitations.accept(ctx.db(), body, address: request.remoteAddress,
+            return .json(200, try Invitations.accept(ctx.stores.members, body, address: request.remoteAddress,
                                                        userAgent: request.header("user-agent"), limits: ctx.authLimits))
         }
         router.group(AuthMiddleware.staff) { r in
-            r.get("/api/invitations", allow: .owners) { _, ctx in .json(200, ["items": try Invitations.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
+            r.get("/api/invitations", allow: .owners) { _, ctx in .json(200, ["items": try Invitations.list(ctx.stores.members, workspaceID: ctx.workspaceID)]) }
             r.delete("/api/invitations/{id}", allow: .owners) { _, ctx in
-                try Invitations.revoke(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self))
+                try Invitations.revoke(ctx.stores.members, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self))
                 return Response(status: 204)
             }
         }

@@ -7,12 +7,12 @@ import Foundation
 enum SenderRoutes {
     static func register(in router: inout Router) {
         router.group(AuthMiddleware.staff) { r in
-            r.get("/api/whatsapp/senders", allow: .everyone) { _, ctx in .json(200, ["items": try Senders.list(ctx.db(), workspaceID: ctx.workspaceID)]) }
+            r.get("/api/whatsapp/senders", allow: .everyone) { _, ctx in .json(200, ["items": try Senders.list(ctx.stores.senders, workspaceID: ctx.workspaceID)]) }
             r.post("/api/whatsapp/link-existing", allow: .admins, linkExisting)
             r.post("/api/whatsapp/provision", allow: .admins, provision)
             r.post("/api/whatsapp/senders/{id}/deactivate", allow: .admins, deactivate)
             r.post("/api/whatsapp/senders/{id}/make-primary", allow: .admins) { _, ctx in
-                .json(200, try Senders.makePrimary(ctx.db(), actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self)))
+                .json(200, try Senders.makePrimary(ctx.stores.senders, actor: ctx.actor, id: ctx.parameters.require("id", as: Int64.self)))
             }
         }
     }
@@ -26,7 +26,7 @@ enum SenderRoutes {
 
     @Sendable static func linkExisting(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let b: LinkBody = try request.decodeJSON()
-        return .json(201, try Senders.link(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor, .init(
+        return .json(201, try Senders.link(ctx.stores.senders, http: ctx.http(), config: ctx.config, actor: ctx.actor, .init(
             phoneNumber: b.phone_number, displayName: b.display_name ?? "", subaccountSID: b.twilio_subaccount_sid,
             subaccountToken: b.twilio_subaccount_token)))
     }
@@ -48,7 +48,7 @@ enum SenderRoutes {
             }
             release = mode == "release"
         }
-        return .json(200, try Senders.deactivate(ctx.db(), http: release ? ctx.http() : nil, config: ctx.config, actor: ctx.actor,
+        return .json(200, try Senders.deactivate(ctx.stores.senders, http: release ? ctx.http() : nil, config: ctx.config, actor: ctx.actor,
                                                  id: id, release: release))
     }
 
@@ -60,7 +60,7 @@ enum SenderRoutes {
 
     @Sendable static func provision(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let b: ProvisionBody = try request.decodeJSON()
-        return .json(201, try Senders.provision(ctx.db(), http: ctx.http(), config: ctx.config, actor: ctx.actor,
+        return .json(201, try Senders.provision(ctx.stores.senders, http: ctx.http(), config: ctx.config, actor: ctx.actor,
                                                 .init(clinicName: b.clinic_name, country: b.country ?? "US", areaCode: b.area_code,
                                                       idempotencyKey: request.header("idempotency-key"))))
     }

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 import Postgres
 
-/// The invariants DESIGN.md says the schema itself enforces, checked against the migrated schema.
+/// The invariants the schema itself enforces, checked against the migrated schema.
 @Suite("Schema invariants", .needsStack)
 struct PostgresSchemaTests {
     /// A migrated database with one workspace, a doctor, a patient, a sender and a conversation.
@@ -119,7 +119,7 @@ struct PostgresSchemaTests {
         }
         #expect(error.isUniqueViolation)
         #expect(error.constraint == "sender_number_claims_held_key")
-        // Deactivated, the number stays the first workspace's (issue 22): refused all the same.
+        // Deactivated, the number stays the first workspace's: refused all the same.
         try f.conn.transaction {
             try f.conn.execute("UPDATE whatsapp_senders SET is_active = false WHERE id = \(f.sender)")
         }

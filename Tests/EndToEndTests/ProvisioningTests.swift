@@ -6,10 +6,11 @@ import MedsyncCrypto
 import HTTPClient
 import Postgres
 
-/// `POST /api/whatsapp/provision` (Senders.provision) against the sandbox: idempotent by
-/// Idempotency-Key, one at a time per workspace, and undone when any step fails — faults are
-/// injected at each step, scoped to this test's clinic name (the sandbox matches it against the
-/// acting account's FriendlyName), so tests running at once never take each other's faults.
+/// `POST /api/whatsapp/provision` (Senders.provision) against the sandbox (Twilio's stand-in) and a
+/// fresh database: idempotent by Idempotency-Key, one at a time per workspace, and undone when any
+/// step fails — faults are injected at each step, scoped to this test's clinic name (the sandbox
+/// matches it against the acting account's FriendlyName), so tests running at once never take each
+/// other's faults. SendersTests (DomainTests) holds the decisions made before anything is bought.
 @Suite("Provisioning: idempotent and compensating (fresh database + sandbox)", .needsStack)
 struct ProvisioningTests {
     struct World {
@@ -152,7 +153,7 @@ struct ProvisioningTests {
         #expect(try p.provision(key: "mine").isActive)
     }
 
-    /// Issue 22 (review M6): a provisioning loop opened a subaccount and bought a number every time.
+    /// A provisioning loop must not open a subaccount and buy a number every time.
     @Test("provisioning again reuses the workspace's subaccount (the sandbox holds one); past the daily cap: 429 sender_quota_exceeded, nothing bought")
     func reusesTheSubaccountAndStopsAtTheCap() throws {
         let p = try World()
