@@ -16,7 +16,7 @@ struct BundlesCommand: ParsableCommand {
 
     func run() throws {
         try runJob(database, dryRun: flags.dryRun) { conn, http, config in
-            let summary = try BundleJob.run(store: PostgresStores(conn).bundleClaims, messenger: OutboundMessenger(conn, http: http, config: config),
+            let summary = try BundleJob.run(store: PostgresStores(conn).bundleClaims, messenger: OutboundMessenger(PostgresStores(conn).messages, http: http, config: config),
                                             sendRate: config.sendRate, options: flags.options, log: jobsLog)
             for line in summary.plan { print(line) }
             return summary.description

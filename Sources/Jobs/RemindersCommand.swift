@@ -15,7 +15,7 @@ struct RemindersCommand: ParsableCommand {
 
     func run() throws {
         try runJob(database, dryRun: flags.dryRun) { conn, http, config in
-            let summary = try ReminderJob.run(store: PostgresStores(conn).reminderClaims, messenger: OutboundMessenger(conn, http: http, config: config),
+            let summary = try ReminderJob.run(store: PostgresStores(conn).reminderClaims, messenger: OutboundMessenger(PostgresStores(conn).messages, http: http, config: config),
                                               sendRate: config.sendRate, options: flags.options, log: jobsLog)
             for line in summary.plan { print(line) }
             return summary.description

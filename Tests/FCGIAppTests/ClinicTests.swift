@@ -62,7 +62,7 @@ import Postgres
         let put = w.call("PUT", path, token: owner.token, account: a, json: ["en": sid])
         #expect(put.status == 200, "\(put.text)")
         #expect(put.json["content_sids"] as? [String: String] == ["en": sid])
-        #expect(try Templates.contentSid(w.conn, workspaceID: a, key: "appt_reminder", language: "en") == sid)
+        #expect(try Templates.contentSid(PostgresStores(w.conn).messages, workspaceID: a, key: "appt_reminder", language: "en") == sid)
         for body in [["es": "HX123"], ["es": "MX" + String(repeating: "a", count: 32)], ["es": "HX" + String(repeating: "g", count: 32)],
                      ["fr": sid], [:]] as [[String: Any]] {
             let r = w.call("PUT", path, token: owner.token, account: a, json: body)

@@ -8,7 +8,7 @@ import Postgres
 extension ReminderJob {
     public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
                            clock: any JobClock = SystemClock(), retry: RetryPolicy = RetryPolicy(maxAttempts: 3)) throws -> Summary {
-        try run(store: PostgresStores(conn).reminderClaims, messenger: OutboundMessenger(conn, http: http, config: config),
+        try run(store: PostgresStores(conn).reminderClaims, messenger: OutboundMessenger(PostgresStores(conn).messages, http: http, config: config),
                 sendRate: config.sendRate, options: options, clock: clock, retry: retry)
     }
 }
@@ -16,7 +16,7 @@ extension ReminderJob {
 extension BundleJob {
     public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
                            clock: any JobClock = SystemClock(), retry: RetryPolicy = RetryPolicy()) throws -> Summary {
-        try run(store: PostgresStores(conn).bundleClaims, messenger: OutboundMessenger(conn, http: http, config: config),
+        try run(store: PostgresStores(conn).bundleClaims, messenger: OutboundMessenger(PostgresStores(conn).messages, http: http, config: config),
                 sendRate: config.sendRate, options: options, clock: clock, retry: retry)
     }
 }

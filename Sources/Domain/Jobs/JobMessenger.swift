@@ -1,7 +1,6 @@
 import Foundation
 import MedsyncConfig
 import HTTPClient
-import Postgres
 import Twilio
 
 /// How the jobs reach a patient: Outbound's checks (patient, consent, sender, window, template), one
@@ -20,28 +19,28 @@ public protocol JobMessenger {
     func recordSettled(_ p: PreparedOutbound, _ m: TwilioMessage) throws -> Int64
 }
 
-/// The jobs' messenger in production: Outbound on the job's connection, Twilio through `http`.
-public struct OutboundMessenger: JobMessenger {
-    let conn: PGConnection
+/// The jobs' messenger in production: Outbound on the job's message store, Twilio through `http`.
+public struct OutboundMessenger<Messages: MessageStore>: JobMessenger {
+    let store: Messages
     let http: HTTPClient
     let config: Config
 
-    public init(_ conn: PGConnection, http: HTTPClient, config: Config) {
-        self.conn = conn
+    public init(_ store: Messages, http: HTTPClient, config: Config) {
+        self.store = store
         self.http = http
         self.config = config
     }
 
     public func prepare(_ request: OutboundRequest, now: Date) throws -> PreparedOutbound {
-        try Outbound.prepare(conn, request, now: now)
+        try Outbound.prepare(store, request, now: now)
     }
 
     public func contentSid(workspaceID: Int64, key: String, language: String) throws -> String? {
-        try Templates.contentSid(conn, workspaceID: workspaceID, key: key, language: language)
+        try Templates.contentSid(store, workspaceID: workspaceID, key: key, language: language)
     }
 
     public func deliver(_ p: PreparedOutbound) throws -> OutboundResult {
-        try Outbound.deliver(conn, http: http, config: config, p, recordRetryable: false)
+        try Outbound.deliver(store, http: http, config: config, p, recordRetryable: false)
     }
 
     public func sentCheck(_ p: PreparedOutbound, since: Date) -> SentCheck {
@@ -49,6 +48,6 @@ public struct OutboundMessenger: JobMessenger {
     }
 
     public func recordSettled(_ p: PreparedOutbound, _ m: TwilioMessage) throws -> Int64 {
-        try Outbound.recordSettled(conn, p, m).messageID
+        try Outbound.recordSettled(store, p, m).messageID
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import Postgres
 
 /// Clock times as a clinic's patients read them, in the workspace's timezone.
 ///
@@ -54,12 +53,26 @@ public enum LocalTime {
         localSeconds >= 0 ? localSeconds / 86_400 : -((-localSeconds + 86_399) / 86_400)
     }
 
-    /// Gregorian parts of local seconds, by arithmetic (`PGValue.civilFromDays`): the same parts
+    /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
+    /// Hinnant's `civil_from_days`), as `PGValue.civilFromDays` decodes dates (a test compares them).
+    static func civilFromDays(_ z0: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// Gregorian parts of local seconds, by arithmetic (`civilFromDays`): the same parts
     /// `Calendar.dateComponents` gives, without its locks and allocations.
     static func parts(localSeconds t: Int64) -> Parts {
         let days = dayNumber(t)
         let secondOfDay = Int(t - days * 86_400)
-        let (year, month, day) = PGValue.civilFromDays(Int(days))
+        let (year, month, day) = civilFromDays(Int(days))
         let weekday = Int(((days % 7) + 7 + 4) % 7)  // 1970-01-01 was a Thursday
         return Parts(year: year, month: month, day: day, weekday: weekday, hour: secondOfDay / 3_600, minute: secondOfDay % 3_600 / 60)
     }

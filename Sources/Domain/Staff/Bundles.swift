@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 
 /// Bulk messages: preview an uploaded list, enqueue a batch (sent by `medsync-jobs bundles`), and
 /// read its progress.
@@ -159,40 +158,43 @@ public enum Bundles {
     /// Validates and enqueues a batch of the valid recipients (sent later by `medsync-jobs bundles`);
     /// the invalid ones are answered back, listed. The product guide's rule: up to 250 valid recipients.
     /// With an `Idempotency-Key`, the same request again answers the same batch (never a second one).
-    public static func send(_ conn: PGConnection, actor: StaffActor, _ input: SendInput, idempotencyKey: String? = nil) throws -> Enqueued {
+    public static func send(_ store: some BundleStore, messages: some MessageStore, actor: StaffActor, _ input: SendInput,
+                            idempotencyKey: String? = nil) throws -> Enqueued {
         let key = try Idempotency.key(idempotencyKey)
         let fingerprint = key == nil ? "" : try Idempotency.fingerprint("bundle.send", input)
-        if let key, let answer = try Idempotency.replay(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send",
+        if let key, let answer = try Idempotency.replay(messages, workspaceID: actor.workspaceID, key: key, operation: "bundle.send",
                                                          hash: fingerprint, as: Enqueued.self) {
             return answer
         }
         let (body, recipients, invalid) = try validated(input)
-        guard let sender = try SenderAccount.primary(conn, workspaceID: actor.workspaceID) else {
+        guard let sender = try messages.primarySender(workspaceID: actor.workspaceID) else {
             throw AppError(.noActiveSender, "This workspace has no active WhatsApp sender. Link or provision a number first.")
         }
-        return try conn.transaction {
-            // The key and the batch commit together: a concurrent retry waits on the key, then replays.
-            var claimed: Int64? = nil
-            if let key {
-                let claim = try Idempotency.claim(conn, workspaceID: actor.workspaceID, key: key, operation: "bundle.send", hash: fingerprint, as: Enqueued.self)
-                if let answer = claim.replay { return answer }
-                claimed = claim.id
+        // The key and the batch commit together (the store's transaction): a concurrent retry waits on the key, then replays.
+        var enqueued: Enqueued? = nil
+        let outcome = try store.enqueue(
+            NewBundleBatch(workspaceID: actor.workspaceID, senderID: sender.id, createdBy: actor.userID, body: body,
+                           recipients: recipients.map { NewBundleRecipient(name: $0.name, phone: $0.phone, language: $0.language, fields: $0.fields) }),
+            key: key.map { IdempotencyKeyRequest(key: $0, operation: "bundle.send", hash: fingerprint) },
+            audit: { batch in
+                actor.audit("bundle.send", "bundle", String(batch),
+                            ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
+            },
+            answer: { batch in
+                let answer = Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
+                                      expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
+                enqueued = answer
+                return String(decoding: try JSONEncoder().encode(answer), as: UTF8.self)
+            })
+        switch outcome {
+        case .enqueued(let batch):
+            return enqueued ?? Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
+                                        expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
+        case .keyTaken(let holder):
+            guard let holder, let answer = try Idempotency.answered(holder, operation: "bundle.send", hash: fingerprint, as: Enqueued.self) else {
+                throw Idempotency.inProgress
             }
-            let batch = try conn.query("""
-                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(actor.workspaceID), \(sender.id), \(actor.userID), \(body), \(recipients.count)) RETURNING id
-                """).one().decode(Int64.self, "id")
-            let json = try PGJSON(encoding: recipients)
-            try conn.execute("""
-                INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
-                SELECT \(batch), \(actor.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')
-                  FROM jsonb_to_recordset(\(json)::jsonb) AS r(name text, phone text, language text, fields jsonb)
-                """)
-            try Audit.record(conn, actor, action: "bundle.send", targetType: "bundle", targetID: String(batch),
-                             details: ["recipients": String(recipients.count), "invalid": String(invalid.count), "sender_id": String(sender.id)])
-            let enqueued = Enqueued(batchID: batch, status: "queued", total: recipients.count, invalid: invalid,
-                                    expectedStartBy: Date().addingTimeInterval(Double(startWithinSeconds)))
-            if let claimed { try Idempotency.complete(conn, claimed, answer: enqueued) }
-            return enqueued
+            return answer
         }
     }
 

@@ -60,19 +60,6 @@ public enum Idempotency {
         throw inProgress
     }
 
-    /// Claims `key` inside the caller's transaction (a bundle enqueued in one): nil when this request
-    /// owns it, else the stored answer. A concurrent request with the same key waits for this
-    /// transaction on the unique key, then replays.
-    static func claim<Answer: Decodable>(_ store: some MessageStore, workspaceID: Int64, key: String, operation: String, hash: String,
-                                         as: Answer.Type) throws -> (id: Int64?, replay: Answer?) {
-        if let id = try store.takeIdempotencyKey(workspaceID: workspaceID, key: key, operation: operation, hash: hash) {
-            return (id, nil)
-        }
-        guard let row = try store.idempotentRequest(workspaceID: workspaceID, key: key),
-              let answer = try answered(row, operation: operation, hash: hash, as: Answer.self) else { throw inProgress }
-        return (nil, answer)
-    }
-
     /// The answer stored for `key` when it is this same request's; nil when the key is unused or its
     /// request still running. Throws `idempotency_key_reused` for another request's key.
     static func replay<Answer: Decodable>(_ store: some MessageStore, workspaceID: Int64, key: String, operation: String, hash: String,

@@ -9,7 +9,7 @@ enum BundleRoutes {
             r.post("/api/whatsapp/bundle/preview", allow: .everyone, preview)
             r.post("/api/whatsapp/bundle/send", allow: .admins) { request, ctx in
                 let input: Bundles.SendInput = try request.decodeJSON()
-                return .json(202, try Bundles.send(ctx.db(), actor: ctx.actor, input, idempotencyKey: request.header("idempotency-key")))
+                return .json(202, try Bundles.send(ctx.stores.bundles, messages: ctx.stores.messages, actor: ctx.actor, input, idempotencyKey: request.header("idempotency-key")))
             }
             r.get("/api/whatsapp/bundle/{id}", allow: .everyone) { _, ctx in
                 .json(200, try Bundles.progress(ctx.stores.bundles, workspaceID: ctx.workspaceID, id: ctx.parameters.require("id", as: Int64.self)))

@@ -68,9 +68,64 @@ public struct BundleRecipientProgress: Sendable, Encodable, Equatable {
     }
 }
 
+/// A recipient to queue, as a bundle send validated it (`fields` fill the message's placeholders).
+public struct NewBundleRecipient: Sendable, Encodable, Equatable {
+    public let name: String?
+    public let phone: String
+    public let language: String?
+    public let fields: [String: String]
+    public init(name: String?, phone: String, language: String?, fields: [String: String]) {
+        self.name = name
+        self.phone = phone
+        self.language = language
+        self.fields = fields
+    }
+}
+
+/// A batch to queue: its workspace, sender, author, message and recipients.
+public struct NewBundleBatch: Sendable, Equatable {
+    public let workspaceID: Int64
+    public let senderID: Int64
+    public let createdBy: Int64?
+    public let body: String
+    public let recipients: [NewBundleRecipient]
+    public init(workspaceID: Int64, senderID: Int64, createdBy: Int64?, body: String, recipients: [NewBundleRecipient]) {
+        self.workspaceID = workspaceID
+        self.senderID = senderID
+        self.createdBy = createdBy
+        self.body = body
+        self.recipients = recipients
+    }
+}
+
+/// The Idempotency-Key a request takes for what it does (`operation`, and its fingerprint `hash`).
+public struct IdempotencyKeyRequest: Sendable, Equatable {
+    public let key: String
+    public let operation: String
+    public let hash: String
+    public init(key: String, operation: String, hash: String) {
+        self.key = key
+        self.operation = operation
+        self.hash = hash
+    }
+}
+
+/// How an enqueue ended: the batch queued, or the key already taken by the request `holder` (nil:
+/// released meanwhile) and nothing written.
+public enum BundleEnqueueOutcome: Sendable, Equatable {
+    case enqueued(batchID: Int64)
+    case keyTaken(holder: IdempotentRequest?)
+}
+
 /// Bundle batches and their recipients as staff read them (the bundle run's claims are
-/// `BundleClaimStore`'s).
+/// `BundleClaimStore`'s), and enqueuing one.
 public protocol BundleStore {
+    /// Queues the batch in one transaction: the Idempotency-Key first (when given; a concurrent
+    /// request with the same key waits on it, then finds it taken), then the batch, its recipients,
+    /// the audit entry `audit(batchID)` and the answer a replay gives (`answer(batchID)`, JSON), all
+    /// committed together. A taken key writes nothing.
+    func enqueue(_ batch: NewBundleBatch, key: IdempotencyKeyRequest?, audit: (Int64) -> AuditEntry,
+                 answer: (Int64) throws -> String) throws -> BundleEnqueueOutcome
     /// The workspace's batch, without counts; nil when it has none with this id.
     func batch(workspaceID: Int64, id: Int64) throws -> BundleBatchRecord?
     /// The batch's recipients in the order they were queued.
@@ -82,6 +137,33 @@ public protocol BundleStore {
 public struct PGBundleStore: BundleStore {
     let conn: PGConnection
     public init(_ conn: PGConnection) { self.conn = conn }
+
+    public func enqueue(_ b: NewBundleBatch, key: IdempotencyKeyRequest?, audit: (Int64) -> AuditEntry,
+                        answer: (Int64) throws -> String) throws -> BundleEnqueueOutcome {
+        let keys = PGMessageStore(conn)
+        return try conn.transaction {
+            // The key and the batch commit together: a concurrent retry waits on the key, then replays.
+            var claimed: Int64? = nil
+            if let key {
+                guard let id = try keys.takeIdempotencyKey(workspaceID: b.workspaceID, key: key.key, operation: key.operation, hash: key.hash) else {
+                    return .keyTaken(holder: try keys.idempotentRequest(workspaceID: b.workspaceID, key: key.key))
+                }
+                claimed = id
+            }
+            let batch = try conn.query("""
+                INSERT INTO bundle_batches (workspace_id, sender_id, created_by, body, total_count) VALUES (\(b.workspaceID), \(b.senderID), \(b.createdBy), \(b.body), \(b.recipients.count)) RETURNING id
+                """).one().decode(Int64.self, "id")
+            let json = try PGJSON(encoding: b.recipients)
+            try conn.execute("""
+                INSERT INTO bundle_recipients (batch_id, workspace_id, name, phone, language, fields)
+                SELECT \(batch), \(b.workspaceID), r.name, r.phone, r.language, COALESCE(r.fields, '{}')
+                  FROM jsonb_to_recordset(\(json)::jsonb) AS r(name text, phone text, language text, fields jsonb)
+                """)
+            try conn.recordAudit(audit(batch))
+            if let claimed { try keys.completeIdempotentRequest(id: claimed, response: try answer(batch)) }
+            return .enqueued(batchID: batch)
+        }
+    }
 
     public func batch(workspaceID: Int64, id: Int64) throws -> BundleBatchRecord? {
         try conn.query("""

@@ -3,8 +3,8 @@ import Postgres
 
 /// Every statement is one on its own (autocommit): a send reads, calls Twilio with no transaction
 /// open, then records. The Idempotency-Key statements run in the caller's transaction when one is
-/// open (a bundle takes its key in the transaction that enqueues it: a concurrent request with the
-/// same key waits on the unique key, then replays).
+/// open (`PGBundleStore.enqueue` takes a bundle's key in the transaction that queues it: a
+/// concurrent request with the same key waits on the unique key, then replays).
 public struct PGMessageStore: MessageStore {
     let conn: PGConnection
     public init(_ conn: PGConnection) { self.conn = conn }

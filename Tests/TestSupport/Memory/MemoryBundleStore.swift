@@ -1,8 +1,8 @@
 import Foundation
 import Store
 
-/// Bundle batches and their recipients in memory, as staff read them, answering as `PGBundleStore`
-/// does (newest first, ids below the cursor, counts by status).
+/// Bundle batches and their recipients in memory, as staff read them and a bundle send queues them,
+/// answering as `PGBundleStore` does (newest first, ids below the cursor, counts by status).
 public final class MemoryBundleStore: BundleStore, @unchecked Sendable {
     public struct Batch: Sendable {
         public var record: BundleBatchRecord
@@ -12,7 +12,39 @@ public final class MemoryBundleStore: BundleStore, @unchecked Sendable {
     public private(set) var batches: [Batch] = []
     public private(set) var recipientRows: [(workspaceID: Int64, batchID: Int64, recipient: BundleRecipientProgress)] = []
 
-    public init() {}
+    /// The Idempotency-Key table an enqueue takes its key in (share it with the send's message store).
+    public let keys: MemoryMessageStore
+    /// The audit entries enqueues wrote, oldest first.
+    public private(set) var audit: [AuditEntry] = []
+
+    public init(keys: MemoryMessageStore = MemoryMessageStore()) { self.keys = keys }
+
+    public func enqueue(_ b: NewBundleBatch, key: IdempotencyKeyRequest?, audit entry: (Int64) -> AuditEntry,
+                        answer: (Int64) throws -> String) throws -> BundleEnqueueOutcome {
+        let batchID = (batches.map(\.record.id).max() ?? 0) + 1
+        var claimed: Int64? = nil
+        if let key {
+            guard let id = try keys.takeIdempotencyKey(workspaceID: b.workspaceID, key: key.key, operation: key.operation, hash: key.hash) else {
+                return .keyTaken(holder: try keys.idempotentRequest(workspaceID: b.workspaceID, key: key.key))
+            }
+            claimed = id
+        }
+        let response: String?
+        do { response = claimed == nil ? nil : try answer(batchID) } catch {
+            if let claimed { try keys.releaseIdempotencyKey(id: claimed) }  // the transaction rolled back
+            throw error
+        }
+        let firstRecipient = (recipientRows.map(\.recipient.id).max() ?? 0) + 1
+        add(b.workspaceID, BundleBatchRecord(id: batchID, status: "queued", body: b.body, senderID: b.senderID, createdBy: b.createdBy,
+                                             total: b.recipients.count, counts: [:], createdAt: Date(), startedAt: nil, completedAt: nil),
+            recipients: b.recipients.enumerated().map { i, r in
+                BundleRecipientProgress(id: firstRecipient + Int64(i), name: r.name, phone: r.phone, status: "queued", attempts: 0, twilioSID: nil,
+                                        errorCode: nil, errorMessage: nil, sentAt: nil)
+            })
+        audit.append(entry(batchID))
+        if let claimed, let response { try keys.completeIdempotentRequest(id: claimed, response: response) }
+        return .enqueued(batchID: batchID)
+    }
 
     public func add(_ workspaceID: Int64, _ batch: BundleBatchRecord, recipients: [BundleRecipientProgress] = []) {
         batches.append(Batch(record: batch, workspaceID: workspaceID))
