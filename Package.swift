@@ -50,7 +50,7 @@ let package = Package(
         // The use cases both binaries share: decisions and orchestration against the stores'
         // protocols; knows nothing of FastCGI.
         .target(name: "Domain", dependencies: [
-            "Store", "FileFormats", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Postgres", "Twilio", "Gemini",
+            "Store", "FileFormats", "MedsyncCrypto", "MedsyncConfig", "HTTPClient", "Twilio", "Gemini",
             "MedsyncLog",
         ]),
 

@@ -20,7 +20,7 @@ public enum Workspaces {
         try store.get(id: id)
     }
 
-    public static func validateTimezone(_ store: some WorkspaceStore, _ timezone: String) throws {
+    public static func validateTimezone(_ store: some TimezoneNames, _ timezone: String) throws {
         guard !timezone.isEmpty, try store.isKnownTimezone(timezone) else {
             throw AppError(.invalidTimezone, "unknown timezone \"\(timezone)\": use an IANA name such as America/Mexico_City")
         }

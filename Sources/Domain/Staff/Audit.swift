@@ -36,16 +36,3 @@ public enum Audit {
         try store.list(workspaceID: workspaceID, before: before, limit: limit)
     }
 }
-
-import Postgres
-
-extension Audit {
-    /// Transitional, for the use cases whose statements have not moved to their store yet: writes
-    /// the entry in `conn`'s current transaction. A store that makes an audited change takes the
-    /// `AuditEntry` (`actor.audit(…)`) and writes it in the transaction it owns; when the last use
-    /// case has moved, this goes.
-    public static func record(_ conn: PGConnection, _ actor: some AuditActor, action: String, targetType: String?,
-                              targetID: String?, details: [String: String] = [:]) throws {
-        try PGAuditStore(conn).record(actor.audit(action, targetType, targetID, details))
-    }
-}

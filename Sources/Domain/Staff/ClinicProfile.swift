@@ -67,11 +67,7 @@ public enum ClinicProfile {
             }
             phone = .some(e164)
         }
-        if let tz = u.timezone {
-            guard !tz.isEmpty, try store.isKnownTimezone(tz) else {
-                throw AppError(.invalidTimezone, "unknown timezone \"\(tz)\": use an IANA name such as America/Mexico_City")
-            }
-        }
+        if let tz = u.timezone { try Workspaces.validateTimezone(store, tz) }
         if let l = u.defaultLanguage, !Templates.languages.contains(l) { throw AppError.validation("default_language", "en or es.") }
         var changed: [String] = []
         if clinicName != nil { changed.append("clinic_name") }

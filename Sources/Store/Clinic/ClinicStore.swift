@@ -79,10 +79,8 @@ public struct ReminderSettingsRecord: Sendable, Codable, Equatable {
 
 /// The clinic's own settings: its profile (what the bot tells patients), the Meta Content template
 /// SIDs and the reminder settings.
-public protocol ClinicStore {
+public protocol ClinicStore: TimezoneNames {
     func profile(workspaceID: Int64) throws -> ClinicProfileRecord?
-    /// Whether PostgreSQL knows the IANA timezone name (the one the free slots are computed in).
-    func isKnownTimezone(_ name: String) throws -> Bool
     /// Writes the change and its audit entry; nil when there is no such workspace.
     func updateProfile(workspaceID: Int64, _ change: ClinicProfileChange, audit: AuditEntry) throws -> ClinicProfileRecord?
     /// Sets (a SID) or removes (nil) the template's SIDs per language with the audit entry; answers
@@ -106,9 +104,7 @@ public struct PGClinicStore: ClinicStore {
         try conn.query("SELECT \(unescaped: Self.columns) FROM workspaces WHERE id = \(workspaceID)").first.map(ClinicProfileRecord.init(row:))
     }
 
-    public func isKnownTimezone(_ name: String) throws -> Bool {
-        try conn.query("SELECT 1 FROM pg_timezone_names WHERE name = \(name)").count == 1
-    }
+    public func isKnownTimezone(_ name: String) throws -> Bool { try conn.isKnownTimezone(name) }
 
     public func updateProfile(workspaceID: Int64, _ c: ClinicProfileChange, audit: AuditEntry) throws -> ClinicProfileRecord? {
         try conn.transaction {

@@ -24,14 +24,24 @@ public struct Workspace: Sendable, Equatable, Codable {
 }
 
 /// The workspaces.
-public protocol WorkspaceStore {
+public protocol WorkspaceStore: TimezoneNames {
     /// A new workspace (its clinic name is its name) with default reminder settings, in one transaction.
     func create(name: String, timezone: String) throws -> Workspace
     /// Every workspace, by id.
     func list() throws -> [Workspace]
     func get(id: Int64) throws -> Workspace?
-    /// Whether PostgreSQL knows the IANA timezone name (`pg_timezone_names`).
+}
+
+/// The IANA timezone names PostgreSQL knows (`pg_timezone_names`): a workspace's and a clinic
+/// profile's timezone must be one, since the free slots are computed in it.
+public protocol TimezoneNames {
     func isKnownTimezone(_ name: String) throws -> Bool
+}
+
+extension PGConnection {
+    func isKnownTimezone(_ name: String) throws -> Bool {
+        try query("SELECT 1 FROM pg_timezone_names WHERE name = \(name)").count == 1
+    }
 }
 
 public struct PGWorkspaceStore: WorkspaceStore {
@@ -60,9 +70,7 @@ public struct PGWorkspaceStore: WorkspaceStore {
         try conn.query("SELECT \(unescaped: Self.columns) FROM workspaces WHERE id = \(id)").first.map(Workspace.init(row:))
     }
 
-    public func isKnownTimezone(_ name: String) throws -> Bool {
-        try conn.query("SELECT 1 FROM pg_timezone_names WHERE name = \(name)").count == 1
-    }
+    public func isKnownTimezone(_ name: String) throws -> Bool { try conn.isKnownTimezone(name) }
 }
 
 extension PostgresStores {
