@@ -7,3 +7,10 @@ public struct PostgresStores {
     public let conn: PGConnection
     public init(_ conn: PGConnection) { self.conn = conn }
 }
+
+extension PostgresStores {
+    /// Whether the session reaches a migrated schema (`schema_migrations` readable): the health check.
+    public func checkSchema() throws {
+        _ = try conn.query("SELECT 1 FROM schema_migrations LIMIT 1")
+    }
+}

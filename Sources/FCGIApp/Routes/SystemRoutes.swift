@@ -25,7 +25,7 @@ private let pingResponse = Response.json(200, ["status": "ok"])
 /// (`schema_migrations`: reachable AND migrated), 503 `database_unavailable` otherwise.
 @Sendable func health(_ request: Request, _ ctx: RequestContext) throws -> Response {
     do {
-        try ctx.db().query("SELECT 1 FROM schema_migrations LIMIT 1")
+        try ctx.stores.checkSchema()
     } catch let error as PGError {
         ctx.logger.error("health: database unavailable: \(error.debugDescription)")
         return .error(AppError.databaseUnavailable)
