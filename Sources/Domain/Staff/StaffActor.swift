@@ -3,7 +3,7 @@ import Foundation
 /// Who is acting: an authenticated user, the workspace named by `X-Account-Id` (of which the user
 /// is a member) and the user's role there. Every staff use case takes one and touches only rows of
 /// `workspaceID`, so ids of another workspace are simply not found (404). Which roles may do what is
-/// decided by the API's role matrix (medsync-fcgi's Auth.swift), before a use case runs.
+/// decided by the role each route declares (medsync-fcgi's AuthMiddleware), before a use case runs.
 public struct StaffActor: Sendable, Equatable {
     public let userID: Int64
     public let workspaceID: Int64
