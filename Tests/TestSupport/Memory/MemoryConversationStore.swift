@@ -207,7 +207,7 @@ public final class MemoryConversationStore: ConversationStore, @unchecked Sendab
 
     // MARK: free slots
 
-    /// The free slots `FreeSlots.compute` finds in these rows: the doctors' weekly hours on the next
+    /// The free slots `PGAppointmentStore.freeSlots` finds in these rows: the doctors' weekly hours on the next
     /// `days` local days, strictly after `from`, minus every live appointment, earliest first.
     public func freeSlots(workspaceID: Int64, from: Date, days: Int, limit: Int) -> [Slot] {
         guard let w = workspaces.first(where: { $0.id == workspaceID }) else { return [] }
