@@ -209,7 +209,8 @@ public struct PGAppointmentStore: AppointmentStore {
     /// scan of `pg_timezone_names`, 30+ ms); `w` is MATERIALIZED so that is asked once; the
     /// appointments are read only inside a constant window around the slots (every slot starts
     /// after `from` and ends before `from + days + 1 day + a DST shift`, so `+ 2 days` is safe),
-    /// by `appointments_live_during_idx` (0013): not every live appointment of the table.
+    /// by the GiST index of the `appointments_no_double_booking` constraint (0014, which replaced
+    /// 0013's `appointments_live_during_idx`): not every live appointment of the table.
     static func freeSlotsQuery(workspaceID: Int64, from: Date, days: Int, limit: Int, doctorID: Int64?) -> PGQuery {
         """
             WITH w AS MATERIALIZED (

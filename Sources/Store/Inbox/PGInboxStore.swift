@@ -24,7 +24,7 @@ public struct PGInboxStore: InboxStore {
     }
 
     public func conversations(workspaceID: Int64, after cursor: InboxCursor?, search: String?, changedAfter: Date?, limit: Int) throws -> [InboxConversation] {
-        let pattern = search.map { "%" + Self.likeEscape($0) + "%" }
+        let pattern = search.map { likeContaining($0) }
         let afterMicros = cursor?.sortMicros
         let afterID = cursor?.id
         return try conn.query("""
@@ -84,10 +84,5 @@ public struct PGInboxStore: InboxStore {
             try conn.recordAudit(audit)
             return true
         }
-    }
-
-    /// `search` as an ILIKE pattern's literal text.
-    static func likeEscape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
     }
 }

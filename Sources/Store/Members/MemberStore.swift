@@ -138,6 +138,12 @@ public struct MemberView: Sendable, Encodable, Equatable {
         self.role = role
         self.createdAt = createdAt
     }
+
+    /// A row of `PGMemberStore.memberSelect`.
+    init(row r: PGRow) throws {
+        self.init(userID: try r.decode(Int64.self, "id"), email: try r.decode(String.self, "email"), name: try r.decode(String?.self, "name"),
+                  role: try r.decode(String.self, "role"), createdAt: try r.decode(Date.self, "created_at"))
+    }
 }
 
 /// An invitation as its workspace's owners see it (no token: only its hash is stored).
@@ -163,6 +169,14 @@ public struct InvitationView: Sendable, Encodable, Equatable {
         self.invitedByUserID = invitedByUserID
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+    }
+
+    /// A row of `PGMemberStore.invitationColumns`.
+    init(row r: PGRow) throws {
+        self.init(id: try r.decode(Int64.self, "id"), email: try r.decode(String.self, "email"), name: try r.decode(String?.self, "name"),
+                  role: try r.decode(String.self, "role"), status: try r.decode(Bool.self, "expired") ? "expired" : "pending",
+                  invitedByUserID: try r.decode(Int64?.self, "invited_by_user_id"), createdAt: try r.decode(Date.self, "created_at"),
+                  expiresAt: try r.decode(Date.self, "expires_at"))
     }
 }
 

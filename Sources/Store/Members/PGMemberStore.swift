@@ -131,17 +131,12 @@ public struct PGMemberStore: MemberStore {
         SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
         """
 
-    static func member(_ r: PGRow) throws -> MemberView {
-        MemberView(userID: try r.decode(Int64.self, "id"), email: try r.decode(String.self, "email"), name: try r.decode(String?.self, "name"),
-                   role: try r.decode(String.self, "role"), createdAt: try r.decode(Date.self, "created_at"))
-    }
-
     public func members(workspaceID: Int64) throws -> [MemberView] {
-        try conn.query("\(unescaped: Self.memberSelect) WHERE m.workspace_id = \(workspaceID) ORDER BY m.created_at, u.id").map(Self.member)
+        try conn.query("\(unescaped: Self.memberSelect) WHERE m.workspace_id = \(workspaceID) ORDER BY m.created_at, u.id").map(MemberView.init(row:))
     }
 
     public func member(workspaceID: Int64, userID: Int64) throws -> MemberView? {
-        try conn.query("\(unescaped: Self.memberSelect) WHERE m.workspace_id = \(workspaceID) AND m.user_id = \(userID)").first.map(Self.member)
+        try conn.query("\(unescaped: Self.memberSelect) WHERE m.workspace_id = \(workspaceID) AND m.user_id = \(userID)").first.map(MemberView.init(row:))
     }
 
     static func lastOwner(_ e: PGError) -> AppError? {
@@ -240,13 +235,6 @@ public struct PGMemberStore: MemberStore {
         id, email, name, role, invited_by_user_id, created_at, expires_at, expires_at <= now() AS expired
         """
 
-    static func invitation(_ r: PGRow) throws -> InvitationView {
-        InvitationView(id: try r.decode(Int64.self, "id"), email: try r.decode(String.self, "email"), name: try r.decode(String?.self, "name"),
-                       role: try r.decode(String.self, "role"), status: try r.decode(Bool.self, "expired") ? "expired" : "pending",
-                       invitedByUserID: try r.decode(Int64?.self, "invited_by_user_id"), createdAt: try r.decode(Date.self, "created_at"),
-                       expiresAt: try r.decode(Date.self, "expires_at"))
-    }
-
     public func invite(_ i: NewInvitation, audit: (Int64) -> AuditEntry) throws -> InvitationOutcome {
         do {
             return try conn.transaction {
@@ -266,7 +254,7 @@ public struct PGMemberStore: MemberStore {
                             \(i.invitedBy), \(i.expiresAt))
                     RETURNING \(unescaped: Self.invitationColumns)
                     """).one()
-                let view = try Self.invitation(row)
+                let view = try InvitationView(row: row)
                 try conn.recordAudit(audit(view.id))
                 return .created(view)
             }
@@ -281,7 +269,7 @@ public struct PGMemberStore: MemberStore {
             SELECT \(unescaped: Self.invitationColumns) FROM invitations
              WHERE workspace_id = \(workspaceID) AND accepted_at IS NULL AND revoked_at IS NULL
              ORDER BY created_at DESC, id DESC LIMIT 500
-            """).map(Self.invitation)
+            """).map(InvitationView.init(row:))
     }
 
     public func revokeInvitation(workspaceID: Int64, id: Int64, audit: AuditEntry) throws -> Bool {

@@ -112,12 +112,8 @@ public struct PGPatientStore: PatientStore {
 
     static let columns: SQLFragment = "id, name, phone, preferred_language, consent_whatsapp, consent_updated_at, consent_source, created_at"
 
-    static func likeEscape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-    }
-
     public func list(workspaceID: Int64, before: Int64?, search: String?, digits: String?, limit: Int) throws -> [PatientRecord] {
-        let pattern = search.flatMap { $0.isEmpty ? nil : "%" + Self.likeEscape($0) + "%" }
+        let pattern = search.flatMap { $0.isEmpty ? nil : likeContaining($0) }
         let digits = digits.flatMap { $0.isEmpty ? nil : "%" + $0 + "%" }
         return try conn.query("""
             SELECT \(unescaped: Self.columns)

@@ -6,7 +6,7 @@ import Store
 /// The webhooks' conversations in memory, for the inbound use case's tests without PostgreSQL: the
 /// rows the recording and answering statements read and write (workspaces, senders, patients,
 /// conversations, messages, appointments) and the doctors' weekly hours, for the free slots
-/// `FreeSlots` would compute from them (`freeSlots`). It answers as `PGConversationStore` does with
+/// `PGAppointmentStore.freeSlots` computes from them (`freeSlots`). It answers as `PGConversationStore` does with
 /// no transaction open; what only PostgreSQL shows (races, the one transaction of the hot path, plans,
 /// row-level security) is in StoreTests.
 public final class MemoryConversationStore: ConversationStore, @unchecked Sendable {
@@ -207,7 +207,7 @@ public final class MemoryConversationStore: ConversationStore, @unchecked Sendab
 
     // MARK: free slots
 
-    /// The free slots `FreeSlots.compute` finds in these rows: the doctors' weekly hours on the next
+    /// The free slots `PGAppointmentStore.freeSlots` finds in these rows: the doctors' weekly hours on the next
     /// `days` local days, strictly after `from`, minus every live appointment, earliest first.
     public func freeSlots(workspaceID: Int64, from: Date, days: Int, limit: Int) -> [Slot] {
         guard let w = workspaces.first(where: { $0.id == workspaceID }) else { return [] }

@@ -63,6 +63,8 @@ public final class MemoryMessageStore: MessageStore, @unchecked Sendable {
     /// workspace → template key → language → Content SID.
     public var contentSids: [Int64: [String: [String: String]]] = [:]
     public var clinicNames: [Int64: String] = [:]
+    /// The clinic's default language (`workspaces.default_language`: "es" unless set), by workspace.
+    public var defaultLanguages: [Int64: String] = [:]
     /// The doctor of the patient's next (else latest) appointment, by patient.
     public var doctorNames: [Int64: String] = [:]
     public var conversations: [Conversation] = []
@@ -161,7 +163,7 @@ public final class MemoryMessageStore: MessageStore, @unchecked Sendable {
 
     public func templateContext(workspaceID: Int64, patientID: Int64, now: Date) throws -> TemplateContext? {
         guard let p = patients.first(where: { $0.workspaceID == workspaceID && $0.id == patientID }) else { return nil }
-        return TemplateContext(language: p.language ?? "en", clinicName: clinicNames[workspaceID], doctorName: doctorNames[patientID])
+        return TemplateContext(language: p.language ?? defaultLanguages[workspaceID] ?? "es", clinicName: clinicNames[workspaceID], doctorName: doctorNames[patientID])
     }
 
     public func record(_ m: OutboundMessage) throws -> RecordedOutbound {
