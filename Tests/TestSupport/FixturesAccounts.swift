@@ -4,8 +4,8 @@ import HTTPClient
 import MedsyncConfig
 import Postgres
 
-// The accounts' use cases on a PostgreSQL connection, with the signatures they had before they took
-// stores: what tests across every area call as fixtures (`Workspaces.create(conn, …)`,
+// The accounts' use cases on a PostgreSQL connection: what the tests against the stack, across every
+// area, call as fixtures (`Workspaces.create(conn, …)`,
 // `Users.create(conn, …)`, `Tokens.create(conn, …)`), each forwarding to the PostgreSQL store.
 
 extension Workspaces {
