@@ -18,7 +18,7 @@ protocol ContextMiddleware: Sendable {
 /// The routes of one feature that share a middleware, registered with `Router.group`:
 ///
 ///     router.group(AuthMiddleware.staff) { r in
-///         r.get("/api/clinic", allow: .everyone) { _, ctx in .json(200, try ClinicProfile.get(ctx.db(), workspaceID: ctx.workspaceID)) }
+///         r.get("/api/clinic", allow: .everyone) { _, ctx in .json(200, try ClinicProfile.get(ctx.stores.clinic, workspaceID: ctx.workspaceID)) }
 ///     }
 ///
 /// Every route the group adds runs its handler only with the context the middleware resolved for

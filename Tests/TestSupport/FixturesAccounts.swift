@@ -4,21 +4,13 @@ import HTTPClient
 import MedsyncConfig
 import Postgres
 
-// The accounts' use cases on a PostgreSQL connection, with the signatures they had before they took
-// stores: what tests across every area call as fixtures (`Workspaces.create(conn, …)`,
+// The accounts' use cases on a PostgreSQL connection: what the tests against the stack, across every
+// area, call as fixtures (`Workspaces.create(conn, …)`,
 // `Users.create(conn, …)`, `Tokens.create(conn, …)`), each forwarding to the PostgreSQL store.
 
 extension Workspaces {
     public static func create(_ conn: PGConnection, name: String, timezone: String) throws -> Workspace {
         try create(PostgresStores(conn).workspaces, name: name, timezone: timezone)
-    }
-
-    public static func list(_ conn: PGConnection) throws -> [Workspace] {
-        try list(PostgresStores(conn).workspaces)
-    }
-
-    public static func get(_ conn: PGConnection, id: Int64) throws -> Workspace? {
-        try get(PostgresStores(conn).workspaces, id: id)
     }
 }
 
@@ -28,33 +20,13 @@ extension Users {
         try create(PostgresStores(conn).members, email: email, name: name, passwordHash: passwordHash, workspaceID: workspaceID, role: role)
     }
 
-    public static func create(_ conn: PGConnection, email: String, name: String? = nil, passwordHash: String? = nil,
-                              workspaceID: Int64, role: Role, ifExists: IfExists) throws -> User {
-        try create(PostgresStores(conn).members, email: email, name: name, passwordHash: passwordHash, workspaceID: workspaceID,
-                   role: role, ifExists: ifExists)
-    }
-
     public static func find(_ conn: PGConnection, email: String) throws -> User? { try find(PostgresStores(conn).members, email: email) }
     public static func find(_ conn: PGConnection, id: Int64) throws -> User? { try find(PostgresStores(conn).members, id: id) }
-    public static func find(_ conn: PGConnection, idOrEmail: String) throws -> User? { try find(PostgresStores(conn).members, idOrEmail: idOrEmail) }
-
-    public static func passwordHash(_ conn: PGConnection, email: String) throws -> UserCredentials? {
-        try passwordHash(PostgresStores(conn).members, email: email)
-    }
-
-    @discardableResult
-    public static func setPassword(_ conn: PGConnection, userID: Int64, passwordHash: String) throws -> Int {
-        try setPassword(PostgresStores(conn).members, userID: userID, passwordHash: passwordHash)
-    }
 }
 
 extension Memberships {
     public static func role(_ conn: PGConnection, userID: Int64, workspaceID: Int64) throws -> Role? {
         try role(PostgresStores(conn).members, userID: userID, workspaceID: workspaceID)
-    }
-
-    public static func list(_ conn: PGConnection, userID: Int64) throws -> [Membership] {
-        try list(PostgresStores(conn).members, userID: userID)
     }
 }
 
@@ -67,27 +39,9 @@ extension Tokens {
     public static func authenticate(_ conn: PGConnection, token: String, ttl: Int = defaultTTL) throws -> Int64? {
         try authenticate(PostgresStores(conn).members, token: token, ttl: ttl)
     }
-
-    public static func check(_ conn: PGConnection, token: String, ttl: Int = defaultTTL) throws -> Check {
-        try check(PostgresStores(conn).members, token: token, ttl: ttl)
-    }
-
-    @discardableResult
-    public static func revoke(_ conn: PGConnection, token: String) throws -> Bool {
-        try revoke(PostgresStores(conn).members, token: token)
-    }
-
-    @discardableResult
-    public static func revokeAll(_ conn: PGConnection, userID: Int64) throws -> Int {
-        try revokeAll(PostgresStores(conn).members, userID: userID)
-    }
 }
 
 extension Senders {
-    public static func list(_ conn: PGConnection, workspaceID: Int64) throws -> [View] {
-        try list(PostgresStores(conn).senders, workspaceID: workspaceID)
-    }
-
     public static func link(_ conn: PGConnection, http: HTTPClient, config: Config, actor: some AuditActor, _ input: LinkInput) throws -> View {
         try link(PostgresStores(conn).senders, http: http, config: config, actor: actor, input)
     }
@@ -95,14 +49,5 @@ extension Senders {
     public static func provision(_ conn: PGConnection, http: HTTPClient, config: Config, actor: some AuditActor,
                                  _ input: ProvisionInput) throws -> View {
         try provision(PostgresStores(conn).senders, http: http, config: config, actor: actor, input)
-    }
-
-    public static func deactivate(_ conn: PGConnection, http: HTTPClient? = nil, config: Config? = nil, actor: some AuditActor,
-                                  id: Int64, release: Bool = false) throws -> Deactivation {
-        try deactivate(PostgresStores(conn).senders, http: http, config: config, actor: actor, id: id, release: release)
-    }
-
-    public static func makePrimary(_ conn: PGConnection, actor: some AuditActor, id: Int64) throws -> View {
-        try makePrimary(PostgresStores(conn).senders, actor: actor, id: id)
     }
 }

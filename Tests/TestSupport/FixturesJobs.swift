@@ -13,14 +13,6 @@ extension ReminderJob {
     }
 }
 
-extension BundleJob {
-    public static func run(_ conn: PGConnection, http: HTTPClient, config: Config, options: JobOptions = JobOptions(),
-                           clock: any JobClock = SystemClock(), retry: RetryPolicy = RetryPolicy()) throws -> Summary {
-        try run(store: PostgresStores(conn).bundleClaims, messenger: OutboundMessenger(PostgresStores(conn).messages, http: http, config: config),
-                sendRate: config.sendRate, options: options, clock: clock, retry: retry)
-    }
-}
-
 extension JobsWorld {
     /// `medsync-jobs reminders` on this world's database and the sandbox.
     public func runReminders(clock: any JobClock = SystemClock()) throws -> ReminderJob.Summary {

@@ -55,7 +55,7 @@ public enum ReminderJob {
 
         /// A workspace without settings of its own has the product guide's defaults.
         init(_ w: ReminderWorkspace) {
-            let d = ReminderSettings.Value.defaults
+            let d = ReminderSettingsRecord.defaults
             workspaceID = w.workspaceID
             timezone = w.timezone ?? "UTC"
             hoursBefore = w.hoursBefore ?? d.hoursBefore

@@ -144,4 +144,33 @@ public enum Templates {
     public static func contentSid(_ store: some MessageStore, workspaceID: Int64, key: String, language: String) throws -> String? {
         try store.contentSid(workspaceID: workspaceID, key: key, language: language)
     }
+
+    /// A template as staff see it (GET /api/whatsapp/templates): its bodies and the Content SIDs the
+    /// workspace maps it to.
+    public struct CatalogueEntry: Sendable, Encodable {
+        public let id: String
+        public let category: String
+        /// Placeholders of the bodies, in ContentVariables order ("1", "2", …).
+        public let variables: [String]
+        /// What the product guide's clients send (`date`/`time` for `when`; doctor and clinic filled in).
+        public let requiredVariables: [String]
+        public let bodies: [String: String]
+        public let contentSids: [String: String]
+        enum CodingKeys: String, CodingKey {
+            case id, category, variables, bodies
+            case requiredVariables = "required_variables", contentSids = "content_sids"
+        }
+    }
+
+    /// Every template, with the workspace's Content SID per language where one is mapped.
+    public static func catalogue(_ store: some MessageStore, workspaceID: Int64) throws -> [CatalogueEntry] {
+        try list().map { t in
+            var sids: [String: String] = [:]
+            for lang in languages {
+                if let sid = try contentSid(store, workspaceID: workspaceID, key: t.key, language: lang) { sids[lang] = sid }
+            }
+            return CatalogueEntry(id: t.key, category: t.category, variables: t.variables, requiredVariables: t.guideVariables,
+                                  bodies: t.bodies, contentSids: sids)
+        }
+    }
 }

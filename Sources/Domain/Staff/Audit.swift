@@ -29,10 +29,8 @@ extension AuditActor {
 
 /// The audit log: one row per staff action (user, workspace, action, target, time, details).
 public enum Audit {
-    public typealias Entry = AuditRecord
-
-    /// The workspace's newest entries first; `before` is the id cursor.
-    public static func list(_ store: some AuditStore, workspaceID: Int64, before: Int64?, limit: Int) throws -> [Entry] {
-        try store.list(workspaceID: workspaceID, before: before, limit: limit)
+    /// The workspace's newest entries first; `before` is the id cursor; 1 to 500 entries.
+    public static func list(_ store: some AuditStore, workspaceID: Int64, before: Int64?, limit: Int) throws -> [AuditRecord] {
+        try store.list(workspaceID: workspaceID, before: before, limit: min(max(limit, 1), 500))
     }
 }

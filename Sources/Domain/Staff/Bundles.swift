@@ -244,8 +244,6 @@ public enum Bundles {
         return (body, recipients, invalid)
     }
 
-    public typealias RecipientProgress = BundleRecipientProgress
-
     public struct Progress: Sendable, Encodable {
         public let id: Int64
         public let status: String
@@ -258,7 +256,7 @@ public enum Bundles {
         public let completedAt: Date?
         /// While queued: the time by which the next bundles run has picked it up.
         public let expectedStartBy: Date?
-        public let recipients: [RecipientProgress]
+        public let recipients: [BundleRecipientProgress]
         enum CodingKeys: String, CodingKey {
             case id, status, body, total, counts, recipients
             case senderID = "sender_id", createdAt = "created_at", startedAt = "started_at", completedAt = "completed_at"

@@ -3,8 +3,6 @@ import Foundation
 /// The clinic's profile (what the bot tells patients: name, information, address, phone; the
 /// timezone its times are read in; the default language) and its Meta Content template SIDs.
 public enum ClinicProfile {
-    public typealias View = ClinicProfileRecord
-
     /// A PUT body: a missing field keeps its value; `null` clears clinic_info, address and phone.
     public struct Update: Sendable, Decodable {
         public var clinicName: String?
@@ -37,7 +35,7 @@ public enum ClinicProfile {
         }
     }
 
-    public static func get(_ store: some ClinicStore, workspaceID: Int64) throws -> View {
+    public static func get(_ store: some ClinicStore, workspaceID: Int64) throws -> ClinicProfileRecord {
         guard let view = try store.profile(workspaceID: workspaceID) else {
             throw AppError(.notFound, "There is no workspace \(workspaceID).")
         }
@@ -45,7 +43,7 @@ public enum ClinicProfile {
     }
 
     /// Changes the profile (the role matrix lets owners and admin doctors); audited with the fields changed.
-    public static func put(_ store: some ClinicStore, actor: StaffActor, _ u: Update) throws -> View {
+    public static func put(_ store: some ClinicStore, actor: StaffActor, _ u: Update) throws -> ClinicProfileRecord {
         func text(_ value: String??, _ field: String, max: Int) throws -> String?? {
             guard case .some(let inner) = value else { return .none }
             guard let s = inner?.trimmingCharacters(in: .whitespacesAndNewlines), !s.isEmpty else { return .some(nil) }

@@ -3,9 +3,6 @@ import Foundation
 /// The staff inbox: conversations (newest first, cursor pages, search), their messages (cursor,
 /// `since` polling), delete, hand-off to a person and back to the bot.
 public enum Conversations {
-    public typealias PatientView = InboxPatient
-    public typealias MessageView = InboxMessage
-
     public struct Window: Sendable, Encodable {
         public let open: Bool
         public let endsAt: Date?
@@ -14,11 +11,11 @@ public enum Conversations {
 
     public struct View: Sendable, Encodable {
         public let id: Int64
-        public let patient: PatientView
+        public let patient: InboxPatient
         public let senderID: Int64
         public let state: String
         public let unreadCount: Int
-        public let lastMessage: MessageView?
+        public let lastMessage: InboxMessage?
         public let lastMessageAt: Date?
         public let window: Window
         enum CodingKeys: String, CodingKey {
@@ -86,7 +83,7 @@ public enum Conversations {
     static func notFound(_ id: Int64) -> AppError { AppError(.notFound, "There is no conversation \(id) in this workspace.") }
 
     public struct MessagesPage: Sendable, Encodable {
-        public let items: [MessageView]
+        public let items: [InboxMessage]
         public let nextCursor: String?
         public let serverTime: Date
         enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor", serverTime = "server_time" }

@@ -4,9 +4,7 @@ import Foundation
 /// (local times in the clinic's timezone), and their free slots: what the bot offers comes from
 /// exactly these (`FreeSlots`).
 public enum Doctors {
-    public typealias View = DoctorRecord
-
-    public static func list(_ store: some AppointmentStore, workspaceID: Int64) throws -> [View] {
+    public static func list(_ store: some AppointmentStore, workspaceID: Int64) throws -> [DoctorRecord] {
         try store.doctors(workspaceID: workspaceID)
     }
 
@@ -18,8 +16,6 @@ public enum Doctors {
     }
 
     // MARK: availability
-
-    public typealias WeeklyRange = DoctorWeeklyRange
 
     public struct TimeOff: Sendable, Codable, Equatable {
         /// Local date ("2026-12-24", from the start of that day) or date and time ("2026-12-24T09:00").
@@ -35,16 +31,16 @@ public enum Doctors {
     }
 
     public struct Availability: Sendable, Codable, Equatable {
-        public var weekly: [WeeklyRange]
+        public var weekly: [DoctorWeeklyRange]
         public var timeOff: [TimeOff]
         enum CodingKeys: String, CodingKey { case weekly, timeOff = "time_off" }
-        public init(weekly: [WeeklyRange], timeOff: [TimeOff]) {
+        public init(weekly: [DoctorWeeklyRange], timeOff: [TimeOff]) {
             self.weekly = weekly
             self.timeOff = timeOff
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            weekly = try c.decode([WeeklyRange].self, forKey: .weekly)
+            weekly = try c.decode([DoctorWeeklyRange].self, forKey: .weekly)
             timeOff = try c.decodeIfPresent([TimeOff].self, forKey: .timeOff) ?? []
         }
     }
@@ -52,12 +48,10 @@ public enum Doctors {
     public struct AvailabilityView: Sendable, Encodable {
         public let doctorID: Int64
         public let timezone: String
-        public let weekly: [WeeklyRange]
-        public let timeOff: [TimeOffView]
+        public let weekly: [DoctorWeeklyRange]
+        public let timeOff: [DoctorTimeOff]
         enum CodingKeys: String, CodingKey { case timezone, weekly, doctorID = "doctor_id", timeOff = "time_off" }
     }
-
-    public typealias TimeOffView = DoctorTimeOff
 
     public static func availability(_ store: some AppointmentStore, workspaceID: Int64, doctorID: Int64) throws -> AvailabilityView {
         try require(store, workspaceID: workspaceID, id: doctorID)

@@ -16,11 +16,10 @@ public enum Invitations {
     public static func hash(_ token: String) -> [UInt8] { Crypto.sha256(token) }
 
     /// An invitation as its workspace's owners see it (no token: only its hash is stored).
-    public typealias View = InvitationView
 
     /// What `POST /api/members` answers: the pending invitation and, this once, its token and link.
     public struct Created: Sendable, Encodable {
-        public let invitation: View
+        public let invitation: InvitationView
         public let token: String
         /// The web inbox's accept page, relative to the inbox's origin (the token is in the fragment,
         /// which browsers never send to a server).
@@ -55,7 +54,7 @@ public enum Invitations {
     }
 
     /// The workspace's open invitations (not accepted, not revoked; expired ones say so), newest first.
-    public static func list(_ store: some MemberStore, workspaceID: Int64) throws -> [View] {
+    public static func list(_ store: some MemberStore, workspaceID: Int64) throws -> [InvitationView] {
         try store.invitations(workspaceID: workspaceID)
     }
 

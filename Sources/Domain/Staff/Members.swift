@@ -5,9 +5,7 @@ import Foundation
 /// least one owner (`memberships_keep_an_owner`): the store answers 409 `last_owner` for a change
 /// that would leave none.
 public enum Members {
-    public typealias View = MemberView
-
-    public static func list(_ store: some MemberStore, workspaceID: Int64) throws -> [View] {
+    public static func list(_ store: some MemberStore, workspaceID: Int64) throws -> [MemberView] {
         try store.members(workspaceID: workspaceID)
     }
 
@@ -33,7 +31,7 @@ public enum Members {
         }
     }
 
-    public static func setRole(_ store: some MemberStore, actor: StaffActor, userID: Int64, role raw: String) throws -> View {
+    public static func setRole(_ store: some MemberStore, actor: StaffActor, userID: Int64, role raw: String) throws -> MemberView {
         let role = try role(raw)
         guard let view = try store.setRole(workspaceID: actor.workspaceID, userID: userID, role: role,
                                            audit: actor.audit("member.role", "user", String(userID), ["role": role.rawValue])) else {

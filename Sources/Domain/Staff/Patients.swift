@@ -4,10 +4,8 @@ import Foundation
 /// change name, language and consent (timestamped and audited; a patient who opted out by STOP is
 /// opted back in only with an explicit confirmation).
 public enum Patients {
-    public typealias View = PatientRecord
-
     public struct Page: Sendable, Encodable {
-        public let items: [View]
+        public let items: [PatientRecord]
         public let nextCursor: String?
         enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
     }
@@ -57,7 +55,7 @@ public enum Patients {
         return l
     }
 
-    public static func create(_ store: some PatientStore, actor: StaffActor, _ input: CreateInput) throws -> View {
+    public static func create(_ store: some PatientStore, actor: StaffActor, _ input: CreateInput) throws -> PatientRecord {
         guard let phone = Phone.normalize(input.phone) else {
             throw AppError.validation("phone", "\"\(input.phone.prefix(40))\" is not an E.164 number, e.g. +5215512345678.")
         }
@@ -71,11 +69,9 @@ public enum Patients {
         return view
     }
 
-    public typealias AppointmentSummary = PatientAppointmentSummary
-
     public struct Detail: Sendable, Encodable {
-        public let patient: View
-        public let upcomingAppointments: [AppointmentSummary]
+        public let patient: PatientRecord
+        public let upcomingAppointments: [PatientAppointmentSummary]
         public let conversationIDs: [Int64]
         enum CodingKeys: String, CodingKey { case patient, upcomingAppointments = "upcoming_appointments", conversationIDs = "conversation_ids" }
     }
@@ -113,7 +109,7 @@ public enum Patients {
         }
     }
 
-    public static func update(_ store: some PatientStore, actor: StaffActor, id: Int64, _ u: Update) throws -> View {
+    public static func update(_ store: some PatientStore, actor: StaffActor, id: Int64, _ u: Update) throws -> PatientRecord {
         let name: String?? = try u.name.map { try cleanName($0) }
         let lang: String?? = try u.preferredLanguage.map { try language($0) }
         let updated = try store.update(workspaceID: actor.workspaceID, id: id) { current in

@@ -2,10 +2,8 @@ import Foundation
 
 /// A workspace's appointment reminder settings (read by `medsync-jobs reminders`).
 public enum ReminderSettings {
-    public typealias Value = ReminderSettingsRecord
-
     /// The guide's default template key: the appt_reminder template.
-    public static let defaultTemplateKey = Value.defaults.templateKey
+    public static let defaultTemplateKey = ReminderSettingsRecord.defaults.templateKey
 
     /// The template a stored key sends: `reminder_default` is appt_reminder; unknown keys fall back to it too.
     public static func templateKey(_ stored: String) -> String {
@@ -34,14 +32,14 @@ public enum ReminderSettings {
 
     public static let customPlaceholders: Set<String> = ["patient_name", "when", "doctor_name"]
 
-    public static func get(_ store: some ClinicStore, workspaceID: Int64) throws -> Value {
+    public static func get(_ store: some ClinicStore, workspaceID: Int64) throws -> ReminderSettingsRecord {
         guard let value = try store.reminderSettings(workspaceID: workspaceID) else {
             throw AppError(.notFound, "There is no workspace \(workspaceID).")
         }
         return value
     }
 
-    public static func validate(_ v: Value) throws(AppError) {
+    public static func validate(_ v: ReminderSettingsRecord) throws(AppError) {
         guard (1...72).contains(v.hoursBefore) else { throw AppError.validation("hours_before", "must be between 1 and 72.") }
         guard v.templateKey == defaultTemplateKey || Templates.template(v.templateKey) != nil else {
             throw AppError.validation("template_key", "one of \(([defaultTemplateKey] + Templates.all.map(\.key)).joined(separator: ", ")).")
@@ -59,7 +57,7 @@ public enum ReminderSettings {
         }
     }
 
-    public static func put(_ store: some ClinicStore, actor: StaffActor, _ update: Update) throws -> Value {
+    public static func put(_ store: some ClinicStore, actor: StaffActor, _ update: Update) throws -> ReminderSettingsRecord {
         let value = try store.updateReminderSettings(workspaceID: actor.workspaceID, userID: actor.userID) { current in
             var v = current
             if let x = update.enabled { v.enabled = x }

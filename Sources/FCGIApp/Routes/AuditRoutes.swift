@@ -13,8 +13,8 @@ enum AuditRoutes {
                     guard let n = Int64(s) else { throw AppError.validation("before", "must be an entry id.") }
                     return n
                 }
-                let limit = min(max(try intQuery(q, "limit", default: 100), 1), 500)
-                return .json(200, ["items": try Audit.list(ctx.stores.audit, workspaceID: ctx.workspaceID, before: before, limit: limit)])
+                return .json(200, ["items": try Audit.list(ctx.stores.audit, workspaceID: ctx.workspaceID, before: before,
+                                                           limit: intQuery(q, "limit", default: 100))])
             }
         }
     }

@@ -56,28 +56,7 @@ enum MessagingRoutes {
                                                      idempotencyKey: request.header("idempotency-key")))
     }
 
-    struct TemplateView: Encodable {
-        let id: String
-        let category: String
-        /// Placeholders of the bodies, in ContentVariables order ("1", "2", …).
-        let variables: [String]
-        /// What the product guide's clients send (`date`/`time` for `when`; doctor and clinic filled in).
-        let required_variables: [String]
-        let bodies: [String: String]
-        let content_sids: [String: String]
-    }
-
     @Sendable static func templates(_ request: Request, _ ctx: StaffContext) throws -> Response {
-        let store = ctx.stores.messages
-        var items: [TemplateView] = []
-        for t in Templates.list() {
-            var sids: [String: String] = [:]
-            for lang in Templates.languages {
-                if let sid = try Templates.contentSid(store, workspaceID: ctx.workspaceID, key: t.key, language: lang) { sids[lang] = sid }
-            }
-            items.append(TemplateView(id: t.key, category: t.category, variables: t.variables, required_variables: t.guideVariables,
-                                      bodies: t.bodies, content_sids: sids))
-        }
-        return .json(200, ["templates": items])
+        .json(200, ["templates": try Templates.catalogue(ctx.stores.messages, workspaceID: ctx.workspaceID)])
     }
 }

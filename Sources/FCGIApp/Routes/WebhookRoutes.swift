@@ -30,8 +30,8 @@ private func signedURL(_ request: Request, _ ctx: RequestContext) throws -> Stri
 @Sendable func inboundWebhook(_ request: Request, _ ctx: RequestContext) throws -> Response {
     let form = try request.form()
     let url = try signedURL(request, ctx)
-    let db = ctx.db()
     let conversations = ctx.stores.conversations
+    let appointments = ctx.stores.appointments
     let to = InboundWebhook.e164(form["To"])
     var log = ctx.logger
     if let sid = form["MessageSid"] ?? form["SmsMessageSid"] { log[metadataKey: "message_sid"] = "\(sid.prefix(64))" }
@@ -48,7 +48,7 @@ private func signedURL(_ request: Request, _ ctx: RequestContext) throws -> Stri
     }
     let webhook = try InboundWebhook(form: form.pairs)
     let gemini = ctx.config.geminiAPIKey == nil ? nil : GeminiClient(http: try ctx.http(), config: ctx.config)
-    let service = InboundService(store: conversations, freeSlots: { try PostgresStores(db).appointments.freeSlots(workspaceID: $0, from: $1, days: $2, limit: $3) },
+    let service = InboundService(store: conversations, freeSlots: { try appointments.freeSlots(workspaceID: $0, from: $1, days: $2, limit: $3) },
                                  gemini: gemini, log: log)
     return twiml(try service.handle(webhook, sender: sender).twiml)
 }
