@@ -37,6 +37,12 @@ import HTTPClient
 // master, while libcurl is initialised, and threads and connections are started, in each child.
 
 func runServer() -> Int32 {
+    // `medsync-fcgi --version`: the binary's digest (/api/health's "version"), then exit 0. A reload
+    // runs it before re-executing the master, to know the new binary starts at all (ProcessPool).
+    if CommandLine.arguments.dropFirst().first == "--version" {
+        print(BinaryVersion.current)
+        return 0
+    }
     // First, before any thread or fork: every Logger of the process writes LineLogHandler lines.
     let log = MedsyncLogging.bootstrap(program: "medsync", environment: ProcessInfo.processInfo.environment)
     let config: Config

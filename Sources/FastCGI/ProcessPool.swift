@@ -25,9 +25,10 @@ import MedsyncLog
 ///   go on serving. The new master starts a full set of children from the new binary; once they have
 ///   run `drainAfter` without a crash it sends the old ones SIGTERM, and they answer what they hold
 ///   and exit (reaped by the new master: they are still its children). Connections are served
-///   throughout, by the old children, then both, then the new ones: no request fails. When the new
-///   binary cannot be executed the master carries on as it was; when its children crash, the old
-///   ones keep serving until a later reload.
+///   throughout, by the old children, then both, then the new ones: no request fails. The new
+///   binary is first run apart with `--version`; when that fails (it cannot be executed, or cannot
+///   start) the master carries on as it was; when its children crash, the old ones keep serving
+///   until a later reload.
 ///
 /// The master is one thread and stays one: it forks only while no other thread exists (a child of a
 /// threaded process may inherit a lock some other thread held), so it starts no thread, does no
@@ -91,6 +92,9 @@ public final class ProcessPool {
             logger.error("SIGHUP: no socket to hand over; not reloading")
             return
         }
+        // After execv there is no way back: a binary that cannot start would take the master (and,
+        // with it, every child) down. Tried first, apart.
+        guard startsCleanly() else { return }
         setenv(ProcessPool.inheritedSocketVariable, "\(getpid()):\(listenFD)", 1)
         setenv(ProcessPool.drainVariable, draining.map(String.init).joined(separator: ","), 1)
         _ = fcntl(listenFD, F_SETFD, 0)
@@ -104,6 +108,55 @@ public final class ProcessPool {
         unsetenv(ProcessPool.inheritedSocketVariable)
         unsetenv(ProcessPool.drainVariable)
         logger.error("SIGHUP: cannot execute \(executable): \(reason); the running binary goes on serving")
+    }
+
+    /// How long `executable --version` may take before a reload gives up on it.
+    public var preflightTimeout: Duration = .seconds(30)
+
+    /// Runs `executable --version` in a process of its own (stdin and stdout on /dev/null, stderr
+    /// kept for the journal) and tells whether it exited 0 within `preflightTimeout`: a file that
+    /// can be executed but cannot start (a missing library, a trap before main, a script that fails)
+    /// is refused here, while the running master can still carry on. DATABASE_URL is left out of its
+    /// environment, so a build that does not know `--version` stops at its configuration (78)
+    /// instead of starting a second server.
+    private func startsCleanly() -> Bool {
+        guard access(executable, X_OK) == 0 else {
+            logger.error("SIGHUP: cannot execute \(executable): \(String(cString: strerror(errno))); the running binary goes on serving")
+            return false
+        }
+        let environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" }
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), strdup("--version"), nil]
+        defer { for p in envp + argv { free(p) } }
+        let pid = fork()
+        if pid == 0 {
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0 { _ = dup2(null, 0); _ = dup2(null, 1) }
+            execve(executable, argv, envp)
+            _exit(127)
+        }
+        guard pid > 0 else {
+            logger.error("SIGHUP: fork failed: \(String(cString: strerror(errno))); not reloading")
+            return false
+        }
+        let deadline = ContinuousClock.now + preflightTimeout
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            guard ContinuousClock.now < deadline else {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                logger.error("SIGHUP: \(executable) --version did not finish in \(preflightTimeout); the running binary goes on serving")
+                return false
+            }
+            usleep(10_000)
+        }
+        let exit = ChildExit(status: status)
+        guard !exit.isAbnormal else {
+            let reason = exit.exitCode == 127 && exit.signal == nil ? "cannot be executed, or " : ""
+            logger.error("SIGHUP: \(executable) --version \(reason)\(exit): not starting it; the running binary goes on serving")
+            return false
+        }
+        return true
     }
 
     /// The master's pid, in a child of the pool (0 elsewhere): set right after the fork.

@@ -18,24 +18,10 @@ import HTTPClient
 
     @Test func aNewBinaryTakesOverOnSIGHUPWithoutAFailedRequest() throws {
         // Where the deploy installs binaries (as /opt/medsync/bin in production).
-        let installed = "\(stack.dir)/bin/medsync-fcgi"
-        try FileManager.default.createDirectory(atPath: "\(stack.dir)/bin", withIntermediateDirectories: true)
-        try? FileManager.default.removeItem(atPath: installed)
-        try FileManager.default.copyItem(atPath: "\(binDir)/medsync-fcgi", toPath: installed)
+        let installed = try install(in: "bin")
 
-        try stack.stack("app-stop")
-        let socket = "\(stack.dir)/fcgi.sock"
-        try? FileManager.default.removeItem(atPath: socket)
-        let settings = parseEnvFile(try stack.stack("env").stdout)
-        let master = try Subprocess([installed], environment: settings.merging(
-            ["MEDSYNC_LISTEN": socket, "MEDSYNC_PROCESSES": "2", "MEDSYNC_WORKERS": "4", "MEDSYNC_MAX_REQUESTS": "0"]) { $1 })
-        defer {
-            master.signal(SIGTERM)
-            #expect(master.wait() == 0, "\(master.stderr.suffix(2000))")
-            _ = try? stack.stack("app-start")
-        }
-        try waitUntil("\(socket) exists") { FileManager.default.fileExists(atPath: socket) }
-        _ = try runCommand(["chgrp", "www-data", socket])
+        let master = try startMaster(on: stack, binary: installed, ["MEDSYNC_PROCESSES": "2", "MEDSYNC_WORKERS": "4", "MEDSYNC_MAX_REQUESTS": "0"])
+        defer { stopMaster(on: stack, master) }
         try waitUntil("the pool has 2 children") { childProcesses(of: master.pid).count == 2 }
         let oldChildren = childProcesses(of: master.pid)
         let health = "\(try stack.env.appURL)/api/health"
@@ -55,21 +41,7 @@ import HTTPClient
         // GETs of /api/health (a query each) and, beside them, POSTs (nginx never passes a POST it
         // sent on to another connection, so a POST that met a closing child would be a 502):
         // POST /api/ping is 405 from the app itself; any other answer came from nginx.
-        let script = NSTemporaryDirectory() + "deploy-post-\(getpid()).lua"
-        try """
-            wrk.method = "POST"
-            wrk.body = "x"
-            wrk.headers["Content-Type"] = "text/plain"
-            local threads = {}
-            function setup(thread) table.insert(threads, thread) end
-            function init(args) others = 0 end
-            function response(status, headers, body) if status ~= 405 then others = others + 1 end end
-            function done(summary, latency, requests)
-                local n = 0
-                for _, t in ipairs(threads) do n = n + t:get("others") end
-                io.write("answers other than 405: " .. n .. "\\n")
-            end
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let script = try postsAnsweredByTheAppScript("deploy-post")
         defer { try? FileManager.default.removeItem(atPath: script) }
         let wrk = try Subprocess(["wrk", "-t2", "-c8", "-d5s", "--timeout", "5s", health])
         let posts = try Subprocess(["wrk", "-t1", "-c4", "-d5s", "--timeout", "5s", "-s", script, "\(try stack.env.appURL)/api/ping"])
@@ -98,27 +70,47 @@ import HTTPClient
 
     /// A reload whose binary cannot run (here: the file is gone) leaves the running one serving.
     @Test func aReloadWithoutAnExecutableBinaryKeepsServing() throws {
-        let installed = "\(stack.dir)/bin-missing/medsync-fcgi"
-        try FileManager.default.createDirectory(atPath: "\(stack.dir)/bin-missing", withIntermediateDirectories: true)
-        try? FileManager.default.removeItem(atPath: installed)
-        try FileManager.default.copyItem(atPath: "\(binDir)/medsync-fcgi", toPath: installed)
-        try stack.stack("app-stop")
-        let socket = "\(stack.dir)/fcgi.sock"
-        try? FileManager.default.removeItem(atPath: socket)
-        let settings = parseEnvFile(try stack.stack("env").stdout)
-        let master = try Subprocess([installed], environment: settings.merging(["MEDSYNC_LISTEN": socket, "MEDSYNC_PROCESSES": "1"]) { $1 })
-        defer {
-            master.signal(SIGTERM)
-            #expect(master.wait() == 0, "\(master.stderr.suffix(2000))")
-            _ = try? stack.stack("app-start")
-        }
-        try waitUntil("\(socket) exists") { FileManager.default.fileExists(atPath: socket) }
-        _ = try runCommand(["chgrp", "www-data", socket])
+        let installed = try install(in: "bin-missing")
+        let master = try startMaster(on: stack, binary: installed, ["MEDSYNC_PROCESSES": "1"])
+        defer { stopMaster(on: stack, master) }
         try waitUntil("the pool has 1 child") { childProcesses(of: master.pid).count == 1 }
         try FileManager.default.removeItem(atPath: installed)
         master.signal(SIGHUP)
         try waitUntil("the failed reload is logged") { master.stderr.contains("SIGHUP: cannot execute") }
         #expect(try httpGet("\(try stack.env.appURL)/api/health").status == 200)
+    }
+
+    /// A reload to a file that can be executed but does not start (here: a script that exits 1, as a
+    /// build missing a library would) is refused before the master executes it: the same children
+    /// keep serving. (Executed in place of the master, it would have taken the pool down with it.)
+    @Test func aReloadToABinaryThatCannotStartKeepsServing() throws {
+        let installed = try install(in: "bin-broken")
+        let master = try startMaster(on: stack, binary: installed, ["MEDSYNC_PROCESSES": "1"])
+        defer { stopMaster(on: stack, master) }
+        try waitUntil("the pool has 1 child") { childProcesses(of: master.pid).count == 1 }
+        let children = childProcesses(of: master.pid)
+        let health = "\(try stack.env.appURL)/api/health"
+        let before = try version(health)
+        #expect(before != nil)
+        try "#!/bin/sh\nexit 1\n".write(toFile: installed + ".new", atomically: true, encoding: .utf8)
+        chmod(installed + ".new", 0o755)
+        #expect(rename(installed + ".new", installed) == 0)
+        master.signal(SIGHUP)
+        try waitUntil("the refused reload is logged") { master.stderr.contains("--version exited with status 1: not starting it") }
+        #expect(isRunning(master.pid), "\(master.stderr.suffix(2000))")
+        #expect(try version(health) == before, "the running binary answers")
+        #expect(Set(childProcesses(of: master.pid)) == Set(children))
+        #expect(!master.stderr.contains("master received SIGHUP: executing"), "\(master.stderr.suffix(2000))")
+    }
+
+    /// A copy of the built medsync-fcgi at `<stack>/<directory>/medsync-fcgi` (as /opt/medsync/bin in
+    /// production), for a deploy to replace.
+    func install(in directory: String) throws -> String {
+        let installed = "\(stack.dir)/\(directory)/medsync-fcgi"
+        try FileManager.default.createDirectory(atPath: "\(stack.dir)/\(directory)", withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: installed)
+        try FileManager.default.copyItem(atPath: "\(binDir)/medsync-fcgi", toPath: installed)
+        return installed
     }
 
     /// The "version" of /api/health.

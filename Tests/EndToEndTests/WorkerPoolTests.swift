@@ -217,21 +217,7 @@ import HTTPClient
         defer { stopOwnMaster(master) }
         try waitUntil("the pool has 2 children") { childProcesses(of: master.pid).count == 2 }
         // POST /api/ping: 405 from the app itself (no database); anything else came from nginx.
-        let script = NSTemporaryDirectory() + "post-\(getpid()).lua"
-        try """
-            wrk.method = "POST"
-            wrk.body = "x"
-            wrk.headers["Content-Type"] = "text/plain"
-            local threads = {}
-            function setup(thread) table.insert(threads, thread) end
-            function init(args) others = 0 end
-            function response(status, headers, body) if status ~= 405 then others = others + 1 end end
-            function done(summary, latency, requests)
-                local n = 0
-                for _, t in ipairs(threads) do n = n + t:get("others") end
-                io.write("answers other than 405: " .. n .. "\\n")
-            end
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let script = try postsAnsweredByTheAppScript("post")
         defer { try? FileManager.default.removeItem(atPath: script) }
         let wrk = try Subprocess(["wrk", "-t2", "-c8", "-d4s", "--timeout", "5s", "-s", script, "\(try stack.env.appURL)/api/ping"])
         #expect(wrk.wait() == 0, "wrk: \(wrk.stderr)")
@@ -258,23 +244,10 @@ import HTTPClient
 
     /// Replaces the stack's workers with a master of our own (as our child, to read its log).
     func startOwnMaster(_ extra: [String: String]) throws -> Subprocess {
-        try stack.stack("app-stop")
-        let socket = "\(stack.dir)/fcgi.sock"
-        try? FileManager.default.removeItem(atPath: socket)
-        let settings = parseEnvFile(try stack.stack("env").stdout)
-        let process = try Subprocess(["\(binDir)/medsync-fcgi"],
-                                     environment: settings.merging(["MEDSYNC_LISTEN": socket]) { $1 }.merging(extra) { $1 })
-        try waitUntil("\(socket) exists") { FileManager.default.fileExists(atPath: socket) }
-        _ = try runCommand(["chgrp", "www-data", socket])
-        return process
+        try startMaster(on: stack, binary: "\(binDir)/medsync-fcgi", extra)
     }
 
-    func stopOwnMaster(_ process: Subprocess) {
-        process.signal(SIGTERM)
-        let status = process.wait()
-        #expect(status == 0, "\(process.stderr.suffix(2000))")
-        _ = try? stack.stack("app-start")
-    }
+    func stopOwnMaster(_ process: Subprocess) { stopMaster(on: stack, process) }
 
     var binDir: String { ProcessInfo.processInfo.environment["BIN_DIR"] ?? "\(projectRoot)/.build/debug" }
 
