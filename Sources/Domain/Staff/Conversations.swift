@@ -11,7 +11,7 @@ public enum Conversations {
 
     public struct View: Sendable, Encodable {
         public let id: Int64
-        public let patient: InboxPatient
+        public let patient: PatientBrief
         public let senderID: Int64
         public let state: String
         public let unreadCount: Int

@@ -16,24 +16,7 @@ public struct Slot: Sendable, Equatable, Codable {
 /// An appointment as staff see it, with its patient and the doctor's name (never the email:
 /// patients see this name).
 public struct AppointmentRecord: Sendable, Encodable, Equatable {
-    public struct Patient: Sendable, Encodable, Equatable {
-        public let id: Int64
-        public let name: String?
-        public let phone: String
-        public let preferredLanguage: String
-        public let consentWhatsapp: Bool
-        enum CodingKeys: String, CodingKey {
-            case id, name, phone
-            case preferredLanguage = "preferred_language", consentWhatsapp = "consent_whatsapp"
-        }
-        public init(id: Int64, name: String?, phone: String, preferredLanguage: String, consentWhatsapp: Bool) {
-            self.id = id
-            self.name = name
-            self.phone = phone
-            self.preferredLanguage = preferredLanguage
-            self.consentWhatsapp = consentWhatsapp
-        }
-    }
+    public typealias Patient = PatientBrief
     public let id: Int64
     public let status: String
     public let startsAt: Date

@@ -1,26 +1,6 @@
 import Foundation
 import Postgres
 
-/// A conversation's patient as the inbox shows it.
-public struct InboxPatient: Sendable, Encodable, Equatable {
-    public let id: Int64
-    public let name: String?
-    public let phone: String
-    public let preferredLanguage: String
-    public let consentWhatsapp: Bool
-    enum CodingKeys: String, CodingKey {
-        case id, name, phone
-        case preferredLanguage = "preferred_language", consentWhatsapp = "consent_whatsapp"
-    }
-    public init(id: Int64, name: String?, phone: String, preferredLanguage: String, consentWhatsapp: Bool) {
-        self.id = id
-        self.name = name
-        self.phone = phone
-        self.preferredLanguage = preferredLanguage
-        self.consentWhatsapp = consentWhatsapp
-    }
-}
-
 /// A message as the inbox shows it.
 public struct InboxMessage: Sendable, Encodable, Equatable {
     public let id: Int64
@@ -72,7 +52,7 @@ public struct InboxMessage: Sendable, Encodable, Equatable {
 /// A conversation of the inbox with its patient and last message.
 public struct InboxConversation: Sendable, Equatable {
     public let id: Int64
-    public let patient: InboxPatient
+    public let patient: PatientBrief
     public let senderID: Int64
     /// `bot` or `handoff`.
     public let state: String
@@ -84,7 +64,7 @@ public struct InboxConversation: Sendable, Equatable {
     /// microseconds since 1970 — with `id`, the list's cursor.
     public let sortMicros: Int64
 
-    public init(id: Int64, patient: InboxPatient, senderID: Int64, state: String, unreadCount: Int, lastMessage: InboxMessage?,
+    public init(id: Int64, patient: PatientBrief, senderID: Int64, state: String, unreadCount: Int, lastMessage: InboxMessage?,
                 lastMessageAt: Date?, lastInboundAt: Date?, sortMicros: Int64) {
         self.id = id
         self.patient = patient
@@ -99,7 +79,7 @@ public struct InboxConversation: Sendable, Equatable {
 
     init(row: PGRow) throws {
         id = try row.decode(Int64.self, "id")
-        patient = InboxPatient(id: try row.decode(Int64.self, "p_id"), name: try row.decode(String?.self, "p_name"), phone: try row.decode(String.self, "p_phone"),
+        patient = PatientBrief(id: try row.decode(Int64.self, "p_id"), name: try row.decode(String?.self, "p_name"), phone: try row.decode(String.self, "p_phone"),
                                preferredLanguage: try row.decode(String?.self, "p_lang") ?? "en", consentWhatsapp: try row.decode(Bool?.self, "p_consent") ?? false)
         senderID = try row.decode(Int64.self, "sender_id")
         state = try row.decode(String?.self, "state") ?? "bot"

@@ -187,3 +187,23 @@ public struct PGPatientStore: PatientStore {
 extension PostgresStores {
     public var patients: PGPatientStore { PGPatientStore(conn) }
 }
+
+/// A patient as staff see them beside a conversation (the inbox) or an appointment (the book).
+public struct PatientBrief: Sendable, Encodable, Equatable {
+    public let id: Int64
+    public let name: String?
+    public let phone: String
+    public let preferredLanguage: String
+    public let consentWhatsapp: Bool
+    enum CodingKeys: String, CodingKey {
+        case id, name, phone
+        case preferredLanguage = "preferred_language", consentWhatsapp = "consent_whatsapp"
+    }
+    public init(id: Int64, name: String?, phone: String, preferredLanguage: String, consentWhatsapp: Bool) {
+        self.id = id
+        self.name = name
+        self.phone = phone
+        self.preferredLanguage = preferredLanguage
+        self.consentWhatsapp = consentWhatsapp
+    }
+}

@@ -18,7 +18,7 @@ public final class MemoryInboxStore: InboxStore, @unchecked Sendable {
         let last = rows.messages.filter { $0.conversationID == c.id }.max { $0.id < $1.id }
         return InboxConversation(
             id: c.id,
-            patient: InboxPatient(id: p.id, name: p.name, phone: p.phone, preferredLanguage: p.language ?? "en", consentWhatsapp: p.consentWhatsapp ?? false),
+            patient: PatientBrief(id: p.id, name: p.name, phone: p.phone, preferredLanguage: p.language ?? "en", consentWhatsapp: p.consentWhatsapp ?? false),
             senderID: c.senderID, state: c.state, unreadCount: c.unreadCount, lastMessage: last.map(Self.message),
             lastMessageAt: c.lastMessageAt, lastInboundAt: c.lastInboundAt, sortMicros: Self.micros(c.lastMessageAt ?? c.createdAt))
     }
