@@ -11,6 +11,17 @@ import TestSupport
 /// caps, and provisioning's idempotency before anything is bought. StoreTests holds the PostgreSQL
 /// side (the claim and slot triggers); ProvisioningTests (EndToEndTests) the steps against the sandbox.
 @Suite struct SendersTests {
+    @Test func deactivationReleasesOnlyWhenReleaseOrModeSaysSoAndTheyAgree() throws {
+        #expect(try Senders.releases(release: nil, mode: nil) == false)
+        #expect(try Senders.releases(release: true, mode: nil) == true)
+        #expect(try Senders.releases(release: nil, mode: "release") == true)
+        #expect(try Senders.releases(release: false, mode: "keep") == false)
+        for (release, mode) in [(Bool?.none, "drop"), (true, "keep"), (false, "release")] {
+            let error = try #require(throws: AppError.self) { try Senders.releases(release: release, mode: mode) }
+            #expect(error.code == .validationFailed)
+        }
+    }
+
     let store = MemorySenderStore()
     let ws: Int64 = 1
     var member: StaffActor { StaffActor(userID: 7, workspaceID: ws, role: .owner) }

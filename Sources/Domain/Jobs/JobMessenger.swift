@@ -1,6 +1,4 @@
 import Foundation
-import MedsyncConfig
-import HTTPClient
 import Twilio
 
 /// How the jobs reach a patient: Outbound's checks (patient, consent, sender, window, template), one
@@ -17,37 +15,4 @@ public protocol JobMessenger {
     func sentCheck(_ p: PreparedOutbound, since: Date) -> SentCheck
     /// Records the message Twilio sent after all (as `deliver` would have); returns its id.
     func recordSettled(_ p: PreparedOutbound, _ m: TwilioMessage) throws -> Int64
-}
-
-/// The jobs' messenger in production: Outbound on the job's message store, Twilio through `http`.
-public struct OutboundMessenger<Messages: MessageStore>: JobMessenger {
-    let store: Messages
-    let http: HTTPClient
-    let config: Config
-
-    public init(_ store: Messages, http: HTTPClient, config: Config) {
-        self.store = store
-        self.http = http
-        self.config = config
-    }
-
-    public func prepare(_ request: OutboundRequest, now: Date) throws -> PreparedOutbound {
-        try Outbound.prepare(store, request, now: now)
-    }
-
-    public func contentSid(workspaceID: Int64, key: String, language: String) throws -> String? {
-        try Templates.contentSid(store, workspaceID: workspaceID, key: key, language: language)
-    }
-
-    public func deliver(_ p: PreparedOutbound) throws -> OutboundResult {
-        try Outbound.deliver(store, http: http, config: config, p, recordRetryable: false)
-    }
-
-    public func sentCheck(_ p: PreparedOutbound, since: Date) -> SentCheck {
-        SentCheck.run(http: http, config: config, p, since: since)
-    }
-
-    public func recordSettled(_ p: PreparedOutbound, _ m: TwilioMessage) throws -> Int64 {
-        try Outbound.recordSettled(store, p, m).messageID
-    }
 }

@@ -533,3 +533,16 @@ enum Provisioning {
 extension String {
     var nilIfEmpty: String? { isEmpty ? nil : self }
 }
+
+extension Senders {
+    /// Whether a deactivation releases the number: `release` (true/false) or `mode` ("release" |
+    /// "keep"), which must agree when both are given; neither keeps it.
+    public static func releases(release: Bool?, mode: String?) throws -> Bool {
+        guard let mode else { return release ?? false }
+        guard mode == "release" || mode == "keep" else { throw AppError.validation("mode", "\"release\" or \"keep\".") }
+        if let release, release != (mode == "release") {
+            throw AppError.validation("mode", "contradicts release; give one of them.")
+        }
+        return mode == "release"
+    }
+}

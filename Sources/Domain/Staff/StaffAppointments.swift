@@ -125,7 +125,7 @@ public enum StaffAppointments {
 }
 
 /// Sends a patient one WhatsApp message about their appointment (checks, Twilio, the message
-/// stored) and answers the stored message and its conversation. `OutboundNotifier` is the real one.
+/// stored) and answers the stored message and its conversation. `OutboundMessenger` is the real one.
 public protocol PatientNotifier {
     func send(_ request: OutboundRequest, now: Date) throws -> (messageID: Int64, conversationID: Int64)
 }

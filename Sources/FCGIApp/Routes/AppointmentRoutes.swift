@@ -19,12 +19,12 @@ enum AppointmentRoutes {
             }
             r.post("/api/appointments/{id}/cancel", allow: .everyone) { request, ctx in
                 let b: NotifyBody = request.body.isEmpty ? NotifyBody(notify: nil) : try request.decodeJSON()
-                return .json(200, try AppointmentBook.cancel(ctx.stores.appointments, notifier: OutboundNotifier(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
+                return .json(200, try AppointmentBook.cancel(ctx.stores.appointments, notifier: OutboundMessenger(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
                                                              id: ctx.parameters.require("id", as: Int64.self), notify: b.notify ?? false))
             }
             r.post("/api/appointments/{id}/reschedule", allow: .everyone) { request, ctx in
                 let b: RescheduleBody = try request.decodeJSON()
-                return .json(200, try AppointmentBook.reschedule(ctx.stores.appointments, notifier: OutboundNotifier(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
+                return .json(200, try AppointmentBook.reschedule(ctx.stores.appointments, notifier: OutboundMessenger(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
                                                                  id: ctx.parameters.require("id", as: Int64.self),
                                                                  startsAt: b.starts_at, endsAt: b.ends_at, notify: b.notify ?? false))
             }
@@ -33,11 +33,11 @@ enum AppointmentRoutes {
                 .json(200, ["items": try StaffAppointments.pending(ctx.stores.appointments, workspaceID: ctx.workspaceID)])
             }
             r.post("/api/whatsapp/pending-appointments/{id}/accept", allow: .everyone) { _, ctx in
-                .json(200, try StaffAppointments.accept(ctx.stores.appointments, notifier: OutboundNotifier(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
+                .json(200, try StaffAppointments.accept(ctx.stores.appointments, notifier: OutboundMessenger(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
                                                         id: ctx.parameters.require("id", as: Int64.self)))
             }
             r.post("/api/whatsapp/pending-appointments/{id}/reject", allow: .everyone) { _, ctx in
-                .json(200, try StaffAppointments.reject(ctx.stores.appointments, notifier: OutboundNotifier(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
+                .json(200, try StaffAppointments.reject(ctx.stores.appointments, notifier: OutboundMessenger(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor,
                                                         id: ctx.parameters.require("id", as: Int64.self)))
             }
         }
@@ -54,7 +54,7 @@ enum AppointmentRoutes {
 
     @Sendable static func book(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let b: BookBody = try request.decodeJSON()
-        return .json(201, try AppointmentBook.book(ctx.stores.appointments, notifier: OutboundNotifier(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor, .init(
+        return .json(201, try AppointmentBook.book(ctx.stores.appointments, notifier: OutboundMessenger(ctx.stores.messages, http: ctx.http(), config: ctx.config), actor: ctx.actor, .init(
             patientID: b.patient_id.value, doctorID: b.doctor_id.value, startsAt: b.starts_at, endsAt: b.ends_at, reason: b.reason,
             notify: b.notify ?? false)))
     }

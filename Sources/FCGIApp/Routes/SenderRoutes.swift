@@ -40,14 +40,7 @@ enum SenderRoutes {
     @Sendable static func deactivate(_ request: Request, _ ctx: StaffContext) throws -> Response {
         let id = try ctx.parameters.require("id", as: Int64.self)
         let b: DeactivateBody = request.body.isEmpty ? DeactivateBody(release: nil, mode: nil) : try request.decodeJSON()
-        var release = b.release ?? false
-        if let mode = b.mode {
-            guard mode == "release" || mode == "keep" else { throw AppError.validation("mode", "\"release\" or \"keep\".") }
-            if let r = b.release, r != (mode == "release") {
-                throw AppError.validation("mode", "contradicts release; give one of them.")
-            }
-            release = mode == "release"
-        }
+        let release = try Senders.releases(release: b.release, mode: b.mode)
         return .json(200, try Senders.deactivate(ctx.stores.senders, http: release ? ctx.http() : nil, config: ctx.config, actor: ctx.actor,
                                                  id: id, release: release))
     }
